@@ -1,0 +1,29 @@
+"""Probe drivers: a library that turns devices into typed readings.
+
+It never imports ``service``: the service depends on drivers, not the other way.
+"""
+
+from drivers.base import (
+    Decoded,
+    Probe,
+    ProbeDown,
+    ProbeError,
+    ProbeEvent,
+    ProbeNotice,
+    ProbeUrlError,
+    Reading,
+)
+from drivers.registry import open_probe, parse_probe_url
+
+__all__ = [
+    "Decoded",
+    "Probe",
+    "ProbeDown",
+    "ProbeError",
+    "ProbeEvent",
+    "ProbeNotice",
+    "ProbeUrlError",
+    "Reading",
+    "open_probe",
+    "parse_probe_url",
+]

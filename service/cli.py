@@ -1,0 +1,253 @@
+"""``potwatch`` — the command line: run | demo | probe | replay | check-config.
+
+Each command turns the errors people make (a bad file, a bad URL) into one
+clear line and exit code 2; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from service.config import Config, ConfigError, load_config
+from service.core.units import c_to_f
+
+log = logging.getLogger("potwatch")
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> int:
+    print(f"potwatch: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# ---- check-config --------------------------------------------------------------
+
+
+def config_problems(path: Path) -> tuple[Config | None, list[str]]:
+    """Everything wrong with a config file (and the profiles it uses), one line each."""
+    from service.profiles import load_profiles
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return None, exc.problems
+    problems: list[str] = []
+    try:
+        profiles = load_profiles([_relative(path, d) for d in config.profile_dirs])
+    except ConfigError as exc:
+        return config, exc.problems
+    if config.cook is not None and config.cook.profile not in profiles:
+        known = ", ".join(sorted(profiles))
+        problems.append(f"{path}: cook.profile: no profile {config.cook.profile!r} (known: {known})")
+    return config, problems
+
+
+def _relative(config_path: Path, folder: str) -> Path:
+    p = Path(folder).expanduser()
+    return p if p.is_absolute() else config_path.parent / p
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    _, problems = config_problems(Path(args.path))
+    for line in problems:
+        print(line)
+    if problems:
+        return EXIT_USAGE
+    print(f"{args.path}: ok")
+    return 0
+
+
+# ---- replay ------------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from service.core.cook import ProbeSetup
+    from service.profiles import load_profiles
+    from service.replay import DEFAULT_PROBE, TraceError, read_trace, replay
+
+    probes: list[ProbeSetup] = []
+    profile_name = args.profile
+    probe = DEFAULT_PROBE
+    extra: list[Path] = []
+    if args.config:
+        config, problems = config_problems(Path(args.config))
+        if problems or config is None:
+            for line in problems:
+                print(line, file=sys.stderr)
+            return EXIT_USAGE
+        probes = [ProbeSetup(p.id, p.stale_after, p.boil) for p in config.probes]
+        extra = [_relative(Path(args.config), d) for d in config.profile_dirs]
+        if config.cook is not None:
+            profile_name = profile_name or config.cook.profile
+            probe = config.cook.probe
+    try:
+        header, rows = read_trace(Path(args.trace))
+        profiles = load_profiles(extra)
+    except (TraceError, ConfigError) as exc:
+        return _fail(str(exc))
+    profile_name = profile_name or header.profile or "caramel"
+    profile = profiles.get(profile_name)
+    if profile is None:
+        return _fail(f"no profile {profile_name!r} (known: {', '.join(sorted(profiles))})")
+    if probes and probe not in {p.id for p in probes}:
+        probes.append(ProbeSetup(probe))
+    out = sys.stdout
+    dumps = json.dumps
+
+    def emit(line: dict[str, Any]) -> None:
+        out.write(dumps(line, ensure_ascii=False) + "\n")
+
+    try:
+        replay(rows, profile, emit, probes=probes or None, probe=probe, every_sample=args.every_sample)
+    except TraceError as exc:
+        out.flush()
+        return _fail(str(exc))
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+# ---- probe ---------------------------------------------------------------------------
+
+
+def _reading_json(reading: Any) -> str:
+    c = reading.celsius
+    return json.dumps(
+        {
+            "probe": reading.probe,
+            "channel": reading.channel,
+            "celsius": None if c is None else round(c, 3),
+            "fahrenheit": None if c is None else round(c_to_f(c), 3),
+            "at": round(reading.at, 3),
+            "raw": reading.raw,
+            "fault": reading.fault,
+            "live": reading.live,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _reading_text(reading: Any) -> str:
+    channel = f"[{reading.channel}] " if reading.channel else ""
+    old = "" if reading.live else " (retained: an old value)"
+    if reading.celsius is None:
+        return f"{reading.probe} {channel}FAULT: {reading.fault}  raw={reading.raw!r}{old}"
+    c = reading.celsius
+    return f"{reading.probe} {channel}{c_to_f(c):7.2f} °F  {c:7.2f} °C  raw={reading.raw!r}{old}"
+
+
+async def _watch_probe(url: str, as_json: bool) -> int:
+    from drivers import ProbeDown, ProbeError, ProbeNotice, Reading, open_probe
+
+    try:
+        probe = open_probe("probe", url)
+    except ProbeError as exc:
+        return _fail(str(exc))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def pump() -> None:
+        async for event in probe.events():
+            if isinstance(event, Reading):
+                print(_reading_json(event) if as_json else _reading_text(event), flush=True)
+            elif isinstance(event, ProbeDown):
+                print(f"probe gone: {event.reason}", file=sys.stderr, flush=True)
+            elif isinstance(event, ProbeNotice):
+                print(event.message, file=sys.stderr, flush=True)
+
+    task = asyncio.create_task(pump())
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    for t in (task, waiter):
+        t.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    failure = task.exception() if task in done else None
+    if isinstance(failure, ProbeError):
+        return _fail(str(failure))
+    if failure is not None:
+        raise failure
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_watch_probe(args.url, args.json))
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        return 0
+
+
+# ---- demo -----------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from service.demo import run_console_demo
+
+    return run_console_demo(speed=args.speed)
+
+
+# ---- entry ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="potwatch", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="a simulated pot cooking the rillons profile, sped up")
+    p.add_argument("--speed", type=float, default=60.0, help="how many times faster than real time")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("check-config", help="validate a config file; exit 2 with one line per problem")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("probe", help="print one probe's readings live, to set it up")
+    p.add_argument(
+        "url", help="serial:///dev/ttyUSB0?baud=9600&format=auto, mqtt://host/topic?format=…, sim://"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per reading")
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("replay", help="run a recorded trace through the tracker, print JSON lines")
+    p.add_argument("trace")
+    p.add_argument("--profile", help="profile name (default: the trace's, the config's cook, or caramel)")
+    p.add_argument("--config", help="a config file: its probes (stale timeouts, calibration) and cook")
+    p.add_argument("--every-sample", action="store_true", help="also print a line per input sample")
+    p.set_defaults(func=cmd_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The configuration file: a closed, documented model validated once at start-up.
+
+Temperatures and durations are strings with their unit and are turned into
+°C and seconds here, once; nothing downstream sees a unit string. Every
+mistake is reported as ``file: key.path: what is wrong``, all at once, so a
+Pi owner fixes the file in one go instead of one restart per typo.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from drivers.base import ProbeError
+from drivers.registry import parse_probe_url
+from service.core.units import parse_duration, parse_temperature, parse_temperature_delta
+
+
+def _needs_text(kind: str, example: str) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool | int | float):
+            raise ValueError(f"a bare number is ambiguous: write the {kind} with its unit, like {example}")
+        return value
+
+    return check
+
+
+def _temperature(value: Any) -> float:
+    _needs_text("temperature", '"225F" or "107.2C"')(value)
+    return parse_temperature(value)
+
+
+def _temperature_delta(value: Any) -> float:
+    _needs_text("temperature difference", '"5F" or "2.8C"')(value)
+    return parse_temperature_delta(value)
+
+
+def _duration(value: Any) -> float:
+    _needs_text("duration", '"15s", "90min" or "2h"')(value)
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"a duration must be longer than zero, got {value!r}")
+    return seconds
+
+
+Temperature = Annotated[float, BeforeValidator(_temperature)]
+TemperatureDelta = Annotated[float, BeforeValidator(_temperature_delta)]
+Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Model):
+    host: str = Field("0.0.0.0", description="address to listen on; 0.0.0.0 = every interface of the Pi")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the phone page and the API")
+    token: str = Field("", description="when set, every POST needs 'Authorization: Bearer <token>'")
+
+
+class StorageConfig(Model):
+    path: str = Field("potwatch.db", description="SQLite file; relative to the state directory")
+    state_dir: str = Field(
+        "", description="state directory; empty = $STATE_DIRECTORY or ~/.local/state/potwatch"
+    )
+    retention_days: int | None = Field(
+        None, ge=1, description="forget cooks older than this; empty = keep all"
+    )
+
+
+class MqttConfig(Model):
+    url: str = Field(..., description="mqtt://user:pass@host:1883 (mqtts:// for TLS)")
+    base_topic: str = Field("potwatch", min_length=1)
+    discovery_prefix: str = Field("homeassistant", description='"" turns Home Assistant discovery off')
+    accept_commands: bool = Field(False, description="with a token set, accept acks on MQTT only if true")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("mqtt://", "mqtts://")):
+            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
+        return value
+
+
+class ProbeConfig(Model):
+    id: str = Field(
+        ..., pattern=r"^[A-Za-z0-9_-]{1,32}$", description="short name used in topics and the API"
+    )
+    url: str = Field(..., description="serial://, w1://, mqtt:// or sim:// (see the README)")
+    stale_after: Duration | None = Field(
+        None, description="lost after this long without a reading; default 3× its interval, at least 10 s"
+    )
+    boil: Temperature | None = Field(
+        None, description='where this probe says water boils here (e.g. "210.5F"); targets shift by it'
+    )
+    label: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            parse_probe_url(value)
+        except ProbeError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class CookConfig(Model):
+    profile: str
+    probe: str
+    channel: str | None = None
+
+
+class NotifyConfig(Model):
+    urls: list[str] = Field(default_factory=list, description="Apprise URLs for critical alerts")
+
+
+class Config(Model):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    mqtt: MqttConfig | None = None
+    probes: list[ProbeConfig] = Field(default_factory=list)
+    cook: CookConfig | None = None
+    notify: NotifyConfig = NotifyConfig()
+    profile_dirs: list[str] = Field(default_factory=list, description="extra folders of profile TOML files")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        seen: set[str] = set()
+        for probe in self.probes:
+            if probe.id in seen:
+                raise ValueError(f"probe id {probe.id!r} is used twice")
+            seen.add(probe.id)
+        if self.cook is not None and self.cook.probe not in seen:
+            known = ", ".join(sorted(seen)) or "none configured"
+            raise ValueError(f"cook.probe {self.cook.probe!r} names no [[probes]] entry ({known})")
+        return self
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``problems`` holds one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """``("probes", 0, "url")`` → ``probes[0].url``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def describe(error: Any, model: type[BaseModel] | None = None) -> str:
+    kind = error.get("type", "")
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    message = str(error.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def validation_problems(source: str, exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        lines.append(f"{source}: {key_path(loc)}: {describe(error)}")
+    return lines
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not a text file (expected UTF-8 TOML)"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+def parse_config(data: dict[str, Any], source: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(source, exc)) from None
+
+
+def load_config(path: Path) -> Config:
+    return parse_config(read_toml(path), str(path))

@@ -1,0 +1,454 @@
+"""The kitchen: probes, cooks and alerts, moved by one event at a time.
+
+``Kitchen.handle(event)`` is the tracker's ``step(state, event) -> outputs``.
+The state is mutated in place rather than copied: replay pushes tens of
+thousands of samples a second through it, and the one hub task that owns a
+Kitchen never shares it, so nothing can observe a half-made state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from service.core.events import (
+    Acknowledge,
+    AdvanceStep,
+    Alert,
+    AlertAcked,
+    AlertKind,
+    AlertLevel,
+    AlertRaised,
+    CalibrationMeasured,
+    CommandRefused,
+    CookEnded,
+    CookStarted,
+    Event,
+    Output,
+    ProbeGone,
+    ProbeStateChanged,
+    Sample,
+    SetCalibration,
+    StageChanged,
+    StartCook,
+    StepStarted,
+    StopCook,
+    Tick,
+)
+from service.core.filters import Track
+from service.core.probes import FAULTS_TO_CONFIRM, ProbeHealth, ProbeState
+from service.core.profile import HoldStep, Profile, ReachStep, Step
+from service.core.steps import BoilMachine, Calibrated, ClearAlert, HoldMachine, RaiseAlert, ReachMachine
+from service.core.steps.base import Signal, StepMachine
+from service.core.steps.reach import ReachStage
+from service.core.units import c_to_f
+
+KEEP_INACTIVE_ALERTS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSetup:
+    id: str
+    stale_after: float | None = None
+    boil_c: float | None = None
+
+
+def machine_for(step: Step, offset_c: float) -> StepMachine:
+    if isinstance(step, ReachStep):
+        return ReachMachine(step, offset_c)
+    if isinstance(step, HoldStep):
+        return HoldMachine(step, offset_c)
+    return BoilMachine(step, offset_c)
+
+
+class Cook:
+    __slots__ = ("channel", "ended_at", "id", "index", "machine", "outcome", "probe", "profile", "started_at")
+
+    def __init__(
+        self, cook_id: str, profile: Profile, probe: str, channel: str | None, at: float, offset_c: float
+    ) -> None:
+        self.id = cook_id
+        self.profile = profile
+        self.probe = probe
+        self.channel = channel
+        self.started_at = at
+        self.ended_at: float | None = None
+        self.outcome: str | None = None
+        self.index = 0
+        self.machine: StepMachine = machine_for(profile.steps[0], offset_c)
+
+    @property
+    def step(self) -> Step:
+        return self.profile.steps[self.index]
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+    def watches(self, probe: str, channel: str) -> bool:
+        return self.probe == probe and (self.channel is None or self.channel == channel)
+
+
+class Kitchen:
+    """Every probe, cook and alert of one potwatch; fed one event at a time."""
+
+    def __init__(self, probes: Iterable[ProbeSetup] = (), *, id_prefix: str = "") -> None:
+        self.probes: dict[str, ProbeHealth] = {}
+        for setup in probes:
+            self.probes[setup.id] = ProbeHealth(setup.id, setup.stale_after, setup.boil_c)
+        self.tracks: dict[tuple[str, str], Track] = {}
+        self.cooks: dict[str, Cook] = {}
+        self.alerts: dict[str, Alert] = {}
+        self.id_prefix = id_prefix
+        self._cook_seq = 0
+        self._alert_seq = 0
+        self.now = 0.0
+
+    # ---- the one entry point -------------------------------------------
+
+    def handle(self, event: Event) -> list[Output]:
+        if event.at > self.now:
+            self.now = event.at
+        if isinstance(event, Sample):
+            return self._sample(event)
+        if isinstance(event, Tick):
+            return self._tick(event.at)
+        if isinstance(event, ProbeGone):
+            return self._gone(event)
+        if isinstance(event, StartCook):
+            return self._start(event)
+        if isinstance(event, Acknowledge):
+            return self._ack(event)
+        if isinstance(event, AdvanceStep):
+            return self._advance(event)
+        if isinstance(event, StopCook):
+            return self._stop(event)
+        return self._calibrate(event)
+
+    def next_deadline(self) -> float | None:
+        """The earliest time something changes with no new reading (for ticks)."""
+        best: float | None = None
+        for probe in self.probes.values():
+            for d in (probe.stale_deadline(), probe.fault_deadline()):
+                if d is not None and (best is None or d < best):
+                    best = d
+        for cook in self.cooks.values():
+            if cook.ended_at is None:
+                d = cook.machine.next_deadline()
+                if d is not None and (best is None or d < best):
+                    best = d
+        return best
+
+    # ---- readings ----------------------------------------------------------
+
+    def probe(self, probe_id: str) -> ProbeHealth:
+        health = self.probes.get(probe_id)
+        if health is None:
+            health = self.probes[probe_id] = ProbeHealth(probe_id)
+        return health
+
+    def _sample(self, ev: Sample) -> list[Output]:
+        health = self.probe(ev.probe)
+        at = ev.at
+        health.last_at = at
+        health.channel = ev.channel
+        celsius = ev.celsius
+        if not ev.live:
+            if celsius is not None:
+                health.celsius = celsius
+            return []
+        out: list[Output] = []
+        health.heard(at)
+        if celsius is None:
+            health.fault_reason = ev.fault or "fault reading"
+            health.fault_count += 1
+            if health.fault_since is None:
+                health.fault_since = at
+            if health.state is not ProbeState.FAULT and health.fault_count >= FAULTS_TO_CONFIRM:
+                self._trouble(at, health, ProbeState.FAULT, out)
+            return out
+        health.celsius = celsius
+        health.fault_count = 0
+        health.fault_since = None
+        if health.state is not ProbeState.OK:
+            self._restore(at, health, out)
+        key = (ev.probe, ev.channel)
+        track = self.tracks.get(key)
+        if track is None:
+            track = self.tracks[key] = Track()
+        if not track.feed(at, celsius):
+            return out
+        for cook in self.cooks.values():
+            if cook.ended_at is None and cook.probe == ev.probe:
+                if cook.channel is None:
+                    cook.channel = ev.channel
+                elif cook.channel != ev.channel:
+                    continue
+                machine = cook.machine
+                before = machine.stage
+                signals = machine.on_sample(at, celsius, track, health.stale_timeout)
+                self._after_step(at, cook, before, signals, out)
+        return out
+
+    def _gone(self, ev: ProbeGone) -> list[Output]:
+        health = self.probe(ev.probe)
+        out: list[Output] = []
+        if health.state is not ProbeState.LOST:
+            health.lost_reason = ev.reason
+            self._trouble(ev.at, health, ProbeState.LOST, out)
+        return out
+
+    def _tick(self, at: float) -> list[Output]:
+        out: list[Output] = []
+        for health in self.probes.values():
+            stale = health.stale_deadline()
+            if stale is not None and at >= stale:
+                health.lost_reason = f"no reading for {health.stale_timeout:.0f} s"
+                self._trouble(stale, health, ProbeState.LOST, out)
+                continue
+            fault = health.fault_deadline()
+            if fault is not None and at >= fault:
+                self._trouble(fault, health, ProbeState.FAULT, out)
+        for cook in list(self.cooks.values()):
+            if cook.ended_at is None:
+                before = cook.machine.stage
+                self._after_step(at, cook, before, cook.machine.on_tick(at), out)
+        return out
+
+    def _trouble(self, at: float, health: ProbeHealth, state: ProbeState, out: list[Output]) -> None:
+        previous = health.state
+        health.state = state
+        out.append(ProbeStateChanged(at, health.id, state.value, previous.value))
+        if previous in (ProbeState.LOST, ProbeState.FAULT) and health.trouble_alert is not None:
+            self._clear(at, health.trouble_alert)
+        critical = self._blind_at_target(health.id)
+        level = AlertLevel.CRITICAL if critical else AlertLevel.WARNING
+        cook = self._cook_on(health.id)
+        if state is ProbeState.LOST:
+            kind = AlertKind.PROBE_LOST
+            message = f"probe {health.id} lost: {health.lost_reason}"
+        else:
+            kind = AlertKind.PROBE_FAULT
+            message = f"probe {health.id} fault: {health.fault_reason}"
+        if critical:
+            message += " — the alarm is blind while the pot is near its target"
+        alert = self._raise(at, kind, level, health.id, message, cook, health.celsius, out)
+        health.trouble_alert = alert.id
+
+    def _restore(self, at: float, health: ProbeHealth, out: list[Output]) -> None:
+        previous = health.state
+        health.state = ProbeState.OK
+        out.append(ProbeStateChanged(at, health.id, ProbeState.OK.value, previous.value))
+        if previous is ProbeState.WAITING:
+            return
+        if health.trouble_alert is not None:
+            self._clear(at, health.trouble_alert)
+            health.trouble_alert = None
+        self._raise(
+            at,
+            AlertKind.PROBE_RESTORED,
+            AlertLevel.INFO,
+            health.id,
+            f"probe {health.id} back: {c_to_f(health.celsius or 0.0):.1f} °F",
+            self._cook_on(health.id),
+            health.celsius,
+            out,
+        )
+
+    def _blind_at_target(self, probe_id: str) -> bool:
+        for cook in self.cooks.values():
+            machine = cook.machine
+            if (
+                cook.ended_at is None
+                and cook.probe == probe_id
+                and isinstance(machine, ReachMachine)
+                and machine.stage in (ReachStage.APPROACHING, ReachStage.REACHED)
+            ):
+                return True
+        return False
+
+    def _cook_on(self, probe_id: str) -> Cook | None:
+        for cook in self.cooks.values():
+            if cook.ended_at is None and cook.probe == probe_id:
+                return cook
+        return None
+
+    # ---- steps and alerts ---------------------------------------------------
+
+    def _after_step(
+        self, at: float, cook: Cook, before: str, signals: tuple[Signal, ...], out: list[Output]
+    ) -> None:
+        machine = cook.machine
+        if machine.stage != before:
+            out.append(StageChanged(at, cook.id, cook.step.name, machine.stage, before))
+        for signal in signals:
+            if isinstance(signal, RaiseAlert):
+                health = self.probes[cook.probe]
+                self._raise(
+                    at, signal.kind, signal.level, cook.probe, signal.message, cook, health.celsius, out
+                )
+            elif isinstance(signal, ClearAlert):
+                for alert in self.alerts.values():
+                    if alert.cook_id == cook.id and alert.kind is signal.kind and not alert.cleared:
+                        alert.cleared = True
+            elif isinstance(signal, Calibrated):
+                out.append(CalibrationMeasured(at, cook.probe, signal.boil_c))
+                out.extend(self._calibrate(SetCalibration(at, cook.probe, signal.boil_c)))
+        if machine.done:
+            self._next_step(at, cook, out)
+
+    def _raise(
+        self,
+        at: float,
+        kind: AlertKind,
+        level: AlertLevel,
+        probe: str,
+        message: str,
+        cook: Cook | None,
+        celsius: float | None,
+        out: list[Output],
+    ) -> Alert:
+        self._alert_seq += 1
+        alert = Alert(
+            id=f"{self.id_prefix}a{self._alert_seq}",
+            kind=kind,
+            level=level,
+            at=at,
+            probe=probe,
+            message=message,
+            cook_id=cook.id if cook else None,
+            step=cook.step.name if cook else None,
+            celsius=celsius,
+        )
+        self.alerts[alert.id] = alert
+        out.append(AlertRaised(at, alert))
+        if len(self.alerts) > KEEP_INACTIVE_ALERTS * 2:
+            self._forget_old_alerts()
+        return alert
+
+    def _clear(self, at: float, alert_id: str) -> None:
+        alert = self.alerts.get(alert_id)
+        if alert is not None:
+            alert.cleared = True
+
+    def _forget_old_alerts(self) -> None:
+        inactive = [a.id for a in self.alerts.values() if not a.active]
+        for alert_id in inactive[: len(inactive) - KEEP_INACTIVE_ALERTS]:
+            del self.alerts[alert_id]
+
+    def active_alerts(self) -> list[Alert]:
+        return [a for a in self.alerts.values() if a.active]
+
+    # ---- commands -------------------------------------------------------------
+
+    def _start(self, ev: StartCook) -> list[Output]:
+        if not ev.profile.steps:
+            return [
+                CommandRefused(ev.at, "start", f"profile {ev.profile.name!r} has no steps", missing=False)
+            ]
+        health = self.probe(ev.probe)
+        self._cook_seq += 1
+        cook_id = f"{self.id_prefix}c{self._cook_seq}"
+        cook = Cook(cook_id, ev.profile, ev.probe, ev.channel, ev.at, health.offset_c)
+        self.cooks[cook_id] = cook
+        if health.last_live_at is None:
+            # a cook on a probe that never spoke: let staleness start counting now
+            health.last_live_at = ev.at
+        out: list[Output] = [
+            CookStarted(ev.at, cook_id, ev.profile.name, ev.probe),
+            StepStarted(ev.at, cook_id, 0, cook.step.name, cook.step.kind),
+            StageChanged(ev.at, cook_id, cook.step.name, cook.machine.stage, None),
+        ]
+        return out
+
+    def _cook(self, cook_id: str) -> Cook | None:
+        if cook_id == "current":
+            running = [c for c in self.cooks.values() if c.ended_at is None]
+            return running[-1] if running else None
+        return self.cooks.get(cook_id)
+
+    def _advance(self, ev: AdvanceStep) -> list[Output]:
+        cook = self._cook(ev.cook_id)
+        if cook is None:
+            return [CommandRefused(ev.at, "advance", f"no cook {ev.cook_id!r}", missing=True)]
+        if cook.ended_at is not None:
+            return [CommandRefused(ev.at, "advance", f"cook {cook.id} has ended", missing=False)]
+        out: list[Output] = []
+        self._next_step(ev.at, cook, out)
+        return out
+
+    def _next_step(self, at: float, cook: Cook, out: list[Output]) -> None:
+        if cook.index + 1 >= len(cook.profile.steps):
+            self._end(at, cook, "done", out)
+            return
+        cook.index += 1
+        cook.machine = machine_for(cook.step, self.probe(cook.probe).offset_c)
+        out.append(StepStarted(at, cook.id, cook.index, cook.step.name, cook.step.kind))
+        out.append(StageChanged(at, cook.id, cook.step.name, cook.machine.stage, None))
+
+    def _stop(self, ev: StopCook) -> list[Output]:
+        cook = self._cook(ev.cook_id)
+        if cook is None:
+            return [CommandRefused(ev.at, "stop", f"no cook {ev.cook_id!r}", missing=True)]
+        if cook.ended_at is not None:
+            return [CommandRefused(ev.at, "stop", f"cook {cook.id} has already ended", missing=False)]
+        out: list[Output] = []
+        self._end(ev.at, cook, "stopped", out)
+        return out
+
+    def _end(self, at: float, cook: Cook, outcome: str, out: list[Output]) -> None:
+        cook.ended_at = at
+        cook.outcome = outcome
+        out.append(CookEnded(at, cook.id, outcome))
+
+    def _ack(self, ev: Acknowledge) -> list[Output]:
+        if ev.alert_id == "all":
+            targets = [a for a in self.alerts.values() if a.active]
+        else:
+            alert = self.alerts.get(ev.alert_id)
+            if alert is None:
+                return [CommandRefused(ev.at, "ack", f"no alert {ev.alert_id!r}", missing=True)]
+            targets = [] if alert.acked else [alert]
+        out: list[Output] = []
+        for alert in targets:
+            alert.acked = True
+            alert.acked_at = ev.at
+            out.append(AlertAcked(ev.at, alert.id))
+        return out
+
+    def _calibrate(self, ev: SetCalibration) -> list[Output]:
+        health = self.probe(ev.probe)
+        health.boil_c = ev.boil_c
+        for cook in self.cooks.values():
+            if cook.ended_at is None and cook.probe == ev.probe:
+                cook.machine.recalibrate(health.offset_c)
+        return []
+
+    # ---- what the outside sees ---------------------------------------------------
+
+    def track_of(self, cook: Cook) -> Track | None:
+        return self.tracks.get((cook.probe, cook.channel or ""))
+
+    def cook_view(self, cook: Cook, at: float) -> dict[str, Any]:
+        track = self.track_of(cook)
+        health = self.probes[cook.probe]
+        view: dict[str, Any] = {
+            "id": cook.id,
+            "profile": cook.profile.name,
+            "probe": cook.probe,
+            "channel": cook.channel,
+            "step": cook.step.name,
+            "step_index": cook.index,
+            "step_kind": cook.step.kind,
+            "steps": [s.name for s in cook.profile.steps],
+            "stage": cook.machine.stage,
+            "started_at": cook.started_at,
+            "ended_at": cook.ended_at,
+            "outcome": cook.outcome,
+            "level_c": track.level if track else None,
+            "rate_c_per_s": track.rate if track else None,
+            "calibration_offset_c": health.offset_c,
+        }
+        view.update(cook.machine.view(at, track))
+        return view

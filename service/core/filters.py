@@ -1,0 +1,203 @@
+"""From raw samples to a level the alarms can trust: gate, smooth, rate of rise.
+
+A kitchen probe lies in three ways: noise (a fraction of a degree), wild
+samples (a spike, or a burst of up to three from an induction hob) and lag.
+The track answers each once, so every step machine can use its ``level``
+without caring how it was made:
+
+* gate: a sample far from where the pot should be now (last level plus rate
+  times the time since) is a suspect and never moves the level. Four suspects
+  in a row that agree with each other are the new truth (the probe moved to
+  another pot), so a burst of three can never take over the track.
+* level: the median of the last few accepted samples, each moved forward by
+  the rate to "now" so the median does not lag a climbing pot. With seven
+  samples, three outliers that slipped through the gate cannot move it.
+* rate: a linear regression with exponentially fading weights (time constant
+  ``RATE_TAU_S``), kept as running sums re-centred on every sample: O(1) per
+  sample whatever the sampling interval, so replay stays fast.
+
+A probe pulled out of the pot reads the counter's temperature; the track
+follows it (four agreeing suspects), but remembers where the pot was heading.
+When the probe goes back in, the first sample that agrees with that memory
+restores the pot's track at once, so an alert is not held back by the gate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+# Degrees Celsius and seconds throughout.
+GATE_MIN_C = 2.0 / 1.8  # a sample this close to the prediction is never a suspect
+GATE_SIGMAS = 6.0
+RATE_SLACK_C_PER_S = 0.25 / 1.8  # how far the rate may change unseen, per second
+RATE_TAU_S = 20.0
+LEVEL_SAMPLES = 7
+LEVEL_WINDOW_S = 10.0
+SUSPECTS_TO_RESEED = 4  # one more than the longest induction burst we must ignore
+MEMORY_DROP_C = 10.0 / 1.8  # a re-seed this far below means the probe left the pot
+MEMORY_KEEP_S = 900.0
+MEMORY_TOL_MAX_C = 8.0
+SIGMA_START_C = 0.15
+SIGMA_MIN_C = 0.02
+SIGMA_ALPHA = 0.05
+
+
+class Track:
+    """One probe channel's trusted view of the pot. Mutated in place: it is hot."""
+
+    __slots__ = (
+        "_mem",
+        "_recent",
+        "_s",
+        "_st",
+        "_stt",
+        "_stv",
+        "_suspects",
+        "_sv",
+        "accepted",
+        "last_t",
+        "level",
+        "prev_level",
+        "rate",
+        "rejected",
+        "settled",
+        "sigma",
+    )
+
+    def __init__(self) -> None:
+        self.level: float | None = None
+        self.prev_level: float | None = None
+        self.rate = 0.0
+        self.sigma = SIGMA_START_C
+        self.last_t = 0.0
+        self.accepted = 0
+        self.rejected = 0
+        # A brand-new track may have been seeded by a wild sample: it settles once
+        # SUSPECTS_TO_RESEED samples agree, and nothing may fire on it before.
+        self.settled = False
+        self._recent: deque[tuple[float, float]] = deque(maxlen=LEVEL_SAMPLES)
+        self._suspects: list[tuple[float, float]] = []
+        self._mem: tuple[float, float, float] | None = None
+        self._s = self._st = self._stt = self._sv = self._stv = 0.0
+
+    @property
+    def sigma_level(self) -> float:
+        """Standard error of ``level``: a median of n noisy samples."""
+        n = len(self._recent)
+        if n >= 3:
+            return 1.2533 * self.sigma / math.sqrt(n)
+        return self.sigma / math.sqrt(max(n, 1))
+
+    def feed(self, t: float, v: float) -> bool:
+        """Take one sample; True when it was accepted and ``level`` moved."""
+        level = self.level
+        if level is None:
+            self._reseed([(t, v)], settled=False)
+            return True
+        dt = t - self.last_t
+        if dt < 0.0:
+            dt = 0.0
+        residual = v - (level + self.rate * dt)
+        tol = max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * dt
+        if -tol <= residual <= tol:
+            clipped = min(residual * residual, 9.0 * self.sigma * self.sigma)
+            self.sigma = max(
+                SIGMA_MIN_C, math.sqrt((1.0 - SIGMA_ALPHA) * self.sigma**2 + SIGMA_ALPHA * clipped)
+            )
+            self._suspects.clear()
+            self._accept(t, v)
+            return True
+        self.rejected += 1
+        return self._suspect(t, v)
+
+    # -- accepted samples -------------------------------------------------
+
+    def _accept(self, t: float, v: float) -> None:
+        self.accepted += 1
+        if not self.settled and len(self._recent) + 1 >= SUSPECTS_TO_RESEED:
+            self.settled = True
+        self._fit(t, v)
+        recent = self._recent
+        recent.append((t, v))
+        rate = self.rate
+        horizon = t - LEVEL_WINDOW_S
+        moved = sorted(x + rate * (t - tx) for tx, x in recent if tx >= horizon)
+        n = len(moved)
+        mid = n // 2
+        self.prev_level = self.level
+        self.level = moved[mid] if n % 2 else 0.5 * (moved[mid - 1] + moved[mid])
+        self.last_t = t
+
+    def _fit(self, t: float, v: float) -> None:
+        """Exponentially weighted regression of v on t, origin moved to ``t``."""
+        s = self._s
+        if s > 0.0:
+            d = t - self.last_t
+            decay = math.exp(-d / RATE_TAU_S) if d > 0.0 else 1.0
+            s *= decay
+            st = (self._st - d * self._s) * decay
+            stt = (self._stt - 2.0 * d * self._st + d * d * self._s) * decay
+            sv = self._sv * decay
+            stv = (self._stv - d * self._sv) * decay
+        else:
+            st = stt = sv = stv = 0.0
+        s += 1.0
+        sv += v
+        # the new point sits at the origin: it adds nothing to st, stt, stv
+        den = stt - st * st / s
+        if den > 1e-9:  # otherwise one point (or a long gap): keep the last rate
+            self.rate = (stv - st * sv / s) / den
+        self._s, self._st, self._stt, self._sv, self._stv = s, st, stt, sv, stv
+
+    # -- suspects -----------------------------------------------------------
+
+    def _suspect(self, t: float, v: float) -> bool:
+        mem = self._mem
+        if mem is not None and self.level is not None and v > self.level + MEMORY_DROP_C:
+            mt, mlevel, mrate = mem
+            gap = t - mt
+            if gap <= MEMORY_KEEP_S:
+                tol = min(
+                    MEMORY_TOL_MAX_C, max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * gap
+                )
+                if abs(v - (mlevel + mrate * gap)) <= tol:
+                    self._mem = None
+                    # agrees with where the pot was heading: the probe is back in it
+                    self._reseed([(t, v)], rate=mrate, settled=True)
+                    return True
+            else:
+                self._mem = None
+        run = self._suspects
+        if run:
+            t0, v0 = run[0]
+            tp, vp = run[-1]
+            slope = (vp - v0) / (tp - t0) if tp > t0 else 0.0
+            dt = t - tp
+            tol = max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * dt
+            if abs(v - vp - slope * dt) > tol:
+                run.clear()
+        run.append((t, v))
+        if len(run) >= SUSPECTS_TO_RESEED:
+            old_level, old_t, old_rate = self.level, self.last_t, self.rate
+            points = list(run)
+            self._reseed(points, settled=True)
+            if old_level is not None and self.level is not None and self.level < old_level - MEMORY_DROP_C:
+                self._mem = (old_t, old_level, old_rate)
+            return True
+        return False
+
+    def _reseed(self, points: list[tuple[float, float]], *, settled: bool, rate: float = 0.0) -> None:
+        """Start the track again from ``points``: the old level no longer holds."""
+        self.settled = settled
+        self._suspects.clear()
+        self._recent.clear()
+        self._s = self._st = self._stt = self._sv = self._stv = 0.0
+        self.rate = rate
+        self.level = None
+        t0, _ = points[0]
+        self.last_t = t0
+        # level is None here, so the first accepted point leaves prev_level None:
+        # the level before a re-seed belongs to another pot and confirms nothing.
+        for t, v in points:
+            self._accept(t, v)

@@ -1,0 +1,143 @@
+"""Recipe files (``config/profiles/*.toml``) → the core's ``Profile``.
+
+A profile file is validated like the config file, with the same
+``file: key.path: what is wrong`` lines, then turned into plain dataclasses
+in °C and seconds for the tracker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from service.config import (
+    ConfigError,
+    Duration,
+    Model,
+    Temperature,
+    TemperatureDelta,
+    read_toml,
+    validation_problems,
+)
+from service.core.profile import BoilStep, EtaModel, HoldStep, Profile, ReachStep, Step, SugarStage
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "config" / "profiles"
+
+
+class SugarStageModel(Model):
+    name: str
+    at: Temperature = Field(..., description="where this stage starts")
+
+
+class ReachModel(Model):
+    kind: Literal["reach"]
+    name: str
+    target: Temperature
+    approach_margin: TemperatureDelta = Field(5.0 / 1.8, description='warn this close to the target ("5F")')
+    approach_lead: Duration = Field(60.0, description='warn when the ETA falls under this ("60s")')
+    overshoot: Temperature | None = Field(
+        None, description="overshoot alert from here; default target + 5 °F"
+    )
+    eta_model: EtaModel = EtaModel.AUTO
+    stages: list[SugarStageModel] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _order(self) -> ReachModel:
+        if self.overshoot is not None and self.overshoot <= self.target:
+            raise ValueError("overshoot must be above target")
+        ats = [s.at for s in self.stages]
+        if ats != sorted(ats):
+            raise ValueError("stages must be listed from the coolest up")
+        return self
+
+    def build(self) -> ReachStep:
+        return ReachStep(
+            name=self.name,
+            target_c=self.target,
+            approach_margin_c=self.approach_margin,
+            approach_lead_s=self.approach_lead,
+            overshoot_c=self.overshoot,
+            eta_model=self.eta_model,
+            sugar_stages=tuple(SugarStage(s.name, s.at) for s in self.stages),
+        )
+
+
+class HoldModel(Model):
+    kind: Literal["hold"]
+    name: str
+    low: Temperature
+    high: Temperature
+    duration: Duration
+    grace: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _window(self) -> HoldModel:
+        if self.high <= self.low:
+            raise ValueError("high must be above low")
+        return self
+
+    def build(self) -> HoldStep:
+        return HoldStep(self.name, self.low, self.high, self.duration, self.grace)
+
+
+class BoilModel(Model):
+    kind: Literal["boil"]
+    name: str = "boil"
+    steady: Duration = 60.0
+    band: TemperatureDelta = 0.4
+
+    def build(self) -> BoilStep:
+        return BoilStep(self.name, steady_s=self.steady, band_c=self.band)
+
+
+StepModel = Annotated[ReachModel | HoldModel | BoilModel, Field(discriminator="kind")]
+
+
+class ProfileModel(Model):
+    name: str = Field(..., pattern=r"^[a-z0-9_-]+$")
+    title: str = ""
+    description: str = ""
+    steps: list[StepModel] = Field(..., min_length=1)
+
+    def build(self) -> Profile:
+        return Profile(
+            self.name, self.title or self.name, tuple(s.build() for s in self.steps), self.description
+        )
+
+
+def load_profile(path: Path) -> Profile:
+    data = read_toml(path)
+    try:
+        model = ProfileModel.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(str(path), exc)) from None
+    if model.name != path.stem:
+        raise ConfigError([f"{path}: name: {model.name!r} must match the file name {path.stem!r}"])
+    return model.build()
+
+
+def load_profiles(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> dict[str, Profile]:
+    """Built-in profiles, then each extra folder's (a later one overrides by name)."""
+    profiles: dict[str, Profile] = {}
+    problems: list[str] = []
+    for folder in (BUILTIN_DIR, *extra_dirs):
+        if not folder.is_dir():
+            problems.append(f"{folder}: no such folder of profiles")
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                profiles[path.stem] = load_profile(path)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return profiles
+
+
+def step_kinds(profile: Profile) -> list[str]:
+    return [s.kind for s in profile.steps]
+
+
+__all__ = ["BUILTIN_DIR", "Step", "load_profile", "load_profiles"]

@@ -1,0 +1,128 @@
+"""Properties that must hold for any trace, not just the ones we thought of."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.core.events import AlertRaised, Output, StageChanged
+from service.core.profile import HoldStep, Profile
+from service.core.steps.hold import HoldMachine
+from service.core.units import f_to_c
+from tests.core.traces import Trace, run
+
+TARGET_F = 225.0
+
+
+@st.composite
+def pot_below_target(draw: st.DrawFn) -> Trace:
+    """A 1 Hz pot that climbs, holds or cools, never above target − 2.5 °F, with ±0.5 °F noise."""
+    n = draw(st.integers(min_value=30, max_value=400))
+    start = draw(st.floats(min_value=180.0, max_value=TARGET_F - 2.5))
+    rates = draw(st.lists(st.floats(min_value=-6.0, max_value=8.0), min_size=1, max_size=6))
+    noise = draw(st.lists(st.floats(min_value=-0.5, max_value=0.5), min_size=n, max_size=n))
+    trace: Trace = []
+    value = start
+    for i in range(n):
+        rate = rates[i * len(rates) // n]
+        value = min(max(value + rate / 60.0, 150.0), TARGET_F - 2.5)
+        trace.append((float(i), value + noise[i]))
+    return trace
+
+
+wild_value = st.one_of(
+    st.floats(min_value=TARGET_F, max_value=TARGET_F + 400.0),
+    st.floats(min_value=-40.0, max_value=TARGET_F + 400.0),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    trace=pot_below_target(),
+    length=st.integers(min_value=1, max_value=3),
+    where=st.floats(min_value=0.0, max_value=1.0),
+    values=st.lists(wild_value, min_size=3, max_size=3),
+)
+def test_no_spike_or_burst_of_three_can_fire_target_reached(
+    trace: Trace, length: int, where: float, values: list[float]
+) -> None:
+    at = int(where * (len(trace) - length))
+    for i in range(length):
+        trace[at + i] = (trace[at + i][0], values[i])
+    result = run(trace)
+    assert result.alerts("target_reached") == []
+    assert result.alerts("target_overshoot") == []
+
+
+def _times(outputs: list[Output]) -> list[float]:
+    return [o.at for o in outputs if isinstance(o, AlertRaised | StageChanged)]
+
+
+@st.composite
+def any_trace(draw: st.DrawFn) -> Trace:
+    """Gaps, faults, jumps: whatever a broken probe could send."""
+    n = draw(st.integers(min_value=1, max_value=200))
+    steps = draw(st.lists(st.floats(min_value=0.0, max_value=120.0), min_size=n, max_size=n))
+    values = draw(
+        st.lists(st.one_of(st.none(), st.floats(min_value=0.0, max_value=300.0)), min_size=n, max_size=n)
+    )
+    t = 0.0
+    trace: Trace = []
+    for dt, v in zip(steps, values, strict=True):
+        t += dt
+        trace.append((t, v))
+    return trace
+
+
+RILLONS = Profile(
+    "r",
+    "r",
+    (HoldStep("braise", f_to_c(185.0), f_to_c(205.0), duration_s=300.0, grace_s=30.0),),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(trace=any_trace())
+def test_alerts_and_stages_never_go_back_in_time(trace: Trace) -> None:
+    for profile in (None, RILLONS):
+        result = run(trace) if profile is None else run(trace, profile)
+        times = _times(result.outputs)
+        assert times == sorted(times)
+        last_input = trace[-1][0]
+        assert all(t <= last_input for t in times)
+
+
+@st.composite
+def pot_outside_window(draw: st.DrawFn) -> Trace:
+    """A pot that stays below 182 °F or above 208 °F, with bursts of up to three wild samples."""
+    n = draw(st.integers(min_value=20, max_value=300))
+    above = draw(st.booleans())
+    base = draw(
+        st.floats(min_value=208.0, max_value=260.0) if above else st.floats(min_value=60.0, max_value=182.0)
+    )
+    drift = draw(st.floats(min_value=-3.0, max_value=3.0))
+    trace: Trace = []
+    for i in range(n):
+        value = base + drift * i / 60.0
+        value = max(value, 208.0) if above else min(value, 182.0)
+        trace.append((float(i), value))
+    bursts = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(1, 3), wild_value), max_size=4))
+    last_end = -100
+    for start, length, value in sorted(bursts):
+        if start < last_end + 8:
+            continue  # bursts stay apart: four wild samples in a row would be a new pot
+        last_end = start + length
+        for i in range(start, min(start + length, n)):
+            trace[i] = (trace[i][0], value)
+    return trace
+
+
+@settings(max_examples=300, deadline=None)
+@given(trace=pot_outside_window())
+def test_a_hold_never_counts_time_outside_its_window(trace: Trace) -> None:
+    result = run(trace, RILLONS)
+    cook = result.kitchen.cooks["c1"]
+    machine = cook.machine
+    assert isinstance(machine, HoldMachine)
+    assert machine.elapsed_s == 0.0
+    assert result.alerts("hold_done") == []

@@ -1,0 +1,79 @@
+"""The config file explains its own mistakes: one line per problem, with the key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.cli import config_problems, main
+from service.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "potwatch.toml"
+    path.write_text(text)
+    return path
+
+
+def test_example_config_holds_every_option_and_is_valid() -> None:
+    config = load_config(ROOT / "config" / "example.toml")
+    assert config.mqtt is not None and config.cook is not None
+    assert [p.id for p in config.probes] == ["pot", "oven"]
+    assert config.probes[0].stale_after == 15.0
+    assert config.probes[0].boil == pytest.approx(100.0)
+    _, problems = config_problems(ROOT / "config" / "example.toml")
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[[probes]]\nid = "pot"\nurl = "sim://"\nstale_after = 15\n',
+            "probes[0].stale_after: a bare number",
+        ),
+        ('[[probes]]\nid = "pot"\nurl = "sim://"\nboil = "212"\n', "probes[0].boil: expected a temperature"),
+        ("[server]\nprot = 80\n", "server.prot: unknown key"),
+        ('[[probes]]\nid = "pot"\nurl = "http://x"\n', "probes[0].url: unknown probe scheme"),
+        ('[[probes]]\nid = "pot"\n', "probes[0].url: required key is missing"),
+        ('[cook]\nprofile = "rillons"\nprobe = "pot"\n', "cook.probe 'pot' names no [[probes]] entry"),
+        ("[server]\nport = 70000\n", "server.port: Input should be less than or equal to 65535"),
+        ("[server\n", "not valid TOML"),
+    ],
+)
+def test_each_mistake_is_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    _, problems = config_problems(path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{path}: ")
+    assert expected in problems[0]
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\nport = "x"\nfoo = 1\n[[probes]]\nid = "a b"\nurl = "sim://"\n')
+    _, problems = config_problems(path)
+    assert len(problems) == 3
+    assert any("server.port" in p for p in problems)
+    assert any("server.foo: unknown key" in p for p in problems)
+    assert any("probes[0].id" in p for p in problems)
+
+
+def test_unknown_profile_is_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n[cook]\nprofile = "toffee"\nprobe = "pot"\n'
+    )
+    _, problems = config_problems(path)
+    assert problems == [f"{path}: cook.profile: no profile 'toffee' (known: boil, candy, caramel, rillons)"]
+
+
+def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(ROOT / "config" / "example.toml")]) == 0
+    bad = write(tmp_path, "[server]\nport = 0\n")
+    assert main(["check-config", str(bad)]) == 2
+    out = capsys.readouterr().out
+    assert "server.port" in out and "Traceback" not in out
+    assert main(["check-config", str(tmp_path / "missing.toml")]) == 2
+    assert "no such file" in capsys.readouterr().out
