@@ -38,6 +38,9 @@ SUSPECTS_TO_RESEED = 4  # one more than the longest induction burst we must igno
 MEMORY_DROP_C = 10.0 / 1.8  # a re-seed this far below means the probe left the pot
 MEMORY_KEEP_S = 900.0
 MEMORY_TOL_MAX_C = 8.0
+# A probe going back in climbs through its own lag for a few seconds: keep the
+# memory that long, so each step of that climb can restore the track again.
+MEMORY_SETTLE_S = 10.0
 SIGMA_START_C = 0.15
 SIGMA_MIN_C = 0.02
 SIGMA_ALPHA = 0.05
@@ -48,6 +51,7 @@ class Track:
 
     __slots__ = (
         "_mem",
+        "_mem_until",
         "_recent",
         "_s",
         "_st",
@@ -79,6 +83,7 @@ class Track:
         self._recent: deque[tuple[float, float]] = deque(maxlen=LEVEL_SAMPLES)
         self._suspects: list[tuple[float, float]] = []
         self._mem: tuple[float, float, float] | None = None
+        self._mem_until = math.inf
         self._s = self._st = self._stt = self._sv = self._stv = 0.0
 
     @property
@@ -154,20 +159,17 @@ class Track:
 
     def _suspect(self, t: float, v: float) -> bool:
         mem = self._mem
-        if mem is not None and self.level is not None and v > self.level + MEMORY_DROP_C:
+        if mem is not None and (t - mem[0] > MEMORY_KEEP_S or t > self._mem_until):
+            self._mem = mem = None
+        if mem is not None and self.level is not None and v > self.level + GATE_MIN_C:
             mt, mlevel, mrate = mem
             gap = t - mt
-            if gap <= MEMORY_KEEP_S:
-                tol = min(
-                    MEMORY_TOL_MAX_C, max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * gap
-                )
-                if abs(v - (mlevel + mrate * gap)) <= tol:
-                    self._mem = None
-                    # agrees with where the pot was heading: the probe is back in it
-                    self._reseed([(t, v)], rate=mrate, settled=True)
-                    return True
-            else:
-                self._mem = None
+            tol = min(MEMORY_TOL_MAX_C, max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * gap)
+            if abs(v - (mlevel + mrate * gap)) <= tol:
+                # agrees with where the pot was heading: the probe is back in it
+                self._reseed([(t, v)], rate=mrate, settled=True)
+                self._mem_until = min(self._mem_until, t + MEMORY_SETTLE_S)
+                return True
         run = self._suspects
         if run:
             t0, v0 = run[0]
@@ -184,6 +186,7 @@ class Track:
             self._reseed(points, settled=True)
             if old_level is not None and self.level is not None and self.level < old_level - MEMORY_DROP_C:
                 self._mem = (old_t, old_level, old_rate)
+                self._mem_until = math.inf
             return True
         return False
 

@@ -5,7 +5,10 @@ Everything that decides when the caramel alarm rings lives in this file.
 ``target_reached`` needs two consecutive levels at the target, less a margin
 ``m``. The level is already a median (see filters.py), so one wild value
 cannot make it; the second level makes a lone value after a gap or a dropout
-unable to either, and costs at most one sample of delay. ``m`` is three
+unable to either, and costs at most one sample of delay. That sample is 30 s at
+a slow Wi-Fi gateway (5 °F on the final climb), so one level is enough when the
+time-to-target fitted before it had already put the crossing in the past: the
+climb itself vouches for the value. ``m`` is three
 standard errors of the level, so a pot that is truly at the target is not
 held back by noise, capped so that the pot can never be more than 1 °F below
 the target when it fires: m ≤ 1 °F − 3σ, and never more than 0.5 °F.
@@ -42,7 +45,7 @@ def fire_margin(sigma_level: float) -> float:
 
 
 class ReachMachine:
-    __slots__ = ("_base", "_eta", "_offset_c", "done", "estimator", "params", "stage")
+    __slots__ = ("_base", "_eta", "_eta_at", "_offset_c", "done", "estimator", "params", "stage")
 
     def __init__(self, params: ReachStep, offset_c: float = 0.0) -> None:
         self._base = params
@@ -52,6 +55,7 @@ class ReachMachine:
         self.done = False
         self.estimator = EtaEstimator(syrup=params.uses_syrup_model(0.0), offset_c=offset_c)
         self._eta: tuple[float, float] | None = None
+        self._eta_at = 0.0
 
     def recalibrate(self, offset_c: float) -> None:
         self._offset_c = offset_c
@@ -67,7 +71,11 @@ class ReachMachine:
         if stage is ReachStage.OVERSHOOT:
             self._eta = None
             return NO_SIGNALS
+        # Did the fit made at the previous sample put the crossing before now?
+        previous = self._eta
+        foreseen = previous is not None and at - self._eta_at >= previous[0]
         self._eta = self.estimator.eta(p.target_c, at) if stage is not ReachStage.REACHED else None
+        self._eta_at = at
         level = track.level
         prev = track.prev_level
         if level is None or not track.settled:
@@ -78,7 +86,9 @@ class ReachMachine:
             if level >= over and prev >= over:
                 return self._to_overshoot(level)
             fire = p.target_c - m
-            if stage is not ReachStage.REACHED and level >= fire and prev >= fire:
+            # Two levels at the target; or one, when the climb so far said the pot
+            # would be there by now (a slow gateway's or a dropout's first sample past it).
+            if stage is not ReachStage.REACHED and level >= fire and (prev >= fire or foreseen):
                 return self._to_reached(level)
         if stage is ReachStage.HEATING:
             if self._approaching(level, prev):
