@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         for label, extra in (("stages and alerts", []), ("--every-sample", ["--every-sample"])):
             # candy: its target (300 °F) is never reached, so every sample takes the full path
             seconds = timed([*pin, exe, "replay", str(trace), "--profile", "candy", *extra])
-            print(
-                f"replay {label}: {rows} samples ({size / 1e6:.1f} MB) in {seconds:.2f} s = {rows / seconds:,.0f} samples/s"
-            )
+            rate = rows / seconds
+            mb = size / 1e6
+            print(f"replay {label}: {rows} samples ({mb:.1f} MB) in {seconds:.2f} s = {rate:,.0f} samples/s")
     return 0
 
 
