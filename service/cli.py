@@ -192,29 +192,85 @@ def cmd_probe(args: argparse.Namespace) -> int:
         return 0
 
 
-# ---- demo -----------------------------------------------------------------------------
+# ---- run and demo -----------------------------------------------------------------------
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+
+
+def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: float = 1.0) -> int:
+    from service.profiles import load_profiles
+    from service.runtime.clock import Clock, ScaledClock
+    from service.serve import Service
+
+    try:
+        profiles = load_profiles([_relative(config_path, d) for d in config.profile_dirs])
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    clock = ScaledClock(speed) if speed != 1.0 else Clock()
+    service = Service(config, profiles, clock=clock, host=args.host, port=args.port)
+    if args.state_dir:
+        service.state = Path(args.state_dir)
+        service.state.mkdir(parents=True, exist_ok=True)
+    try:
+        return asyncio.run(service.run())
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    config, problems = config_problems(path)
+    if problems or config is None:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    return _serve(config, path, args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from service.demo import run_console_demo
+    if args.speed <= 0 or args.speed > 10000:
+        return _fail("--speed must be between 0 and 10000")
+    config, problems = config_problems(DEMO_CONFIG)
+    if problems or config is None:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    probes = [p.model_copy(update={"url": f"{p.url}&speed={args.speed:g}"}) for p in config.probes]
+    config = config.model_copy(update={"probes": probes})
+    if args.state_dir is None:
+        import tempfile
 
-    return run_console_demo(speed=args.speed)
+        args.state_dir = tempfile.mkdtemp(prefix="potwatch-demo-")
+    print(
+        f"potwatch demo: a simulated pot cooking rillons {args.speed:g}× faster than real time; "
+        "open the address below on a phone on the same network (Ctrl-C stops)",
+        file=sys.stderr,
+    )
+    return _serve(config, DEMO_CONFIG, args, speed=args.speed)
 
 
 # ---- entry ----------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="potwatch", description=__doc__.splitlines()[0] if __doc__ else None
-    )
+    parser = argparse.ArgumentParser(prog="potwatch", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="a simulated pot cooking the rillons profile, sped up")
-    p.add_argument("--speed", type=float, default=60.0, help="how many times faster than real time")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p = sub.add_parser("run", help="the service: probes, tracker, phone page and API")
+    p.add_argument("--config", default="/etc/potwatch/potwatch.toml", help="config file (TOML)")
+    p.add_argument("--host", help="listen address (overrides [server] host)")
+    p.add_argument("--port", type=int, help="listen port (overrides [server] port)")
+    p.add_argument("--state-dir", help="where history, calibration and certificates live")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="the service on a simulated pot cooking rillons, sped up")
+    p.add_argument("--speed", type=float, default=60.0, help="how many times faster than real time (default 60)")
+    p.add_argument("--host", help="listen address (default 0.0.0.0: phones on the network can open it)")
+    p.add_argument("--port", type=int, help="listen port (default 8000)")
+    p.add_argument("--state-dir", help="default: a new temporary folder")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check-config", help="validate a config file; exit 2 with one line per problem")
@@ -222,9 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("probe", help="print one probe's readings live, to set it up")
-    p.add_argument(
-        "url", help="serial:///dev/ttyUSB0?baud=9600&format=auto, mqtt://host/topic?format=…, sim://"
-    )
+    p.add_argument("url", help="serial:///dev/ttyUSB0?baud=9600&format=auto, mqtt://host/topic?format=…, sim://")
     p.add_argument("--json", action="store_true", help="one JSON object per reading")
     p.set_defaults(func=cmd_probe)
 

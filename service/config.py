@@ -67,16 +67,26 @@ class ServerConfig(Model):
     host: str = Field("0.0.0.0", description="address to listen on; 0.0.0.0 = every interface of the Pi")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of the phone page and the API")
     token: str = Field("", description="when set, every POST needs 'Authorization: Bearer <token>'")
+    tls: str = Field(
+        "",
+        description='"" = plain http; "self-signed" = make and keep a certificate; "files" = tls_cert/tls_key',
+    )
+    tls_cert: str = Field("", description='PEM certificate (with tls = "files")')
+    tls_key: str = Field("", description='PEM private key (with tls = "files")')
+
+    @model_validator(mode="after")
+    def _tls(self) -> ServerConfig:
+        if self.tls not in ("", "self-signed", "files"):
+            raise ValueError(f'tls must be "", "self-signed" or "files", got {self.tls!r}')
+        if self.tls == "files" and not (self.tls_cert and self.tls_key):
+            raise ValueError('tls = "files" needs tls_cert and tls_key')
+        return self
 
 
 class StorageConfig(Model):
     path: str = Field("potwatch.db", description="SQLite file; relative to the state directory")
-    state_dir: str = Field(
-        "", description="state directory; empty = $STATE_DIRECTORY or ~/.local/state/potwatch"
-    )
-    retention_days: int | None = Field(
-        None, ge=1, description="forget cooks older than this; empty = keep all"
-    )
+    state_dir: str = Field("", description="state directory; empty = $STATE_DIRECTORY or ~/.local/state/potwatch")
+    retention_days: int | None = Field(None, ge=1, description="forget cooks older than this; empty = keep all")
 
 
 class MqttConfig(Model):
@@ -94,9 +104,7 @@ class MqttConfig(Model):
 
 
 class ProbeConfig(Model):
-    id: str = Field(
-        ..., pattern=r"^[A-Za-z0-9_-]{1,32}$", description="short name used in topics and the API"
-    )
+    id: str = Field(..., pattern=r"^[A-Za-z0-9_-]{1,32}$", description="short name used in topics and the API")
     url: str = Field(..., description="serial://, w1://, mqtt:// or sim:// (see the README)")
     stale_after: Duration | None = Field(
         None, description="lost after this long without a reading; default 3× its interval, at least 10 s"

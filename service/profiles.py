@@ -37,9 +37,7 @@ class ReachModel(Model):
     target: Temperature
     approach_margin: TemperatureDelta = Field(5.0 / 1.8, description='warn this close to the target ("5F")')
     approach_lead: Duration = Field(60.0, description='warn when the ETA falls under this ("60s")')
-    overshoot: Temperature | None = Field(
-        None, description="overshoot alert from here; default target + 5 °F"
-    )
+    overshoot: Temperature | None = Field(None, description="overshoot alert from here; default target + 5 °F")
     eta_model: EtaModel = EtaModel.AUTO
     stages: list[SugarStageModel] = Field(default_factory=list)
 
@@ -102,9 +100,7 @@ class ProfileModel(Model):
     steps: list[StepModel] = Field(..., min_length=1)
 
     def build(self) -> Profile:
-        return Profile(
-            self.name, self.title or self.name, tuple(s.build() for s in self.steps), self.description
-        )
+        return Profile(self.name, self.title or self.name, tuple(s.build() for s in self.steps), self.description)
 
 
 def load_profile(path: Path) -> Profile:

@@ -97,15 +97,11 @@ def read_trace(path: Path) -> tuple[TraceHeader, Iterator[TraceRow]]:
         raise TraceError(f"{where}: the header has no 't' column (got {','.join(columns)})")
     has_f, has_c = "temp_f" in columns, "temp_c" in columns
     if has_f == has_c:
-        raise TraceError(
-            f"{where}: the header needs exactly one of 'temp_f' or 'temp_c' (got {','.join(columns)})"
-        )
+        raise TraceError(f"{where}: the header needs exactly one of 'temp_f' or 'temp_c' (got {','.join(columns)})")
     return TraceHeader(profile), _rows(path, lines, header_at, columns, has_f)
 
 
-def _rows(
-    path: Path, lines: list[str], header_at: int, columns: list[str], fahrenheit: bool
-) -> Iterator[TraceRow]:
+def _rows(path: Path, lines: list[str], header_at: int, columns: list[str], fahrenheit: bool) -> Iterator[TraceRow]:
     i_t = columns.index("t")
     i_temp = columns.index("temp_f" if fahrenheit else "temp_c")
     i_probe = columns.index("probe") if "probe" in columns else -1
@@ -215,9 +211,7 @@ def replay(
             if after is not None and after <= deadline:
                 break  # nothing left that time alone can change
             deadline = after
-        outputs = handle(
-            Sample(t, row.probe or probe, "", row.celsius, None if row.celsius is not None else "empty")
-        )
+        outputs = handle(Sample(t, row.probe or probe, "", row.celsius, None if row.celsius is not None else "empty"))
         if outputs:
             send(outputs)
         if every_sample:

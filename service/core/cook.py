@@ -276,18 +276,14 @@ class Kitchen:
 
     # ---- steps and alerts ---------------------------------------------------
 
-    def _after_step(
-        self, at: float, cook: Cook, before: str, signals: tuple[Signal, ...], out: list[Output]
-    ) -> None:
+    def _after_step(self, at: float, cook: Cook, before: str, signals: tuple[Signal, ...], out: list[Output]) -> None:
         machine = cook.machine
         if machine.stage != before:
             out.append(StageChanged(at, cook.id, cook.step.name, machine.stage, before))
         for signal in signals:
             if isinstance(signal, RaiseAlert):
                 health = self.probes[cook.probe]
-                self._raise(
-                    at, signal.kind, signal.level, cook.probe, signal.message, cook, health.celsius, out
-                )
+                self._raise(at, signal.kind, signal.level, cook.probe, signal.message, cook, health.celsius, out)
             elif isinstance(signal, ClearAlert):
                 for alert in self.alerts.values():
                     if alert.cook_id == cook.id and alert.kind is signal.kind and not alert.cleared:
@@ -344,10 +340,11 @@ class Kitchen:
 
     def _start(self, ev: StartCook) -> list[Output]:
         if not ev.profile.steps:
-            return [
-                CommandRefused(ev.at, "start", f"profile {ev.profile.name!r} has no steps", missing=False)
-            ]
+            return [CommandRefused(ev.at, "start", f"profile {ev.profile.name!r} has no steps", missing=False)]
         health = self.probe(ev.probe)
+        for other in self.cooks.values():
+            if other.ended_at is None and other.probe == ev.probe:
+                return [CommandRefused(ev.at, "start", f"cook {other.id} is running on probe {ev.probe}", False)]
         self._cook_seq += 1
         cook_id = f"{self.id_prefix}c{self._cook_seq}"
         cook = Cook(cook_id, ev.profile, ev.probe, ev.channel, ev.at, health.offset_c)

@@ -107,9 +107,7 @@ class Track:
         tol = max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * dt
         if -tol <= residual <= tol:
             clipped = min(residual * residual, 9.0 * self.sigma * self.sigma)
-            self.sigma = max(
-                SIGMA_MIN_C, math.sqrt((1.0 - SIGMA_ALPHA) * self.sigma**2 + SIGMA_ALPHA * clipped)
-            )
+            self.sigma = max(SIGMA_MIN_C, math.sqrt((1.0 - SIGMA_ALPHA) * self.sigma**2 + SIGMA_ALPHA * clipped))
             self._suspects.clear()
             self._accept(t, v)
             return True

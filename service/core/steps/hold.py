@@ -56,8 +56,7 @@ class HoldMachine:
                 RaiseAlert(
                     AlertKind.HOLD_REACHED,
                     AlertLevel.INFO,
-                    f"{p.name}: in the window at {c_to_f(level):.1f} °F; "
-                    f"{format_duration(p.duration_s)} to go",
+                    f"{p.name}: in the window at {c_to_f(level):.1f} °F; {format_duration(p.duration_s)} to go",
                 ),
             )
         if not inside:
@@ -126,8 +125,6 @@ class HoldMachine:
             "target_c": None,
             "hold_elapsed_s": round(self.elapsed_s, 1),
             "hold_remaining_s": round(max(p.duration_s - self.elapsed_s, 0.0), 1),
-            "eta_s": round(max(p.duration_s - self.elapsed_s, 0.0), 1)
-            if self.stage is HoldStage.HOLDING
-            else None,
+            "eta_s": round(max(p.duration_s - self.elapsed_s, 0.0), 1) if self.stage is HoldStage.HOLDING else None,
             "eta_sigma_s": None,
         }

@@ -132,8 +132,7 @@ class ReachMachine:
             RaiseAlert(
                 AlertKind.TARGET_REACHED,
                 AlertLevel.CRITICAL,
-                f"{p.name}: {c_to_f(p.target_c):.0f} °F reached ({c_to_f(level):.1f} °F)"
-                " — take it off the heat",
+                f"{p.name}: {c_to_f(p.target_c):.0f} °F reached ({c_to_f(level):.1f} °F) — take it off the heat",
             ),
         )
 

@@ -1,0 +1,1 @@
+"""HTTP: the phone page, the JSON API, server-sent events, health and metrics."""

@@ -1,0 +1,253 @@
+"""``create_app``: the FastAPI application, given its collaborators (no work at import)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from service import __version__
+from service.api.metrics import metrics_text
+from service.api.models import Acked, Ended, StartCookBody
+from service.api.sse import event_stream
+from service.core.events import Acknowledge, AdvanceStep, CommandRefused, Output, StartCook, StopCook
+from service.core.profile import BoilStep, HoldStep, Profile, ReachStep
+from service.runtime.hub import Hub
+from service.runtime.views import alert_json, both, cook_json
+
+STATIC = Path(__file__).resolve().parent / "static"
+SERIES_POINTS = 2000
+
+
+@dataclass
+class AppSettings:
+    token: str = ""
+    secure: bool = False
+    shutdown: anyio.Event = field(default_factory=anyio.Event)
+    # each part's health, asked at every /healthz (recording, mqtt…)
+    health: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+    # routes of parts (the history's /api/cooks…): they come first, so they win
+    routers: list[APIRouter] = field(default_factory=list)
+
+
+def _refused(outputs: list[Output]) -> None:
+    for out in outputs:
+        if isinstance(out, CommandRefused):
+            raise HTTPException(404 if out.missing else 409, detail=out.reason)
+
+
+def _field_error(field_name: str, message: str) -> HTTPException:
+    return HTTPException(422, detail=[{"loc": ["body", field_name], "msg": message, "type": "value_error"}])
+
+
+def profile_json(profile: Profile) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = []
+    for step in profile.steps:
+        item: dict[str, Any] = {"kind": step.kind, "name": step.name}
+        if isinstance(step, ReachStep):
+            item["target_c"], item["target_f"] = both(step.target_c)
+            item["overshoot_c"], item["overshoot_f"] = both(step.overshoot_at_c)
+            item["stages"] = [
+                {"name": s.name, "from_c": both(s.from_c)[0], "from_f": both(s.from_c)[1]} for s in step.sugar_stages
+            ]
+        elif isinstance(step, HoldStep):
+            item["low_c"], item["low_f"] = both(step.low_c)
+            item["high_c"], item["high_f"] = both(step.high_c)
+            item["duration_s"] = step.duration_s
+        elif isinstance(step, BoilStep):
+            item["steady_s"] = step.steady_s
+        steps.append(item)
+    return {"name": profile.name, "title": profile.title, "description": profile.description, "steps": steps}
+
+
+def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
+    app = FastAPI(
+        title="potwatch",
+        version=__version__,
+        description="A kitchen thermometer that follows the recipe. See docs/api.md.",
+    )
+    kitchen = hub.kitchen
+    for router in settings.routers:
+        app.include_router(router)
+
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not settings.token:
+            return
+        expected = f"Bearer {settings.token}"
+        if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise HTTPException(401, detail="missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
+
+    authorized = [Depends(require_token)]
+
+    @app.get("/api/status", tags=["read"])
+    def status() -> dict[str, Any]:
+        """Probes, the current cook with its ETA, and the alerts."""
+        body = hub.status()
+        body.update(version=__version__, auth_required=bool(settings.token), secure=settings.secure)
+        return body
+
+    @app.get("/api/events", tags=["read"], response_class=Response)
+    async def events(
+        last_event_id: Annotated[int | None, Query(description="resume after this event id")] = None,
+        last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    ) -> Response:
+        """Server-sent events: reading, probe, cook, stage, alert, ack, cook_ended, calibrated, heartbeat."""
+        start = last_event_id
+        if last_event_id_header is not None and last_event_id_header.strip().isdigit():
+            start = int(last_event_id_header)
+        return event_stream(hub.bus, hub.clock, start, settings.shutdown)
+
+    @app.post("/api/alerts/{alert_id}/ack", tags=["commands"], dependencies=authorized)
+    async def ack(alert_id: str) -> Acked:
+        """Acknowledge one alert, or every active one with ``all``."""
+        outputs = await hub.request(Acknowledge(hub.clock.monotonic(), alert_id))
+        _refused(outputs)
+        return Acked(acked=[o.alert_id for o in outputs if hasattr(o, "alert_id")])
+
+    @app.post("/api/cooks", tags=["commands"], dependencies=authorized, status_code=201)
+    async def start_cook(body: StartCookBody) -> dict[str, Any]:
+        """Start a cook of a profile on a probe."""
+        profile = hub.profiles.get(body.profile)
+        if profile is None:
+            raise _field_error("profile", f"no profile {body.profile!r} (known: {', '.join(sorted(hub.profiles))})")
+        if body.probe not in kitchen.probes:
+            raise _field_error("probe", f"no probe {body.probe!r} (known: {', '.join(sorted(kitchen.probes))})")
+        outputs = await hub.request(StartCook(hub.clock.monotonic(), profile, body.probe, body.channel))
+        _refused(outputs)
+        cook_id = next(o.cook_id for o in outputs if hasattr(o, "cook_id"))
+        return cook_json(kitchen, kitchen.cooks[cook_id], hub.clock)
+
+    @app.post("/api/cooks/{cook_id}/advance", tags=["commands"], dependencies=authorized)
+    async def advance(cook_id: str) -> dict[str, Any]:
+        """Move a cook to its next step (``current``: the newest running cook)."""
+        cook = _running(cook_id)
+        _refused(await hub.request(AdvanceStep(hub.clock.monotonic(), cook.id)))
+        return cook_json(kitchen, cook, hub.clock)
+
+    @app.post("/api/cooks/{cook_id}/stop", tags=["commands"], dependencies=authorized)
+    async def stop(cook_id: str) -> Ended:
+        """Stop a cook (``current``: the newest running cook)."""
+        cook = _running(cook_id)
+        _refused(await hub.request(StopCook(hub.clock.monotonic(), cook.id)))
+        return Ended(cook=cook.id, outcome=cook.outcome or "stopped")
+
+    def _running(cook_id: str) -> Any:
+        if cook_id == "current":
+            running = [c for c in kitchen.cooks.values() if c.ended_at is None]
+            if not running:
+                raise HTTPException(409, detail="nothing is cooking")
+            return running[-1]
+        cook = kitchen.cooks.get(cook_id)
+        if cook is None:
+            raise HTTPException(404, detail=f"no cook {cook_id!r}")
+        return cook
+
+    @app.post("/api/probes/{probe_id}/calibrate", tags=["commands"], dependencies=authorized, status_code=202)
+    async def calibrate(probe_id: str) -> dict[str, Any]:
+        """Start measuring where this probe says water boils (put it in a pot at a rolling boil)."""
+        if probe_id not in kitchen.probes:
+            raise HTTPException(404, detail=f"no probe {probe_id!r}")
+        profile = hub.profiles.get("boil")
+        if profile is None:
+            raise HTTPException(409, detail="the boil profile is missing")
+        outputs = await hub.request(StartCook(hub.clock.monotonic(), profile, probe_id))
+        _refused(outputs)
+        cook_id = next(o.cook_id for o in outputs if hasattr(o, "cook_id"))
+        return cook_json(kitchen, kitchen.cooks[cook_id], hub.clock)
+
+    @app.get("/api/profiles", tags=["read"])
+    def profiles() -> list[dict[str, Any]]:
+        return [profile_json(p) for _, p in sorted(hub.profiles.items())]
+
+    @app.get("/api/cooks", tags=["read"])
+    def cooks() -> list[dict[str, Any]]:
+        """Cooks of this run, newest first."""
+        items = sorted(kitchen.cooks.values(), key=lambda c: c.started_at, reverse=True)
+        return [
+            {
+                "id": c.id,
+                "profile": c.profile.name,
+                "probe": c.probe,
+                "started_at": hub.clock.iso(c.started_at),
+                "ended_at": hub.clock.iso(c.ended_at) if c.ended_at is not None else None,
+                "outcome": c.outcome,
+            }
+            for c in items
+        ]
+
+    @app.get("/api/cooks/{cook_id}", tags=["read"])
+    def cook(cook_id: str) -> dict[str, Any]:
+        found = _running(cook_id) if cook_id == "current" else kitchen.cooks.get(cook_id)
+        if found is None:
+            raise HTTPException(404, detail=f"no cook {cook_id!r}")
+        body = cook_json(kitchen, found, hub.clock)
+        log = hub.logs.get(found.id)
+        body["stages"] = [
+            {"at": hub.clock.iso(at), "step": step, "stage": stage} for at, step, stage in (log.stages if log else [])
+        ]
+        body["alerts"] = [alert_json(a, hub.clock) for a in kitchen.alerts.values() if a.cook_id == found.id]
+        return body
+
+    @app.get("/api/cooks/{cook_id}/series", tags=["read"])
+    def series(cook_id: str) -> dict[str, Any]:
+        """The cook's curve for a chart, thinned to at most 2,000 points."""
+        found = _running(cook_id) if cook_id == "current" else kitchen.cooks.get(cook_id)
+        log = hub.logs.get(found.id) if found is not None else None
+        if found is None or log is None:
+            raise HTTPException(404, detail=f"no cook {cook_id!r}")
+        t0 = log.started_at
+        view = cook_json(kitchen, found, hub.clock)
+        return {
+            "cook": found.id,
+            "t0": hub.clock.iso(t0),
+            "points": [[round(at - t0, 1), None if c is None else round(c, 2)] for at, c in log.thinned(SERIES_POINTS)],
+            "target_c": view["target_c"],
+            "low_c": view["low_c"],
+            "high_c": view["high_c"],
+            "stages": [[round(at - t0, 1), stage] for at, _, stage in log.stages],
+            "alerts": [[round(at - t0, 1), kind] for at, _, kind in log.alerts],
+        }
+
+    @app.get("/api/cooks/{cook_id}/readings.csv", tags=["read"], response_class=PlainTextResponse)
+    def readings_csv(cook_id: str) -> PlainTextResponse:
+        """The cook's readings in the replay trace format: ``potwatch replay`` takes it as it is."""
+        found = kitchen.cooks.get(cook_id)
+        log = hub.logs.get(cook_id)
+        if found is None or log is None:
+            raise HTTPException(404, detail=f"no cook {cook_id!r}")
+        lines = [f"# profile: {found.profile.name}", f"# cook: {found.id}", "t,temp_c,probe"]
+        t0 = log.started_at
+        lines += [f"{at - t0:.3f},{'' if c is None else f'{c:.3f}'},{found.probe}" for at, c in log.points]
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/csv")
+
+    @app.get("/healthz", tags=["read"])
+    def healthz() -> dict[str, Any]:
+        """Always 200 while the service runs; says which parts are degraded."""
+        probes = {h.id: h.state.value for h in kitchen.probes.values()}
+        body: dict[str, Any] = {"status": "ok", "version": __version__, "probes": probes}
+        for part_health in settings.health:
+            body.update(part_health())
+        return body
+
+    @app.get("/metrics", tags=["read"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        body, content_type = metrics_text(hub)
+        return PlainTextResponse(body, media_type=content_type)
+
+    @app.get("/", include_in_schema=False)
+    def index(request: Request) -> Response:
+        page = STATIC / "index.html"
+        if not page.exists():
+            return PlainTextResponse("potwatch: the phone page is not installed", status_code=503)
+        return FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+    if STATIC.is_dir():
+        app.mount("/", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,68 @@
+"""``GET /api/events``: the bus as server-sent events, with replay on reconnect.
+
+The subscription is taken before the backlog is read, so nothing published
+in between is lost; duplicates are skipped by id. A heartbeat event every
+5 s lets the page tell "stale" from "quiet"; sse-starlette adds the keep-alive
+comment and ends every stream on shutdown (a connected phone must not keep
+the service from stopping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import anyio
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from service.runtime.bus import Bus, BusEvent
+from service.runtime.clock import Clock
+
+HEARTBEAT_S = 5.0
+KEEPALIVE_S = 15.0
+RETRY_MS = 2000
+SEND_TIMEOUT_S = 10.0
+
+
+def _event(ev: BusEvent) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(ev.data, ensure_ascii=False), event=ev.name, id=str(ev.id))
+
+
+def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Event) -> EventSourceResponse:
+    sub = bus.subscribe()
+    backlog, lost = bus.since(last_id) if last_id is not None else ([], False)
+    seen = last_id if last_id is not None else bus.last_id
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        nonlocal seen
+        try:
+            yield ServerSentEvent(comment="potwatch", retry=RETRY_MS)
+            if lost:
+                yield ServerSentEvent(data="{}", event="reset")
+            for old in backlog:
+                seen = old.id
+                yield _event(old)
+            while True:
+                ev: BusEvent | None
+                try:
+                    ev = await asyncio.wait_for(sub.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield ServerSentEvent(data=json.dumps({"now": clock.iso(clock.monotonic())}), event="heartbeat")
+                    continue
+                if ev is None:
+                    return  # fell too far behind: the client reconnects with its last id
+                if ev.id <= seen:
+                    continue
+                seen = ev.id
+                yield _event(ev)
+        finally:
+            sub.close()
+
+    return EventSourceResponse(
+        stream(),
+        ping=KEEPALIVE_S,
+        send_timeout=SEND_TIMEOUT_S,
+        shutdown_event=shutdown,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

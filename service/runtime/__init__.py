@@ -1,0 +1,1 @@
+"""The live service's moving parts: the clock, the hub that owns the kitchen, probe supervision."""

@@ -1,0 +1,62 @@
+"""Keep each configured probe's driver running, and turn what it says into tracker events.
+
+A driver handles its own reconnects; this is the outer guard for the rest: a
+driver that crashes is restarted with backoff (1 s doubling to 30 s), and the
+probe is reported lost meanwhile, so a failing probe never takes the service
+down and never goes quiet without the cook being told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from drivers import ProbeDown, ProbeNotice, ProbeUrlError, Reading, open_probe
+from service.core.events import ProbeGone, Sample
+from service.runtime.clock import Clock
+from service.runtime.hub import Hub
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+NOTICE_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+async def supervise_probe(probe_id: str, url: str, hub: Hub, clock: Clock) -> None:
+    backoff = BACKOFF_START_S
+    while True:
+        try:
+            probe = open_probe(probe_id, url, clock=clock.monotonic)
+        except ProbeUrlError as exc:
+            # a config mistake: retrying will not fix it, but the service stays up
+            log.error("probe %s: %s", probe_id, exc)
+            hub.post(ProbeGone(clock.monotonic(), probe_id, f"bad probe URL: {exc}"))
+            return
+        try:
+            async for event in probe.events():
+                if isinstance(event, Reading):
+                    backoff = BACKOFF_START_S
+                    hub.post(
+                        Sample(event.at, probe_id, event.channel, event.celsius, event.fault, event.live),
+                        event.raw,
+                    )
+                elif isinstance(event, ProbeDown):
+                    log.warning("probe %s gone: %s", probe_id, event.reason)
+                    hub.post(ProbeGone(event.at, probe_id, event.reason))
+                elif isinstance(event, ProbeNotice):
+                    log.log(NOTICE_LEVELS.get(event.level, logging.INFO), "probe %s: %s", probe_id, event.message)
+            reason = "driver stopped"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = f"driver failed: {exc!r}"
+            log.warning("probe %s: %s; restarting in %.0f s", probe_id, reason, backoff, exc_info=True)
+        hub.post(ProbeGone(clock.monotonic(), probe_id, reason))
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, BACKOFF_MAX_S)

@@ -1,0 +1,227 @@
+"""``potwatch run``: wire probes → hub → HTTP (and, as they land, MQTT, history, push).
+
+Start-up and shutdown are orderly. SIGTERM (systemd's stop) or Ctrl-C sets one
+event; the HTTP server stops accepting, every SSE stream is ended by us rather
+than waited for (uvicorn would wait forever for a connected phone), and then
+the hub and the probe tasks are cancelled. The whole stop takes well under 5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from service.api.app import AppSettings, create_app
+from service.config import Config
+from service.core.cook import Kitchen, ProbeSetup
+from service.core.events import CalibrationMeasured, Output, StartCook
+from service.core.profile import Profile
+from service.runtime.clock import Clock
+from service.runtime.hub import Hub
+from service.runtime.parts import Part
+from service.runtime.probes import supervise_probe
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_S = 2  # uvicorn's wait for open connections; our SSE streams end before it
+PART_CLOSE_S = 1.5
+
+
+def state_dir(config: Config) -> Path:
+    """Where the database, the calibration and the certificate live."""
+    if config.storage.state_dir:
+        path = Path(config.storage.state_dir).expanduser()
+    elif os.environ.get("STATE_DIRECTORY"):  # systemd's StateDirectory=
+        path = Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    else:
+        path = Path.home() / ".local" / "state" / "potwatch"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Calibrations:
+    """Measured boiling points, kept across restarts (a measurement beats the config's value)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values: dict[str, float] = {}
+        try:
+            data = json.loads(path.read_text())
+            self.values = {str(k): float(v) for k, v in data.items()}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            log.warning("ignoring unreadable calibration file %s: %s", path, exc)
+
+    def save(self, probe: str, boil_c: float) -> None:
+        self.values[probe] = boil_c
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.values, indent=2))
+            tmp.replace(self.path)
+        except OSError as exc:
+            log.warning("could not save the calibration of %s: %s", probe, exc)
+
+
+class ListenError(Exception):
+    pass
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the stop is ours, and orderly."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+@dataclass
+class Service:
+    config: Config
+    profiles: dict[str, Profile]
+    clock: Clock = field(default_factory=Clock)
+    host: str | None = None
+    port: int | None = None
+    state: Path | None = None
+    # long-running parts (MQTT, history, push)
+    parts: list[Part] = field(default_factory=list)
+    # rebuilds the kitchen (and the clock it lives on) from history before going live
+    restore: Callable[[list[ProbeSetup], Clock], Awaitable[tuple[Kitchen, Clock]]] | None = None
+    on_ready: Callable[[str], None] | None = None
+
+    async def run(self) -> int:
+        config = self.config
+        state = self.state or state_dir(config)
+        calibrations = Calibrations(state / "calibration.json")
+        setups = [ProbeSetup(p.id, p.stale_after, calibrations.values.get(p.id, p.boil)) for p in config.probes]
+        clock = self.clock
+        if self.restore is not None:
+            kitchen, clock = await self.restore(setups, clock)
+        else:
+            kitchen = Kitchen(setups)
+        self.clock = clock
+        hub = Hub(kitchen, clock, self.profiles, labels={p.id: p.label for p in config.probes})
+
+        def remember(out: Output) -> None:
+            if isinstance(out, CalibrationMeasured):
+                calibrations.save(out.probe, out.boil_c)
+
+        hub.on_output.append(remember)
+        settings = AppSettings(token=config.server.token, secure=bool(config.server.tls))
+        for part in self.parts:
+            part.attach(hub)
+            settings.health.append(part.health)
+            settings.routers.extend(part.routers())
+        app = create_app(hub, settings)
+        host = self.host or config.server.host
+        port = self.port if self.port is not None else config.server.port
+        ssl: dict[str, str] = {}
+        if config.server.tls == "self-signed":
+            from service.tls import self_signed
+
+            cert, key = self_signed(state)
+            ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        elif config.server.tls == "files":
+            ssl = {"ssl_certfile": config.server.tls_cert, "ssl_keyfile": config.server.tls_key}
+        server = _Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=GRACEFUL_S,
+                **ssl,  # type: ignore[arg-type]
+            )
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+
+        resumed = any(c.ended_at is None for c in kitchen.cooks.values())
+        if config.cook is not None and not resumed:
+            profile = self.profiles[config.cook.profile]
+            hub.apply(StartCook(clock.monotonic(), profile, config.cook.probe, config.cook.channel))
+
+        tasks = [asyncio.create_task(hub.run(), name="hub")]
+        tasks += [
+            asyncio.create_task(supervise_probe(p.id, p.url, hub, clock), name=f"probe {p.id}") for p in config.probes
+        ]
+        tasks += [asyncio.create_task(part.run(), name=part.name) for part in self.parts]
+        serving = asyncio.create_task(self._serve(server), name="http")
+        scheme = "https" if ssl else "http"
+        started = asyncio.create_task(self._announce(server, scheme, host, port))
+        stopper = asyncio.create_task(stop.wait())
+        code = 0
+        try:
+            done, _ = await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if serving in done and serving.exception() is not None:
+                exc = serving.exception()
+                log.error("%s", exc)
+                code = 1
+            else:
+                log.info("stopping")
+        finally:
+            settings.shutdown.set()  # ends every SSE stream now, not after uvicorn's wait
+            hub.bus.close_all()
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(serving), GRACEFUL_S + 1.0)
+            for part in self.parts:
+                try:
+                    await asyncio.wait_for(part.close(), PART_CLOSE_S)
+                except Exception:
+                    log.warning("%s did not close cleanly", part.name, exc_info=True)
+            for task in [*tasks, started, stopper, serving]:
+                task.cancel()
+            await asyncio.gather(*tasks, started, stopper, serving, return_exceptions=True)
+        log.info("stopped")
+        return code
+
+    async def _serve(self, server: uvicorn.Server) -> None:
+        try:
+            await server.serve()
+        except SystemExit:
+            # uvicorn exits the process when it cannot bind; say why instead
+            raise ListenError(
+                f"cannot listen on {server.config.host}:{server.config.port} (in use, or not allowed)"
+            ) from None
+        if not server.started:
+            raise ListenError(f"cannot listen on {server.config.host}:{server.config.port} (in use, or not allowed)")
+
+    async def _announce(self, server: uvicorn.Server, scheme: str, host: str, port: int) -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        urls = page_urls(scheme, host, port)
+        for url in urls:
+            log.info("phone page: %s", url)
+        if self.on_ready is not None:
+            self.on_ready(urls[0])
+
+
+def page_urls(scheme: str, host: str, port: int) -> list[str]:
+    """Addresses a phone on the same network can open."""
+    if host not in ("0.0.0.0", "::", ""):
+        return [f"{scheme}://{host}:{port}/"]
+    urls = [f"{scheme}://{socket.gethostname()}.local:{port}/"]
+    with contextlib.suppress(OSError):
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            address = str(info[4][0])
+            url = f"{scheme}://{address}:{port}/"
+            if not address.startswith("127.") and url not in urls:
+                urls.append(url)
+    urls.append(f"{scheme}://127.0.0.1:{port}/")
+    return urls
