@@ -39,6 +39,9 @@ class HubCollector(Collector):
         handled = CounterMetricFamily("potwatch_events_handled", "Events applied to the tracker")
         handled.add_metric([], self.hub.handled)
         yield handled
+        streams = GaugeMetricFamily("potwatch_sse_clients", "Phones and other clients following /api/events")
+        streams.add_metric([], self.hub.bus.subscribers)
+        yield streams
         dropped = CounterMetricFamily("potwatch_readings_dropped", "Readings dropped because the hub was full")
         dropped.add_metric([], self.hub.dropped)
         yield dropped

@@ -2,7 +2,7 @@
 
 The subscription is taken before the backlog is read, so nothing published
 in between is lost; duplicates are skipped by id. A heartbeat event every
-5 s lets the page tell "stale" from "quiet"; sse-starlette adds the keep-alive
+5 s, busy or quiet, lets the page tell a live stream from a stale one; sse-starlette adds the keep-alive
 comment and ends every stream on shutdown (a connected phone must not keep
 the service from stopping).
 """
@@ -43,11 +43,15 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
             for old in backlog:
                 seen = old.id
                 yield _event(old)
+            loop = asyncio.get_running_loop()
+            next_beat = loop.time() + HEARTBEAT_S
             while True:
                 ev: BusEvent | None
                 try:
-                    ev = await asyncio.wait_for(sub.get(), HEARTBEAT_S)
+                    ev = await asyncio.wait_for(sub.get(), max(next_beat - loop.time(), 0.0))
                 except TimeoutError:
+                    # every 5 s, busy or not: the page's proof that this stream is alive
+                    next_beat = loop.time() + HEARTBEAT_S
                     yield ServerSentEvent(data=json.dumps({"now": clock.iso(clock.monotonic())}), event="heartbeat")
                     continue
                 if ev is None:

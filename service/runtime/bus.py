@@ -70,6 +70,10 @@ class Bus:
         self._subs: set[Subscription] = set()
 
     @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+    @property
     def last_id(self) -> int:
         return self._next_id - 1
 

@@ -1,0 +1,185 @@
+"""A real ``potwatch`` process for end-to-end tests, and a server-sent-events reader."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+POTWATCH = [sys.executable, "-m", "service.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    end = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+@dataclass
+class ServiceProcess:
+    args: list[str]
+    log_path: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServiceProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [*POTWATCH, *self.args, "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **self.env},
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        wait_until(self.healthy, timeout, f"potwatch to answer on port {self.port}\n{self.log()}")
+        return self
+
+    def healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"potwatch exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            return httpx.get(self.base + "/healthz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def get(self, path: str) -> Any:
+        return httpx.get(self.base + path, timeout=5.0).json()
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.base + path, timeout=5.0, **kwargs)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> float:
+        """Send ``sig``; return how long the process took to exit."""
+        assert self.proc is not None
+        start = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+            raise AssertionError(f"potwatch did not exit within {timeout} s of {sig}:\n{self.log()}") from None
+        return time.monotonic() - start
+
+
+@dataclass
+class SseEvent:
+    id: str | None
+    event: str
+    data: Any
+
+
+class SseReader(threading.Thread):
+    """Reads ``/api/events`` on a thread; events land in ``events``, comments are counted."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.headers = headers or {}
+        self.events: queue.Queue[SseEvent] = queue.Queue()
+        self.comments: list[tuple[float, str]] = []
+        self.retry: str | None = None
+        self.ended = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with httpx.stream("GET", self.url, headers=self.headers, timeout=httpx.Timeout(5.0, read=None)) as r:
+                fields: dict[str, str] = {}
+                for line in r.iter_lines():
+                    if self._stop.is_set():
+                        return
+                    if line == "":
+                        if "data" in fields:
+                            data = json.loads(fields["data"]) if fields["data"] else None
+                            self.events.put(SseEvent(fields.get("id"), fields.get("event", "message"), data))
+                        fields = {}
+                    elif line.startswith(":"):
+                        self.comments.append((time.monotonic(), line[1:].strip()))
+                    else:
+                        key, _, value = line.partition(":")
+                        value = value[1:] if value.startswith(" ") else value
+                        if key == "retry":
+                            self.retry = value
+                        else:
+                            fields[key] = fields[key] + "\n" + value if key in fields else value
+        except httpx.HTTPError:
+            pass
+        finally:
+            self.ended.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def attached(self, timeout: float = 10.0) -> SseReader:
+        """Wait for the stream's opening comment: from then on nothing published is missed."""
+        wait_until(lambda: self.comments, timeout, "the event stream to open")
+        return self
+
+    def take(self, name: str, timeout: float, where: Callable[[SseEvent], bool] = lambda e: True) -> SseEvent:
+        """The next event named ``name`` (matching ``where``), skipping others."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {name!r} event within {timeout} s")
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if event.event == name and where(event):
+                return event
+
+    def drain(self) -> list[SseEvent]:
+        out = []
+        while True:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                return out
+
+
+@contextlib.contextmanager
+def sse(url: str, headers: dict[str, str] | None = None) -> Iterator[SseReader]:
+    reader = SseReader(url, headers)
+    reader.start()
+    try:
+        yield reader
+    finally:
+        reader.stop()
