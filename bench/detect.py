@@ -74,9 +74,7 @@ CASES: list[Case] = [
     Case("gateway 30 s, spiky", PotScenario(interval_s=30.0), lambda t: {"spikes_at": (t - 95, t - 35)}),
     Case("gateway 10 s, dropout", PotScenario(interval_s=10.0), lambda t: {"dropouts": ((t - 30, 50.0),)}),
     Case("stalls 1.5°F below", PotScenario(hold_below_c=_c(TARGET_F - 1.5)), expect_crossing=False),
-    Case(
-        "off the heat 1 min before", PotScenario(), lambda t: {"off_heat_at_s": t - 60}, expect_crossing=False
-    ),
+    Case("off the heat 1 min before", PotScenario(), lambda t: {"off_heat_at_s": t - 60}, expect_crossing=False),
     Case(
         "noisy + bursty + slow",
         PotScenario(power_w=600.0, noise_c=_d(0.3), noise_clip_c=_d(1.0)),
@@ -240,9 +238,7 @@ def run(seeds: int) -> list[dict[str, Any]]:
                 "crossing": crossing,
                 "potwatch": pw_score,
             }
-            row["lead_s"] = (
-                crossing - pw.approaching_at if crossing and pw.approaching_at is not None else None
-            )
+            row["lead_s"] = crossing - pw.approaching_at if crossing and pw.approaching_at is not None else None
             row["eta_err"] = row["linear_err"] = None
             if crossing is not None:
                 two_min = min(pw.etas, key=lambda t: abs(t - (crossing - 120.0)))
@@ -303,9 +299,7 @@ def report(rows: list[dict[str, Any]], markdown: bool) -> str:
     lin = [r["linear_err"] for r in rows if r["linear_err"] is not None]
     out.append("")
     if leads:
-        out.append(
-            f"potwatch warning lead time: median {statistics.median(leads):.0f} s, min {min(leads):.0f} s"
-        )
+        out.append(f"potwatch warning lead time: median {statistics.median(leads):.0f} s, min {min(leads):.0f} s")
     if errs:
         out.append(
             f"ETA error two minutes out: potwatch median {100 * statistics.median(errs):.1f} % "

@@ -134,7 +134,8 @@ class Hub:
         self.handled += 1
         if isinstance(event, Sample):
             self._publish_reading(event, raw)
-        for out in outputs:
+        # alerts first: they are what someone is waiting for
+        for out in sorted(outputs, key=lambda o: not isinstance(o, AlertRaised)):
             self._publish(out)
             for on_output in self.on_output:
                 try:

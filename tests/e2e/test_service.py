@@ -160,3 +160,21 @@ def test_demo_serves_the_page_and_reaches_an_alert_on_its_own(tmp_path: Path) ->
         assert reached[0]["level"] == "critical"
     finally:
         assert demo.stop() < 5.0
+
+
+def test_https_with_a_self_signed_certificate_kept_across_restarts(tmp_path: Path, device: PtyDevice) -> None:
+    svc = service_for(tmp_path, device, '[server]\ntls = "self-signed"\n')
+    svc.scheme = "https"
+    svc.start()
+    try:
+        status = httpx.get(svc.base + "/api/status", verify=False, timeout=5).json()
+        assert status["secure"] is True
+        first = (tmp_path / "state" / "potwatch-cert.pem").read_bytes()
+        assert b"BEGIN CERTIFICATE" in first
+    finally:
+        svc.stop()
+    svc.start()
+    try:
+        assert (tmp_path / "state" / "potwatch-cert.pem").read_bytes() == first  # the phone's exception still holds
+    finally:
+        svc.stop()

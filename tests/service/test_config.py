@@ -62,9 +62,7 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_unknown_profile_is_reported(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n[cook]\nprofile = "toffee"\nprobe = "pot"\n'
-    )
+    path = write(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n[cook]\nprofile = "toffee"\nprobe = "pot"\n')
     _, problems = config_problems(path)
     assert problems == [f"{path}: cook.profile: no profile 'toffee' (known: boil, candy, caramel, rillons)"]
 

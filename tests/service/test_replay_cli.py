@@ -40,9 +40,7 @@ def test_every_sample_adds_a_line_per_sample(tmp_path: Path, capsys: pytest.Capt
     assert samples[-1]["rate_f_per_min"] == pytest.approx(4.0, abs=0.2)
 
 
-def test_gap_raises_probe_lost_when_the_timeout_expires(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_gap_raises_probe_lost_when_the_timeout_expires(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "gap.csv"
     path.write_text("# a probe that stops\nt,temp_c\n" + "".join(f"{t},90\n" for t in range(30)) + "300,90\n")
     assert main(["replay", str(path)]) == 0
