@@ -54,6 +54,14 @@ class ProbeSetup:
     boil_c: float | None = None
 
 
+# Channels that report the board, not the pot: never bound to a cook by default.
+REFERENCE_CHANNELS = frozenset({"ambient", "internal", "board", "cold_junction", "cj"})
+
+
+def is_reference_channel(channel: str) -> bool:
+    return channel.lower() in REFERENCE_CHANNELS
+
+
 def machine_for(step: Step, offset_c: float) -> StepMachine:
     if isinstance(step, ReachStep):
         return ReachMachine(step, offset_c)
@@ -160,7 +168,10 @@ class Kitchen:
             return []
         out: list[Output] = []
         health.heard(at)
+        counted = self._counts(ev.probe, ev.channel)
         if celsius is None:
+            if not counted:
+                return out  # a fault on a channel nobody watches (an unused thermocouple input)
             health.fault_reason = ev.fault or "fault reading"
             health.fault_count += 1
             if health.fault_since is None:
@@ -168,11 +179,12 @@ class Kitchen:
             if health.state is not ProbeState.FAULT and health.fault_count >= FAULTS_TO_CONFIRM:
                 self._trouble(at, health, ProbeState.FAULT, out)
             return out
-        health.celsius = celsius
-        health.fault_count = 0
-        health.fault_since = None
-        if health.state is not ProbeState.OK:
-            self._restore(at, health, out)
+        if counted:
+            health.celsius = celsius
+            health.fault_count = 0
+            health.fault_since = None
+            if health.state is not ProbeState.OK:
+                self._restore(at, health, out)
         key = (ev.probe, ev.channel)
         track = self.tracks.get(key)
         if track is None:
@@ -182,6 +194,8 @@ class Kitchen:
         for cook in self.cooks.values():
             if cook.ended_at is None and cook.probe == ev.probe:
                 if cook.channel is None:
+                    if is_reference_channel(ev.channel):
+                        continue
                     cook.channel = ev.channel
                 elif cook.channel != ev.channel:
                     continue
@@ -190,6 +204,17 @@ class Kitchen:
                 signals = machine.on_sample(at, celsius, track, health.stale_timeout)
                 self._after_step(at, cook, before, signals, out)
         return out
+
+    def _counts(self, probe: str, channel: str) -> bool:
+        """Does this channel speak for the probe's health? The watched one does; a board's
+        own temperature (a TC4's ambient, a MAX31855's internal) and unwatched inputs do not,
+        or a healthy board sensor would hide an open thermocouple."""
+        if is_reference_channel(channel):
+            return False
+        for cook in self.cooks.values():
+            if cook.ended_at is None and cook.probe == probe and cook.channel is not None:
+                return cook.channel == channel
+        return True
 
     def _gone(self, ev: ProbeGone) -> list[Output]:
         health = self.probe(ev.probe)

@@ -92,6 +92,7 @@ class ProbeHealth:
         return self.last_live_at + self.stale_timeout
 
     def fault_deadline(self) -> float | None:
-        if self.fault_since is None or self.state is ProbeState.FAULT:
+        # a lost probe's faults are confirmed by count when it talks again, not by time
+        if self.fault_since is None or self.state in (ProbeState.FAULT, ProbeState.LOST):
             return None
         return self.fault_since + FAULT_CONFIRM_S

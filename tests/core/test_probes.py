@@ -59,9 +59,7 @@ def test_lost_is_a_warning_far_from_target() -> None:
 
 
 def test_one_fault_value_is_a_glitch_two_are_a_fault() -> None:
-    trace = (
-        [(float(t), 200.0) for t in range(10)] + [(10.0, None)] + [(float(t), 200.0) for t in range(11, 20)]
-    )
+    trace = [(float(t), 200.0) for t in range(10)] + [(10.0, None)] + [(float(t), 200.0) for t in range(11, 20)]
     assert run(trace).alerts("probe_fault") == []
     trace = [(float(t), 200.0) for t in range(10)] + [(10.0, None), (11.0, None)] + [(12.0, 200.0)]
     result = run(trace)
@@ -86,3 +84,26 @@ def test_retained_values_do_not_prove_the_probe_alive() -> None:
     assert kitchen.probes["pot"].celsius == 100.0
     out = kitchen.handle(Tick(91.0))
     assert [o.alert.kind.value for o in out if hasattr(o, "alert")] == ["probe_lost"]
+
+
+def test_a_healthy_board_sensor_does_not_hide_an_open_thermocouple() -> None:
+    """A MAX31855 sketch prints its board temperature between its fault lines."""
+    kitchen = Kitchen([ProbeSetup("pot")])
+    kitchen.handle(StartCook(0.0, CARAMEL, "pot"))
+    kinds: list[str] = []
+    for t in range(10):
+        kitchen.handle(Sample(float(t), "pot", "", f_to_c(200.0)))
+    for t in range(10, 30):
+        for ev in (Sample(float(t), "pot", "Internal", 24.0), Sample(t + 0.5, "pot", "", None, "open")):
+            kinds += [o.alert.kind.value for o in kitchen.handle(ev) if hasattr(o, "alert")]
+    assert kinds == ["probe_fault"]
+    assert kitchen.probes["pot"].celsius == f_to_c(200.0)  # the board's 24 °C is not the pot's
+
+
+def test_a_cook_binds_to_the_thermocouple_not_the_ambient_channel() -> None:
+    kitchen = Kitchen([ProbeSetup("tc4")])
+    kitchen.handle(StartCook(0.0, CARAMEL, "tc4"))
+    kitchen.handle(Sample(0.0, "tc4", "ambient", 25.0))
+    kitchen.handle(Sample(0.0, "tc4", "1", 100.0))
+    kitchen.handle(Sample(0.0, "tc4", "2", 60.0))
+    assert kitchen.cooks["c1"].channel == "1"

@@ -63,9 +63,7 @@ def any_trace(draw: st.DrawFn) -> Trace:
     """Gaps, faults, jumps: whatever a broken probe could send."""
     n = draw(st.integers(min_value=1, max_value=200))
     steps = draw(st.lists(st.floats(min_value=0.0, max_value=120.0), min_size=n, max_size=n))
-    values = draw(
-        st.lists(st.one_of(st.none(), st.floats(min_value=0.0, max_value=300.0)), min_size=n, max_size=n)
-    )
+    values = draw(st.lists(st.one_of(st.none(), st.floats(min_value=0.0, max_value=300.0)), min_size=n, max_size=n))
     t = 0.0
     trace: Trace = []
     for dt, v in zip(steps, values, strict=True):
@@ -97,9 +95,7 @@ def pot_outside_window(draw: st.DrawFn) -> Trace:
     """A pot that stays below 182 °F or above 208 °F, with bursts of up to three wild samples."""
     n = draw(st.integers(min_value=20, max_value=300))
     above = draw(st.booleans())
-    base = draw(
-        st.floats(min_value=208.0, max_value=260.0) if above else st.floats(min_value=60.0, max_value=182.0)
-    )
+    base = draw(st.floats(min_value=208.0, max_value=260.0) if above else st.floats(min_value=60.0, max_value=182.0))
     drift = draw(st.floats(min_value=-3.0, max_value=3.0))
     trace: Trace = []
     for i in range(n):

@@ -23,9 +23,7 @@ class Run:
     outputs: list[Output] = field(default_factory=list)
 
     def alerts(self, kind: str | None = None) -> list[AlertRaised]:
-        return [
-            o for o in self.outputs if isinstance(o, AlertRaised) and (kind is None or o.alert.kind == kind)
-        ]
+        return [o for o in self.outputs if isinstance(o, AlertRaised) and (kind is None or o.alert.kind == kind)]
 
     def first_alert_at(self, kind: str) -> float | None:
         found = self.alerts(kind)
@@ -58,15 +56,11 @@ def run(
                 break
             deadline = after
         celsius = None if f is None else f_to_c(f)
-        result.outputs += kitchen.handle(
-            Sample(t, probe, "", celsius, None if f is not None else "test fault")
-        )
+        result.outputs += kitchen.handle(Sample(t, probe, "", celsius, None if f is not None else "test fault"))
     return result
 
 
-def ramp(
-    start_f: float, rate_f_per_min: float, seconds: float, interval: float = 1.0, t0: float = 0.0
-) -> Trace:
+def ramp(start_f: float, rate_f_per_min: float, seconds: float, interval: float = 1.0, t0: float = 0.0) -> Trace:
     n = int(seconds / interval)
     return [(t0 + i * interval, start_f + rate_f_per_min * i * interval / 60.0) for i in range(n + 1)]
 

@@ -241,9 +241,7 @@ def test_spikes_and_bursts_are_wild_far_from_truth_and_flagged() -> None:
 
 def test_every_wild_value_is_at_least_8f_from_truth_and_spread_over_the_range() -> None:
     scenario = PotScenario(kind="braise", bursts_per_hour=600.0, resolution_c=0.25)
-    offsets_f = [
-        (s.reading_c - s.pot_c) * 9.0 / 5.0 for s in simulate(scenario, 7200.0) if s.wild and s.reading_c
-    ]
+    offsets_f = [(s.reading_c - s.pot_c) * 9.0 / 5.0 for s in simulate(scenario, 7200.0) if s.wild and s.reading_c]
     assert len(offsets_f) > 2000  # enough that a value inside +-8 °F would turn up
     assert all(abs(d) >= 8.0 for d in offsets_f)
     assert min(offsets_f) < -70.0 and max(offsets_f) > 140.0
@@ -402,9 +400,7 @@ async def test_events_yield_a_notice_then_readings_stamped_by_the_injected_clock
     ("speed", "min_gap_s"),
     [(20.0, 1.0 / 20.0), (5000.0, 0.02)],  # x5000 would be 5000 a second: skip to one per 20 ms
 )
-async def test_events_are_paced_by_speed_and_never_faster_than_fifty_a_second(
-    speed: float, min_gap_s: float
-) -> None:
+async def test_events_are_paced_by_speed_and_never_faster_than_fifty_a_second(speed: float, min_gap_s: float) -> None:
     loop = asyncio.get_running_loop()
     probe = from_url("pot", parse_probe_url(f"sim://?speed={speed:g}&kind=water"), time.monotonic)
     started = loop.time()

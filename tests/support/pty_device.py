@@ -1,0 +1,230 @@
+"""Fake serial devices on real pseudo-terminals, and a collector for driver events.
+
+The driver opens the pty's slave path through pyserial exactly as it opens a
+/dev/ttyUSB0; the test plays the device on the master side. Closing the master
+makes the slave path vanish and the driver's read fail with the same
+``SerialException`` a real unplug gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import select
+import threading
+import time
+import tty
+from collections.abc import Callable
+from types import TracebackType
+
+from drivers.base import Probe, ProbeEvent, Reading
+
+
+class PtyDevice:
+    """One end of a pseudo-terminal that the test writes to as if it were the device."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        # A USB-serial adapter does no echo or line editing: neither may the pty
+        # before the driver's pyserial sets its own raw mode.
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        """Write all of ``data``; blocks while the pty buffer is full (call from a thread for big data)."""
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.master, view)
+            except BlockingIOError:
+                select.select([], [self.master], [], 0.1)
+                continue
+            view = view[written:]
+
+    async def send(self, data: bytes) -> None:
+        """Write from a thread, so the event loop keeps reading while the buffer drains."""
+        await asyncio.to_thread(self.write, data)
+
+    def read(self, timeout: float) -> bytes:
+        """What the driver wrote to the device, waiting at most ``timeout``."""
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            return os.read(self.master, 4096)
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                return b""
+            raise
+
+    def unplug(self) -> None:
+        """Pull the cable: the slave path disappears and reads on it fail."""
+        if not self.closed:
+            self.closed = True
+            for fd in (self.master, self.slave):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def __enter__(self) -> PtyDevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unplug()
+
+
+class Streamer(threading.Thread):
+    """A device that prints a line every ``period`` seconds until stopped."""
+
+    def __init__(self, device: PtyDevice, line: bytes, period: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.device, self.line, self.period = device, line, period
+        self.stop = threading.Event()
+        os.set_blocking(device.master, False)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                os.write(self.device.master, self.line)
+            except BlockingIOError:
+                pass  # nobody reading yet and the pty buffer is full: like a real UART, drop
+            except OSError:
+                return
+            self.stop.wait(self.period)
+
+    def __enter__(self) -> Streamer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join(2)
+
+
+class FakeTc4Board(threading.Thread):
+    """Answers Artisan's TC4 commands on the master side, like aArtisan firmware.
+
+    ``reply(units)`` builds the answer to READ in the units last set with
+    ``UNITS;`` (the firmware's default is F). ``deaf_for`` ignores everything
+    sent in the first seconds, like an Arduino still in its bootloader after
+    the DTR reset that opening the port causes.
+    """
+
+    def __init__(self, device: PtyDevice, reply: Callable[[str], str], deaf_for: float = 0.0) -> None:
+        super().__init__(daemon=True)
+        self.device, self.reply = device, reply
+        self.units = "F"
+        self.commands: list[str] = []
+        self.stop = threading.Event()
+        self.deaf_until = time.monotonic() + deaf_for
+
+    def run(self) -> None:
+        pending = b""
+        while not self.stop.is_set() and not self.device.closed:
+            try:
+                pending += self.device.read(0.05)
+            except OSError:
+                return
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                self._answer(line.decode().strip())
+
+    def _answer(self, command: str) -> None:
+        if time.monotonic() < self.deaf_until:
+            return
+        self.commands.append(command)
+        if command.startswith("CHAN;"):
+            self._say(f"# Active channels set to {command[5:]}")
+        elif command.startswith("UNITS;"):
+            self.units = command[6:]
+            self._say(f"# Changed units to {self.units}")
+        elif command == "READ":
+            self._say(self.reply(self.units))
+
+    def _say(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            self.device.write(text.encode() + b"\r\n")
+
+    def __enter__(self) -> FakeTc4Board:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join(2)
+
+
+class OffsetClock:
+    """Monotonic time that a test can push forward, to reach "30 s of garbage" at once."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+class EventCollector:
+    """Runs a probe's ``events()`` in a task and lets a test wait for the event it expects."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.events: list[ProbeEvent] = []
+        self._new = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _pump(self) -> None:
+        async for event in self.probe.events():
+            async with self._new:
+                self.events.append(event)
+                self._new.notify_all()
+
+    async def wait_for(
+        self, predicate: Callable[[ProbeEvent], bool], timeout: float = 3.0, after: int = 0
+    ) -> ProbeEvent:
+        """The first event from index ``after`` on that matches, or fail listing what came."""
+
+        def found() -> ProbeEvent | None:
+            return next((e for e in self.events[after:] if predicate(e)), None)
+
+        try:
+            async with asyncio.timeout(timeout), self._new:
+                await self._new.wait_for(lambda: found() is not None or self.done)
+        except TimeoutError:
+            pass
+        event = found()
+        if event is None:
+            self.raise_if_crashed()
+            raise AssertionError(f"no matching event within {timeout} s; got {self.events[after:]!r}")
+        return event
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def raise_if_crashed(self) -> None:
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            exc = self._task.exception()
+            if exc is not None:
+                raise exc
+
+    def readings(self, after: int = 0) -> list[Reading]:
+        return [e for e in self.events[after:] if isinstance(e, Reading)]
+
+    async def __aenter__(self) -> EventCollector:
+        self._task = asyncio.create_task(self._pump())
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self.raise_if_crashed()
