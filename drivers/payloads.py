@@ -1,0 +1,748 @@
+"""Pure decoders for what MQTT temperature sources publish: payload → decoded channels.
+
+Nothing here does I/O or reads a clock. Every quirk is pinned by a table test
+of real payloads (tests/drivers/test_payloads.py), shaped after the firmware
+sources that print them: Tasmota's ``xsns_*.ino``, ESPHome's ``mqtt_sensor.cpp``,
+rtl_433's ``output_mqtt.c`` and device decoders, the Theengs decoder's
+``*_json.h`` files used by OpenMQTTGateway and Theengs Gateway.
+
+Three outcomes, as for the serial formats (drivers/formats.py):
+
+* ``values``: temperatures, or faults for values the device marks as errors;
+* ``unreadable``: a malformed payload (not UTF-8, not JSON, NaN/Infinity,
+  wrong types, far too big): counted and dropped by the driver;
+* ``skipped``: a well-formed message that is simply not ours: another device
+  on a shared rtl_433 events topic, a BLE beacon without a temperature, a
+  Govee advert that carries the other probes. Not an error, not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from drivers.base import Decoded, f_to_c
+
+Unit = Literal["C", "F"]
+Missing = Literal["fault", "skip", "unreadable"]
+
+FORMATS = ("auto", "number", "tasmota", "rtl_433", "omg", "json")
+
+# What the person setting a probe up recognises each format as.
+SOURCE_NAMES = {
+    "number": "bare number (ESPHome)",
+    "tasmota": "Tasmota",
+    "rtl_433": "rtl_433",
+    "omg": "OpenMQTTGateway / Theengs",
+    "json": "JSON",
+}
+
+# The largest real payloads are a Tasmota ``Status 0`` (~3 KiB) and an
+# rtl_433 event (its buffer is 2 KiB). Anything far bigger is not a reading,
+# and parsing it would only cost the Pi time.
+MAX_PAYLOAD_BYTES = 64 * 1024
+RAW_LIMIT = 200
+_MAX_CHANNELS = 32
+_MAX_DEPTH = 6
+
+# ---------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadResult:
+    """What one MQTT message said; see the module docstring for the three outcomes.
+
+    ``channels`` names every temperature the message carried, selected or not,
+    so the driver can tell the user what ``channel=`` could pick. ``device``
+    names the sender on topics many devices share (rtl_433 events).
+    """
+
+    values: tuple[Decoded, ...] = ()
+    unreadable: str | None = None
+    skipped: str | None = None
+    fmt: str = ""
+    channels: tuple[str, ...] = ()
+    device: str = ""
+
+
+def _bad(reason: str) -> PayloadResult:
+    return PayloadResult(unreadable=reason)
+
+
+class PayloadDecoder(Protocol):
+    """One format: ``decode(topic, payload)`` never raises for bad input."""
+
+    @property
+    def name(self) -> str: ...
+
+    def decode(self, topic: str, payload: bytes) -> PayloadResult: ...
+
+
+# ---------------------------------------------------------------------------
+# bytes → text → JSON, refusing what is not a reading
+
+
+def payload_text(payload: bytes) -> str | PayloadResult:
+    """The payload as stripped text, or why it cannot be one."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return _bad(f"payload of {len(payload)} bytes is too big to be a reading")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return _bad("invalid UTF-8")
+    text = text.strip()
+    if not text:
+        return _bad("empty payload")
+    if not text.replace("\t", " ").replace("\n", " ").replace("\r", " ").isprintable():
+        return _bad("control characters in the payload")
+    return text
+
+
+def safe_raw(payload: bytes, limit: int = RAW_LIMIT) -> str:
+    """A printable, bounded rendering of any payload, for ``Reading.raw`` and logs."""
+    text = payload[:limit].decode("utf-8", errors="backslashreplace")
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return text + ("…" if len(payload) > limit else "")
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(token: str) -> float:
+    # Python's json accepts NaN and Infinity, which are not JSON: a payload
+    # carrying them comes from a hand-written publisher, not a firmware.
+    raise _NonFinite(token)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _NonFinite(token)  # 1e400 parses to inf
+    return value
+
+
+def load_json(text: str) -> object | PayloadResult:
+    """Strict JSON: NaN/Infinity and numbers that overflow to infinity are refused."""
+    if not text.startswith(("{", "[")):
+        return _bad("not JSON")
+    try:
+        doc: object = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NonFinite as exc:
+        return _bad(f"{exc} is not valid JSON")
+    except (ValueError, RecursionError):
+        return _bad("malformed JSON")
+    return doc
+
+
+def _json_object(payload: bytes) -> dict[str, object] | PayloadResult:
+    text = payload_text(payload)
+    if isinstance(text, PayloadResult):
+        return text
+    doc = load_json(text)
+    if isinstance(doc, PayloadResult):
+        return doc
+    if not isinstance(doc, dict):
+        return _bad("a JSON array, not an object")
+    return doc
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def as_number(value: object, strings: bool = False) -> float | None:
+    """A finite number from JSON; ``strings`` also accepts ``"24.50"`` (old gateways)."""
+    if isinstance(value, bool):
+        return None  # True is an int to Python, not a temperature
+    if isinstance(value, str):
+        if not strings or _NUMBER.fullmatch(value.strip()) is None:
+            return None
+        number = float(value)
+    elif isinstance(value, float):
+        number = value
+    elif isinstance(value, int):
+        if abs(value) > 1e300:
+            return None  # float() of a 400-digit JSON integer raises
+        number = float(value)
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def to_celsius(value: float, unit: Unit) -> float:
+    return f_to_c(value) if unit == "F" else value
+
+
+def decoded(channel: str, value: float, unit: Unit) -> Decoded:
+    """A number in ``unit``, checked: impossible values (6552.6, 2635.8, -127) become faults."""
+    return Decoded.of(channel, to_celsius(value, unit))
+
+
+def norm_channel(name: str) -> str:
+    """Channel names compared loosely: Tasmota writes ``DS18B20-1`` or ``DS18B20_1``
+    (SetOption64), rtl_433 ``temperature_1_C`` or the older ``temperature1_C``."""
+    return re.sub(r"[-_\s]", "", name).lower()
+
+
+def _matches(want: str, name: str, aliases: Iterable[str] = ()) -> bool:
+    wanted = norm_channel(want)
+    return any(norm_channel(n) == wanted for n in (name, *aliases))
+
+
+# ---------------------------------------------------------------------------
+# picking channels
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    channel: str
+    value: Decoded
+    aliases: tuple[str, ...] = ()
+
+
+def _select(found: list[_Found], channel: str | None, fmt: str, missing: Missing, device: str = "") -> PayloadResult:
+    """All channels, or the one ``channel=`` names, or the ``missing`` policy's answer."""
+    names = tuple(f.channel for f in found)
+    if channel is None:
+        values = tuple(f.value for f in found[:_MAX_CHANNELS])
+        return PayloadResult(values, fmt=fmt, channels=names, device=device)
+    picked = tuple(f.value for f in found if _matches(channel, f.channel, f.aliases))
+    if picked:
+        return PayloadResult(picked[:1], fmt=fmt, channels=names, device=device)
+    seen = ", ".join(names) or "none"
+    if missing == "fault":
+        fault = Decoded(channel, None, f"{channel} is missing from the message (unplugged?)")
+        return PayloadResult((fault,), fmt=fmt, channels=names, device=device)
+    if missing == "skip":
+        return PayloadResult(skipped=f"no {channel} in this message", fmt=fmt, channels=names, device=device)
+    return PayloadResult(unreadable=f"no {channel!r} in the message (it has: {seen})", fmt=fmt, channels=names)
+
+
+# ---------------------------------------------------------------------------
+# number: ESPHome's <node>/sensor/<id>/state
+
+
+# ESPHome prints a sensor without a value (a MAX31855 with an open
+# thermocouple, a DS18B20 that stopped answering) as "nan" with printf, "-nan"
+# on some libcs, and "None" when ``publish_nan_as_none`` is set (ESPHome 2024.12+).
+_NO_VALUE = frozenset({"nan", "-nan", "+nan", "none", "unknown", "unavailable"})
+
+
+@dataclass(frozen=True, slots=True)
+class NumberDecoder:
+    """A bare number a topic, in ``unit`` (ESPHome payloads carry no unit).
+
+    On a wildcard subscription each topic is a channel of its own, so one
+    probe can follow ``kitchen/sensor/+/state``.
+    """
+
+    unit: Unit = "C"
+    channel: str | None = None
+    per_topic: bool = False
+    name: str = "number"
+
+    def decode(self, topic: str, payload: bytes) -> PayloadResult:
+        text = payload_text(payload)
+        if isinstance(text, PayloadResult):
+            return text
+        name = topic if self.per_topic else ""
+        if self.channel is not None and self.per_topic and self.channel != topic:
+            return PayloadResult(skipped=f"not {self.channel}", fmt=self.name)
+        if text.lower() in _NO_VALUE:
+            fault = Decoded(name, None, f"the sensor has no value ({text!r})")
+            return PayloadResult((fault,), fmt=self.name, channels=(name,))
+        if not _NUMBER.fullmatch(text):
+            return _bad("not a number")
+        value = float(text)
+        if not math.isfinite(value):
+            return _bad("not a finite number")
+        return PayloadResult((decoded(name, value, self.unit),), fmt=self.name, channels=(name,))
+
+
+# ---------------------------------------------------------------------------
+# tasmota: tele/<topic>/SENSOR and the StatusSNS reply
+
+
+# Objects that are not a probe: Tasmota 13+'s "Global" repeats the first
+# sensor, and ESP32 builds report the chip's own die temperature.
+_TASMOTA_NOT_PROBES = frozenset({"global", "esp32", "esp8266"})
+# "Temperature" on every driver, "TemperatureN" for ANALOG NTC inputs,
+# "ProbeTemperature" on MAX31855 before Tasmota 9.x. ReferenceTemperature
+# (the cold junction), DewPoint and Humidity are deliberately not matched.
+_TASMOTA_TEMPERATURE = re.compile(r"(?:Probe)?Temperature(\d*)")
+# MAX31855 fault bits (xsns_39_max31855.ino): 1 open circuit, 2 short to GND,
+# 4 short to VCC. MAX31865 reports its own code in the same "Error" field.
+_MAX31855_FAULTS = {1: "thermocouple open circuit", 2: "thermocouple shorted to GND", 4: "thermocouple shorted to VCC"}
+
+
+def _tasmota_error(code: object) -> str | None:
+    if isinstance(code, bool) or not isinstance(code, int) or code == 0:
+        return None
+    words = [text for bit, text in _MAX31855_FAULTS.items() if code & bit]
+    detail = ", ".join(words) if words else "sensor error"
+    return f"{detail} (Error {code})"
+
+
+def _tasmota_sensor(name: str, obj: dict[str, object], unit: Unit) -> Iterator[_Found]:
+    error = _tasmota_error(obj.get("Error"))
+    for key, value in obj.items():
+        m = _TASMOTA_TEMPERATURE.fullmatch(key)
+        if m is None:
+            continue
+        channel = f"{name}.{key}" if m.group(1) else name
+        number = as_number(value)
+        if error is not None:
+            yield _Found(channel, Decoded(channel, None, error))
+        elif value is None:
+            # Tasmota prints a NaN reading as JSON null (MAX6675, a lost DS18B20).
+            yield _Found(channel, Decoded(channel, None, "the sensor has no value (null)"))
+        elif number is not None:
+            yield _Found(channel, decoded(channel, number, unit))
+
+
+def tasmota_channels(doc: dict[str, object], unit: Unit) -> list[_Found]:
+    """Every probe temperature in a SENSOR or StatusSNS object, in Tasmota's order."""
+    found: list[_Found] = []
+    for name, obj in doc.items():
+        if not isinstance(obj, dict) or name.lower() in _TASMOTA_NOT_PROBES:
+            continue
+        own = list(_tasmota_sensor(name, obj, unit))
+        if not own:
+            # The legacy DS18x20 driver nests one level: {"DS18x20":{"DS1":{...}}}.
+            for sub, inner in obj.items():
+                if isinstance(inner, dict):
+                    own.extend(_tasmota_sensor(f"{name}.{sub}", inner, unit))
+        found.extend(own)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class TasmotaDecoder:
+    """Tasmota's SENSOR telemetry (or ``Status 10``'s StatusSNS), one object per sensor.
+
+    ``TempUnit`` says the unit for the whole message (SetOption8); ``unit=``
+    only applies when it is missing. A sensor selected with ``channel=`` that
+    is absent is a fault: Tasmota drops a DS18B20 from the JSON once it stops
+    answering on the bus.
+    """
+
+    unit: Unit = "C"
+    channel: str | None = None
+    name: str = "tasmota"
+
+    def decode(self, topic: str, payload: bytes) -> PayloadResult:
+        doc = _json_object(payload)
+        if isinstance(doc, PayloadResult):
+            return doc
+        status = doc.get("StatusSNS")
+        if isinstance(status, dict):
+            doc = status
+        unit = _unit_word(doc.get("TempUnit"), self.unit)
+        found = tasmota_channels(doc, unit)
+        if not found:
+            return _bad("no temperature sensor in the Tasmota message")
+        return _select(found, self.channel, self.name, "fault")
+
+
+def _unit_word(value: object, default: Unit) -> Unit:
+    if isinstance(value, str):
+        word = value.strip().lstrip("°").upper()
+        if word in ("F", "FAHRENHEIT"):
+            return "F"
+        if word in ("C", "CELSIUS"):
+            return "C"
+    return default
+
+
+# ---------------------------------------------------------------------------
+# rtl_433: <base>/events JSON and <base>/devices/.../<field>
+
+
+# temperature_C, temperature_1_C, temperature_2_F, and the pre-2020
+# temperature1_C. The …_LO_C / …_HI_C of ThermoPro TP828B are the alarm
+# window set on the transmitter, not readings: the pattern leaves them out.
+_RTL_TEMPERATURE = re.compile(r"temperature(?:_?(\d+))?_([CF])")
+
+
+def rtl_channel(key: str) -> tuple[str, Unit] | None:
+    """``temperature_1_C`` → ``("temperature_1", "C")``; None for every other field."""
+    m = _RTL_TEMPERATURE.fullmatch(key)
+    if m is None:
+        return None
+    number, unit = m.group(1), m.group(2)
+    channel = f"temperature_{number}" if number else "temperature"
+    return channel, ("F" if unit == "F" else "C")
+
+
+def _rtl_found(event: dict[str, object]) -> list[_Found]:
+    by_channel: dict[str, _Found] = {}
+    for key, value in event.items():
+        parsed = rtl_channel(key)
+        number = as_number(value)
+        if parsed is None or number is None:
+            continue
+        channel, unit = parsed
+        if channel in by_channel and unit == "F":
+            continue  # both units present (-C si beside the native one): Celsius wins
+        by_channel[channel] = _Found(channel, decoded(channel, number, unit), (key, key[:-2]))
+    return list(by_channel.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Rtl433Decoder:
+    """rtl_433's MQTT output. The events topic carries every device in radio range,
+    so ``model=``/``id=`` pick the thermometer; other devices are skipped.
+
+    A probe of a multi-probe thermometer that is unplugged is left out of the
+    event (ThermoPro TP829B: raw 0xEDD): selected with ``channel=``, its absence
+    from an event of the right device is a fault.
+    """
+
+    channel: str | None = None
+    model: str | None = None
+    device_id: str | None = None
+    name: str = "rtl_433"
+
+    def decode(self, topic: str, payload: bytes) -> PayloadResult:
+        text = payload_text(payload)
+        if isinstance(text, PayloadResult):
+            return text
+        if text.startswith(("{", "[")) or topic.rsplit("/", 1)[-1] in ("events", "states"):
+            return self._event(payload)
+        return self._field(topic, payload)
+
+    def _event(self, payload: bytes) -> PayloadResult:
+        doc = _json_object(payload)
+        if isinstance(doc, PayloadResult):
+            return doc
+        model, ident = doc.get("model"), doc.get("id")
+        if not isinstance(model, str):
+            return PayloadResult(skipped="not a device event (no model)", fmt=self.name)
+        device = f"{model} id {ident}" if ident is not None else model
+        if not self._wanted(model, ident):
+            return PayloadResult(skipped=f"{device} is not the selected device", fmt=self.name, device=device)
+        found = _rtl_found(doc)
+        if not found:
+            bad = [k for k in doc if rtl_channel(k) is not None]
+            if bad:
+                return _bad(f"{bad[0]} is not a number")
+            return PayloadResult(skipped=f"{device} sends no temperature", fmt=self.name, device=device)
+        return _select(found, self.channel, self.name, "fault", device)
+
+    def _field(self, topic: str, payload: bytes) -> PayloadResult:
+        levels = topic.split("/")
+        parsed = rtl_channel(levels[-1])
+        if parsed is None:
+            return PayloadResult(skipped=f"{levels[-1]} is not a temperature", fmt=self.name)
+        if self.model is not None and norm_channel(self.model) not in {norm_channel(x) for x in levels}:
+            return PayloadResult(skipped="not the selected model", fmt=self.name)
+        if self.device_id is not None and self.device_id not in levels[:-1]:
+            return PayloadResult(skipped="not the selected id", fmt=self.name)
+        channel, unit = parsed
+        number = NumberDecoder(unit, None, False, self.name).decode(topic, payload)
+        if number.unreadable is not None or not number.values:
+            return number
+        value = number.values[0]
+        result = Decoded(channel, value.celsius, value.fault)
+        return _select([_Found(channel, result, (levels[-1],))], self.channel, self.name, "skip")
+
+    def _wanted(self, model: str, ident: object) -> bool:
+        if self.model is not None and norm_channel(model) != norm_channel(self.model):
+            return False
+        return self.device_id is None or str(ident).lower() == self.device_id.lower()
+
+
+# ---------------------------------------------------------------------------
+# omg: OpenMQTTGateway / Theengs Gateway BLE decodes
+
+
+# tempc (iBBQ probe 1), tempc2…tempc6, Govee H5055's tempc1…tempc6, and
+# suffixed variants such as IBS-TH1's tempc2_ext. tempf* repeat the same
+# readings in Fahrenheit and are used only when a tempc twin is missing.
+_OMG_TEMPERATURE = re.compile(r"temp([cf])(\d*)((?:_[a-z]+)?)")
+
+
+def _omg_found(doc: dict[str, object]) -> list[_Found]:
+    celsius: dict[str, _Found] = {}
+    fahrenheit: dict[str, _Found] = {}
+    for key, value in doc.items():
+        m = _OMG_TEMPERATURE.fullmatch(key)
+        # Gateways before 0.9.6 sent every number as a string ("24.50").
+        number = as_number(value, strings=True)
+        if m is None or number is None:
+            continue
+        channel = f"tempc{m.group(2)}{m.group(3)}"
+        target = celsius if m.group(1) == "c" else fahrenheit
+        unit: Unit = "C" if m.group(1) == "c" else "F"
+        target[channel] = _Found(channel, decoded(channel, number, unit), (m.group(2),))
+    return list(celsius.values()) + [f for ch, f in fahrenheit.items() if ch not in celsius]
+
+
+@dataclass(frozen=True, slots=True)
+class OmgDecoder:
+    """BLE BBQ thermometers decoded by OpenMQTTGateway or Theengs Gateway.
+
+    An unplugged probe's key is simply absent (Theengs drops iBBQ's 0xFFF6;
+    older decoders sent it as 6552.6, which the range check turns into a
+    fault). Govee's H5055 sends two probes per advert, so an absent channel
+    is skipped, not a fault: staleness catches a probe that never comes back.
+    """
+
+    channel: str | None = None
+    model: str | None = None
+    device_id: str | None = None
+    name: str = "omg"
+
+    def decode(self, topic: str, payload: bytes) -> PayloadResult:
+        doc = _json_object(payload)
+        if isinstance(doc, PayloadResult):
+            return doc
+        ident = doc.get("id", doc.get("mac"))
+        model = doc.get("model_id", doc.get("model"))
+        device = " ".join(str(x) for x in (model, ident) if x is not None)
+        if self.device_id is not None and norm_channel(str(ident)).replace(":", "") != _mac(self.device_id):
+            return PayloadResult(skipped="not the selected id", fmt=self.name, device=device)
+        if self.model is not None and not _model_matches(doc, self.model):
+            return PayloadResult(skipped="not the selected model", fmt=self.name, device=device)
+        found = _omg_found(doc)
+        if not found:
+            bad = [k for k in doc if _OMG_TEMPERATURE.fullmatch(k)]
+            if bad:
+                return _bad(f"{bad[0]} is not a number")
+            return PayloadResult(skipped="no temperature in this advert", fmt=self.name, device=device)
+        return _select(found, self.channel, self.name, "skip", device)
+
+
+def _model_matches(doc: dict[str, object], model: str) -> bool:
+    wanted = norm_channel(model)
+    return any(isinstance(doc.get(k), str) and norm_channel(str(doc[k])) == wanted for k in ("model_id", "model"))
+
+
+def _mac(text: str) -> str:
+    return norm_channel(text).replace(":", "")
+
+
+# ---------------------------------------------------------------------------
+# json: any JSON, channel= a dotted path
+
+
+_UNIT_KEYS = ("unit", "units", "temp_unit", "TempUnit")
+
+
+def _key_unit(key: str, parent: dict[str, object], default: Unit) -> Unit:
+    """A sibling ``"unit"`` field, else a key ending in ``_f``/``F``/``fahrenheit``, else ``default``."""
+    for name in _UNIT_KEYS:
+        if name in parent:
+            return _unit_word(parent[name], default)
+    lower = key.lower()
+    if lower.endswith(("_f", "-f", "fahrenheit")) or re.search(r"[a-z]F$", key):
+        return "F"
+    if lower.endswith(("_c", "-c", "celsius")) or re.search(r"[a-z]C$", key):
+        return "C"
+    return default
+
+
+def _json_leaves(node: object, path: str, unit: Unit, depth: int) -> Iterator[_Found]:
+    if depth > _MAX_DEPTH:
+        return
+    items: Iterable[tuple[str, object]]
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = ((str(i), v) for i, v in enumerate(node))
+    else:
+        return
+    for key, value in items:
+        child = f"{path}.{key}" if path else key
+        number = as_number(value)
+        if number is not None:
+            leaf_unit = _key_unit(key, node, unit) if isinstance(node, dict) else unit
+            yield _Found(child, decoded(child, number, leaf_unit))
+        else:
+            yield from _json_leaves(value, child, unit, depth + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class JsonDecoder:
+    """Any JSON. ``channel=`` is a dotted path (``probe.temp_f``, ``probes.0``); without
+    it every number is a channel named by its path. A key ending in ``_f``/``_c``
+    (``temp_f``, ``tempF``) or a sibling ``"unit": "F"`` says the unit, else ``unit=``.
+    ``null`` at the selected path is a fault; a missing path is unreadable.
+    """
+
+    unit: Unit = "C"
+    channel: str | None = None
+    name: str = "json"
+
+    def decode(self, topic: str, payload: bytes) -> PayloadResult:
+        text = payload_text(payload)
+        if isinstance(text, PayloadResult):
+            return text
+        doc = load_json(text)
+        if isinstance(doc, PayloadResult):
+            return doc
+        if self.channel is not None:
+            return self._selected(doc, self.channel)
+        found = list(_json_leaves(doc, "", self.unit, 0))
+        if not found:
+            return _bad("no number in the JSON")
+        return _select(found, None, self.name, "unreadable")
+
+    def _selected(self, doc: object, path: str) -> PayloadResult:
+        node: object = doc
+        parent: object = doc
+        for part in path.split("."):
+            parent = node
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                return _bad(f"no field {path!r} in the JSON")
+        if node is None:
+            return PayloadResult((Decoded(path, None, "the field is null"),), fmt=self.name, channels=(path,))
+        number = as_number(node, strings=True)
+        if number is None:
+            return _bad(f"field {path!r} is not a number")
+        key = path.rsplit(".", 1)[-1]
+        unit = _key_unit(key, parent, self.unit) if isinstance(parent, dict) else self.unit
+        return PayloadResult((decoded(path, number, unit),), fmt=self.name, channels=(path,))
+
+
+# ---------------------------------------------------------------------------
+# auto: the topic says, or the first readable payload
+
+
+def guess_format(topic: str) -> str | None:
+    """The format a topic's shape gives away, or None."""
+    levels = topic.split("/")
+    last = levels[-1]
+    if last == "SENSOR" or re.fullmatch(r"STATUS\d*", last) or "tele" in levels[:-1]:
+        return "tasmota"
+    if len(levels) >= 3 and levels[-3] == "sensor" and last == "state":
+        return "number"
+    if levels[0] == "rtl_433" or "events" in levels or "devices" in levels[:-1]:
+        return "rtl_433"
+    if any(level.endswith("toMQTT") for level in levels):
+        return "omg"
+    return None
+
+
+def sniff_format(payload: bytes) -> str | None:
+    """The format one payload looks like, or None when it is not readable at all."""
+    text = payload_text(payload)
+    if isinstance(text, PayloadResult):
+        return None
+    if not text.startswith(("{", "[")):
+        return "number" if NumberDecoder().decode("", payload).unreadable is None else None
+    doc = load_json(text)
+    if not isinstance(doc, dict):
+        return None if isinstance(doc, PayloadResult) else "json"
+    if "StatusSNS" in doc or "TempUnit" in doc:
+        return "tasmota"
+    if "model" in doc and any(rtl_channel(k) for k in doc):
+        return "rtl_433"
+    if any(_OMG_TEMPERATURE.fullmatch(k) for k in doc):
+        return "omg"
+    return "json"
+
+
+@dataclass(slots=True)
+class AutoDecoder:
+    """Picks the format from the first readable payload, then sticks to it."""
+
+    make: Callable[[str], PayloadDecoder]
+    chosen: PayloadDecoder | None = None
+    name: str = "auto"
+
+    def decode(self, topic: str, payload: bytes) -> PayloadResult:
+        if self.chosen is None:
+            fmt = sniff_format(payload)
+            if fmt is None:
+                return _bad("not a payload any known format can read")
+            self.chosen = self.make(fmt)
+            self.name = fmt
+        return self.chosen.decode(topic, payload)
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderOptions:
+    """What a probe URL says about decoding, checked before any I/O."""
+
+    fmt: str = "auto"
+    unit: Unit = "C"
+    channel: str | None = None
+    model: str | None = None
+    device_id: str | None = None
+    per_topic: bool = False
+
+
+def make_decoder(options: DecoderOptions) -> PayloadDecoder:
+    """The decoder for ``options.fmt``; ``auto`` defers the choice to the first payload."""
+
+    def make(fmt: str) -> PayloadDecoder:
+        o = options
+        if fmt == "number":
+            return NumberDecoder(o.unit, o.channel, o.per_topic)
+        if fmt == "tasmota":
+            return TasmotaDecoder(o.unit, o.channel)
+        if fmt == "rtl_433":
+            return Rtl433Decoder(o.channel, o.model, o.device_id)
+        if fmt == "omg":
+            return OmgDecoder(o.channel, o.model, o.device_id)
+        return JsonDecoder(o.unit, o.channel)
+
+    if options.fmt == "auto":
+        return AutoDecoder(make)
+    return make(options.fmt)
+
+
+# ---------------------------------------------------------------------------
+# source availability (LWT)
+
+
+def default_lwt_topic(fmt: str, topic: str) -> str | None:
+    """Where the source says online/offline, derived from its data topic; None if unknown.
+
+    Tasmota: ``tele/<t>/LWT`` (also for ``stat/<t>/STATUS10``), ESPHome:
+    ``<prefix>/status``, rtl_433: ``<base>/availability``, OpenMQTTGateway and
+    Theengs Gateway: ``<base>/LWT`` (before ``BTtoMQTT``).
+    """
+    levels = topic.split("/")
+    if fmt == "tasmota":
+        if len(levels) < 2:
+            return None
+        return "/".join(["tele" if level == "stat" else level for level in levels[:-1]] + ["LWT"])
+    if fmt == "number":
+        if len(levels) >= 4 and levels[-3] == "sensor":
+            return "/".join([*levels[:-3], "status"])
+        return None
+    if fmt == "rtl_433":
+        for i, level in enumerate(levels):
+            if i > 0 and level in ("events", "devices", "states"):
+                return "/".join([*levels[:i], "availability"])
+        return None
+    if fmt == "omg":
+        for i, level in enumerate(levels):
+            if i > 0 and level.endswith("toMQTT"):
+                return "/".join([*levels[:i], "LWT"])
+        return None
+    return None
+
+
+def parse_availability(payload: bytes) -> bool | None:
+    """``Online``/``online`` → True, ``Offline``/``offline`` → False, anything else None.
+
+    Tasmota capitalises (``Offline``), ESPHome and OpenMQTTGateway do not.
+    """
+    word = payload[:32].decode("utf-8", errors="replace").strip().lower()
+    if word in ("online", "true", "1", "connected"):
+        return True
+    if word in ("offline", "false", "0", "disconnected", "lost"):
+        return False
+    return None
