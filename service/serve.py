@@ -187,7 +187,12 @@ class Service:
                     log.warning("%s did not close cleanly", part.name, exc_info=True)
             for task in [*tasks, started, stopper, serving]:
                 task.cancel()
-            await asyncio.gather(*tasks, started, stopper, serving, return_exceptions=True)
+            everything = asyncio.gather(*tasks, started, stopper, serving, return_exceptions=True)
+            try:
+                await asyncio.wait_for(everything, PART_CLOSE_S)
+            except TimeoutError:
+                stuck = [t.get_name() for t in (*tasks, serving) if not t.done()]
+                log.warning("tasks did not stop in time: %s", ", ".join(stuck))
         log.info("stopped")
         return code
 

@@ -37,6 +37,16 @@ class AppSettings:
     routers: list[APIRouter] = field(default_factory=list)
 
 
+class RevalidatedStaticFiles(StaticFiles):
+    """The page's files are revalidated on every load (ETag): after an upgrade a phone
+    must never run an old app.js against a new index.html."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def _refused(outputs: list[Output]) -> None:
     for out in outputs:
         if isinstance(out, CommandRefused):
@@ -249,5 +259,5 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         return FileResponse(page, headers={"Cache-Control": "no-cache"})
 
     if STATIC.is_dir():
-        app.mount("/", StaticFiles(directory=STATIC), name="static")
+        app.mount("/", RevalidatedStaticFiles(directory=STATIC), name="static")
     return app

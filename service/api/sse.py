@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -31,7 +31,13 @@ def _event(ev: BusEvent) -> ServerSentEvent:
 
 def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Event) -> EventSourceResponse:
     sub = bus.subscribe()
-    backlog, lost = bus.since(last_id) if last_id is not None else ([], False)
+    backlog: Iterable[BusEvent]
+    if last_id is not None and last_id > bus.last_id:
+        # an id from before a restart (ids start again at 1): say so, then go on live
+        last_id = None
+        backlog, lost = [], True
+    else:
+        backlog, lost = bus.since(last_id) if last_id is not None else ([], False)
     seen = last_id if last_id is not None else bus.last_id
 
     async def stream() -> AsyncIterator[ServerSentEvent]:

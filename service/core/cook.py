@@ -17,6 +17,7 @@ from service.core.events import (
     AdvanceStep,
     Alert,
     AlertAcked,
+    AlertCleared,
     AlertKind,
     AlertLevel,
     AlertRaised,
@@ -246,7 +247,7 @@ class Kitchen:
         health.state = state
         out.append(ProbeStateChanged(at, health.id, state.value, previous.value))
         if previous in (ProbeState.LOST, ProbeState.FAULT) and health.trouble_alert is not None:
-            self._clear(at, health.trouble_alert)
+            self._clear(at, health.trouble_alert, out)
         critical = self._blind_at_target(health.id)
         level = AlertLevel.CRITICAL if critical else AlertLevel.WARNING
         cook = self._cook_on(health.id)
@@ -268,7 +269,7 @@ class Kitchen:
         if previous is ProbeState.WAITING:
             return
         if health.trouble_alert is not None:
-            self._clear(at, health.trouble_alert)
+            self._clear(at, health.trouble_alert, out)
             health.trouble_alert = None
         self._raise(
             at,
@@ -312,7 +313,7 @@ class Kitchen:
             elif isinstance(signal, ClearAlert):
                 for alert in self.alerts.values():
                     if alert.cook_id == cook.id and alert.kind is signal.kind and not alert.cleared:
-                        alert.cleared = True
+                        self._clear(at, alert.id, out)
             elif isinstance(signal, Calibrated):
                 out.append(CalibrationMeasured(at, cook.probe, signal.boil_c))
                 out.extend(self._calibrate(SetCalibration(at, cook.probe, signal.boil_c)))
@@ -348,10 +349,11 @@ class Kitchen:
             self._forget_old_alerts()
         return alert
 
-    def _clear(self, at: float, alert_id: str) -> None:
+    def _clear(self, at: float, alert_id: str, out: list[Output]) -> None:
         alert = self.alerts.get(alert_id)
-        if alert is not None:
+        if alert is not None and not alert.cleared:
             alert.cleared = True
+            out.append(AlertCleared(at, alert_id))
 
     def _forget_old_alerts(self) -> None:
         inactive = [a.id for a in self.alerts.values() if not a.active]

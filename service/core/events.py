@@ -147,6 +147,14 @@ class AlertAcked:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertCleared:
+    """A warning's condition is over (probe back, pot back in its window): it stops ringing."""
+
+    at: float
+    alert_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StageChanged:
     at: float
     cook_id: str
@@ -207,6 +215,7 @@ class CommandRefused:
 Output = (
     AlertRaised
     | AlertAcked
+    | AlertCleared
     | StageChanged
     | CookStarted
     | StepStarted

@@ -18,6 +18,7 @@ from typing import Any
 from service.core.cook import Kitchen
 from service.core.events import (
     AlertAcked,
+    AlertCleared,
     AlertRaised,
     CalibrationMeasured,
     CommandRefused,
@@ -98,9 +99,12 @@ class Hub:
     async def run(self) -> None:
         while True:
             timeout = self._next_timeout()
-            message: Message | None
+            message: Message | None = None
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
+            # just as get() completes, and the hub would never stop
             try:
-                message = await asyncio.wait_for(self._inbox.get(), timeout)
+                async with asyncio.timeout(timeout):
+                    message = await self._inbox.get()
             except TimeoutError:
                 message = None
             if message is None:
@@ -195,6 +199,10 @@ class Hub:
             if cooklog is not None:
                 cooklog.alerts.append((out.at, out.alert.id, out.alert.kind.value))
             self.bus.publish("alert", alert_json(out.alert, clock))
+        elif isinstance(out, AlertCleared):
+            alert = self.kitchen.alerts.get(out.alert_id)
+            if alert is not None:
+                self.bus.publish("alert", alert_json(alert, clock))
         elif isinstance(out, AlertAcked):
             log.info("alert %s acknowledged", out.alert_id)
             self.bus.publish("ack", {"id": out.alert_id, "at": clock.iso(out.at)})

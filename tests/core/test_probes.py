@@ -107,3 +107,14 @@ def test_a_cook_binds_to_the_thermocouple_not_the_ambient_channel() -> None:
     kitchen.handle(Sample(0.0, "tc4", "1", 100.0))
     kitchen.handle(Sample(0.0, "tc4", "2", 60.0))
     assert kitchen.cooks["c1"].channel == "1"
+
+
+def test_a_cleared_warning_is_said_so_listeners_can_stop_showing_it() -> None:
+    from service.core.events import AlertCleared
+
+    trace = [(float(t), 200.0) for t in range(0, 20)] + [(100.0, 200.0)]
+    result = run(trace)
+    lost = result.alerts("probe_lost")[0].alert
+    cleared = [o for o in result.outputs if isinstance(o, AlertCleared)]
+    assert [(c.alert_id, c.at) for c in cleared] == [(lost.id, 100.0)]
+    assert not lost.active

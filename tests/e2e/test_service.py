@@ -178,3 +178,10 @@ def test_https_with_a_self_signed_certificate_kept_across_restarts(tmp_path: Pat
         assert (tmp_path / "state" / "potwatch-cert.pem").read_bytes() == first  # the phone's exception still holds
     finally:
         svc.stop()
+
+
+def test_an_id_from_before_a_restart_gets_a_reset_then_live_events(service: ServiceProcess, device: PtyDevice) -> None:
+    with sse(service.base + "/api/events", {"Last-Event-ID": "999999"}) as stream:
+        reset = stream.take("reset", 10)
+        assert reset.id is None
+        prime(device, stream)  # live readings still come after the reset
