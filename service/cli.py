@@ -213,6 +213,17 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
     if args.state_dir:
         service.state = Path(args.state_dir)
         service.state.mkdir(parents=True, exist_ok=True)
+    if config.mqtt is not None:
+        from service.mqtt import MqttPublisher
+
+        service.parts.append(MqttPublisher.from_config(config, args.host, args.port))
+    from service.history import HistoryRecorder, history_path, restorer
+    from service.serve import state_dir
+
+    db = history_path(service.state or state_dir(config), config.storage.path)
+    recorder = HistoryRecorder(db, retention_days=config.storage.retention_days)
+    service.parts.append(recorder)
+    service.restore = restorer(recorder)
     try:
         return asyncio.run(service.run())
     except KeyboardInterrupt:
@@ -237,7 +248,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         return EXIT_USAGE
-    probes = [p.model_copy(update={"url": f"{p.url}&speed={args.speed:g}"}) for p in config.probes]
+    # Half a real second of scheduling jitter is minutes of sim time at high speed: give the
+    # simulated probe a stale timeout in real terms, or the demo cries "probe lost".
+    stale = max(10.0, 0.5 * args.speed)
+    probes = [
+        p.model_copy(update={"url": f"{p.url}&speed={args.speed:g}", "stale_after": stale}) for p in config.probes
+    ]
     config = config.model_copy(update={"probes": probes})
     if args.state_dir is None:
         import tempfile

@@ -40,7 +40,7 @@ def chromium() -> str:
     return require_binary("chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # sync Playwright keeps a loop running: not past this module
 def browser(chromium: str) -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
