@@ -1,0 +1,229 @@
+"""The recorder's side of the file: open it (or move a bad one aside), write batches, forget old cooks.
+
+Everything here runs on the recorder's writer thread (or, before the hub
+exists, in the restore's worker thread), never on the event loop. One batch is
+one transaction: a cut leaves the file at the end of the last whole batch, and
+a batch holds whole hub steps (an input with everything it caused), so the
+events log and the cooks, stages and alerts it produced always agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from service.history.codec import INSERT_EVENT
+from service.history.schema import NotOurs, Trouble, check, classify, connect, move_aside
+
+log = logging.getLogger(__name__)
+
+# One write: (statement key, parameters). A unit is one hub step's writes, never split.
+Op = tuple[str, tuple[Any, ...]]
+Unit = list[Op]
+
+LAST_SEQ = "(SELECT coalesce(max(seq), 0) FROM events)"
+SQL: dict[str, str] = {
+    "event": INSERT_EVENT,
+    "run": (
+        "INSERT OR IGNORE INTO runs (id, chain, after_seq, boot_id, started_wall, mono_base, line_base, speed, "
+        f"setups, version) VALUES (?, ?, {LAST_SEQ}, ?, ?, ?, ?, ?, ?, ?)"
+    ),
+    # a new time line: cooks left unfinished on an older one will never be resumed
+    "interrupt": (
+        f"UPDATE cooks SET outcome = 'interrupted', last_seq = {LAST_SEQ}, "
+        f"ended_at = (SELECT at FROM events WHERE seq = {LAST_SEQ}), "
+        f"ended_wall = (SELECT wall FROM events WHERE seq = {LAST_SEQ}) "
+        "WHERE ended_at IS NULL AND outcome IS NULL AND chain != ?"
+    ),
+    "cook": (
+        "INSERT OR IGNORE INTO cooks (id, chain, run, profile, title, probe, channel, started_at, started_wall, "
+        f"boil_c, offset_c, first_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {LAST_SEQ})"
+    ),
+    "end": f"UPDATE cooks SET ended_at = ?, ended_wall = ?, outcome = ?, last_seq = {LAST_SEQ} WHERE id = ?",
+    "stage": "INSERT INTO stages (cook, run, at, wall, step, stage, previous) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "alert": (
+        "INSERT OR IGNORE INTO alerts (id, cook, run, at, wall, kind, level, probe, step, celsius, message) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ),
+    "ack": "UPDATE alerts SET acked_at = ?, acked_wall = ? WHERE id = ? AND acked_at IS NULL",
+    "clean": "UPDATE runs SET clean = 1 WHERE id = ?",
+    "checkpoint": f"INSERT OR REPLACE INTO checkpoints (seq, run, version, state) VALUES ({LAST_SEQ}, ?, ?, ?)",
+    # only the newest snapshot is ever used
+    "prune": "DELETE FROM checkpoints WHERE seq < (SELECT max(seq) FROM checkpoints)",
+}
+
+
+class Unusable(Exception):
+    """The file cannot be recorded to now; ``reason`` is what /healthz says."""
+
+    def __init__(self, reason: str, trouble: Trouble) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.trouble = trouble
+
+
+class Store:
+    """The writer's connection to the history file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn: sqlite3.Connection | None = None
+        # set when a bad file was moved aside this run: /healthz keeps saying so
+        self.note: str | None = None
+        self.last_check = "not checked"
+
+    # ---- opening -----------------------------------------------------------------
+
+    def open(self, *, first: bool) -> sqlite3.Connection:
+        """Connect, migrate and (after an unclean stop) check; a corrupt file is moved aside.
+
+        Raises NotOurs for a file we must not touch, or a sqlite3/OS error when
+        the file cannot be written now (read-only, full): the caller pauses.
+        """
+        if self.conn is not None:
+            return self.conn
+        path = self.path
+        existed = path.exists()
+        try:
+            conn = connect(path)
+            try:
+                thorough = first and existed and _last_run_unclean(conn)
+                started = time.perf_counter()
+                problem = check(conn, thorough)
+                if thorough:
+                    self.last_check = f"quick_check {problem} in {time.perf_counter() - started:.2f} s"
+                    log.info("history: %s after an unclean stop: %s", path, self.last_check)
+            except BaseException:
+                conn.close()
+                raise
+            if problem != "ok":
+                conn.close()
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {problem}")
+        except NotOurs:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            if not (existed and (classify(exc) is Trouble.CORRUPT or _unreadable(path, exc))):
+                raise
+            moved = move_aside(path)
+            self.note = f"new database: the old one was corrupt and moved to {moved}"
+            log.error(
+                "history: %s is corrupt or unreadable (%s); moved it to %s and started a new one", path, exc, moved
+            )
+            conn = connect(path)
+        self.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                log.debug("history: closing: %s", exc)
+
+    # ---- writing -----------------------------------------------------------------
+
+    def write(self, units: Iterable[Unit]) -> int:
+        """Write every unit in one transaction; return the number of ops written."""
+        conn = self.conn
+        if conn is None:
+            raise sqlite3.OperationalError("not open")
+        ops = [op for unit in units for op in unit]
+        if not ops:
+            return 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for key, group in groupby(ops, key=lambda op: op[0]):
+                params = [op[1] for op in group]
+                if len(params) == 1:
+                    conn.execute(SQL[key], params[0])
+                else:
+                    conn.executemany(SQL[key], params)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error as exc:
+                    log.debug("history: rollback: %s", exc)
+            raise
+        return len(ops)
+
+    # ---- retention ---------------------------------------------------------------
+
+    def forget_before(self, cut_wall: float, keep_from_seq: int) -> int:
+        """Delete cooks that ended before ``cut_wall`` (epoch s) and events no kept cook needs.
+
+        Events at or after ``keep_from_seq`` (the current time line's) are never
+        deleted: a resume replays them. Returns the number of cooks forgotten.
+        """
+        conn = self.conn
+        if conn is None:
+            return 0
+        newest = conn.execute("SELECT max(wall) FROM events").fetchone()[0]
+        if newest is not None and time.time() < newest - 86400.0:
+            # the clock is behind what was recorded (a Pi before NTP): a cut from it means nothing
+            log.info("history: retention skipped: the wall clock is behind the history")
+            return 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            old = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM cooks WHERE coalesce(ended_wall, started_wall) < ? "
+                    "AND (ended_at IS NOT NULL OR outcome IS NOT NULL)",
+                    (cut_wall,),
+                )
+            ]
+            for cook_id in old:
+                conn.execute("DELETE FROM stages WHERE cook = ?", (cook_id,))
+                conn.execute("DELETE FROM alerts WHERE cook = ?", (cook_id,))
+                conn.execute("DELETE FROM cooks WHERE id = ?", (cook_id,))
+            conn.execute("DELETE FROM alerts WHERE cook IS NULL AND wall < ?", (cut_wall,))
+            ranges = conn.execute(
+                "SELECT first_seq, coalesce(last_seq, ?) FROM cooks ORDER BY first_seq", (keep_from_seq,)
+            ).fetchall()
+            for low, high in _gaps(ranges, keep_from_seq):
+                conn.execute("DELETE FROM events WHERE seq > ? AND seq < ? AND wall < ?", (low, high, cut_wall))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return len(old)
+
+
+def _gaps(ranges: Sequence[tuple[int, int]], stop: int) -> list[tuple[int, int]]:
+    """The open intervals of seq below ``stop`` that no (first, last) range covers."""
+    out: list[tuple[int, int]] = []
+    low = 0
+    for first, last in ranges:
+        if first > low + 1:
+            out.append((low, min(first, stop)))
+        low = max(low, last)
+        if low >= stop:
+            return out
+    if stop > low + 1:
+        out.append((low, stop))
+    return out
+
+
+def _last_run_unclean(conn: sqlite3.Connection) -> bool:
+    try:
+        row = conn.execute("SELECT clean FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError:
+        return True
+    return row is not None and not row[0]
+
+
+def _unreadable(path: Path, exc: BaseException) -> bool:
+    """An existing file we may not read, in a folder we may write: move it aside like a corrupt one."""
+    if getattr(exc, "sqlite_errorname", "") != "SQLITE_CANTOPEN":
+        return False
+    return os.access(path.parent, os.W_OK) and not os.access(path, os.R_OK | os.W_OK)

@@ -1,0 +1,896 @@
+"""The history recorder, resume and routes against a real SQLite file.
+
+The hub is real (``Hub.apply``), time is a clock the test moves. Disk full and
+a read-only directory use real filesystems where this machine allows it (a
+size-limited tmpfs, a read-only bind mount, ``chattr +i``: tests run as root
+here); where it does not, the same sqlite3 errors are raised at the store's
+boundary instead, and a warning says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from drivers.simulated import PotScenario, simulate
+from service.api.app import AppSettings, create_app
+from service.core.cook import Kitchen, ProbeSetup
+from service.core.events import Acknowledge, AlertRaised, Output, ProbeGone, Sample, StartCook, StopCook, Tick
+from service.core.profile import HoldStep, Profile
+from service.core.units import f_to_c
+from service.history import HistoryRecorder
+from service.history.codec import Kind, profile_from_json, profile_json
+from service.history.restore import RunRow, restore_now, resumed_now
+from service.history.schema import PAGE_SIZE, SCHEMA_VERSION, connect
+from service.history.store import Store
+from service.profiles import load_profiles
+from service.runtime.clock import Clock
+from service.runtime.hub import Hub
+from tests.support.service import wait_until
+
+PROFILES = load_profiles()
+# The rillons recipe with a 15 min braise, so a whole cook is a few thousand samples.
+SHORT_RILLONS = Profile(
+    "short-rillons",
+    "Rillons, short braise",
+    (HoldStep("braise", f_to_c(185.0), f_to_c(205.0), 900.0, 60.0), PROFILES["rillons"].steps[1]),
+)
+
+
+EPOCH = time.time() - 1000.0  # the fake wall clock reads about now: retention compares with the real one
+
+
+class FakeClock(Clock):
+    """Time the test moves; ``jump`` moves only the wall clock (an NTP sync after boot)."""
+
+    def __init__(self, t: float = 1000.0) -> None:
+        super().__init__()
+        self.t = t
+        self.jump = 0.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return EPOCH + self.t + self.jump
+
+
+def recorder_for(path: Path, boot: str = "boot-A", **kwargs: Any) -> HistoryRecorder:
+    return HistoryRecorder(path, flush_every_s=kwargs.pop("flush_every_s", 0.05), boot=lambda: boot, **kwargs)
+
+
+def start(path: Path, clock: FakeClock, *, boot: str = "boot-A", **kwargs: Any) -> tuple[Hub, HistoryRecorder]:
+    """What Service.run does: restore, build the hub on what came back, attach, start the writer."""
+    recorder = recorder_for(path, boot, **kwargs)
+    kitchen, _ = restore_now(recorder, [ProbeSetup("pot")], clock)
+    hub = Hub(kitchen, clock, PROFILES)
+    recorder.attach(hub)
+    recorder.start()
+    return hub, recorder
+
+
+def stop(recorder: HistoryRecorder, *, clean: bool = True) -> None:
+    """Stop the writer; ``clean=False`` leaves the run marked unclean, as a kill would."""
+    assert recorder.sync(), "the recorder did not write in time"
+    recorder._stopping = True
+    recorder._wake.set()
+    assert recorder._thread is not None
+    recorder._thread.join(5)
+    if not clean:
+        with contextlib.closing(sqlite3.connect(recorder.path)) as conn:
+            conn.execute("UPDATE runs SET clean = 0")
+            conn.commit()
+
+
+def rows(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def feed(hub: Hub, clock: FakeClock, temps_f: list[float | None], every: float = 1.0) -> list[Output]:
+    """Readings once a ``every`` s, a tick before each as the hub's timer would; returns the outputs."""
+    out: list[Output] = []
+    for value in temps_f:
+        clock.t += every
+        out += hub.apply(Tick(clock.t))
+        celsius = None if value is None else f_to_c(value)
+        out += hub.apply(Sample(clock.t, "pot", "", celsius, None if value is not None else "Error"))
+    return out
+
+
+def alerts_of(outputs: list[Output]) -> list[str]:
+    return [o.alert.kind.value for o in outputs if isinstance(o, AlertRaised)]
+
+
+def snapshot(kitchen: Kitchen, at: float | None = None) -> dict[str, Any]:
+    """Everything a cook's future depends on, as plain data, to compare two kitchens exactly.
+
+    ``Kitchen.now`` (the latest time seen) is compared too unless ``at`` is given:
+    a snapshot is taken after ticks that changed nothing and were not recorded,
+    and ``now`` is the one thing such a tick moves (nothing reads it).
+    """
+    view_at = kitchen.now if at is None else at
+    body: dict[str, Any] = {
+        "cooks": {
+            c.id: (
+                c.profile,
+                c.index,
+                c.machine.stage,
+                c.started_at,
+                c.ended_at,
+                c.outcome,
+                c.channel,
+                kitchen.cook_view(c, view_at),
+            )
+            for c in kitchen.cooks.values()
+        },
+        "alerts": {a.id: dataclasses.asdict(a) for a in kitchen.alerts.values()},
+        "probes": {
+            h.id: (h.state, h.celsius, h.last_live_at, h.interval, h.fault_count, h.trouble_alert, h.boil_c)
+            for h in kitchen.probes.values()
+        },
+        "tracks": {
+            k: (t.level, t.prev_level, t.rate, t.sigma, t.accepted, t.rejected) for k, t in kitchen.tracks.items()
+        },
+    }
+    if at is None:
+        body["now"] = kitchen.now
+    return body
+
+
+def sim_trace(seconds: float) -> list[tuple[float, float | None]]:
+    scenario = PotScenario(
+        kind="rillons",
+        seed=3,
+        braise_s=1500.0,
+        noise_c=0.1,
+        spikes_at=(600.0, 2500.0),
+        bursts_at=(900.0,),
+        faults_at=(700.0, 701.0, 702.0),
+        dropouts=((1000.0, 40.0), (2700.0, 25.0)),
+    )
+    return [(s.t, s.reading_c) for s in simulate(scenario, seconds)]
+
+
+def play(hub: Hub, clock: FakeClock, trace: list[tuple[float, float | None]], t0: float) -> list[Output]:
+    """Feed a simulated trace as the live hub would see it: ticks each second, samples as they come."""
+    out: list[Output] = []
+    for t, celsius in trace:
+        at = t0 + t
+        while clock.t + 1.0 < at:
+            clock.t += 1.0
+            out += hub.apply(Tick(clock.t))
+        clock.t = at
+        out += hub.apply(Sample(at, "pot", "", celsius, None if celsius is not None else "simulated fault"))
+    return out
+
+
+# ---- schema ---------------------------------------------------------------------------------
+
+
+def test_a_new_file_is_wal_at_the_current_schema(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "h.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    conn.close()
+    # opening again migrates nothing and keeps the data
+    again = connect(tmp_path / "h.db")
+    assert again.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    again.close()
+
+
+async def test_a_file_from_a_newer_potwatch_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE future (x)")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        conn.commit()
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    feed(hub, clock, [200.0] * 3)
+    wait_until(lambda: recorder.status().startswith("paused"), 5, "the recorder to pause")
+    assert "newer potwatch" in recorder.status()
+    assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION + 1,)]
+    assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+def test_profiles_round_trip_exactly() -> None:
+    for profile in [*PROFILES.values(), SHORT_RILLONS]:
+        assert profile_from_json(json.loads(json.dumps(profile_json(profile)))) == profile
+
+
+# ---- recording -----------------------------------------------------------------------------------
+
+
+async def test_every_input_and_output_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [215.0 + 0.2 * i for i in range(60)])
+    feed(hub, clock, [None, None])  # an open thermocouple: two fault readings make a fault
+    clock.t += 1.0
+    hub.apply(ProbeGone(clock.t, "pot", "unplugged"))
+    feed(hub, clock, [227.0] * 10)
+    active = [a.id for a in hub.kitchen.active_alerts()]
+    hub.apply(Acknowledge(clock.t, active[0]))
+    stop(recorder)
+
+    readings = rows(path, "SELECT celsius, fault, live FROM readings ORDER BY seq")
+    assert len(readings) == 72
+    assert readings[60] == (None, "Error", 1)
+    assert rows(path, "SELECT fault FROM events WHERE kind = ?", Kind.GONE) == [("unplugged",)]
+    (cook,) = rows(path, "SELECT id, profile, probe, outcome, offset_c, run FROM cooks")
+    assert cook == ("1-c1", "caramel", "pot", None, 0.0, 1)
+    stages = [r[0] for r in rows(path, "SELECT stage FROM stages ORDER BY rowid")]
+    assert stages[:3] == ["heating", "approaching", "reached"]
+    recorded = rows(path, "SELECT id, kind, acked_at FROM alerts ORDER BY rowid")
+    assert [r[0] for r in recorded] == list(hub.kitchen.alerts)
+    assert {r[1] for r in recorded} >= {"target_approaching", "target_reached", "probe_fault", "probe_lost"}
+    assert [r[0] for r in recorded if r[2] is not None] == [active[0]]
+    # every row names its run, and the run its boot
+    assert rows(path, "SELECT DISTINCT run FROM events") == [(1,)]
+    assert rows(path, "SELECT id, chain, boot_id, clean FROM runs") == [(1, 1, "boot-A", 1)]
+
+
+async def test_readings_are_batched_and_an_alert_is_written_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock, flush_every_s=30.0)
+    wait_until(lambda: rows(path, "SELECT count(*) FROM runs") == [(1,)], 5, "the run row")
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    await asyncio.sleep(0)  # the hub's step ends: the recorder hands it to the writer
+    wait_until(lambda: rows(path, "SELECT count(*) FROM cooks") == [(1,)], 5, "the cook row (written at once)")
+    feed(hub, clock, [150.0] * 20)
+    await asyncio.sleep(0)
+    # plain readings wait for the next batch…
+    assert rows(path, "SELECT count(*) FROM readings") == [(0,)]
+    outputs = feed(hub, clock, [224.0 + 0.2 * i for i in range(20)])
+    assert "target_approaching" in alerts_of(outputs)
+    await asyncio.sleep(0)
+    # …an alert takes everything before it along, at once
+    wait_until(lambda: rows(path, "SELECT count(*) FROM alerts")[0][0] >= 1, 5, "the alert to be written")
+    assert rows(path, "SELECT count(*) FROM readings")[0][0] >= 20
+    stop(recorder)
+
+
+async def test_a_tick_is_recorded_only_when_it_changed_something(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 5)
+    for _ in range(30):  # silence: ticks only; one of them declares the probe lost
+        clock.t += 1.0
+        hub.apply(Tick(clock.t))
+    stop(recorder)
+    ticks = rows(path, "SELECT at FROM events WHERE kind = ?", Kind.TICK)
+    assert len(ticks) == 1
+    assert rows(path, "SELECT kind FROM alerts") == [("probe_lost",)]
+    # a gap is a gap: no reading was invented for the silence
+    assert rows(path, "SELECT count(*) FROM readings") == [(5,)]
+
+
+# ---- resume --------------------------------------------------------------------------------------
+
+
+async def test_resume_rebuilds_the_kitchen_exactly(tmp_path: Path) -> None:
+    """Cut mid-braise and mid-reduction: the rebuilt kitchen equals the one that was running."""
+    trace = sim_trace(3100.0)
+    for cut in (1100.0, 2960.0):  # holding the braise; the caramel at its target
+        path = tmp_path / f"cut-{cut:.0f}.db"
+        clock = FakeClock()
+        hub, recorder = start(path, clock)
+        hub.apply(StartCook(clock.t, SHORT_RILLONS, "pot"))
+        t0 = clock.t
+        before = [s for s in trace if s[0] <= cut]
+        after = [s for s in trace if s[0] > cut]
+        outputs = play(hub, clock, before[: len(before) // 2], t0)
+        ringing = [a.id for a in hub.kitchen.active_alerts()]
+        for alert_id in ringing[:1]:
+            hub.apply(Acknowledge(clock.t, alert_id))
+        outputs += play(hub, clock, before[len(before) // 2 :], t0)
+        stop(recorder, clean=False)
+        original = hub.kitchen
+
+        fresh = recorder_for(path)
+        restored, _ = restore_now(fresh, [ProbeSetup("pot")], FakeClock())
+        assert snapshot(restored) == snapshot(original)
+        cook = restored.cooks["1-c1"]
+        assert cook.ended_at is None
+        if cut == 1100.0:
+            assert (cook.step.name, cook.machine.stage) == ("braise", "holding")
+            assert restored.cook_view(cook, restored.now)["hold_elapsed_s"] > 400.0
+        else:
+            assert (cook.step.name, cook.machine.stage) == ("caramel", "reached")
+            assert any(a.kind.value == "target_reached" and a.active for a in restored.alerts.values())
+        # the future is the same too: both kitchens answer the rest of the trace identically
+        twin_clock = FakeClock(clock.t)
+        twin = Hub(restored, twin_clock, PROFILES)
+        assert play(twin, twin_clock, after, t0) == play(hub, clock, after, t0)
+        assert fresh.run_info is not None and fresh.run_info.chain == 1 and fresh.run_info.id == 2
+        fresh.store.close()
+
+
+async def test_acked_alerts_stay_acked_and_unacked_ones_ring_again(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    approaching = alerts_of(feed(hub, clock, [210.0 + 0.25 * i for i in range(40)]))
+    assert approaching == ["target_approaching"]
+    warning = hub.kitchen.active_alerts()[0]
+    hub.apply(Acknowledge(clock.t, warning.id))
+    assert "target_reached" in alerts_of(feed(hub, clock, [225.0 + 0.05 * i for i in range(20)]))
+    stop(recorder, clean=False)
+
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+    by_kind = {a.kind.value: a for a in restored.alerts.values()}
+    assert by_kind["target_approaching"].acked and not by_kind["target_approaching"].active
+    assert by_kind["target_reached"].active and not by_kind["target_reached"].acked
+    assert restored.cooks["1-c1"].machine.stage == "reached"
+
+
+def test_a_resume_continues_the_time_line() -> None:
+    run = RunRow(1, 1, "boot-A", mono_base=500.0, line_base=500.0, speed=1.0)
+    # same boot: the monotonic clock measures the downtime exactly
+    assert resumed_now(900.0, 1e9, run, "boot-A", mono_now=930.0, wall_now=0.0, speed=1.0) == 930.0
+    # another boot: the wall clock is all there is…
+    assert resumed_now(900.0, 1e9, run, "boot-B", mono_now=12.0, wall_now=1e9 + 45.0, speed=1.0) == 945.0
+    # …and one set late by a Pi without a real-time clock never moves time backwards
+    assert resumed_now(900.0, 1e9, run, "boot-B", mono_now=12.0, wall_now=1e9 - 3600.0, speed=1.0) == 900.0
+    # the demo's clock runs faster: so does its downtime
+    fast = RunRow(1, 1, "boot-A", mono_base=500.0, line_base=500.0, speed=60.0)
+    assert resumed_now(560.0, 1e9, fast, "boot-A", mono_now=503.0, wall_now=0.0, speed=60.0) == 680.0
+
+
+async def test_resumed_clock_is_on_the_recorded_time_line(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock(t=50_000.0)
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 5)
+    stop(recorder, clean=False)
+    recorder2 = recorder_for(path, boot="boot-B")
+    restored, new_clock = restore_now(recorder2, [ProbeSetup("pot")], Clock())
+    # a real clock now, whose monotonic() continues from the last recorded event, not from this boot's zero
+    assert new_clock.monotonic() >= restored.now >= 50_005.0
+    assert type(new_clock) is Clock
+    recorder2.store.close()
+
+
+async def test_two_restarts_in_a_row_replay_the_whole_time_line(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    trace = sim_trace(1600.0)
+    reference_clock = FakeClock()
+    reference = Hub(Kitchen([ProbeSetup("pot")], id_prefix="1-"), reference_clock, PROFILES)
+    reference.apply(StartCook(reference_clock.t, SHORT_RILLONS, "pot"))
+    t0 = reference_clock.t
+    play(reference, reference_clock, trace, t0)
+
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, SHORT_RILLONS, "pot"))
+    play(hub, clock, trace[:500], t0)
+    stop(recorder, clean=False)
+    for part in (trace[500:1000], trace[1000:]):
+        clock = FakeClock(clock.t)  # no downtime, so the inputs are exactly the reference's
+        hub, recorder = start(path, clock)
+        play(hub, clock, part, t0)
+        stop(recorder, clean=False)
+    assert snapshot(hub.kitchen) == snapshot(reference.kitchen)
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+    assert snapshot(restored) == snapshot(reference.kitchen)
+    assert rows(path, "SELECT id, chain FROM runs") == [(1, 1), (2, 1), (3, 1)]
+
+
+async def test_a_finished_cook_is_not_resumed_and_a_new_time_line_begins(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 5)
+    hub.apply(StopCook(clock.t, "1-c1"))
+    stop(recorder)
+    hub2, recorder2 = start(path, FakeClock())
+    assert not hub2.kitchen.cooks
+    assert hub2.kitchen.id_prefix == "2-"
+    hub2.apply(StartCook(hub2.clock.monotonic(), PROFILES["caramel"], "pot"))
+    stop(recorder2)
+    assert rows(path, "SELECT id, chain, outcome FROM cooks ORDER BY first_seq") == [
+        ("1-c1", 1, "stopped"),
+        ("2-c1", 2, None),
+    ]
+
+
+# ---- the wall clock ----------------------------------------------------------------------------
+
+
+async def test_a_wall_clock_jump_never_reorders_history(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0 + i for i in range(30)])
+    hub.apply(StopCook(clock.t, "1-c1"))
+    clock.jump = -86400.0  # NTP sets the clock a day back (say) between two cooks
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 10)
+    clock.jump = +3600.0  # and forward again in the middle of the second one
+    feed(hub, clock, [151.0] * 10)
+    stop(recorder)
+    async with client_for(hub, recorder) as client:
+        listed = (await client.get("/api/cooks")).json()
+        assert [c["id"] for c in listed] == ["1-c2", "1-c1"]  # newest first although its wall time is older
+        assert listed[0]["started_at"] < listed[1]["started_at"]
+        points = (await client.get("/api/cooks/1-c2/series")).json()["points"]
+    ts = [p[0] for p in points]
+    assert ts == sorted(ts) and ts[-1] == pytest.approx(20.0)  # durations from the monotonic line
+
+
+# ---- a bad file --------------------------------------------------------------------------------
+
+
+def test_a_corrupt_file_is_moved_aside_and_a_new_one_started(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "potwatch.db"
+    path.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
+    recorder = recorder_for(path)
+    with caplog.at_level(logging.ERROR):
+        kitchen, _ = restore_now(recorder, [ProbeSetup("pot")], FakeClock())
+    (moved,) = tmp_path.glob("potwatch.db.corrupt-*")
+    assert moved.read_bytes().startswith(b"this is not a database")
+    assert recorder.health() == {"recording": f"new database: the old one was corrupt and moved to {moved}"}
+    assert any("corrupt" in r.message and str(moved) in r.message for r in caplog.records)
+    assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert not kitchen.cooks
+    recorder.store.close()
+
+
+async def test_damaged_pages_are_found_after_an_unclean_stop(tmp_path: Path) -> None:
+    path = tmp_path / "potwatch.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 3000)
+    stop(recorder, clean=False)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    for page in (3, 5, 8, 13):  # scribble over a few b-tree pages, as a dying SD card would
+        data[page * PAGE_SIZE + 8 : page * PAGE_SIZE + 400] = os.urandom(392)
+    path.write_bytes(bytes(data))
+    hub2, recorder2 = start(path, FakeClock())
+    assert recorder2.status().startswith("new database: the old one was corrupt")
+    assert not hub2.kitchen.cooks  # nothing trustworthy to resume from
+    assert len(list(tmp_path.glob("potwatch.db.corrupt-*"))) == 1
+    stop(recorder2)
+
+
+# ---- read-only and full filesystems -----------------------------------------------------------
+
+
+def _run(*cmd: str) -> bool:
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def read_only_bind(folder: Path) -> Iterator[bool]:
+    """``folder`` made read-only by a read-only bind mount of itself; False when mounts are not allowed."""
+    if not _run("mount", "--bind", str(folder), str(folder)):
+        yield False
+        return
+    try:
+        yield _run("mount", "-o", "remount,bind,ro", str(folder), str(folder))
+    finally:
+        _run("umount", "-l", str(folder))
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[bool]:
+    folder.mkdir()
+    if not _run("mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        _run("umount", "-l", str(folder))
+
+
+def simulated(what: str) -> None:
+    warnings.warn(f"{what}: not possible on this machine; the sqlite3 error is simulated at the store", stacklevel=2)
+
+
+def fail_writes(monkeypatch: pytest.MonkeyPatch, message: str) -> list[bool]:
+    """Make Store.write raise ``message`` until the returned flag is cleared."""
+    failing = [True]
+    real = Store.write
+
+    def write(self: Store, units: Any) -> int:
+        if failing[0]:
+            raise sqlite3.OperationalError(message)
+        return real(self, units)
+
+    monkeypatch.setattr(Store, "write", write)
+    return failing
+
+
+async def test_a_read_only_directory_pauses_recording_but_still_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    path = state / "potwatch.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [200.0] * 20)
+    stop(recorder)  # a clean stop: no -wal or -shm left, the hardest file to read on a read-only card
+    with read_only_bind(state) as real:
+        if not real:
+            simulated("a read-only bind mount")
+            failing = fail_writes(monkeypatch, "attempt to write a readonly database")
+        clock2 = FakeClock(clock.t + 5.0)
+        hub2, recorder2 = start(path, clock2, retry_s=0.1)
+        assert "1-c1" in hub2.kitchen.cooks  # resumed from the read-only file
+        feed(hub2, clock2, [201.0] * 10)
+        wait_until(lambda: recorder2.status().startswith("paused"), 5, "recording to pause")
+        status = recorder2.status()
+        assert status in ("paused: read-only file system", "paused: read-only: attempt to write a readonly database")
+        assert int(str(recorder2.health()["recording_backlog"])) >= 10  # the run row and the readings, in memory
+        if not real:
+            failing[0] = False
+    # the card is writable again: what was kept in memory goes in
+    wait_until(lambda: recorder2.status() == "ok", 10, "recording to resume")
+    stop(recorder2)
+    assert rows(path, "SELECT count(*) FROM readings WHERE run = 2") == [(10,)]
+    assert rows(path, "SELECT id, chain FROM runs") == [(1, 1), (2, 1)]
+
+
+async def test_writes_refused_mid_run_pause_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel refusing writes under a running recorder (``chattr +i``: EPERM, like an ext4 gone read-only)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    path = state / "potwatch.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock, retry_s=0.1)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 5)
+    assert recorder.sync()
+    frozen = [path, path.with_name("potwatch.db-wal"), state]  # never -shm: it is mapped, writes would SIGBUS
+    real = _run("chattr", "+i", *map(str, frozen))
+    try:
+        if not real:
+            simulated("chattr +i")
+            failing = fail_writes(monkeypatch, "disk I/O error")
+        feed(hub, clock, [151.0] * 2000)  # more than the WAL has room for already
+        outputs = feed(hub, clock, [224.0 + 0.3 * i for i in range(20)])
+        assert "target_reached" in alerts_of(outputs)  # the tracker does not care
+        await asyncio.sleep(0)
+        wait_until(lambda: recorder.status().startswith("paused"), 5, "recording to pause")
+        assert recorder.status() == "paused: disk I/O error"
+    finally:
+        if real:
+            _run("chattr", "-i", *map(str, frozen))
+        else:
+            failing[0] = False
+    wait_until(lambda: recorder.status() == "ok", 10, "recording to resume")
+    stop(recorder)
+    assert rows(path, "SELECT count(*) FROM readings") == [(5 + 2000 + 20,)]
+    assert rows(path, "SELECT count(*) FROM alerts WHERE kind = 'target_reached'") == [(1,)]
+    assert rows(path, "PRAGMA quick_check") == [("ok",)]
+
+
+async def test_a_full_disk_pauses_recording_and_it_resumes_when_space_is_freed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = tmp_path / "small"
+    with tmpfs(small, "2m") as real:
+        if not real:
+            small.mkdir(exist_ok=True)
+            simulated("a size-limited tmpfs")
+            failing = fail_writes(monkeypatch, "database or disk is full")
+        path = small / "potwatch.db"
+        clock = FakeClock()
+        hub, recorder = start(path, clock, retry_s=0.1)
+        hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+        feed(hub, clock, [150.0] * 5)
+        assert recorder.sync() or not real
+        filler = small / "filler"
+        if real:
+            with filler.open("wb") as fh, contextlib.suppress(OSError):
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+        feed(hub, clock, [150.0 + 0.01 * i for i in range(3000)])
+        await asyncio.sleep(0)
+        recorder._wake.set()
+        wait_until(lambda: recorder.status() == "paused: disk full", 5, "recording to pause")
+        health = recorder.health()
+        assert health["recording"] == "paused: disk full" and int(str(health["recording_backlog"])) > 0
+        if real:
+            filler.unlink()
+        else:
+            failing[0] = False
+        wait_until(lambda: recorder.status() == "ok", 10, "recording to resume")
+        stop(recorder)
+        assert rows(path, "SELECT count(*) FROM readings") == [(3005,)]
+        assert rows(path, "PRAGMA quick_check") == [("ok",)]
+
+
+# ---- the routes ----------------------------------------------------------------------------------
+
+
+def client_for(hub: Hub, recorder: HistoryRecorder) -> httpx.AsyncClient:
+    app = create_app(hub, AppSettings(routers=recorder.routers(), health=[recorder.health]))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def test_routes_list_page_and_describe_cooks(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    for i in range(3):
+        hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+        out = feed(hub, clock, [200.0 + 0.5 * i for i in range(60)])
+        if i < 2:
+            hub.apply(StopCook(clock.t, f"1-c{i + 1}"))
+    assert "target_reached" in alerts_of(out)
+    hub.apply(Acknowledge(clock.t, "all"))
+    stop(recorder)
+    # a later start: the first run's cooks are in the file only
+    hub2, recorder2 = start(path, FakeClock(clock.t + 100.0))
+    async with client_for(hub2, recorder2) as client:
+        r = await client.get("/api/cooks", params={"limit": 2})
+        assert r.headers["X-Total-Count"] == "3"
+        assert [c["id"] for c in r.json()] == ["1-c3", "1-c2"]
+        assert [c["id"] for c in (await client.get("/api/cooks?limit=2&offset=2")).json()] == ["1-c1"]
+        assert (await client.get("/api/cooks?limit=0")).status_code == 422
+        running = (await client.get("/api/cooks/current")).json()
+        assert running["id"] == "1-c3" and running["stage"] == "reached" and running["running"]
+        past = (await client.get("/api/cooks/1-c1")).json()
+        assert past["outcome"] == "stopped" and past["steps"] == ["caramel"]
+        assert past["target_c"] == pytest.approx(f_to_c(225.0), abs=0.01)
+        assert [s["stage"] for s in past["stages"]][:2] == ["heating", "approaching"]
+        assert {"id", "kind", "level", "acked", "at", "message"} <= set(past["alerts"][0])
+        assert (await client.get("/api/cooks/9-c9")).status_code == 404
+        assert (await client.get("/api/cooks/9-c9/series")).status_code == 404
+        assert (await client.get("/api/cooks/9-c9/readings.csv")).status_code == 404
+        health = (await client.get("/healthz")).json()
+        assert health["recording"] == "ok"
+    stop(recorder2)
+
+
+async def test_series_is_thinned_and_shows_gaps(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0 + 0.001 * i for i in range(5000)])
+    clock.t += 120.0  # two minutes without a reading
+    feed(hub, clock, [155.0] * 100)
+    stop(recorder)
+    async with client_for(hub, recorder) as client:
+        body = (await client.get("/api/cooks/1-c1/series")).json()
+    assert set(body) >= {"cook", "t0", "points", "target_c", "stages", "alerts"}
+    assert len(body["points"]) <= 2000 + 10
+    nulls = [p for p in body["points"] if p[1] is None]
+    assert len(nulls) == 1 and 5000 < nulls[0][0] < 5121
+    assert [a[1] for a in body["alerts"]] == ["probe_lost", "probe_restored"]
+
+
+async def test_the_csv_export_replays_to_the_same_alerts(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    scenario = PotScenario(kind="caramel", seed=5, noise_c=0.1, spikes_at=(900.0,), bursts_at=(1200.0,),
+                           faults_at=(1300.0, 1301.0, 1302.0, 1303.0), dropouts=((1500.0, 30.0),))  # fmt: skip
+    trace = [(s.t, s.reading_c) for s in simulate(scenario, 2000.0)]
+    outputs = play(hub, clock, trace, clock.t)
+    stop(recorder)
+    live = [(o.alert.kind.value, o.alert.level.value, o.alert.step) for o in outputs if isinstance(o, AlertRaised)]
+    assert {"probe_fault", "probe_lost", "target_reached", "target_overshoot"} <= {k for k, _, _ in live}
+    async with client_for(hub, recorder) as client:
+        r = await client.get("/api/cooks/1-c1/readings.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.text.splitlines()[0] == "# profile: caramel"
+    assert "t,temp_c,probe" in r.text.splitlines()
+    exported = tmp_path / "cook.csv"
+    exported.write_text(r.text)
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "replay", str(exported)], capture_output=True, text=True, check=True
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    replayed = [(x["kind"], x["level"], x["step"]) for x in lines if x["type"] == "alert"]
+    assert replayed == live
+    recorded = rows(path, "SELECT at - (SELECT started_at FROM cooks), kind FROM alerts ORDER BY rowid")
+    assert [x["t"] for x in lines if x["type"] == "alert"] == pytest.approx([t for t, _ in recorded], abs=0.01)
+
+
+# ---- retention -----------------------------------------------------------------------------------
+
+
+async def test_retention_forgets_old_cooks_but_never_the_current_time_line(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 10)
+    hub.apply(StopCook(clock.t, "1-c1"))
+    feed(hub, clock, [20.0] * 10)  # between cooks
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 10)
+    hub.apply(StopCook(clock.t, "1-c2"))
+    stop(recorder)
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # the first run was 40 days ago
+        conn.execute("UPDATE cooks SET started_wall = started_wall - 40 * 86400, ended_wall = ended_wall - 40 * 86400")
+        conn.execute("UPDATE events SET wall = wall - 40 * 86400")
+        conn.execute("UPDATE cooks SET started_wall = started_wall + 35 * 86400, ended_wall = ended_wall + 35 * 86400 "
+                     "WHERE id = '1-c2'")  # fmt: skip
+        conn.commit()
+    hub2, recorder2 = start(path, FakeClock(clock.t + 10.0), retention_days=30)
+    hub2.apply(StartCook(hub2.clock.monotonic(), PROFILES["caramel"], "pot"))
+    assert recorder2.sync()
+    stop(recorder2)
+    assert [r[0] for r in rows(path, "SELECT id FROM cooks ORDER BY first_seq")] == ["1-c2", "2-c1"]
+    # the first cook's readings and the idle ones between cooks are gone; the second cook's stay
+    assert rows(path, "SELECT count(*) FROM readings WHERE run = 1") == [(10,)]
+    assert rows(path, "SELECT count(*) FROM alerts WHERE cook = '1-c1'") == [(0,)]
+
+
+# ---- snapshots and migrations ---------------------------------------------------------------
+
+
+async def test_a_resume_starts_from_the_newest_snapshot_and_is_still_exact(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock, checkpoint_every_s=0.0)  # a snapshot after every hub step
+    hub.apply(StartCook(clock.t, SHORT_RILLONS, "pot"))
+    trace = sim_trace(1400.0)
+    play(hub, clock, trace, clock.t)
+    stop(recorder, clean=False)
+    assert len(rows(path, "SELECT seq FROM checkpoints")) == 1  # only the newest is kept
+    with caplog.at_level(logging.INFO):
+        restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+    assert "replayed from a snapshot" in caplog.text
+    assert snapshot(restored, clock.t) == snapshot(hub.kitchen, clock.t)
+
+
+async def test_a_snapshot_mid_way_plus_the_events_after_it_is_exact(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock, checkpoint_every_s=1e9)
+    hub.apply(StartCook(clock.t, SHORT_RILLONS, "pot"))
+    t0 = clock.t
+    trace = sim_trace(1400.0)
+    play(hub, clock, trace[:700], t0)
+    await asyncio.sleep(0)
+    recorder._checkpoint()  # as the timer would, half-way
+    play(hub, clock, trace[700:], t0)
+    stop(recorder, clean=False)
+    (seq,) = rows(path, "SELECT seq FROM checkpoints")[0]
+    assert rows(path, "SELECT count(*) FROM events WHERE seq > ?", seq)[0][0] > 600
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+    assert snapshot(restored, clock.t) == snapshot(hub.kitchen, clock.t)
+
+
+async def test_a_snapshot_from_another_version_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock, checkpoint_every_s=0.0)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 30)
+    stop(recorder, clean=False)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE checkpoints SET version = '0.0.1'")
+        conn.commit()
+    with caplog.at_level(logging.INFO):
+        restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+    assert "replayed from its start" in caplog.text
+    assert snapshot(restored) == snapshot(hub.kitchen)
+
+
+def test_a_snapshot_may_only_hold_the_tracker() -> None:
+    import pickle
+    import zlib
+
+    from service.history import checkpoint
+
+    class Evil:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (os.system, ("echo pwned",))
+
+    with pytest.raises(pickle.UnpicklingError, match=r"(posix|os)\.system"):
+        checkpoint.load(zlib.compress(pickle.dumps(Evil())))
+    with pytest.raises(pickle.UnpicklingError, match="holds a dict"):
+        checkpoint.load(zlib.compress(pickle.dumps({"a": 1})))
+    kitchen = Kitchen([ProbeSetup("pot")], id_prefix="7-")
+    kitchen.handle(StartCook(1.0, PROFILES["rillons"], "pot"))
+    assert checkpoint.load(checkpoint.dump(kitchen)).cooks["7-c1"].profile == PROFILES["rillons"]
+
+
+def test_a_version_1_file_is_migrated_forward_keeping_its_data(tmp_path: Path) -> None:
+    from service.history.schema import MIGRATIONS, _statements
+
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        for statement in _statements(MIGRATIONS[0]):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(
+            "INSERT INTO runs (id, chain, after_seq, boot_id, started_wall, mono_base, line_base, setups, version) "
+            "VALUES (1, 1, 0, 'b', 0, 0, 0, '[]', 'old')"
+        )
+        conn.commit()
+    conn2 = connect(path)
+    assert conn2.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn2.execute("SELECT version FROM runs").fetchall() == [("old",)]
+    assert conn2.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
+    conn2.close()
+
+
+async def test_a_cook_that_cannot_be_resumed_is_marked_interrupted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "h.db"
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [150.0] * 10)
+    stop(recorder, clean=False)
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # a recipe this potwatch cannot read any more
+        conn.execute("UPDATE events SET data = '{\"name\": 1}' WHERE kind = ?", (Kind.START,))
+        conn.commit()
+    clock2 = FakeClock(clock.t + 60.0)
+    with caplog.at_level(logging.ERROR):
+        hub2, recorder2 = start(path, clock2)
+    assert "cannot resume" in caplog.text and not hub2.kitchen.cooks
+    feed(hub2, clock2, [20.0] * 5)
+    stop(recorder2)
+    assert rows(path, "SELECT id, outcome, ended_at IS NOT NULL FROM cooks") == [("1-c1", "interrupted", 1)]
+    async with client_for(hub2, recorder2) as client:
+        listed = (await client.get("/api/cooks")).json()
+        points = (await client.get("/api/cooks/1-c1/series")).json()["points"]
+    assert listed[0]["outcome"] == "interrupted" and not listed[0]["running"]
+    assert len(points) == 10  # the readings of the next run are not this cook's
+
+
+async def test_without_a_file_the_routes_answer_from_memory(tmp_path: Path) -> None:
+    path = tmp_path / "gone" / "h.db"  # a state directory that is not there (an unmounted card)
+    clock = FakeClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, [210.0 + 0.4 * i for i in range(40)])
+    await asyncio.sleep(0)
+    wait_until(lambda: recorder.status().startswith("paused"), 5, "recording to pause")
+    async with client_for(hub, recorder) as client:
+        assert (await client.get("/healthz")).json()["recording"].startswith("paused: ")
+        (listed,) = (await client.get("/api/cooks")).json()
+        assert listed["id"] == "1-c1" and listed["running"]
+        detail = (await client.get("/api/cooks/1-c1")).json()
+        assert detail["stage"] == "reached"
+        assert [s["stage"] for s in detail["stages"]] == ["heating", "approaching", "reached"]
+        series = (await client.get("/api/cooks/1-c1/series")).json()
+        assert len(series["points"]) == 40
+        csv = (await client.get("/api/cooks/1-c1/readings.csv")).text
+        assert csv.startswith("# profile: caramel") and len(csv.splitlines()) == 40 + 4
