@@ -1,0 +1,324 @@
+"""Home Assistant MQTT discovery as pure functions: a description of this potwatch in, messages out.
+
+Nothing here touches a socket, a clock or the hub: ``announce(instance)`` returns
+the retained ``(topic, payload, retain)`` messages that make one device with
+all its entities appear in Home Assistant, and the publisher sends them on every
+(re)connect and whenever Home Assistant says ``homeassistant/status`` =
+``online`` (after its own restart it has forgotten everything not retained, and
+a broker killed without saving has forgotten the retained messages too).
+
+Keys are Home Assistant's full names (it also accepts the abbreviations);
+``tests/service/test_discovery.py`` checks every key against the schemas Home
+Assistant documents, because its discovery schema silently *drops* unknown
+keys: a typo would not fail, the entity would just lose the setting.
+
+Unique ids and discovery topics derive from the base topic only, never from a
+boot-time value, so a restart updates the same entities instead of adding new
+ones. The base topic must already be unique on a broker (two potwatches on the
+same topics would overwrite each other's state), which makes it a good id.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.core.events import AlertKind
+from service.core.steps.boil import BoilStage
+from service.core.steps.hold import HoldStage
+from service.core.steps.reach import ReachStage
+
+MANUFACTURER = "potwatch"
+MODEL = "potwatch kitchen thermometer service"
+# The stage shown when no cook runs: an enum sensor's state must be one of its options.
+IDLE = "idle"
+ACK_PRESS = "PRESS"  # Home Assistant's default payload_press: what the button sends
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: str
+    retain: bool
+    qos: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Every topic potwatch publishes or listens to, under one base topic."""
+
+    base: str
+
+    @property
+    def availability(self) -> str:
+        return f"{self.base}/availability"
+
+    def probe(self, probe_id: str) -> str:
+        return f"{self.base}/probe/{probe_id}/temperature"
+
+    @property
+    def cook_state(self) -> str:
+        return f"{self.base}/cook/state"
+
+    @property
+    def cook_alert(self) -> str:
+        return f"{self.base}/cook/alert"
+
+    @property
+    def cook_ack(self) -> str:
+        return f"{self.base}/cook/ack"
+
+    @property
+    def ack_button(self) -> str:
+        """The Home Assistant button's command topic: any press acknowledges every active alert."""
+        return f"{self.base}/cook/ack/press"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeInfo:
+    id: str
+    label: str = ""
+    # real seconds after which Home Assistant shows the value as unavailable
+    expire_after_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """What discovery needs to know about one running potwatch."""
+
+    base_topic: str
+    discovery_prefix: str
+    version: str
+    probes: tuple[ProbeInfo, ...] = ()
+    page_url: str | None = None
+    name: str = "potwatch"
+    # False when MQTT commands are refused (a token is set without accept_commands):
+    # the acknowledge button is then withdrawn rather than shown doing nothing.
+    commands: bool = True
+    extra_stages: tuple[str, ...] = field(default=())
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.base_topic)
+
+    @property
+    def node_id(self) -> str:
+        return node_id(self.base_topic)
+
+
+def node_id(base_topic: str) -> str:
+    """A discovery node id (``[a-zA-Z0-9_-]``) from the base topic: stable across restarts."""
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "_", base_topic).strip("_")
+    return slug or "potwatch"
+
+
+def expire_after(stale_s: float, speed: float = 1.0) -> int:
+    """Home Assistant's ``expire_after`` (real whole seconds, ≥ 1) for a stale timeout on the kitchen's clock."""
+    return max(1, math.ceil(stale_s / speed))
+
+
+def stage_options(extra: tuple[str, ...] = ()) -> list[str]:
+    """Every stage any step can be in, plus ``idle``: the enum sensor's options."""
+    names = {IDLE, *extra}
+    for enum in (HoldStage, ReachStage, BoilStage):
+        names.update(member.value for member in enum)
+    return sorted(names)
+
+
+def device(instance: Instance) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "identifiers": [f"potwatch_{instance.node_id}"],
+        "name": instance.name,
+        "manufacturer": MANUFACTURER,
+        "model": MODEL,
+        "sw_version": instance.version,
+    }
+    if instance.page_url:
+        block["configuration_url"] = instance.page_url
+    return block
+
+
+def _entity(instance: Instance, object_id: str, name: str) -> dict[str, Any]:
+    topics = instance.topics
+    return {
+        "name": name,
+        "unique_id": f"potwatch_{instance.node_id}_{object_id}",
+        "availability_topic": topics.availability,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": device(instance),
+        "origin": {"name": "potwatch", "sw_version": instance.version},
+    }
+
+
+def config_topic(instance: Instance, component: str, object_id: str) -> str:
+    return f"{instance.discovery_prefix}/{component}/{instance.node_id}/{object_id}/config"
+
+
+def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """``(component, object_id, config)`` for every entity; config None = withdraw it."""
+    topics = instance.topics
+    state = topics.cook_state
+    out: list[tuple[str, str, dict[str, Any] | None]] = []
+    for probe in instance.probes:
+        config = _entity(instance, f"probe_{probe.id}_temperature", f"{probe.label or probe.id} temperature")
+        config.update(
+            state_topic=topics.probe(probe.id),
+            # a fault or lost probe has no temperature: "None" makes Home Assistant show "unknown"
+            value_template="{{ value_json.celsius if value_json.state == 'ok' else None }}",
+            device_class="temperature",
+            unit_of_measurement="°C",
+            state_class="measurement",
+            suggested_display_precision=1,
+            json_attributes_topic=topics.probe(probe.id),
+            qos=0,
+        )
+        if probe.expire_after_s is not None:
+            config["expire_after"] = probe.expire_after_s
+        out.append(("sensor", f"probe_{probe.id}_temperature", config))
+
+    stage = _entity(instance, "stage", "Stage")
+    stage.update(
+        state_topic=state,
+        value_template="{{ value_json.stage }}",
+        device_class="enum",
+        options=stage_options(instance.extra_stages),
+        json_attributes_topic=state,
+        json_attributes_template=(
+            "{{ {'profile': value_json.profile, 'step': value_json.step, 'probe': value_json.probe,"
+            " 'outcome': value_json.outcome} | tojson }}"
+        ),
+        icon="mdi:pot-steam",
+        qos=1,
+    )
+    out.append(("sensor", "stage", stage))
+
+    eta = _entity(instance, "eta", "Time to target")
+    eta.update(
+        state_topic=state,
+        value_template="{{ value_json.eta_s }}",
+        device_class="duration",
+        unit_of_measurement="s",
+        state_class="measurement",
+        suggested_display_precision=0,
+        json_attributes_topic=state,
+        json_attributes_template="{{ {'eta_sigma_s': value_json.eta_sigma_s} | tojson }}",
+        qos=1,
+    )
+    out.append(("sensor", "eta", eta))
+
+    rate = _entity(instance, "rate", "Rate of rise")
+    rate.update(
+        state_topic=state,
+        value_template="{{ value_json.rate_f_per_min }}",
+        unit_of_measurement="°F/min",
+        state_class="measurement",
+        suggested_display_precision=1,
+        icon="mdi:trending-up",
+        qos=1,
+    )
+    out.append(("sensor", "rate", rate))
+
+    target = _entity(instance, "target", "Target")
+    target.update(
+        state_topic=state,
+        value_template="{{ value_json.target_c }}",
+        device_class="temperature",
+        unit_of_measurement="°C",
+        suggested_display_precision=1,
+        qos=1,
+    )
+    out.append(("sensor", "target", target))
+
+    sugar = _entity(instance, "sugar_stage", "Sugar stage")
+    sugar.update(
+        state_topic=state,
+        value_template="{{ value_json.sugar_stage }}",
+        icon="mdi:candy",
+        qos=1,
+    )
+    out.append(("sensor", "sugar_stage", sugar))
+
+    active = _entity(instance, "active_alerts", "Active alerts")
+    active.update(
+        state_topic=state,
+        value_template="{{ value_json.active_alerts }}",
+        state_class="measurement",
+        icon="mdi:alarm-light",
+        json_attributes_topic=state,
+        json_attributes_template="{{ {'alerts': value_json.alerts} | tojson }}",
+        qos=1,
+    )
+    out.append(("sensor", "active_alerts", active))
+
+    reached = _entity(instance, "target_reached", "Target reached")
+    reached.update(
+        state_topic=state,
+        value_template="{{ 'ON' if value_json.target_reached else 'OFF' }}",
+        payload_on="ON",
+        payload_off="OFF",
+        icon="mdi:bell-ring",
+        qos=1,
+    )
+    out.append(("binary_sensor", "target_reached", reached))
+
+    alert = _entity(instance, "alert", "Alert")
+    alert.update(
+        state_topic=topics.cook_alert,
+        event_types=[kind.value for kind in AlertKind],
+        icon="mdi:alarm",
+        qos=1,
+    )
+    out.append(("event", "alert", alert))
+
+    button: dict[str, Any] | None = None
+    if instance.commands:
+        button = _entity(instance, "ack", "Acknowledge alerts")
+        button.update(
+            command_topic=topics.ack_button,
+            payload_press=ACK_PRESS,
+            retain=False,
+            qos=1,
+            icon="mdi:bell-check",
+        )
+    out.append(("button", "ack", button))
+    return out
+
+
+def announce(instance: Instance) -> list[Message]:
+    """Every discovery message, retained; an empty payload withdraws an entity Home Assistant may still have."""
+    if not instance.discovery_prefix:
+        return []
+    return [
+        Message(
+            config_topic(instance, component, object_id),
+            "" if config is None else json.dumps(config, ensure_ascii=False, separators=(",", ":")),
+            retain=True,
+        )
+        for component, object_id, config in entities(instance)
+    ]
+
+
+def probe_message(instance: Instance, probe: ProbeInfo) -> Message | None:
+    """The discovery message of one probe's sensor alone (its expire_after changed)."""
+    one = Instance(
+        instance.base_topic,
+        instance.discovery_prefix,
+        instance.version,
+        (probe,),
+        instance.page_url,
+        instance.name,
+        instance.commands,
+        instance.extra_stages,
+    )
+    return next(
+        (m for m in announce(one) if m.topic == config_topic(one, "sensor", f"probe_{probe.id}_temperature")), None
+    )
+
+
+def status_topic(instance: Instance) -> str | None:
+    """Where Home Assistant announces itself (its birth message)."""
+    return f"{instance.discovery_prefix}/status" if instance.discovery_prefix else None

@@ -1,0 +1,552 @@
+"""The MQTT part: the kitchen's state, alerts and Home Assistant discovery on a broker, and acks back.
+
+It reads the hub's bus like any other listener (a bounded queue: a dead broker
+never holds up the pot) and turns events into messages:
+
+- ``<base>/availability`` ``online``/``offline``, retained; ``offline`` is the
+  last will, and ``close`` publishes it itself (a will is not sent on a clean
+  disconnect);
+- ``<base>/probe/<id>/temperature``, retained, QoS 0: the reading, its state,
+  the filtered value and the rate of rise;
+- ``<base>/cook/state``, retained, QoS 1: the cook (stage, target, ETA with its
+  uncertainty, sugar stage…) and its alerts with their acked flags;
+- ``<base>/cook/alert``, QoS 1, not retained: each alert once, with its stable
+  id so that a redelivered duplicate is recognisable;
+- Home Assistant discovery (``discovery.py``), on every (re)connect and every
+  time Home Assistant announces itself on ``homeassistant/status``.
+
+It listens to ``<base>/cook/ack`` (an alert id or ``all``) and the Home
+Assistant button's topic; an ack goes through ``hub.request`` exactly like the
+API's, so the page, SSE and everyone else hear it.
+
+The connection is ``drivers.mqtt_link.MqttLink``: paho on its own network
+thread, which never touches our state (its callbacks hand frozen events to the
+event loop), reconnecting within 2 s of a broker's return. Every ``LinkUp``
+republishes discovery, availability and state. While the broker is away,
+readings and state are not queued (they are superseded, and republished on
+reconnect); alerts are handed to paho at QoS 1, which keeps them and sends
+them once when the connection is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import paho.mqtt.client as paho
+
+from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkDown, LinkSettings, LinkUp, MqttLink, Will
+from drivers.mqtt_link import Message as LinkMessage
+from service import __version__
+from service.core.events import Acknowledge, AlertRaised, CommandRefused, Output
+from service.mqtt.discovery import (
+    ACK_PRESS,
+    Instance,
+    Message,
+    ProbeInfo,
+    Topics,
+    announce,
+    expire_after,
+    probe_message,
+    status_topic,
+)
+from service.runtime.views import alert_json, both, probe_json
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from service.config import Config, MqttConfig
+    from service.runtime.bus import BusEvent, Subscription
+    from service.runtime.hub import Hub
+
+log = logging.getLogger(__name__)
+
+BUS_QUEUE = 2000  # events; past that we are cut off, resubscribe and republish everything
+ALERT_BACKLOG = 500  # alerts paho may hold (QoS 1) while the broker is away
+KEEPALIVE_S = 10  # the broker sends our will 1.5 × this after a silent death (power cut)
+CLOSE_WAIT_S = 1.2  # the service gives each part 1.5 s to close
+FLUSH_LIMIT_S = 0.001  # the most an alert holds up the hub's step to reach the socket
+FLUSH_STEP_S = 0.0001
+INACTIVE_ALERTS_IN_STATE = 5
+EXPIRE_CHANGE = 0.2  # republish a probe's expire_after when its stale timeout moved this much
+ALERT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+WARN_IGNORED = 20  # after this many ignored commands, say so at debug level only
+
+ALERT_KEYS = ("id", "kind", "level", "active", "acked", "at", "acked_at", "probe", "cook", "step", "message")
+COOK_KEYS = (
+    "profile",
+    "title",
+    "probe",
+    "channel",
+    "step",
+    "step_index",
+    "step_kind",
+    "steps",
+    "stage",
+    "started_at",
+    "target_c",
+    "target_f",
+    "overshoot_c",
+    "overshoot_f",
+    "level_c",
+    "level_f",
+    "rate_f_per_min",
+    "eta_s",
+    "eta_sigma_s",
+    "sugar_stage",
+    "next_sugar_stage",
+    "next_sugar_stage_eta_s",
+    "low_c",
+    "low_f",
+    "high_c",
+    "high_f",
+    "hold_elapsed_s",
+    "hold_remaining_s",
+    "outcome",
+)
+REACHED_STAGES = ("reached", "overshoot")
+
+
+# ---- payloads: pure functions of what the hub says ---------------------------------------
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def probe_payload(
+    reading: dict[str, Any], level_c: float | None = None, rate_c_per_s: float | None = None
+) -> dict[str, Any]:
+    """A probe's temperature message: the reading as the API shows it, plus the tracker's filtered view."""
+    filtered_c, filtered_f = both(level_c)
+    rate_c = None if rate_c_per_s is None else round(rate_c_per_s * 60.0, 2)
+    return {
+        "probe": reading["probe"],
+        "channel": reading.get("channel", ""),
+        "celsius": reading.get("celsius"),
+        "fahrenheit": reading.get("fahrenheit"),
+        "at": reading.get("at"),
+        "state": reading.get("state"),
+        "fault": reading.get("fault"),
+        "filtered_c": filtered_c,
+        "filtered_f": filtered_f,
+        "rate_c_per_min": rate_c,
+        "rate_f_per_min": None if rate_c is None else round(rate_c * 1.8, 2),
+    }
+
+
+def cook_state_payload(status: dict[str, Any]) -> dict[str, Any]:
+    """``<base>/cook/state``: the newest running cook (or ``idle``) and the alerts worth showing."""
+    cook = status.get("cook")
+    payload: dict[str, Any] = {"cook": None, **dict.fromkeys(COOK_KEYS)}
+    if cook is not None:
+        payload["cook"] = cook["id"]
+        payload.update({key: cook.get(key) for key in COOK_KEYS})
+    else:
+        payload["stage"] = "idle"
+    rate = payload["rate_f_per_min"]
+    payload["rate_c_per_min"] = None if rate is None else round(rate / 1.8, 2)
+    payload["target_reached"] = bool(
+        cook is not None and cook.get("step_kind") == "reach" and cook.get("stage") in REACHED_STAGES
+    )
+    alerts = status.get("alerts", [])
+    active = [a for a in alerts if a.get("active")]
+    recent = [a for a in alerts if not a.get("active")][:INACTIVE_ALERTS_IN_STATE]
+    payload["active_alerts"] = len(active)
+    payload["alerts"] = [{key: a.get(key) for key in ALERT_KEYS} for a in active + recent]
+    return payload
+
+
+def alert_payload(alert: dict[str, Any]) -> dict[str, Any]:
+    """An alert as the API shows it; ``event_type`` is what Home Assistant's event entity reads."""
+    return {"event_type": alert["kind"], **alert}
+
+
+# ---- the connection ------------------------------------------------------------------------
+
+
+def link_settings(url: str, client_id: str, will: Message) -> LinkSettings:
+    """``mqtt://user:pass@host:port`` (``mqtts://`` for TLS, ``?cafile=`` for a private CA) → the link's settings."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    query = dict(parse_qsl(parts.query))
+    return LinkSettings(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT),
+        tls=tls,
+        cafile=query.get("cafile"),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        client_id=client_id,
+        keepalive=KEEPALIVE_S,
+        will=Will(will.topic, will.payload.encode(), will.qos, will.retain),
+    )
+
+
+def _nodelay(client: paho.Client, userdata: object, sock: Any) -> None:
+    # Nagle holds a small publish that follows another until the broker's
+    # (delayed) ACK: up to ~40 ms on an alert. Measured in bench/mqtt_latency.py.
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except Exception:  # not a TCP socket (unix or websocket transport): nothing to tune
+        log.debug("mqtt: TCP_NODELAY not set", exc_info=True)
+
+
+class _Link(MqttLink):
+    """The shared link, with TCP_NODELAY on every socket it opens, and ``flush`` for alerts.
+
+    drivers.mqtt_link has neither yet; these two are all the publisher adds to
+    the connection.
+    """
+
+    def _make_client(self) -> paho.Client:
+        client = super()._make_client()
+        client.on_socket_open = _nodelay
+        return client
+
+    def flush(self, limit: float = FLUSH_LIMIT_S) -> None:
+        """Let paho's thread put what was just published on the socket, waiting at most ``limit``.
+
+        paho writes from its own thread, which needs the GIL; right after an
+        alert this thread goes on with the hub's step and other parts wake up
+        (the history commits at once after an alert), so the write could wait
+        for the interpreter's 5 ms switch interval or longer. Sleeping a few
+        hundred microseconds hands the GIL over; on a busy two-core machine it
+        took the median from the deciding line to the subscriber from 3–4.5 ms
+        to about 2 ms (docs/mqtt.md, Latency).
+        """
+        client = self._client
+        if client is None or not self.connected:
+            return
+        end = time.perf_counter() + limit
+        while client.want_write() and time.perf_counter() < end:
+            time.sleep(FLUSH_STEP_S)
+
+
+# ---- the part ----------------------------------------------------------------------------
+
+
+class MqttPublisher:
+    """The ``Part`` that mirrors the kitchen onto MQTT and takes acks back."""
+
+    name = "mqtt"
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        probes: Sequence[ProbeInfo] = (),
+        *,
+        accept_commands: bool = True,
+        page_url: str | None = None,
+        client_id: str = "",
+    ) -> None:
+        self.config = config
+        self.topics = Topics(config.base_topic)
+        self.accept_commands = accept_commands
+        self._probes = {p.id: p for p in probes}
+        self._page_url = page_url
+        will = Message(self.topics.availability, "offline", retain=True)
+        self.settings = link_settings(config.url, client_id, will)
+        self._hub: Hub | None = None
+        self._sub: Subscription | None = None
+        self._link: MqttLink | None = None
+        self._last_id = 0
+        self._last_state: str | None = None
+        self._backlog = 0  # alerts handed to paho while disconnected
+        self._announced_expiry: dict[str, int | None] = {}
+        self.stats = {"published": 0, "skipped": 0, "refused": 0, "connects": 0, "commands": 0, "ignored": 0}
+
+    @classmethod
+    def from_config(cls, config: Config, host: str | None = None, port: int | None = None) -> MqttPublisher:
+        """The publisher for ``potwatch run``: commands obey the same token rule as the API."""
+        from service.serve import page_urls
+
+        assert config.mqtt is not None
+        scheme = "https" if config.server.tls else "http"
+        page = page_urls(scheme, host or config.server.host, port or config.server.port)[0]
+        accept = not config.server.token or config.mqtt.accept_commands
+        if not accept:
+            log.info("mqtt: a token is set and [mqtt] accept_commands is false: acks over MQTT are refused")
+        probes = [ProbeInfo(p.id, p.label) for p in config.probes]
+        return cls(config.mqtt, probes, accept_commands=accept, page_url=page)
+
+    @property
+    def connected(self) -> bool:
+        return self._link is not None and self._link.connected
+
+    # ---- Part ----
+
+    def attach(self, hub: Hub) -> None:
+        self._hub = hub
+        # subscribe now: nothing the hub says between start-up and our first connect is missed
+        self._sub = hub.bus.subscribe(BUS_QUEUE)
+        hub.on_output.append(self._on_output)
+        for probe_id in hub.kitchen.probes:
+            self._probes.setdefault(probe_id, ProbeInfo(probe_id))
+
+    def routers(self) -> list[APIRouter]:
+        return []
+
+    def health(self) -> dict[str, object]:
+        link = self._link
+        return {
+            "mqtt": {
+                "state": "connected" if self.connected else "disconnected",
+                "broker": f"{'mqtts' if self.settings.tls else 'mqtt'}://{self.settings.server}",
+                "thread_alive": link is not None and link.thread_alive,
+                "callback_errors": link.callback_errors if link is not None else 0,
+                **self.stats,
+            }
+        }
+
+    async def run(self) -> None:
+        hub = self._require_hub()
+        subscriptions: list[tuple[str, int]] = []
+        if self.accept_commands:
+            subscriptions += [(self.topics.cook_ack, 1), (self.topics.ack_button, 1)]
+        birth = status_topic(self._instance())
+        if birth:
+            subscriptions.append((birth, 1))
+        link = self._link = _Link(self.settings, subscriptions=subscriptions, name="mqtt")
+        link.start()
+        log.info("mqtt: publishing to %s under %s/", self.settings.server, self.topics.base)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._pump_bus(hub))
+            tasks.create_task(self._pump_link(hub, link))
+
+    async def close(self) -> None:
+        link = self._link
+        if link is None:
+            return
+        was_up = link.connected
+        # Our own "offline": the will is not sent on a clean disconnect. paho writes
+        # this PUBLISH before the DISCONNECT on the same stream, so the broker has it.
+        link.publish(self.topics.availability, "offline", qos=1, retain=True)
+        await link.stop(timeout=CLOSE_WAIT_S)
+        self._link = None
+        log.info("mqtt: %s", "offline published, disconnected" if was_up else "stopped (the broker was away)")
+
+    # ---- the hub's events → messages ----
+
+    async def _pump_bus(self, hub: Hub) -> None:
+        while True:
+            sub = self._sub
+            if sub is None:
+                return
+            event = await sub.get()
+            if event is None:
+                if not sub.overflowed:
+                    return  # the service is stopping
+                self._resubscribe(hub)
+                continue
+            self._last_id = event.id
+            try:
+                self._on_event(hub, event)
+            except Exception:
+                log.exception("mqtt: could not publish %s", event.name)
+
+    def _resubscribe(self, hub: Hub) -> None:
+        """We fell behind and were cut off: catch up on the alerts, republish the rest."""
+        log.warning("mqtt: fell behind the hub; resubscribing")
+        self._sub = hub.bus.subscribe(BUS_QUEUE)
+        self._last_id = hub.bus.last_id  # alerts went out from the hook; the rest is state, republished now
+        if self.connected:
+            self._announce_state(hub)
+
+    def _on_event(self, hub: Hub, event: BusEvent) -> None:
+        name, data = event.name, event.data
+        if name == "alert":
+            self._send_cook_state(hub)  # the alert itself went out from _on_output
+        elif name == "reading":
+            if data.get("live", True):
+                self._send_reading(hub, data)
+        elif name == "probe":
+            self._send_probe(hub, data["probe"])
+        elif name in ("cook", "stage", "ack", "cook_ended"):
+            self._send_cook_state(hub)
+
+    def _send(self, message: Message) -> bool:
+        """Publish now; while disconnected nothing goes (it is superseded, and republished on reconnect)."""
+        link = self._link
+        if link is None or not link.connected:
+            self.stats["skipped"] += 1
+            return False
+        link.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
+        self.stats["published"] += 1
+        return True
+
+    def _on_output(self, out: Output) -> None:
+        """The hub's hook, in the hub's step: an alert goes on the wire before anything else runs.
+
+        Sent from here rather than from the bus: the bus is read a few tasks later,
+        and an alert step is exactly when other parts wake up (the history recorder
+        commits at once after an alert, on its own thread, and holds the GIL for
+        milliseconds). paho's publish only appends to its queue and, from this
+        thread, tries one non-blocking send: a hand-over, as the hook must be.
+        """
+        if isinstance(out, AlertRaised) and self._hub is not None:
+            self._send_alert(alert_json(out.alert, self._hub.clock))
+
+    def _send_alert(self, alert: dict[str, Any]) -> None:
+        """An alert is news, not state: while the broker is away paho keeps it (QoS 1) and sends it once back."""
+        link = self._link
+        message = Message(self.topics.cook_alert, dumps(alert_payload(alert)), retain=False, qos=1)
+        if link is None:
+            self.stats["refused"] += 1
+            return
+        if not link.connected:
+            if self._backlog >= ALERT_BACKLOG:
+                self.stats["refused"] += 1
+                log.warning("mqtt: %d alerts wait for the broker; alert %s dropped", self._backlog, alert["id"])
+                return
+            self._backlog += 1
+        link.publish(message.topic, message.payload, qos=1, retain=False)
+        self.stats["published"] += 1
+        if isinstance(link, _Link):
+            link.flush()
+
+    def _send_reading(self, hub: Hub, reading: dict[str, Any]) -> None:
+        probe_id = reading["probe"]
+        track = hub.kitchen.tracks.get((probe_id, reading.get("channel", "")))
+        payload = probe_payload(reading, track.level if track else None, track.rate if track else None)
+        self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
+        self._check_expiry(hub, probe_id)
+
+    def _send_probe(self, hub: Hub, probe_id: str) -> None:
+        health = hub.kitchen.probes.get(probe_id)
+        if health is None:
+            return
+        view = probe_json(health, hub.clock)
+        track = hub.kitchen.tracks.get((probe_id, health.channel))
+        reading = {**view, "probe": probe_id}
+        payload = probe_payload(reading, track.level if track else None, track.rate if track else None)
+        self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
+
+    def _send_cook_state(self, hub: Hub, *, force: bool = False) -> None:
+        text = dumps(cook_state_payload(hub.status()))
+        if text == self._last_state and not force:
+            return
+        if self._send(Message(self.topics.cook_state, text, retain=True, qos=1)):
+            self._last_state = text
+
+    # ---- discovery and announcements ----
+
+    def _instance(self) -> Instance:
+        return Instance(
+            base_topic=self.config.base_topic,
+            discovery_prefix=self.config.discovery_prefix,
+            version=__version__,
+            probes=tuple(self._probe_info(p) for p in self._probes.values()),
+            page_url=self._page_url,
+            commands=self.accept_commands,
+        )
+
+    def _probe_info(self, probe: ProbeInfo) -> ProbeInfo:
+        hub = self._hub
+        health = hub.kitchen.probes.get(probe.id) if hub is not None else None
+        if health is None or hub is None:
+            return probe
+        return ProbeInfo(probe.id, probe.label, expire_after(health.stale_timeout, hub.clock.speed))
+
+    def _check_expiry(self, hub: Hub, probe_id: str) -> None:
+        """A probe without a configured stale timeout learns its interval: keep Home Assistant's expiry matched."""
+        announced = self._announced_expiry.get(probe_id)
+        probe = self._probes.get(probe_id)
+        if announced is None or probe is None or not self.config.discovery_prefix:
+            return
+        now = self._probe_info(probe).expire_after_s
+        if now is None or abs(now - announced) <= EXPIRE_CHANGE * announced:
+            return
+        message = probe_message(self._instance(), self._probe_info(probe))
+        if message is not None and self._send(message):
+            self._announced_expiry[probe_id] = now
+
+    def _announce_all(self, hub: Hub) -> None:
+        """Discovery, availability and every current state: a broker or Home Assistant that forgot gets it all."""
+        instance = self._instance()
+        for message in announce(instance):
+            self._send(message)
+        for probe in instance.probes:
+            self._announced_expiry[probe.id] = probe.expire_after_s
+        self._send(Message(self.topics.availability, "online", retain=True))
+        self._announce_state(hub)
+
+    def _announce_state(self, hub: Hub) -> None:
+        for probe_id in hub.kitchen.probes:
+            self._send_probe(hub, probe_id)
+        self._send_cook_state(hub, force=True)
+
+    # ---- the broker's messages → commands ----
+
+    async def _pump_link(self, hub: Hub, link: MqttLink) -> None:
+        birth = status_topic(self._instance())
+        async for event in link:
+            try:
+                if isinstance(event, LinkUp):
+                    self.stats["connects"] += 1
+                    self._backlog = 0
+                    self._announce_all(hub)
+                elif isinstance(event, LinkDown):
+                    pass  # the link logged it; readings and state wait for the next LinkUp
+                elif event.topic == birth:
+                    if event.payload.strip() == b"online":
+                        log.info("mqtt: Home Assistant is online: announcing again")
+                        self._announce_all(hub)
+                else:
+                    await self._command(hub, event)
+            except Exception:
+                log.exception("mqtt: could not handle %r", event)
+
+    def _ignore(self, why: str, event: LinkMessage) -> None:
+        self.stats["ignored"] += 1
+        level = logging.WARNING if self.stats["ignored"] <= WARN_IGNORED else logging.DEBUG
+        log.log(level, "mqtt: ignored %r on %s: %s", event.payload[:80], event.topic, why)
+
+    async def _command(self, hub: Hub, event: LinkMessage) -> None:
+        if not self.accept_commands:
+            self._ignore("commands over MQTT are off (a token is set; see [mqtt] accept_commands)", event)
+            return
+        if event.retain:
+            # a retained ack would acknowledge again after every reconnect
+            self._ignore("a retained command is never acted on", event)
+            return
+        if event.truncated:
+            self._ignore("far too long for a command", event)
+            return
+        try:
+            text = event.payload.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            self._ignore("not UTF-8", event)
+            return
+        if event.topic == self.topics.ack_button:
+            if text.upper() != ACK_PRESS:
+                self._ignore(f"the button sends {ACK_PRESS!r}", event)
+                return
+            alert_id = "all"
+        elif event.topic == self.topics.cook_ack:
+            if not ALERT_ID.match(text):
+                self._ignore("expected an alert id or 'all'", event)
+                return
+            alert_id = text
+        else:
+            self._ignore("not a topic potwatch listens to", event)
+            return
+        outputs = await hub.request(Acknowledge(hub.clock.monotonic(), alert_id))
+        refused = [o for o in outputs if isinstance(o, CommandRefused)]
+        if refused:
+            self._ignore(refused[0].reason, event)
+            return
+        self.stats["commands"] += 1
+        log.info("mqtt: ack %s from %s (%d acknowledged)", alert_id, event.topic, len(outputs))
+
+    def _require_hub(self) -> Hub:
+        if self._hub is None:
+            raise RuntimeError("MqttPublisher.run before attach")
+        return self._hub

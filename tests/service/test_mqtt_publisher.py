@@ -1,0 +1,668 @@
+"""The MQTT publisher against a real Mosquitto started by the test (never the one on :1883).
+
+Two kinds of test: the part in-process, on a hub the test feeds (fast, and it
+can look inside), and a real ``potwatch run`` process with a serial pty, where
+what matters is the process: the API and SSE hearing an MQTT ack, the last
+will after SIGKILL, ``offline`` on SIGTERM, and a broker killed and restarted.
+Every wait is on a condition, with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from service.config import Config, MqttConfig, parse_config
+from service.core.cook import Kitchen, ProbeSetup
+from service.core.events import Sample, StartCook
+from service.core.units import f_to_c
+from service.mqtt.discovery import Message, ProbeInfo
+from service.mqtt.publisher import MqttPublisher
+from service.profiles import load_profiles
+from service.runtime.clock import Clock
+from service.runtime.hub import Hub
+from tests.service.test_discovery import validate_all
+from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory  # noqa: F401
+from tests.support.pty_device import PtyDevice
+from tests.support.service import ServiceProcess, free_port, sse, wait_until
+
+pytestmark = pytest.mark.real_part("mosquitto")
+
+DISCOVERY_ENTITIES = 10  # one probe: temperature, stage, eta, rate, target, sugar, active alerts, reached, alert, ack
+
+
+# ---- a subscriber that remembers everything ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int
+    at: float
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class Recorder:
+    """A paho subscriber on its own thread; tests wait on what it has seen."""
+
+    def __init__(self, broker: Broker, topics: tuple[str, ...] = ("potwatch/#", "homeassistant/#")) -> None:
+        self.messages: list[Seen] = []
+        self._changed = threading.Condition()
+        self._subscribed = threading.Event()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"recorder-{uuid.uuid4().hex[:8]}")
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port, keepalive=5)
+        self.client.loop_start()
+        assert self._subscribed.wait(5), "the recorder could not subscribe"
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        seen = Seen(message.topic, bytes(message.payload), bool(message.retain), message.qos, time.monotonic())
+        with self._changed:
+            self.messages.append(seen)
+            self._changed.notify_all()
+
+    def all(self, topic: str | None = None, after: int = 0) -> list[Seen]:
+        with self._changed:
+            return [m for m in self.messages[after:] if topic is None or m.topic == topic]
+
+    def first(self, topic: str) -> Seen | None:
+        found = self.all(topic)
+        return found[0] if found else None
+
+    def last(self, topic: str) -> Seen | None:
+        found = self.all(topic)
+        return found[-1] if found else None
+
+    def wait_for(self, check: Callable[[Seen], bool], timeout: float = 10.0, after: int = 0, what: str = "") -> Seen:
+        end = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for message in self.messages[after:]:
+                    if check(message):
+                        return message
+                left = end - time.monotonic()
+                if left <= 0:
+                    topics = sorted({m.topic for m in self.messages})
+                    raise AssertionError(f"no message {what} within {timeout} s; topics seen: {topics}")
+                self._changed.wait(left)
+
+    def discovery(self, after: int = 0) -> dict[str, Seen]:
+        return {
+            m.topic: m for m in self.all(after=after) if m.topic.startswith("homeassistant/") and "/config" in m.topic
+        }
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@contextlib.contextmanager
+def recorder(broker: Broker, *topics: str) -> Iterator[Recorder]:
+    rec = Recorder(broker, topics or ("potwatch/#", "homeassistant/#"))
+    try:
+        yield rec
+    finally:
+        rec.close()
+
+
+def publish(broker: Broker, topic: str, payload: bytes | str, retain: bool = False) -> None:
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"cmd-{uuid.uuid4().hex[:8]}")
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def as_messages(seen: dict[str, Seen]) -> list[Message]:
+    return [Message(m.topic, m.text, retain=True) for m in seen.values()]
+
+
+async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    end = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+# ---- the part in-process -----------------------------------------------------------------
+
+
+class HandClock(Clock):
+    """Kitchen time moved by the test; wall time for the ISO stamps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.t = 1000.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return 1_800_000_000.0 + self.t
+
+
+@dataclass
+class Running:
+    hub: Hub
+    part: MqttPublisher
+    clock: HandClock
+    broker: Broker
+
+    async def feed(self, start_f: float, rate_f_per_s: float, seconds: int) -> None:
+        for i in range(seconds):
+            self.clock.t += 1.0
+            await self.hub.request(Sample(self.clock.t, "pot", "", f_to_c(start_f + rate_f_per_s * i)))
+
+    async def start_caramel(self) -> None:
+        await self.hub.request(StartCook(self.clock.t, self.hub.profiles["caramel"], "pot"))
+
+    def alerts(self, kind: str) -> list[Any]:
+        return [a for a in self.hub.kitchen.alerts.values() if a.kind.value == kind]
+
+
+async def start_part(
+    broker: Broker, accept_commands: bool = True, stale_after: float | None = 10.0
+) -> tuple[Running, list[asyncio.Task[None]]]:
+    clock = HandClock()
+    hub = Hub(Kitchen([ProbeSetup("pot", stale_after)]), clock, load_profiles())
+    config = MqttConfig(url=f"mqtt://{broker.host}:{broker.port}")
+    part = MqttPublisher(
+        config, [ProbeInfo("pot", "Caramel pot")], accept_commands=accept_commands, page_url="http://pot.local:8000/"
+    )
+    part.attach(hub)
+    tasks = [asyncio.create_task(hub.run()), asyncio.create_task(part.run())]
+    await until(lambda: part.connected, 10, "the part to connect")
+    return Running(hub, part, clock, broker), tasks
+
+
+async def stop_part(running: Running, tasks: list[asyncio.Task[None]]) -> None:
+    await running.part.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def running(mosquitto: Broker) -> AsyncIterator[Running]:  # noqa: F811
+    state, tasks = await start_part(mosquitto)
+    yield state
+    await stop_part(state, tasks)
+
+
+async def test_a_late_subscriber_gets_every_retained_state_and_valid_discovery(running: Running) -> None:
+    await running.start_caramel()
+    await running.feed(200.0, 0.1, 20)
+    with recorder(running.broker) as late:
+        await asyncio.to_thread(
+            late.wait_for, lambda m: m.topic == "potwatch/cook/state" and m.json()["stage"] == "heating", 5
+        )
+        last = await asyncio.to_thread(
+            late.wait_for,
+            lambda m: m.topic == "potwatch/probe/pot/temperature" and m.json()["fahrenheit"] == 201.9,
+            5,
+        )
+        await asyncio.to_thread(lambda: wait_until(lambda: len(late.discovery()) == DISCOVERY_ENTITIES, 5, "discovery"))
+        availability = late.first("potwatch/availability")
+        probe = late.first("potwatch/probe/pot/temperature")
+        state = late.first("potwatch/cook/state")
+        discovery = late.discovery()
+    assert availability is not None and availability.retain and availability.text == "online"
+    assert probe is not None and probe.retain
+    body = last.json()
+    assert {"celsius", "fahrenheit", "at", "state", "filtered_c", "filtered_f", "rate_f_per_min"} <= set(body)
+    assert body["fahrenheit"] == pytest.approx(201.9, abs=0.01) and body["state"] == "ok"
+    assert body["rate_f_per_min"] == pytest.approx(6.0, abs=0.5)
+    assert state is not None and state.retain
+    cook = late.last("potwatch/cook/state").json()  # type: ignore[union-attr]
+    assert cook["profile"] == "caramel" and cook["step"] == "caramel" and cook["target_f"] == pytest.approx(225.0)
+    assert {"eta_s", "eta_sigma_s", "sugar_stage", "rate_f_per_min", "alerts", "target_reached"} <= set(cook)
+    assert all(m.retain for m in discovery.values())
+    assert validate_all(as_messages(discovery)) == []
+
+
+async def test_alerts_go_at_qos1_unretained_and_acks_come_back_by_topic_and_button(running: Running) -> None:
+    with recorder(running.broker) as rec:
+        await running.start_caramel()
+        await running.feed(220.0, 0.1, 80)  # crosses 225 °F
+        reached = running.alerts("target_reached")[0]
+        alert = await asyncio.to_thread(
+            rec.wait_for, lambda m: m.topic == "potwatch/cook/alert" and m.json()["kind"] == "target_reached", 5
+        )
+        assert alert.qos == 1 and not alert.retain
+        body = alert.json()
+        assert body["id"] == reached.id and body["event_type"] == "target_reached" and body["level"] == "critical"
+        assert {"id", "kind", "level", "step", "probe", "celsius", "fahrenheit", "at", "message"} <= set(body)
+        sub = running.hub.bus.subscribe()
+        await asyncio.to_thread(publish, running.broker, "potwatch/cook/ack", reached.id)
+        ack = await asyncio.wait_for(sub.get(), 5)
+        assert ack is not None and ack.name == "ack" and ack.data["id"] == reached.id
+        assert reached.acked
+        await asyncio.to_thread(
+            rec.wait_for,
+            lambda m: (
+                m.topic == "potwatch/cook/state"
+                and any(a["id"] == reached.id and a["acked"] for a in m.json()["alerts"])
+            ),
+            5,
+        )
+        await running.feed(226.0, 0.2, 40)  # on past the overshoot margin
+        over = running.alerts("target_overshoot")
+        assert over and over[0].active
+        mark = len(rec.all())
+        await asyncio.to_thread(publish, running.broker, "potwatch/cook/ack/press", "PRESS")
+        await until(lambda: over[0].acked, 5, "the button to acknowledge the overshoot")
+        state = await asyncio.to_thread(
+            rec.wait_for, lambda m: m.topic == "potwatch/cook/state" and m.json()["active_alerts"] == 0, 5, mark
+        )
+        assert state.json()["target_reached"] is True and state.json()["stage"] == "overshoot"
+    assert running.part.stats["commands"] == 2
+
+
+async def test_malformed_commands_are_ignored_and_the_network_thread_survives(running: Running) -> None:
+    await running.start_caramel()
+    await running.feed(220.0, 0.1, 80)
+    reached = running.alerts("target_reached")[0]
+    bad: list[tuple[str, bytes, bool]] = [
+        ("potwatch/cook/ack", b"\xff\xfe\x00", False),  # not UTF-8
+        ("potwatch/cook/ack", b"", False),
+        ("potwatch/cook/ack", b"a999", False),  # no such alert
+        ("potwatch/cook/ack", b'{"id": "a1"}', False),
+        ("potwatch/cook/ack", b"a1; DROP TABLE alerts", False),
+        ("potwatch/cook/ack", b"x" * 300_000, False),  # cut by the link, then refused
+        ("potwatch/cook/ack/press", b"please", False),
+    ]
+    for topic, payload, retain in bad:
+        await asyncio.to_thread(publish, running.broker, topic, payload, retain)
+    await until(lambda: running.part.stats["ignored"] >= len(bad), 5, "every bad command to be ignored")
+    assert not reached.acked
+    health = running.part.health()["mqtt"]
+    assert isinstance(health, dict) and health["thread_alive"] and health["state"] == "connected"
+    await asyncio.to_thread(publish, running.broker, "potwatch/cook/ack", "all")
+    await until(lambda: reached.acked, 5, "a good ack after the bad ones")
+    assert running.part.stats["commands"] == 1
+
+
+async def test_a_retained_ack_is_not_acted_on_when_subscribing(mosquitto: Broker) -> None:  # noqa: F811
+    # left on the broker by someone's `mosquitto_pub -r`: it would acknowledge again after every reconnect
+    await asyncio.to_thread(publish, mosquitto, "potwatch/cook/ack", "all", True)
+    running, tasks = await start_part(mosquitto)
+    try:
+        await until(lambda: running.part.stats["ignored"] == 1, 5, "the retained ack to be ignored")
+        await running.start_caramel()
+        await running.feed(220.0, 0.1, 80)
+        assert running.alerts("target_reached")[0].active
+        assert running.part.stats["commands"] == 0
+    finally:
+        await stop_part(running, tasks)
+
+
+async def test_home_assistant_birth_triggers_announcing_again(running: Running) -> None:
+    with recorder(running.broker) as rec:
+        await asyncio.to_thread(
+            lambda: wait_until(lambda: len(rec.discovery()) == DISCOVERY_ENTITIES, 5, "the first discovery")
+        )
+        mark = len(rec.all())
+        await asyncio.to_thread(publish, running.broker, "homeassistant/status", "offline")
+        await asyncio.to_thread(publish, running.broker, "homeassistant/status", "online")
+        await asyncio.to_thread(
+            lambda: wait_until(lambda: len(rec.discovery(after=mark)) == DISCOVERY_ENTITIES, 5, "discovery again")
+        )
+        await asyncio.to_thread(
+            rec.wait_for, lambda m: m.topic == "potwatch/availability" and m.text == "online", 5, mark
+        )
+        await asyncio.to_thread(rec.wait_for, lambda m: m.topic == "potwatch/cook/state", 5, mark)
+    assert validate_all(as_messages(rec.discovery(after=mark))) == []
+
+
+async def test_tcp_nodelay_is_set_on_the_connection(running: Running) -> None:
+    link = running.part._link
+    assert link is not None and link._client is not None
+    sock = link._client.socket()
+    assert sock is not None
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+async def test_with_a_token_mqtt_commands_need_accept_commands(mosquitto: Broker) -> None:  # noqa: F811
+    def config(accept: bool) -> Config:
+        return parse_config(
+            {
+                "server": {"token": "s3cret"},
+                "mqtt": {"url": f"mqtt://127.0.0.1:{mosquitto.port}", "accept_commands": accept},
+                "probes": [{"id": "pot", "url": "sim://"}],
+            },
+            "test",
+        )
+
+    assert MqttPublisher.from_config(config(True)).accept_commands
+    refusing = MqttPublisher.from_config(config(False))
+    assert not refusing.accept_commands
+    # a button announced by an earlier run that accepted commands
+    button_topic = "homeassistant/button/potwatch/ack/config"
+    await asyncio.to_thread(publish, mosquitto, button_topic, '{"command_topic": "potwatch/cook/ack/press"}', True)
+    running, tasks = await start_part(mosquitto, accept_commands=False)
+    try:
+        with recorder(mosquitto) as rec:
+            await running.start_caramel()
+            await running.feed(220.0, 0.1, 80)
+            reached = running.alerts("target_reached")[0]
+            await asyncio.to_thread(
+                lambda: wait_until(lambda: len(rec.discovery()) == DISCOVERY_ENTITIES - 1, 5, "discovery")
+            )
+            assert button_topic not in rec.discovery()  # withdrawn, not left doing nothing
+            await asyncio.to_thread(publish, mosquitto, "potwatch/cook/ack", reached.id)
+            await asyncio.to_thread(publish, mosquitto, "potwatch/cook/ack/press", "PRESS")
+            # a barrier: the broker delivers in order, so a later state message means the acks were not acted on
+            mark = len(rec.all())
+            await running.feed(226.0, 0.0, 2)
+            await asyncio.to_thread(rec.wait_for, lambda m: m.topic == "potwatch/probe/pot/temperature", 5, mark)
+            assert not reached.acked and running.part.stats["commands"] == 0
+    finally:
+        await stop_part(running, tasks)
+
+
+async def test_expire_after_follows_a_probe_that_learns_its_interval(mosquitto: Broker) -> None:  # noqa: F811
+    running, tasks = await start_part(mosquitto, stale_after=None)
+    topic = "homeassistant/sensor/potwatch/probe_pot_temperature/config"
+    try:
+        with recorder(mosquitto) as rec:
+            first = await asyncio.to_thread(rec.wait_for, lambda m: m.topic == topic, 5)
+            assert first.json()["expire_after"] == 90  # nothing heard yet: a slow gateway is assumed
+            await running.feed(150.0, 0.0, 5)  # one reading a second: lost after 10 s, the minimum
+            again = await asyncio.to_thread(
+                rec.wait_for, lambda m: m.topic == topic and m.json()["expire_after"] == 10, 5
+            )
+            assert again.retain is False  # live, to a subscriber already there; the broker keeps it retained
+            assert validate_all([Message(again.topic, again.text, retain=True)]) == []
+    finally:
+        await stop_part(running, tasks)
+
+
+async def test_close_publishes_offline_itself(mosquitto: Broker) -> None:  # noqa: F811
+    running, tasks = await start_part(mosquitto)
+    with recorder(mosquitto, "potwatch/availability") as rec:
+        await asyncio.to_thread(rec.wait_for, lambda m: m.text == "online", 5)
+        await stop_part(running, tasks)
+        await asyncio.to_thread(rec.wait_for, lambda m: m.text == "offline", 5)
+    assert "disconnected." in mosquitto.log()  # a clean DISCONNECT: the will was not what said offline
+
+
+# ---- a real potwatch process ----------------------------------------------------------------
+
+
+@pytest.fixture
+def device() -> Iterator[PtyDevice]:
+    with PtyDevice() as dev:
+        yield dev
+
+
+def service_for(tmp_path: Path, device: PtyDevice, broker: Broker, extra: str = "") -> ServiceProcess:
+    config = tmp_path / "potwatch.toml"
+    config.write_text(
+        f'[storage]\nstate_dir = "{tmp_path / "state"}"\n{extra}\n'
+        f'[mqtt]\nurl = "mqtt://{broker.host}:{broker.port}"\naccept_commands = true\n\n'
+        f'[[probes]]\nid = "pot"\nlabel = "Caramel pot"\n'
+        f'url = "serial://{device.path}?baud=9600&format=number&unit=F"\nstale_after = "5s"\n\n'
+        '[cook]\nprofile = "caramel"\nprobe = "pot"\n'
+    )
+    return ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port())
+
+
+@pytest.fixture
+def service(tmp_path: Path, device: PtyDevice, mosquitto: Broker) -> Iterator[ServiceProcess]:  # noqa: F811
+    svc = service_for(tmp_path, device, mosquitto, '[server]\ntoken = "s3cret"\n').start()
+    yield svc
+    if svc.proc is not None and svc.proc.poll() is None:
+        svc.stop()
+
+
+def prime(service: ServiceProcess, device: PtyDevice) -> None:
+    """Write until the driver has the port open and a reading is through."""
+
+    def through() -> bool:
+        device.write(b"100.00\n")
+        return bool(service.get("/api/status")["probes"][0]["state"] == "ok")
+
+    wait_until(through, 20, "the serial driver to deliver a reading", every=0.2)
+
+
+def ramp(device: PtyDevice, start_f: float, end_f: float, step_f: float = 0.1) -> None:
+    value = start_f
+    while value <= end_f:
+        device.write(f"{value:.2f}\n".encode())
+        value += step_f
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def running_service(svc: ServiceProcess) -> Iterator[ServiceProcess]:
+    """Start ``svc``; whatever happens in the test, no process is left behind."""
+    svc.start()
+    try:
+        yield svc
+    finally:
+        if svc.proc is not None and svc.proc.poll() is None:
+            svc.stop(signal.SIGKILL)
+
+
+def mqtt_state(service: ServiceProcess) -> str:
+    return str(service.get("/healthz")["mqtt"]["state"])
+
+
+def test_ack_over_mqtt_and_by_the_button_reach_the_api_and_sse(
+    service: ServiceProcess,
+    device: PtyDevice,
+    mosquitto: Broker,  # noqa: F811
+) -> None:
+    auth = {"Authorization": "Bearer s3cret"}
+    with recorder(mosquitto) as rec, sse(service.base + "/api/events") as stream:
+        stream.attached()
+        prime(service, device)
+        ramp(device, 222.0, 228.0)
+        alert = stream.take("alert", 15, lambda e: e.data["kind"] == "target_reached")
+        seen = rec.wait_for(lambda m: m.topic == "potwatch/cook/alert" and m.json()["id"] == alert.data["id"], 5)
+        assert seen.qos == 1 and not seen.retain
+        publish(mosquitto, "potwatch/cook/ack", alert.data["id"])
+        assert stream.take("ack", 5).data["id"] == alert.data["id"]
+        status = service.get("/api/status")
+        acked = next(a for a in status["alerts"] if a["id"] == alert.data["id"])
+        assert acked["acked"] and not acked["active"]
+        rec.wait_for(
+            lambda m: (
+                m.topic == "potwatch/cook/state"
+                and any(a["id"] == alert.data["id"] and a["acked"] for a in m.json()["alerts"])
+            ),
+            5,
+        )
+        ramp(device, 228.0, 233.0)
+        over = stream.take("alert", 15, lambda e: e.data["kind"] == "target_overshoot")
+        publish(mosquitto, "potwatch/cook/ack/press", "PRESS")
+        assert stream.take("ack", 5).data["id"] == over.data["id"]
+        assert not [a for a in service.get("/api/status")["alerts"] if a["active"]]
+        # the API ack and the MQTT ack are one: the API now has nothing left to acknowledge
+        assert service.post("/api/alerts/all/ack", headers=auth).json() == {"acked": []}
+        discovery = rec.discovery()
+    assert len(discovery) == DISCOVERY_ENTITIES
+    assert validate_all(as_messages(discovery)) == []
+    device_block = json.loads(discovery["homeassistant/sensor/potwatch/stage/config"].payload)["device"]
+    assert device_block["configuration_url"] == f"http://127.0.0.1:{service.port}/"
+
+
+def test_last_will_after_sigkill_and_offline_on_sigterm(
+    tmp_path: Path,
+    device: PtyDevice,
+    mosquitto: Broker,  # noqa: F811
+) -> None:
+    svc = service_for(tmp_path, device, mosquitto)
+    with recorder(mosquitto, "potwatch/availability") as rec, running_service(svc):
+        rec.wait_for(lambda m: m.text == "online", 10)
+        mark = len(rec.all())
+        killed_at = time.monotonic()
+        svc.stop(signal.SIGKILL)
+        will = rec.wait_for(lambda m: m.text == "offline", 5, mark, "offline (the will)")
+        assert will.at - killed_at < 2.0  # the broker saw the socket die and sent the will at once
+        mark = len(rec.all())
+        svc.start()
+        rec.wait_for(lambda m: m.text == "online", 10, mark)
+        took = svc.stop(signal.SIGTERM)
+        rec.wait_for(lambda m: m.text == "offline", 5, mark, "offline on SIGTERM")
+    assert took < 5.0 and "offline published" in svc.log()
+    # the broker's view: the killed one vanished (its will spoke), the stopped one said goodbye (we spoke)
+    lines = [line for line in mosquitto.log().splitlines() if "Client potwatch-" in line]
+    assert lines[0].endswith("closed its connection.") and lines[-1].endswith("disconnected."), lines
+    with recorder(mosquitto, "potwatch/availability") as late:
+        retained = late.wait_for(lambda m: True, 5)
+    assert retained.retain and retained.text == "offline"
+
+
+class HeldPort:
+    """Holds the dead broker's port: the service's reconnect attempts are accepted and left hanging.
+
+    While it holds them the service is surely disconnected; releasing them makes
+    it reconnect at once, which lets a test put a subscriber on the restarted
+    broker first (a non-retained alert sent before that would reach nobody).
+    """
+
+    def __init__(self, port: int) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(8)
+        self.held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def stop_listening(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self._thread.join(2)
+
+    def release(self) -> None:
+        for conn in self.held:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["broker-sigterm", "broker-sigkill"])
+def test_broker_restart_republishes_everything_and_the_outage_alert_once(
+    service: ServiceProcess,
+    device: PtyDevice,
+    mosquitto: Broker,  # noqa: F811
+    kill: bool,
+) -> None:
+    prime(service, device)
+    with recorder(mosquitto) as before:
+        before.wait_for(lambda m: m.topic == "potwatch/cook/state", 10)
+    if kill:
+        mosquitto.kill()
+    else:
+        mosquitto.terminate()
+    held = HeldPort(mosquitto.port)
+    try:
+        wait_until(lambda: mqtt_state(service) == "disconnected", 5, "the service to notice the broker is gone")
+        wait_until(lambda: held.held, 10, "the service to try the broker's port again")
+        ramp(device, 222.0, 228.0)  # the alert is raised while nobody can hear it
+        alert = wait_until(
+            lambda: [a for a in service.get("/api/status")["alerts"] if a["kind"] == "target_reached"],
+            15,
+            "target_reached during the outage",
+        )[0]
+        held.stop_listening()
+        back_at = mosquitto.start()
+        with recorder(mosquitto) as after:
+            held.release()
+            wanted = ("potwatch/availability", "potwatch/probe/pot/temperature", "potwatch/cook/state")
+
+            def everything() -> bool:
+                have = {m.topic for m in after.all()}
+                return all(t in have for t in wanted) and len(after.discovery()) == DISCOVERY_ENTITIES
+
+            wait_until(everything, 5, "availability, probe, state and discovery to be republished")
+            republished_in = max(after.last(t).at for t in (*wanted, *after.discovery())) - back_at  # type: ignore[union-attr]
+            assert republished_in < 5.0
+            assert after.last("potwatch/availability").text == "online"  # type: ignore[union-attr]
+            got = after.wait_for(
+                lambda m: m.topic == "potwatch/cook/alert" and m.json()["id"] == alert["id"], 5, what="the alert"
+            )
+            assert got.json()["kind"] == "target_reached"
+            # a barrier through the service itself: a reading written now comes out after any resend would have
+            mark = len(after.all())
+            device.write(b"229.50\n")
+            after.wait_for(
+                lambda m: m.topic == "potwatch/probe/pot/temperature" and m.json()["fahrenheit"] == 229.5, 5, mark
+            )
+            copies = [m for m in after.all("potwatch/cook/alert") if m.json()["id"] == alert["id"]]
+            assert len(copies) == 1, f"the outage alert came {len(copies)} times"
+        with recorder(mosquitto) as late:  # and the broker holds them retained again
+            wait_until(lambda: len(late.discovery()) == DISCOVERY_ENTITIES, 5, "retained discovery")
+            state = late.wait_for(lambda m: m.topic == "potwatch/cook/state", 5)
+            assert state.retain and any(a["id"] == alert["id"] for a in state.json()["alerts"])
+        how = "SIGKILL" if kill else "SIGTERM"
+        print(f"republished within {republished_in * 1000:.0f} ms of the broker's return ({how})")
+    finally:
+        held.stop_listening()
+        held.release()
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["broker-sigterm", "broker-sigkill"])
+def test_a_broker_back_after_an_outage_has_everything_again_within_5_s(
+    service: ServiceProcess,
+    device: PtyDevice,
+    mosquitto: Broker,  # noqa: F811
+    kill: bool,
+) -> None:
+    """No help from the test this time: the service finds the broker on its own backoff (≤ 2 s)."""
+    prime(service, device)
+    back_at = mosquitto.restart(down_for=3.0, kill=kill)  # long enough for the backoff to reach its cap
+    with recorder(mosquitto) as after:
+        wanted = ("potwatch/availability", "potwatch/probe/pot/temperature", "potwatch/cook/state")
+
+        def everything() -> bool:
+            have = {m.topic for m in after.all()}
+            return all(t in have for t in wanted) and len(after.discovery()) == DISCOVERY_ENTITIES
+
+        wait_until(everything, 5, "availability, probe, state and discovery after the broker's return")
+        took = max(m.at for m in after.all()) - back_at
+        assert after.last("potwatch/availability").text == "online"  # type: ignore[union-attr]
+    assert took < 5.0
+    assert mqtt_state(service) == "connected"
+    print(f"everything back {took * 1000:.0f} ms after the broker's return ({'SIGKILL' if kill else 'SIGTERM'})")
