@@ -1,6 +1,6 @@
 """MQTT latency, end to end: a line on a serial pty → an MQTT subscriber, beside the broker's own floor.
 
-    .venv/bin/python -m bench.mqtt_latency [--readings 300] [--alerts 300] [--nagle] [--broker-nodelay both]
+    .venv/bin/python -m bench.mqtt_latency [--readings 300] [--alerts 300] [--nagle] [--sse] [--broker-nodelay both]
 
 Starts a Mosquitto of its own (from the binary, on a free port; never the one
 on :1883) and a real ``potwatch run`` reading a serial pty
@@ -13,8 +13,9 @@ time-stamps every message as paho hands it over.
 - alert: a fresh cook is fed a climb through 225 °F, a line every 20 ms (each
   value unique); the clock starts when the line that decided was written (the
   reading published in the same hub step as the alert) and stops when
-  ``potwatch/cook/alert`` arrives; the same alert's arrival on an SSE client
-  is timed too, to tell the hub's share from MQTT's;
+  ``potwatch/cook/alert`` arrives; with ``--sse`` the same alert's arrival on
+  an SSE client (a phone) is timed too, to tell the hub's share from MQTT's —
+  the SSE client's thread in this process then slows the time-stamping a little;
 - floor: in the same run, with the same broker and subscriber, a paho
   publisher in this process (TCP_NODELAY set, as the service sets it)
   publishes payloads of the same sizes: publisher → Mosquitto → subscriber,
@@ -44,6 +45,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -216,12 +218,16 @@ def potwatch(broker: Broker, device: PtyDevice, tmp: Path, nagle: bool) -> Itera
         log.close()
 
 
+def _iso(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def measure_service(
-    base: str, port: int, device: PtyDevice, sub: Subscriber, readings: int, alerts: int
+    base: str, port: int, device: PtyDevice, sub: Subscriber, readings: int, alerts: int, with_sse: bool
 ) -> dict[str, list[float]]:
-    """Latencies of readings and alerts to the MQTT subscriber, and of the same alerts to an SSE client."""
+    """Latencies of readings and alerts to the MQTT subscriber (and of the same alerts to an SSE client)."""
     probe_topic = "potwatch/probe/pot/temperature"
-    sse = RawSse(port)
+    sse = RawSse(port) if with_sse else None
 
     def is_reading(value: float) -> Callable[[str, bytes], bool]:
         return lambda t, p: t == probe_topic and json.loads(p)["fahrenheit"] == value
@@ -244,7 +250,8 @@ def measure_service(
     while len(alat) < alerts:
         httpx.post(base + "/api/cooks/current/stop", timeout=5)
         httpx.post(base + "/api/cooks", json={"profile": "caramel", "probe": "pot"}, timeout=5)
-        mark, sse_mark = len(sub.messages), len(sse.events)
+        mark = len(sub.messages)
+        sse_mark = len(sse.events) if sse is not None else 0
         written: dict[float, float] = {}
         got = None
         for j in range(400):
@@ -264,32 +271,35 @@ def measure_service(
             raise SystemExit("no target_reached alert on MQTT in a climb through 225 °F")
         index, at = got
         alert = json.loads(sub.messages[index - 1][2])
-        # The alert's temperature is the tracker's filtered level, not the line's: the line
-        # that decided is the reading published in the same hub step, which potwatch sends
-        # right after the alert (alerts first).
+        # The alert's temperature is the tracker's filtered level, not the line's. The line
+        # that decided is the reading of the same hub step: it has the alert's time (to the
+        # millisecond) and reaches MQTT just after the alert, which goes first.
         sub.wait_for(index, lambda t, p: t == probe_topic)
-        decider = next(json.loads(p)["fahrenheit"] for _, t, p in sub.messages[index:] if t == probe_topic)
+        when = _iso(alert["at"])
+        decider = next(
+            (
+                json.loads(p)["fahrenheit"]
+                for _, t, p in sub.messages[index : index + 5]
+                if t == probe_topic and abs(_iso(json.loads(p)["at"]) - when) <= 0.002
+            ),
+            None,
+        )
+        if decider is None:
+            # decided by a timer between two lines (a confirmation deadline of the tracker),
+            # not by a line: there is no write to start the clock at
+            timer_decided += 1
+            continue
         decided = written[round(float(decider), 2)]
         alat.append((at - decided) * 1000)
-        sse_index, sse_at = sse.wait_for(sse_mark, lambda n, d, i=alert["id"]: n == "alert" and d.get("id") == i)
-        # on SSE the hub's order stands: the deciding reading comes just before the alert
-        sse_decider = next(
-            d["fahrenheit"] for _, n, d in reversed(sse.events[sse_mark : sse_index - 1]) if n == "reading"
-        )
-        if sse_decider != decider:
-            # decided by a timer between two lines (the tracker's confirmation deadline), not by a
-            # line: there is no write to start the clock at
-            timer_decided += 1
-            alat.pop()
-            continue
-        slat.append((sse_at - decided) * 1000)
+        if sse is not None:
+            _, sse_at = sse.wait_for(sse_mark, lambda n, d, i=alert["id"]: n == "alert" and d.get("id") == i)
+            slat.append((sse_at - decided) * 1000)
     if timer_decided:
         print(f"  ({timer_decided} alerts decided by a timer rather than a line were not counted)", flush=True)
-    return {
-        "pty line → MQTT reading": rlat,
-        "deciding pty line → MQTT alert": alat,
-        "deciding pty line → SSE alert (same alerts)": slat,
-    }
+    out = {"pty line → MQTT reading": rlat, "deciding pty line → MQTT alert": alat}
+    if sse is not None:
+        out["deciding pty line → SSE alert (same alerts)"] = slat
+    return out
 
 
 def _try(call: Callable[[], object]) -> bool:
@@ -311,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readings", type=int, default=300)
     parser.add_argument("--alerts", type=int, default=300)
     parser.add_argument("--nagle", action="store_true", help="also run the service without TCP_NODELAY")
+    parser.add_argument(
+        "--sse", action="store_true", help="a phone too: time the same alerts on an SSE client (all a bit slower)"
+    )
     parser.add_argument(
         "--broker-nodelay",
         choices=["off", "on", "both"],
@@ -346,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                     run_tmp.mkdir()
                     with potwatch(broker, device, run_tmp, nagle) as base:
                         port = int(base.rsplit(":", 1)[1])
-                        measured = measure_service(base, port, device, sub, args.readings, args.alerts)
+                        measured = measure_service(base, port, device, sub, args.readings, args.alerts, args.sse)
                 rows.update({f"{label}: {what}": values for what, values in measured.items()})
             if args.nagle:
                 rows["floor, QoS 1 right after another, publisher without TCP_NODELAY"] = floor(
