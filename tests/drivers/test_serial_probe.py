@@ -112,7 +112,7 @@ def test_a_missing_device_is_not_a_url_error() -> None:
 
 
 async def test_the_contract_check_line(device: PtyDevice) -> None:
-    """What /work/shared/contract_check.py does through `potwatch probe --json`."""
+    """What the shared contract check does through `potwatch probe --json`."""
     async with EventCollector(probe_for(device.path)) as events:
         await events.wait_for(is_notice("reading", device.path, "9600 baud"))
         sent_at = time.monotonic()
