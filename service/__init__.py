@@ -1,3 +1,3 @@
 """potwatch: follows a recipe on a kitchen thermometer and says when the pot needs the cook."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from service.config import Config, ConfigError, load_config
+from service.config import Config, ConfigError, load_config, probe_setups
 from service.core.units import c_to_f
 
 log = logging.getLogger("potwatch")
@@ -76,6 +76,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from service.replay import DEFAULT_PROBE, TraceError, read_trace, replay
 
     probes: list[ProbeSetup] = []
+    kitchen_altitude: float | None = None
     profile_name = args.profile
     probe = DEFAULT_PROBE
     extra: list[Path] = []
@@ -85,11 +86,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             for line in problems:
                 print(line, file=sys.stderr)
             return EXIT_USAGE
-        probes = [ProbeSetup(p.id, p.stale_after, p.boil) for p in config.probes]
+        probes = probe_setups(config)
         extra = [_relative(Path(args.config), d) for d in config.profile_dirs]
         if config.cook is not None:
             profile_name = profile_name or config.cook.profile
             probe = config.cook.probe
+        elif config.probes:
+            # a trace with no probe column is the recording of the config's (first) probe
+            probe = config.probes[0].id
+        kitchen_altitude = config.altitude
     try:
         header, rows = read_trace(Path(args.trace))
         profiles = load_profiles(extra)
@@ -99,8 +104,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     profile = profiles.get(profile_name)
     if profile is None:
         return _fail(f"no profile {profile_name!r} (known: {', '.join(sorted(profiles))})")
-    if probes and probe not in {p.id for p in probes}:
-        probes.append(ProbeSetup(probe))
+    if args.config and probe not in {p.id for p in probes}:
+        probes.append(ProbeSetup(probe, altitude_m=kitchen_altitude))
     out = sys.stdout
     dumps = json.dumps
 

@@ -24,7 +24,8 @@ from pydantic import (
 
 from drivers.base import ProbeError
 from drivers.registry import parse_probe_url
-from service.core.units import parse_duration, parse_temperature, parse_temperature_delta
+from service.core.cook import ProbeSetup
+from service.core.units import parse_altitude, parse_duration, parse_temperature, parse_temperature_delta
 
 
 def _needs_text(kind: str, example: str) -> Any:
@@ -54,6 +55,21 @@ def _duration(value: Any) -> float:
     return seconds
 
 
+def _altitude(value: Any) -> float:
+    _needs_text("altitude", '"5000ft" or "1500m"')(value)
+    return parse_altitude(value)
+
+
+def _lag(value: Any) -> float:
+    _needs_text("time constant", '"15s"')(value)
+    seconds = parse_duration(value)
+    if not 0.0 <= seconds <= 120.0:
+        raise ValueError(f"a probe's time constant is between 0 s and 2 min, got {value!r}")
+    return seconds
+
+
+Altitude = Annotated[float, BeforeValidator(_altitude)]
+Lag = Annotated[float, BeforeValidator(_lag)]
 Temperature = Annotated[float, BeforeValidator(_temperature)]
 TemperatureDelta = Annotated[float, BeforeValidator(_temperature_delta)]
 Duration = Annotated[float, BeforeValidator(_duration)]
@@ -112,6 +128,12 @@ class ProbeConfig(Model):
     boil: Temperature | None = Field(
         None, description='where this probe says water boils here (e.g. "210.5F"); targets shift by it'
     )
+    lag: Lag | None = Field(
+        None,
+        description='the probe\'s time constant in liquid (e.g. "15s" for a DS18B20 in a steel sheath): '
+        "the alarm is then about the pot, not the lagging probe",
+    )
+    altitude: Altitude | None = Field(None, description='where this probe cooks, if not the kitchen\'s "altitude"')
     label: str = ""
 
     @field_validator("url")
@@ -142,6 +164,9 @@ class Config(Model):
     cook: CookConfig | None = None
     notify: NotifyConfig = NotifyConfig()
     profile_dirs: list[str] = Field(default_factory=list, description="extra folders of profile TOML files")
+    altitude: Altitude | None = Field(
+        None, description='the kitchen\'s altitude ("5000ft", "1500m"): where water boils, if no boil was measured'
+    )
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -154,6 +179,21 @@ class Config(Model):
             known = ", ".join(sorted(seen)) or "none configured"
             raise ValueError(f"cook.probe {self.cook.probe!r} names no [[probes]] entry ({known})")
         return self
+
+
+def probe_setups(config: Config, measured: dict[str, float] | None = None) -> list[ProbeSetup]:
+    """What the tracker needs of each ``[[probes]]`` entry; a measured boil beats the configured one."""
+    measured = measured or {}
+    return [
+        ProbeSetup(
+            p.id,
+            p.stale_after,
+            measured.get(p.id, p.boil),
+            lag_s=p.lag or None,
+            altitude_m=p.altitude if p.altitude is not None else config.altitude,
+        )
+        for p in config.probes
+    ]
 
 
 class ConfigError(Exception):

@@ -22,7 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from service.api.app import AppSettings, create_app
-from service.config import Config
+from service.config import Config, probe_setups
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import CalibrationMeasured, Output, StartCook
 from service.core.profile import Profile
@@ -103,7 +103,7 @@ class Service:
         config = self.config
         state = self.state or state_dir(config)
         calibrations = Calibrations(state / "calibration.json")
-        setups = [ProbeSetup(p.id, p.stale_after, calibrations.values.get(p.id, p.boil)) for p in config.probes]
+        setups = probe_setups(config, calibrations.values)
         clock = self.clock
         if self.restore is not None:
             kitchen, clock = await self.restore(setups, clock)

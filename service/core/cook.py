@@ -31,6 +31,7 @@ from service.core.events import (
     ProbeStateChanged,
     Sample,
     SetCalibration,
+    SetPressure,
     StageChanged,
     StartCook,
     StepStarted,
@@ -46,6 +47,7 @@ from service.core.steps.reach import ReachStage
 from service.core.units import c_to_f
 
 KEEP_INACTIVE_ALERTS = 200
+PRESSURE_SHIFT_MIN_C = 0.05  # ~1.8 hPa of weather
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,8 @@ class ProbeSetup:
     id: str
     stale_after: float | None = None
     boil_c: float | None = None
+    lag_s: float | None = None  # the probe's time constant: the alarm is then about the pot, not the probe
+    altitude_m: float | None = None
 
 
 # Channels that report the board, not the pot: never bound to a cook by default.
@@ -105,7 +109,9 @@ class Kitchen:
     def __init__(self, probes: Iterable[ProbeSetup] = (), *, id_prefix: str = "") -> None:
         self.probes: dict[str, ProbeHealth] = {}
         for setup in probes:
-            self.probes[setup.id] = ProbeHealth(setup.id, setup.stale_after, setup.boil_c)
+            self.probes[setup.id] = ProbeHealth(
+                setup.id, setup.stale_after, setup.boil_c, lag_s=setup.lag_s, altitude_m=setup.altitude_m
+            )
         self.tracks: dict[tuple[str, str], Track] = {}
         self.cooks: dict[str, Cook] = {}
         self.alerts: dict[str, Alert] = {}
@@ -113,6 +119,8 @@ class Kitchen:
         self._cook_seq = 0
         self._alert_seq = 0
         self.now = 0.0
+        self.pressure_hpa: float | None = None
+        self._applied_offset: dict[str, float] = {}
 
     # ---- the one entry point -------------------------------------------
 
@@ -133,6 +141,8 @@ class Kitchen:
             return self._advance(event)
         if isinstance(event, StopCook):
             return self._stop(event)
+        if isinstance(event, SetPressure):
+            return self._pressure(event)
         return self._calibrate(event)
 
     def next_deadline(self) -> float | None:
@@ -155,6 +165,7 @@ class Kitchen:
         health = self.probes.get(probe_id)
         if health is None:
             health = self.probes[probe_id] = ProbeHealth(probe_id)
+            health.pressure_hpa = self.pressure_hpa
         return health
 
     def _sample(self, ev: Sample) -> list[Output]:
@@ -374,7 +385,7 @@ class Kitchen:
                 return [CommandRefused(ev.at, "start", f"cook {other.id} is running on probe {ev.probe}", False)]
         self._cook_seq += 1
         cook_id = f"{self.id_prefix}c{self._cook_seq}"
-        cook = Cook(cook_id, ev.profile, ev.probe, ev.channel, ev.at, health.offset_c)
+        cook = Cook(cook_id, ev.profile, ev.probe, ev.channel, ev.at, self._offset_of(health))
         self.cooks[cook_id] = cook
         if health.last_live_at is None:
             # a cook on a probe that never spoke: let staleness start counting now
@@ -407,7 +418,7 @@ class Kitchen:
             self._end(at, cook, "done", out)
             return
         cook.index += 1
-        cook.machine = machine_for(cook.step, self.probe(cook.probe).offset_c)
+        cook.machine = machine_for(cook.step, self._offset_of(self.probe(cook.probe)))
         out.append(StepStarted(at, cook.id, cook.index, cook.step.name, cook.step.kind))
         out.append(StageChanged(at, cook.id, cook.step.name, cook.machine.stage, None))
 
@@ -444,10 +455,29 @@ class Kitchen:
     def _calibrate(self, ev: SetCalibration) -> list[Output]:
         health = self.probe(ev.probe)
         health.boil_c = ev.boil_c
-        for cook in self.cooks.values():
-            if cook.ended_at is None and cook.probe == ev.probe:
-                cook.machine.recalibrate(health.offset_c)
+        self._shift_cooks(health)
         return []
+
+    def _pressure(self, ev: SetPressure) -> list[Output]:
+        """A barometer reading: probes without a measured boil follow today's weather."""
+        self.pressure_hpa = ev.hpa
+        for health in self.probes.values():
+            health.pressure_hpa = ev.hpa
+            # the weather moves a few tenths of a degree an hour: do not churn the steps for less
+            if abs(health.offset_c - self._applied_offset.get(health.id, 0.0)) >= PRESSURE_SHIFT_MIN_C:
+                self._shift_cooks(health)
+        return []
+
+    def _offset_of(self, health: ProbeHealth) -> float:
+        """The shift a new or recalibrated step gets; remembered so the weather's creep is noticed."""
+        offset = self._applied_offset[health.id] = health.offset_c
+        return offset
+
+    def _shift_cooks(self, health: ProbeHealth) -> None:
+        offset = self._offset_of(health)
+        for cook in self.cooks.values():
+            if cook.ended_at is None and cook.probe == health.id:
+                cook.machine.recalibrate(offset)
 
     # ---- what the outside sees ---------------------------------------------------
 
@@ -473,6 +503,8 @@ class Kitchen:
             "level_c": track.level if track else None,
             "rate_c_per_s": track.rate if track else None,
             "calibration_offset_c": health.offset_c,
+            "calibration": health.calibration.value,
+            "water_boils_c": health.water_boils_c,
         }
         view.update(cook.machine.view(at, track))
         return view

@@ -102,7 +102,19 @@ class SetCalibration:
     boil_c: float | None
 
 
-Event = Sample | ProbeGone | Tick | StartCook | AdvanceStep | StopCook | Acknowledge | SetCalibration
+@dataclass(frozen=True, slots=True)
+class SetPressure:
+    """The kitchen's air pressure (station pressure, hPa) from a barometer; None: no reading any more.
+
+    Water boils where its vapour pressure meets the air's, so this moves every
+    target of every probe that has no measured boiling point.
+    """
+
+    at: float
+    hpa: float | None
+
+
+Event = Sample | ProbeGone | Tick | StartCook | AdvanceStep | StopCook | Acknowledge | SetCalibration | SetPressure
 
 
 # ---- outputs ------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from service.core.units import pressure_at_altitude_hpa, water_boils_at_c
+
 STALE_MIN_S = 10.0
 STALE_INTERVALS = 3.0
 # Until two readings have shown the probe's interval, assume a slow gateway.
@@ -26,8 +28,18 @@ class ProbeState(StrEnum):
     FAULT = "fault"
 
 
+class CalibrationSource(StrEnum):
+    """Where a probe's idea of boiling water comes from, best first."""
+
+    MEASURED = "measured"  # a boil test, or the config's ``boil``: includes the probe's own error
+    PRESSURE = "pressure"  # a barometer in the kitchen: today's weather
+    ALTITUDE = "altitude"  # the standard atmosphere at the configured altitude
+    NONE = "none"  # water boils at 100 °C
+
+
 class ProbeHealth:
     __slots__ = (
+        "altitude_m",
         "boil_c",
         "celsius",
         "channel",
@@ -37,17 +49,30 @@ class ProbeHealth:
         "id",
         "interval",
         "last_at",
+        "lag_s",
         "last_live_at",
         "lost_reason",
+        "pressure_hpa",
         "stale_after",
         "state",
         "trouble_alert",
     )
 
-    def __init__(self, probe_id: str, stale_after: float | None = None, boil_c: float | None = None) -> None:
+    def __init__(
+        self,
+        probe_id: str,
+        stale_after: float | None = None,
+        boil_c: float | None = None,
+        *,
+        lag_s: float | None = None,
+        altitude_m: float | None = None,
+    ) -> None:
         self.id = probe_id
         self.stale_after = stale_after  # configured; None = from the observed interval
-        self.boil_c = boil_c
+        self.boil_c = boil_c  # measured or configured: where this probe says water boils
+        self.lag_s = lag_s  # the probe's time constant in liquid; None = read it as it is
+        self.altitude_m = altitude_m
+        self.pressure_hpa: float | None = None  # the kitchen's barometer, when there is one
         self.state = ProbeState.WAITING
         self.celsius: float | None = None
         self.channel = ""
@@ -61,9 +86,30 @@ class ProbeHealth:
         self.trouble_alert: str | None = None  # id of the lost/fault alert to clear on restore
 
     @property
+    def calibration(self) -> CalibrationSource:
+        if self.boil_c is not None:
+            return CalibrationSource.MEASURED
+        if self.pressure_hpa is not None:
+            return CalibrationSource.PRESSURE
+        if self.altitude_m is not None:
+            return CalibrationSource.ALTITUDE
+        return CalibrationSource.NONE
+
+    @property
+    def water_boils_c(self) -> float:
+        """Where water boils for this probe today, by the best source there is."""
+        if self.boil_c is not None:
+            return self.boil_c
+        if self.pressure_hpa is not None:
+            return water_boils_at_c(self.pressure_hpa)
+        if self.altitude_m is not None:
+            return water_boils_at_c(pressure_at_altitude_hpa(self.altitude_m))
+        return 100.0
+
+    @property
     def offset_c(self) -> float:
         """How far this probe's boiling water is from 100 °C: every target shifts by it."""
-        return 0.0 if self.boil_c is None else self.boil_c - 100.0
+        return self.water_boils_c - 100.0
 
     @property
     def stale_timeout(self) -> float:

@@ -53,8 +53,50 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def format_temperature(c: float, unit: str = "F") -> str:
-    return f"{c_to_f(c):.1f} °F" if unit == "F" else f"{c:.1f} °C"
+_ALTITUDE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*(ft|feet|foot|m|meters?|metres?)\s*$", re.IGNORECASE)
+_PRESSURE_HPA = {"hpa": 1.0, "mbar": 1.0, "kpa": 10.0, "pa": 0.01, "inhg": 33.8639, "mmhg": 1.333224}
+
+# The standard atmosphere (ICAO): pressure at an altitude, in hPa.
+SEA_LEVEL_HPA = 1013.25
+# Antoine's constants for water between 1 and 100 °C (pressure in mmHg).
+ANTOINE_A, ANTOINE_B, ANTOINE_C = 8.07131, 1730.63, 233.426
+HPA_PER_MMHG = 1.333224
+PRESSURE_MIN_HPA, PRESSURE_MAX_HPA = 500.0, 1100.0  # Everest's base camp to the Dead Sea, and weather
+
+
+def parse_altitude(text: str) -> float:
+    """``"5000ft"`` / ``"1524 m"`` → metres above sea level."""
+    match = _ALTITUDE.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f'expected an altitude with its unit, like "5000ft" or "1500m", got {text!r}')
+    value = float(match.group(1))
+    metres = value * 0.3048 if match.group(2).lower().startswith("f") else value
+    if not -450.0 <= metres <= 5500.0:
+        raise ValueError(f"an altitude between -450 m and 5500 m, where people cook, got {text!r}")
+    return metres
+
+
+def pressure_to_hpa(value: float, unit: str = "hPa") -> float:
+    """A barometer's reading in its unit (hPa, mbar, kPa, Pa, inHg, mmHg) → hPa."""
+    factor = _PRESSURE_HPA.get(unit.strip().lower())
+    if factor is None:
+        raise ValueError(f"unknown pressure unit {unit!r} (known: hPa, mbar, kPa, Pa, inHg, mmHg)")
+    return value * factor
+
+
+def pressure_at_altitude_hpa(metres: float) -> float:
+    """The standard atmosphere's pressure at this altitude (the weather moves it by ±3 %)."""
+    return SEA_LEVEL_HPA * (1.0 - 2.25577e-5 * metres) ** 5.25588
+
+
+def water_boils_at_c(pressure_hpa: float) -> float:
+    """Where water boils under this (station, not sea-level) pressure: Antoine's equation.
+
+    1013.25 hPa → 100.0 °C; 843 hPa (5,000 ft) → 94.9 °C: about 1 °F lower per 550 ft,
+    the "2 °F per 1,000 ft" of candy books.
+    """
+    mmhg = pressure_hpa / HPA_PER_MMHG
+    return ANTOINE_B / (ANTOINE_A - math.log10(mmhg)) - ANTOINE_C
 
 
 def format_duration(seconds: float) -> str:

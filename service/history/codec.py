@@ -131,8 +131,9 @@ def profile_from_json(data: dict[str, Any]) -> Profile:
 
 
 def setups_json(setups: list[ProbeSetup]) -> str:
-    return json.dumps([[s.id, s.stale_after, s.boil_c] for s in setups])
+    return json.dumps([[s.id, s.stale_after, s.boil_c, s.lag_s, s.altitude_m] for s in setups])
 
 
 def setups_from_json(text: str) -> list[ProbeSetup]:
-    return [ProbeSetup(probe_id, stale_after, boil_c) for probe_id, stale_after, boil_c in json.loads(text)]
+    """Older files carry three fields a probe (id, stale_after, boil_c): lag and altitude were added later."""
+    return [ProbeSetup(*row) for row in json.loads(text)]

@@ -83,7 +83,7 @@ def continued_clock(clock: Clock, line_now: float) -> Clock:
 
 
 def probe_setups(kitchen: Kitchen) -> list[ProbeSetup]:
-    return [ProbeSetup(h.id, h.stale_after, h.boil_c) for h in kitchen.probes.values()]
+    return [ProbeSetup(h.id, h.stale_after, h.boil_c, h.lag_s, h.altitude_m) for h in kitchen.probes.values()]
 
 
 def restore_now(recorder: HistoryRecorder, setups: list[ProbeSetup], clock: Clock) -> tuple[Kitchen, Clock]:
@@ -141,7 +141,9 @@ def _starting_point(
             if kitchen.id_prefix == f"{chain}-":
                 for setup in setups:  # a probe the config added since
                     if setup.id not in kitchen.probes:
-                        kitchen.probes[setup.id] = ProbeHealth(setup.id, setup.stale_after, setup.boil_c)
+                        kitchen.probes[setup.id] = ProbeHealth(
+                            setup.id, setup.stale_after, setup.boil_c, lag_s=setup.lag_s, altitude_m=setup.altitude_m
+                        )
                 return kitchen, int(found[0]), "a snapshot"
     # the probes as the time line began with them (exact), then any the config added since
     known = setups_from_json(chain_setups)
@@ -198,6 +200,8 @@ def _resume(
         health = kitchen.probes.get(setup.id)
         if health is not None:
             health.stale_after = setup.stale_after
+            health.lag_s = setup.lag_s
+            health.altitude_m = setup.altitude_m
     recorder.begin_run(_run_info(recorder, run_id, chain, setups, clock))
     took = time.perf_counter() - started
     for cook_id in unfinished:
