@@ -86,7 +86,7 @@ def pressure_to_hpa(value: float, unit: str = "hPa") -> float:
 
 def pressure_at_altitude_hpa(metres: float) -> float:
     """The standard atmosphere's pressure at this altitude (the weather moves it by ±3 %)."""
-    return SEA_LEVEL_HPA * (1.0 - 2.25577e-5 * metres) ** 5.25588
+    return SEA_LEVEL_HPA * math.pow(1.0 - 2.25577e-5 * metres, 5.25588)
 
 
 def water_boils_at_c(pressure_hpa: float) -> float:
@@ -96,7 +96,8 @@ def water_boils_at_c(pressure_hpa: float) -> float:
     the "2 °F per 1,000 ft" of candy books.
     """
     mmhg = pressure_hpa / HPA_PER_MMHG
-    return ANTOINE_B / (ANTOINE_A - math.log10(mmhg)) - ANTOINE_C
+    boils: float = ANTOINE_B / (ANTOINE_A - math.log10(mmhg)) - ANTOINE_C
+    return boils
 
 
 def format_duration(seconds: float) -> str:

@@ -21,6 +21,7 @@ from service.core.events import (
     ProbeGone,
     Sample,
     SetCalibration,
+    SetPressure,
     StartCook,
     StopCook,
     Tick,
@@ -37,6 +38,7 @@ class Kind(IntEnum):
     STOP = 5
     ACK = 6
     CALIBRATE = 7
+    PRESSURE = 8  # hPa in the celsius column: a barometer reading
 
 
 # (run, kind, at, wall, probe, channel, celsius, fault, live, data): the order of INSERT_EVENT
@@ -66,6 +68,8 @@ def event_row(event: Event, run: int, wall: float) -> EventRow:
         return (run, Kind.STOP, event.at, wall, None, None, None, None, None, event.cook_id)
     if isinstance(event, Acknowledge):
         return (run, Kind.ACK, event.at, wall, None, None, None, None, None, event.alert_id)
+    if isinstance(event, SetPressure):
+        return (run, Kind.PRESSURE, event.at, wall, None, None, event.hpa, None, None, None)
     return (run, Kind.CALIBRATE, event.at, wall, event.probe, None, event.boil_c, None, None, None)
 
 
@@ -87,6 +91,8 @@ def row_event(row: tuple[Any, ...]) -> Event:
         return StopCook(at, data)
     if kind is Kind.ACK:
         return Acknowledge(at, data)
+    if kind is Kind.PRESSURE:
+        return SetPressure(at, celsius)
     return SetCalibration(at, probe, celsius)
 
 
