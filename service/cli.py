@@ -222,6 +222,10 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         from service.mqtt import MqttPublisher
 
         service.parts.append(MqttPublisher.from_config(config, args.host, args.port))
+    if config.pressure is not None:
+        from service.runtime.barometer import Barometer
+
+        service.parts.append(Barometer.from_config(config))
     from service.history import HistoryRecorder, history_path, restorer
     from service.serve import state_dir
 

@@ -22,10 +22,17 @@ from pydantic import (
     model_validator,
 )
 
+from drivers.barometer import barometer_settings
 from drivers.base import ProbeError
 from drivers.registry import parse_probe_url
 from service.core.cook import ProbeSetup
-from service.core.units import parse_altitude, parse_duration, parse_temperature, parse_temperature_delta
+from service.core.units import (
+    parse_altitude,
+    parse_duration,
+    parse_temperature,
+    parse_temperature_delta,
+    pressure_to_hpa,
+)
 
 
 def _needs_text(kind: str, example: str) -> Any:
@@ -146,6 +153,33 @@ class ProbeConfig(Model):
         return value
 
 
+class PressureConfig(Model):
+    """A barometer in the kitchen: where water boils today, without a boil test."""
+
+    url: str = Field(
+        ...,
+        description="the barometer's MQTT topic, e.g. mqtt://192.168.1.5:1883/tele/kitchen/SENSOR?format=tasmota; "
+        "it must report STATION pressure (the air's at the stove), never a sea-level (adjusted) value",
+    )
+    stale_after: Duration = Field(
+        6 * 3600.0,
+        description='a reading older than this is forgotten (default "6h"); targets then follow the altitude again',
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            settings = barometer_settings(value)
+        except ProbeError as exc:
+            raise ValueError(str(exc)) from None
+        try:
+            pressure_to_hpa(1.0, settings.unit)
+        except ValueError as exc:
+            raise ValueError(f"unit={settings.unit!r}: {exc}") from None
+        return value
+
+
 class CookConfig(Model):
     profile: str
     probe: str
@@ -163,6 +197,7 @@ class Config(Model):
     probes: list[ProbeConfig] = Field(default_factory=list)
     cook: CookConfig | None = None
     notify: NotifyConfig = NotifyConfig()
+    pressure: PressureConfig | None = Field(None, description="a barometer: absent, no barometric calibration")
     profile_dirs: list[str] = Field(default_factory=list, description="extra folders of profile TOML files")
     altitude: Altitude | None = Field(
         None, description='the kitchen\'s altitude ("5000ft", "1500m"): where water boils, if no boil was measured'

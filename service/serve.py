@@ -24,7 +24,7 @@ import uvicorn
 from service.api.app import AppSettings, create_app
 from service.config import Config, probe_setups
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import CalibrationMeasured, Output, StartCook
+from service.core.events import CalibrationMeasured, Output, SetPressure, StartCook
 from service.core.profile import Profile
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
@@ -151,6 +151,10 @@ class Service:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
 
+        if config.pressure is None and kitchen.pressure_hpa is not None:
+            # recorded while a barometer was configured: without one it would never go stale
+            log.info("no [pressure] barometer configured: forgetting the recorded %.1f hPa", kitchen.pressure_hpa)
+            hub.apply(SetPressure(clock.monotonic(), None))
         resumed = any(c.ended_at is None for c in kitchen.cooks.values())
         if config.cook is not None and not resumed:
             profile = self.profiles[config.cook.profile]

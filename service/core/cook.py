@@ -39,7 +39,7 @@ from service.core.events import (
     Tick,
 )
 from service.core.filters import Track
-from service.core.probes import FAULTS_TO_CONFIRM, ProbeHealth, ProbeState
+from service.core.probes import FAULTS_TO_CONFIRM, CalibrationSource, ProbeHealth, ProbeState
 from service.core.profile import HoldStep, Profile, ReachStep, Step
 from service.core.steps import BoilMachine, Calibrated, ClearAlert, HoldMachine, RaiseAlert, ReachMachine
 from service.core.steps.base import Signal, StepMachine
@@ -67,9 +67,12 @@ def is_reference_channel(channel: str) -> bool:
     return channel.lower() in REFERENCE_CHANNELS
 
 
-def machine_for(step: Step, offset_c: float) -> StepMachine:
+def machine_for(step: Step, offset_c: float, health: ProbeHealth | None = None) -> StepMachine:
     if isinstance(step, ReachStep):
-        return ReachMachine(step, offset_c)
+        if health is None:
+            return ReachMachine(step, offset_c)
+        calibrated = health.calibration is not CalibrationSource.NONE
+        return ReachMachine(step, offset_c, lag_s=health.lag_s, calibrated=calibrated)
     if isinstance(step, HoldStep):
         return HoldMachine(step, offset_c)
     return BoilMachine(step, offset_c)
@@ -79,7 +82,14 @@ class Cook:
     __slots__ = ("channel", "ended_at", "id", "index", "machine", "outcome", "probe", "profile", "started_at")
 
     def __init__(
-        self, cook_id: str, profile: Profile, probe: str, channel: str | None, at: float, offset_c: float
+        self,
+        cook_id: str,
+        profile: Profile,
+        probe: str,
+        channel: str | None,
+        at: float,
+        offset_c: float,
+        health: ProbeHealth | None = None,
     ) -> None:
         self.id = cook_id
         self.profile = profile
@@ -89,7 +99,7 @@ class Cook:
         self.ended_at: float | None = None
         self.outcome: str | None = None
         self.index = 0
-        self.machine: StepMachine = machine_for(profile.steps[0], offset_c)
+        self.machine: StepMachine = machine_for(profile.steps[0], offset_c, health)
 
     @property
     def step(self) -> Step:
@@ -385,7 +395,7 @@ class Kitchen:
                 return [CommandRefused(ev.at, "start", f"cook {other.id} is running on probe {ev.probe}", False)]
         self._cook_seq += 1
         cook_id = f"{self.id_prefix}c{self._cook_seq}"
-        cook = Cook(cook_id, ev.profile, ev.probe, ev.channel, ev.at, self._offset_of(health))
+        cook = Cook(cook_id, ev.profile, ev.probe, ev.channel, ev.at, self._offset_of(health), health)
         self.cooks[cook_id] = cook
         if health.last_live_at is None:
             # a cook on a probe that never spoke: let staleness start counting now
@@ -418,7 +428,8 @@ class Kitchen:
             self._end(at, cook, "done", out)
             return
         cook.index += 1
-        cook.machine = machine_for(cook.step, self._offset_of(self.probe(cook.probe)))
+        health = self.probe(cook.probe)
+        cook.machine = machine_for(cook.step, self._offset_of(health), health)
         out.append(StepStarted(at, cook.id, cook.index, cook.step.name, cook.step.kind))
         out.append(StageChanged(at, cook.id, cook.step.name, cook.machine.stage, None))
 
@@ -475,9 +486,10 @@ class Kitchen:
 
     def _shift_cooks(self, health: ProbeHealth) -> None:
         offset = self._offset_of(health)
+        calibrated = health.calibration is not CalibrationSource.NONE
         for cook in self.cooks.values():
             if cook.ended_at is None and cook.probe == health.id:
-                cook.machine.recalibrate(offset)
+                cook.machine.recalibrate(offset, calibrated)
 
     # ---- what the outside sees ---------------------------------------------------
 

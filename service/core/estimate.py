@@ -11,6 +11,24 @@ the last minute or so, and the time left is when the line reaches the target's
 water content. A straight line on temperature, by contrast, overestimates the
 time left by 1.5–4× at 218–220 °F.
 
+Two things about the syrup in front of us are not known in advance, and both
+are estimated from the cook's own data (they feed the ETA only: targets move
+only with a configured or measured calibration):
+
+* where water boils today (altitude, weather, a probe that reads high). The
+  same readings mapped through the curve from a wrong boiling point are not a
+  straight line in time; :class:`BoilFit` picks the boiling point that makes
+  the boiling history since the plateau began straightest (with a prior at the
+  configured calibration), refitted every minute;
+* how far this syrup's boiling-point rise departs from sucrose's (wine acids,
+  glycerol). Where the rise is proportional to the molality, a scale factor on
+  it only rescales the water axis, and a line stays a line: the slope absorbs
+  it, so it needs no parameter of its own;
+* the burner's effective rate is the fitted slope itself, over a recent window.
+
+Nothing is fitted while the pot is still heating to its boil: the plateau is
+found by the knee in the rate of rise (``knee``), and the fit starts after it.
+
 Below the boil (or for targets below it) the plain ``linear`` model fits
 temperature directly. ``eta`` is None whenever the fit cannot be trusted: too
 few samples, too short a span, still heating to the boil, or a slope that is
@@ -36,11 +54,33 @@ SYRUP_BOILS_C = (100.0, 100.4, 101.1, 102.0, 103.0, 105.6, 107.8, 111.0, 115.5, 
 SYRUP_MIN_C = 100.5
 
 WINDOW_S = 75.0
+WINDOW_INTERVALS = 8.0  # a slow gateway's window holds this many of its readings
 MIN_SAMPLES = 5
 MIN_SPAN_S = 20.0
 MAX_ETA_S = 3600.0
 SIGNIFICANCE = 3.0  # the slope must be this many standard errors from zero
 REBUILD_EVERY = 512
+REBUILD_SHIFT_C = 0.05  # a re-fitted boiling point this far from the one in use re-maps the window
+MODEL_ERROR = 0.05  # relative: burner wander and syrups that are not sucrose
+MODEL_FLOOR_S = 2.0
+
+# Where water boils, fitted from the boiling history (BoilFit).
+BIN_S = 15.0
+LONG_WINDOW_S = 900.0
+REFIT_EVERY_S = 60.0
+FIT_MIN_BINS = 6
+FIT_MIN_SPAN_S = 90.0
+FIT_BELOW_PRIOR_C = 7.0  # ~7,000 ft above the configured calibration
+FIT_ABOVE_PRIOR_C = 1.5  # a probe that reads high, or a high-pressure day
+FIT_ITERATIONS = 14
+PRIOR_SIGMA_CALIBRATED_C = 0.7
+PRIOR_SIGMA_GUESS_C = 4.0
+
+# The knee between heating and boiling (EtaEstimator._knee).
+BOILS_ABOVE_C = 85.0  # water boils above this in any kitchen people cook in
+KNEE_PEAK_MIN_C_PER_S = 0.05  # 5.4 °F/min: a heat-up at least this fast was seen
+KNEE_RATIO = 0.35
+CALM_FOR_S = 30.0
 
 
 GRID_STEP_C = 0.05
@@ -138,70 +178,38 @@ def water_ratio(boil_c: float) -> tuple[float, float] | None:
     return (1.0 - x) / x, -dx_dt / (x * x)
 
 
-class EtaEstimator:
-    """A weighted straight-line fit of the transformed temperature against time.
+class _Window:
+    """A weighted straight line of the transformed temperature against time, as running sums."""
 
-    The transform makes the quantity rise about linearly at constant heat:
-    minus the water ratio for syrup, the temperature itself otherwise. Each
-    sample is weighted by the inverse of its variance in that space, so the
-    flat (noisy) part of the boiling-point curve counts for little.
-    """
+    __slots__ = ("_n_dropped", "_s", "_st", "_stt", "_stx", "_sx", "_sxx", "_t0", "points")
 
-    __slots__ = (
-        "_n_dropped",
-        "_points",
-        "_s",
-        "_st",
-        "_stt",
-        "_stx",
-        "_sx",
-        "_sxx",
-        "_t0",
-        "offset_c",
-        "syrup",
-    )
-
-    def __init__(self, *, syrup: bool, offset_c: float = 0.0) -> None:
-        self.syrup = syrup
-        self.offset_c = offset_c
-        self._points: deque[tuple[float, float, float]] = deque()
-        self._n_dropped = 0
+    def __init__(self) -> None:
+        self.points: deque[tuple[float, float, float, float]] = deque()  # (t - t0, x, weight, celsius)
         self._t0 = 0.0
+        self._n_dropped = 0
         self._s = self._st = self._stt = self._sx = self._stx = self._sxx = 0.0
 
-    def transform(self, c: float) -> tuple[float, float] | None:
-        """(value, weight) of a temperature in the fitted space, or None."""
-        if not self.syrup:
-            return c, 1.0
-        got = water_ratio(c - self.offset_c)
-        if got is None:
-            return None
-        ratio, slope = got
-        return -ratio, 1.0 / (slope * slope)
+    def clear(self) -> None:
+        self.points.clear()
+        self._n_dropped = 0
+        self._s = self._st = self._stt = self._sx = self._stx = self._sxx = 0.0
 
-    def add(self, t: float, c: float) -> None:
-        got = self.transform(c)
-        if got is None:
-            # heating to the boil, or past the table: what came before no longer fits
-            if self._points:
-                self.reset()
-            return
-        x, w = got
-        points = self._points
+    def push(self, t: float, x: float, w: float, c: float, window_s: float) -> None:
+        points = self.points
         if not points:
             self._t0 = t
         # times relative to the window's first point keep t*t small and exact
         t -= self._t0
-        points.append((t, x, w))
+        points.append((t, x, w, c))
         self._s += w
         self._st += w * t
         self._stt += w * t * t
         self._sx += w * x
         self._stx += w * t * x
         self._sxx += w * x * x
-        horizon = t - WINDOW_S
+        horizon = t - window_s
         while len(points) > MIN_SAMPLES and points[0][0] < horizon:
-            ot, ox, ow = points.popleft()
+            ot, ox, ow, _ = points.popleft()
             self._s -= ow
             self._st -= ow * ot
             self._stt -= ow * ot * ot
@@ -210,23 +218,16 @@ class EtaEstimator:
             self._sxx -= ow * ox * ox
             self._n_dropped += 1
         if self._n_dropped >= REBUILD_EVERY:
-            self._rebuild()
+            self._resum()
 
-    def reset(self) -> None:
-        self._points.clear()
+    def _resum(self) -> None:
+        """Running sums drift as points come and go; add them up again exactly."""
         self._n_dropped = 0
         self._s = self._st = self._stt = self._sx = self._stx = self._sxx = 0.0
-
-    def _rebuild(self) -> None:
-        """Running sums drift as points come and go; start them again exactly."""
-        points = list(self._points)
-        origin = self._t0 + points[0][0]
-        shift = points[0][0]
-        self.reset()
-        self._t0 = origin
-        for t_old, x, w in points:
-            t = t_old - shift
-            self._points.append((t, x, w))
+        shift = self.points[0][0]
+        self._t0 += shift
+        self.points = deque((t - shift, x, w, c) for t, x, w, c in self.points)
+        for t, x, w, _ in self.points:
             self._s += w
             self._st += w * t
             self._stt += w * t * t
@@ -234,17 +235,22 @@ class EtaEstimator:
             self._stx += w * t * x
             self._sxx += w * x * x
 
-    def eta(self, target_c: float, now: float) -> tuple[float, float] | None:
-        """Seconds until ``target_c`` from ``now`` and its standard error, or None."""
-        points = self._points
+    def rebuild(self, transform: Callable[[float], tuple[float, float] | None], window_s: float) -> None:
+        """The same readings through a new transform (a new boiling point)."""
+        old = list(self.points)
+        origin = self._t0
+        self.clear()
+        for t, _, _, c in old:
+            got = transform(c)
+            if got is not None:
+                self.push(origin + t, got[0], got[1], c, window_s)
+
+    def line(self) -> tuple[float, float, float, float, float, int, float] | None:
+        """(tbar, xbar, slope, var_unit, stt, n, s) of the weighted fit, or None."""
+        points = self.points
         n = len(points)
         if n < MIN_SAMPLES or points[-1][0] - points[0][0] < MIN_SPAN_S:
             return None
-        got = self.transform(target_c)
-        if got is None:
-            return None
-        x_target = got[0]
-        now -= self._t0
         s = self._s
         tbar = self._st / s
         xbar = self._sx / s
@@ -252,23 +258,261 @@ class EtaEstimator:
         if stt <= 0.0:
             return None
         slope = (self._stx - s * tbar * xbar) / stt
-        if slope <= 0.0:
-            return None
         sse = max(self._sxx - s * xbar * xbar - slope * slope * stt, 0.0)
         # weights are relative, so the residual variance is estimated from the fit
-        var_unit = sse / (n - 2)
+        return tbar + self._t0, xbar, slope, sse / (n - 2), stt, n, s
+
+
+class BoilFit:
+    """Where water boils today, from the shape of the boiling history since the plateau began.
+
+    Each bin (``BIN_S`` of readings, averaged) becomes a water content through
+    the curve *from a candidate boiling point*; at a constant flame the water
+    content falls on a straight line in time, so the candidate whose line fits
+    best (in degrees: the weights turn water residuals back into temperature)
+    is the one the syrup boils from. A Gaussian prior at the configured
+    calibration keeps a short or flat history from wandering: narrow when a
+    calibration was configured or measured, wide when it is only a guess.
+    """
+
+    __slots__ = ("_bins", "_open", "prior_c", "prior_sigma_c", "water_boils_c")
+
+    def __init__(self, prior_c: float, prior_sigma_c: float) -> None:
+        self.prior_c = prior_c
+        self.prior_sigma_c = prior_sigma_c
+        self.water_boils_c = prior_c
+        self._bins: deque[tuple[float, float, int]] = deque()  # (mean t, mean °C, samples)
+        self._open: list[float] = [0.0, 0.0, 0.0, 0.0]  # first t, sum t, sum °C, n
+
+    def clear(self) -> None:
+        self._bins.clear()
+        self._open = [0.0, 0.0, 0.0, 0.0]
+
+    def add(self, t: float, c: float) -> None:
+        bin_ = self._open
+        if bin_[3] and t - bin_[0] >= BIN_S:
+            self._bins.append((bin_[1] / bin_[3], bin_[2] / bin_[3], int(bin_[3])))
+            while self._bins and t - self._bins[0][0] > LONG_WINDOW_S:
+                self._bins.popleft()
+            bin_ = self._open = [t, 0.0, 0.0, 0.0]
+        if not bin_[3]:
+            bin_[0] = t
+        bin_[1] += t
+        bin_[2] += c
+        bin_[3] += 1.0
+
+    def _cost(self, water_c: float) -> float | None:
+        offset = water_c - 100.0
+        s = st = stt = sx = stx = sxx = 0.0
+        n = 0
+        t0 = self._bins[0][0]
+        for tb, cb, k in self._bins:
+            got = water_ratio(cb - offset)
+            if got is None:
+                return None
+            ratio, slope = got
+            w = k / (slope * slope)
+            t = tb - t0
+            x = -ratio
+            s += w
+            st += w * t
+            stt += w * t * t
+            sx += w * x
+            stx += w * t * x
+            sxx += w * x * x
+            n += 1
+        tbar, xbar = st / s, sx / s
+        var_t = stt - s * tbar * tbar
+        if var_t <= 0.0:
+            return None
+        b = (stx - s * tbar * xbar) / var_t
+        sse = max(sxx - s * xbar * xbar - b * b * var_t, 1e-12)
+        # the profile likelihood of a Gaussian fit with unknown variance, plus the prior
+        return n * math.log(sse / n) + ((water_c - self.prior_c) / self.prior_sigma_c) ** 2
+
+    def refit(self) -> bool:
+        """Estimate again from the history; True when there was enough of it to say something."""
+        bins = self._bins
+        if len(bins) < FIT_MIN_BINS or bins[-1][0] - bins[0][0] < FIT_MIN_SPAN_S:
+            return False
+        lowest = min(c for _, c, _ in bins)
+        hi = min(self.prior_c + FIT_ABOVE_PRIOR_C, lowest - (SYRUP_MIN_C - 100.0) - 0.01)
+        lo = min(self.prior_c - FIT_BELOW_PRIOR_C, hi)
+        # golden-section search: the cost is smooth and has one valley over a few degrees
+        a, b = lo, hi
+        g = 0.6180339887498949
+        c1, c2 = b - g * (b - a), a + g * (b - a)
+        f1, f2 = self._cost(c1), self._cost(c2)
+        for _ in range(FIT_ITERATIONS):
+            if f1 is None or f2 is None:
+                break
+            if f1 <= f2:
+                b, c2, f2 = c2, c1, f1
+                c1 = b - g * (b - a)
+                f1 = self._cost(c1)
+            else:
+                a, c1, f1 = c1, c2, f2
+                c2 = a + g * (b - a)
+                f2 = self._cost(c2)
+        if f1 is None or f2 is None:
+            return False
+        self.water_boils_c = c1 if f1 <= f2 else c2
+        return True
+
+
+class EtaEstimator:
+    """Time to a target from a straight line in a space where the climb is straight.
+
+    The transform makes the quantity rise about linearly at constant heat:
+    minus the water ratio for syrup, the temperature itself otherwise. Each
+    sample is weighted by the inverse of its variance in that space, so the
+    flat (noisy) part of the boiling-point curve counts for little.
+    """
+
+    __slots__ = (
+        "_calm_since",
+        "_next_refit",
+        "_window",
+        "boil",
+        "boiling",
+        "calibrated",
+        "fit_offset_c",
+        "offset_c",
+        "peak_rate",
+        "syrup",
+        "window_s",
+    )
+
+    def __init__(self, *, syrup: bool, offset_c: float = 0.0, calibrated: bool = False) -> None:
+        self.syrup = syrup
+        self.offset_c = offset_c  # the calibration in force: the prior for where water boils
+        self.calibrated = calibrated
+        # the boiling point the transform uses, as fitted (feeds the ETA, never a target)
+        self.fit_offset_c = offset_c
+        self.boil = BoilFit(100.0 + offset_c, PRIOR_SIGMA_CALIBRATED_C if calibrated else PRIOR_SIGMA_GUESS_C)
+        self._window = _Window()
+        self.window_s = WINDOW_S
+        self._next_refit = 0.0
+        # a syrup is fitted only once it is on its boil: before, it is just heating
+        self.boiling = not syrup
+        self.peak_rate = 0.0
+        self._calm_since: float | None = None
+
+    @property
+    def water_boils_c(self) -> float:
+        return 100.0 + self.fit_offset_c
+
+    def transform(self, c: float) -> tuple[float, float] | None:
+        """(value, weight) of a temperature in the fitted space, or None."""
+        if not self.syrup:
+            return c, 1.0
+        got = water_ratio(c - self.fit_offset_c)
+        if got is None:
+            return None
+        ratio, slope = got
+        return -ratio, 1.0 / (slope * slope)
+
+    def set_calibration(self, offset_c: float, calibrated: bool) -> None:
+        """A new calibration: a new prior; what the pot did so far still counts."""
+        self.offset_c = offset_c
+        self.calibrated = calibrated
+        self.boil.prior_c = 100.0 + offset_c
+        self.boil.prior_sigma_c = PRIOR_SIGMA_CALIBRATED_C if calibrated else PRIOR_SIGMA_GUESS_C
+        self._use_boil(100.0 + offset_c)
+        self._next_refit = 0.0
+
+    def reset(self) -> None:
+        self._window.clear()
+
+    def add(self, t: float, c: float, rate: float = 0.0, interval_s: float | None = None) -> None:
+        """An accepted sample; ``rate`` is the track's rate of rise (°C/s), for the knee."""
+        if interval_s is not None:
+            self.window_s = max(WINDOW_S, WINDOW_INTERVALS * interval_s)
+        if not self.boiling:
+            if not self._knee(t, c, rate):
+                return
+            self.boiling = True
+            self._window.clear()
+            self.boil.clear()
+        if self.syrup:
+            self.boil.add(t, c)
+            if t >= self._next_refit:
+                self._next_refit = t + REFIT_EVERY_S
+                if self.boil.refit():
+                    self._use_boil(self.boil.water_boils_c)
+        got = self.transform(c)
+        if got is None:
+            return  # off the table (below the boil the fit assumes, or burnt): no line through it
+        self._window.push(t, got[0], got[1], c, self.window_s)
+
+    def _use_boil(self, water_c: float) -> None:
+        offset = water_c - 100.0
+        if abs(offset - self.fit_offset_c) >= REBUILD_SHIFT_C:
+            self.fit_offset_c = offset
+            self._window.rebuild(self.transform, self.window_s)
+
+    def _knee(self, t: float, c: float, rate: float) -> bool:
+        """Is the syrup on its boil? The rate of rise falls sharply where heating becomes boiling.
+
+        The heat-up to the boil climbs at tens of °F a minute; on the plateau the
+        syrup climbs a few °F a minute at most until it is nearly done. Either
+        the rate fell to a fraction of its peak (we saw the heat-up), or no
+        heat-up was ever seen and the pot has been above the coldest boil a
+        kitchen has for a while (the probe went into a pot already boiling).
+        """
+        if rate > self.peak_rate:
+            self.peak_rate = rate
+        if c < BOILS_ABOVE_C:
+            self._calm_since = None
+            return False
+        if self.peak_rate >= KNEE_PEAK_MIN_C_PER_S:
+            return rate <= KNEE_RATIO * self.peak_rate
+        if self._calm_since is None:
+            self._calm_since = t
+        return t - self._calm_since >= CALM_FOR_S
+
+    def rate_at(self, c: float) -> float | None:
+        """The climb's rate (°C/s) at temperature ``c`` by the fitted line, or None.
+
+        On the syrup curve this follows the acceleration that a straight line on
+        temperature lags behind: the water leaves steadily, the temperature does not.
+        """
+        line = self._window.line()
+        got = self.transform(c)
+        if line is None or got is None:
+            return None
+        slope = line[2]
+        if slope <= 0.0:
+            return None
+        return slope * math.sqrt(got[1]) if self.syrup else slope
+
+    def eta(self, target_c: float, now: float) -> tuple[float, float] | None:
+        """Seconds until ``target_c`` from ``now`` and its standard error, or None."""
+        if not self.boiling:
+            return None
+        line = self._window.line()
+        if line is None:
+            return None
+        got = self.transform(target_c)
+        if got is None:
+            return None
+        tbar, xbar, slope, var_unit, stt, _, s = line
+        if slope <= 0.0:
+            return None
         var_slope = var_unit / stt
         if slope < SIGNIFICANCE * math.sqrt(var_slope):
             return None
         d = now - tbar
         x_now = xbar + slope * d
-        eta = (x_target - x_now) / slope
+        eta = (got[0] - x_now) / slope
         if eta <= 0.0:
             return 0.0, 0.0
         if eta > MAX_ETA_S:
             return None
         var_x_now = var_unit * (1.0 / s + d * d / stt)
         var_eta = (var_x_now + eta * eta * var_slope + 2.0 * eta * d * var_slope) / (slope * slope)
-        # The heat under the pot is never quite constant: at least 5 % + 2 s.
-        sigma = max(math.sqrt(max(var_eta, 0.0)), 0.05 * eta + 2.0)
+        # The heat under a pot is never quite constant, and the syrup never quite sucrose:
+        # what the fit's own scatter cannot show, measured on the tuning corpus.
+        model = MODEL_ERROR * eta
+        sigma = math.sqrt(max(var_eta, 0.0) + model * model + MODEL_FLOOR_S * MODEL_FLOOR_S)
         return eta, sigma

@@ -28,16 +28,19 @@ from service.core.events import (
     Output,
     ProbeStateChanged,
     Sample,
+    SetCalibration,
+    SetPressure,
     StageChanged,
     StepStarted,
     Tick,
 )
+from service.core.probes import ProbeHealth
 from service.core.profile import Profile
 from service.core.units import c_to_f
 from service.runtime.bus import Bus
 from service.runtime.clock import Clock
 from service.runtime.cooklog import CookLogs
-from service.runtime.views import alert_json, both, cook_json, probe_json
+from service.runtime.views import alert_json, both, calibration_json, cook_json, probe_json
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,8 @@ class Hub:
         # called in the hub's task, so they must only hand the item over, never block.
         self.on_input: list[Callable[[Event], None]] = []
         self.on_output: list[Callable[[Output], None]] = []
+        # where water boils for each probe, as last said on the bus
+        self._calibrations = {h.id: _calibration_key(h) for h in kitchen.probes.values()}
 
     # ---- messages in ---------------------------------------------------------
 
@@ -146,9 +151,41 @@ class Hub:
                     on_output(out)
                 except Exception:
                     log.exception("output hook failed on %r", out)
+        if isinstance(event, SetPressure | SetCalibration) or any(isinstance(o, CalibrationMeasured) for o in outputs):
+            self._calibration_changes(event.at)
         if isinstance(event, Sample) and event.live:
             self._cook_updates(event)
         return outputs
+
+    def _calibration_changes(self, at: float) -> None:
+        """The barometer moved or went quiet, a boil was measured: say where water boils now.
+
+        The core shifts the targets without a word (it is not an alert), so the
+        page would show the old target until its next poll: a ``calibration``
+        event per probe whose boiling point moved, then the cooks it moved.
+        """
+        for health in self.kitchen.probes.values():
+            key = _calibration_key(health)
+            was = self._calibrations.get(health.id)
+            if was == key:
+                continue
+            self._calibrations[health.id] = key
+            data = calibration_json(health)
+            # a new source is news for the journal; the weather's creep is not
+            level = logging.INFO if was is None or was[0] != key[0] else logging.DEBUG
+            log.log(
+                level,
+                "probe %s: water boils at %.2f °C (%.1f °F) by %s: targets %+.2f °C",
+                health.id,
+                health.water_boils_c,
+                c_to_f(health.water_boils_c),
+                key[0],
+                health.offset_c,
+            )
+            self.bus.publish("calibration", {"probe": health.id, **data, "at": self.clock.iso(at)})
+            for cook in self.kitchen.cooks.values():
+                if cook.ended_at is None and cook.probe == health.id:
+                    self._publish_cook(cook.id)
 
     def _publish_reading(self, ev: Sample, raw: str) -> None:
         celsius, fahrenheit = both(ev.celsius, 3)
@@ -272,3 +309,8 @@ class Hub:
             "alerts": [alert_json(a, clock) for a in shown],
             "last_event_id": self.bus.last_id,
         }
+
+
+def _calibration_key(health: ProbeHealth) -> tuple[str, float]:
+    """What a listener must hear about: the source in force, and the boil to a hundredth of a degree."""
+    return health.calibration.value, round(health.water_boils_c, 2)

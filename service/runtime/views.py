@@ -22,6 +22,26 @@ def both(value: float | None, digits: int = 2) -> tuple[float | None, float | No
     return round(value, digits), round(c_to_f(value), digits)
 
 
+def calibration_json(health: ProbeHealth) -> dict[str, Any]:
+    """Which calibration is in force for a probe, and by how much it moves every target.
+
+    ``calibration_offset_*`` is a difference (water's boil here minus 100 °C /
+    212 °F): in °F it is ×1.8, without the 32.
+    """
+    offset = health.offset_c
+    water_c, water_f = both(health.water_boils_c)
+    return {
+        "calibration": health.calibration.value,
+        "water_boils_c": water_c,
+        "water_boils_f": water_f,
+        "calibration_offset_c": round(offset, 2),
+        "calibration_offset_f": round(offset * 1.8, 2),
+        "boil_c": round(health.boil_c, 2) if health.boil_c is not None else None,
+        "pressure_hpa": round(health.pressure_hpa, 1) if health.pressure_hpa is not None else None,
+        "altitude_m": round(health.altitude_m, 1) if health.altitude_m is not None else None,
+    }
+
+
 def probe_json(health: ProbeHealth, clock: Clock, label: str = "") -> dict[str, Any]:
     celsius, fahrenheit = both(health.celsius)
     now = clock.monotonic()
@@ -36,8 +56,8 @@ def probe_json(health: ProbeHealth, clock: Clock, label: str = "") -> dict[str, 
         "channel": health.channel,
         "interval_s": round(health.interval, 2) if health.interval is not None else None,
         "stale_after_s": round(health.stale_timeout, 1),
-        "boil_c": round(health.boil_c, 2) if health.boil_c is not None else None,
-        "calibration_offset_c": round(health.offset_c, 2),
+        "lag_s": health.lag_s,
+        **calibration_json(health),
         "fault": health.fault_reason if health.state.value == "fault" else None,
     }
 
@@ -49,6 +69,7 @@ def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> dict[str, Any]:
     level_c, level_f = both(view.get("level_c"))
     low_c, low_f = both(view.get("low_c"))
     high_c, high_f = both(view.get("high_c"))
+    water_c, water_f = both(view.get("water_boils_c"))
     rate = view.get("rate_c_per_s")
     return {
         "id": cook.id,
@@ -83,7 +104,11 @@ def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> dict[str, Any]:
         "hold_elapsed_s": view.get("hold_elapsed_s"),
         "hold_remaining_s": view.get("hold_remaining_s"),
         "measured_boil_c": view.get("measured_boil_c"),
+        "calibration": view["calibration"],
+        "water_boils_c": water_c,
+        "water_boils_f": water_f,
         "calibration_offset_c": round(view["calibration_offset_c"], 2),
+        "calibration_offset_f": round(view["calibration_offset_c"] * 1.8, 2),
     }
 
 

@@ -9,7 +9,7 @@ from service.core.events import AlertRaised, Output, StageChanged
 from service.core.profile import HoldStep, Profile
 from service.core.steps.hold import HoldMachine
 from service.core.units import f_to_c
-from tests.core.traces import Trace, run
+from tests.core.traces import Trace, lagged, run
 
 TARGET_F = 225.0
 
@@ -122,3 +122,48 @@ def test_a_hold_never_counts_time_outside_its_window(trace: Trace) -> None:
     assert isinstance(machine, HoldMachine)
     assert machine.elapsed_s == 0.0
     assert result.alerts("hold_done") == []
+
+
+@st.composite
+def climb_that_stops_short(draw: st.DrawFn) -> tuple[Trace, float]:
+    """A pot that climbs as fast as a caramel ever does and stops (the heat turned down) more than
+    1 °F short of the target, read by a probe of time constant τ: (the probe's trace, τ).
+
+    The stop is sudden: the hardest case for lag compensation, because the probe keeps
+    climbing for a while after the pot has stopped.
+    """
+    tau = draw(st.sampled_from([1.0, 5.0, 15.0, 25.0]))
+    top = draw(st.floats(min_value=TARGET_F - 6.0, max_value=TARGET_F - 1.2))
+    rate = draw(st.floats(min_value=1.0, max_value=9.0))  # °F/min at the stop
+    climb = draw(st.integers(min_value=60, max_value=400))
+    hold = draw(st.integers(min_value=60, max_value=300))
+    start = top - rate * climb / 60.0
+    truth: Trace = [(float(i), min(start + rate * i / 60.0, top)) for i in range(climb + hold)]
+    return lagged(truth, tau), tau
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    probe=climb_that_stops_short(),
+    amplitude=st.floats(min_value=0.0, max_value=1.0),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    bursts=st.lists(
+        st.tuples(st.floats(min_value=0.0, max_value=1.0), st.lists(wild_value, min_size=1, max_size=3)),
+        max_size=3,
+    ),
+)
+def test_lag_compensation_never_rings_for_a_pot_that_stopped_short(
+    probe: tuple[Trace, float], amplitude: float, seed: int, bursts: list[tuple[float, list[float]]]
+) -> None:
+    import random
+
+    trace, tau = probe
+    rng = random.Random(seed)
+    noisy: Trace = [(t, None if f is None else f + rng.uniform(-amplitude, amplitude)) for t, f in trace]
+    for where, values in bursts:
+        at = int(where * (len(noisy) - len(values)))
+        for i, value in enumerate(values):
+            noisy[at + i] = (noisy[at + i][0], value)
+    result = run(noisy, lag_s=tau)
+    assert result.alerts("target_reached") == []
+    assert result.alerts("target_overshoot") == []

@@ -40,8 +40,10 @@ def run(
     stale_after: float | None = None,
     boil_c: float | None = None,
     probe: str = "pot",
+    lag_s: float | None = None,
+    altitude_m: float | None = None,
 ) -> Run:
-    kitchen = Kitchen([ProbeSetup(probe, stale_after, boil_c)])
+    kitchen = Kitchen([ProbeSetup(probe, stale_after, boil_c, lag_s=lag_s, altitude_m=altitude_m)])
     result = Run(kitchen)
     started = False
     for t, f in trace:
@@ -58,6 +60,32 @@ def run(
         celsius = None if f is None else f_to_c(f)
         result.outputs += kitchen.handle(Sample(t, probe, "", celsius, None if f is not None else "test fault"))
     return result
+
+
+def lagged(truth: Trace, tau_s: float) -> Trace:
+    """What a first-order probe of time constant ``tau_s`` reads in a pot doing ``truth``.
+
+    Solved exactly for an input that is linear between samples, so a ramp of
+    rate r settles exactly r·τ behind: the lag error on the final climb.
+    """
+    out: Trace = []
+    y: float | None = None
+    prev: tuple[float, float] | None = None
+    for t, x in truth:
+        if x is None:
+            out.append((t, None))
+            continue
+        if y is None or prev is None or tau_s <= 0.0:
+            y = x
+        else:
+            t0, x0 = prev
+            dt = t - t0
+            decay = math.exp(-dt / tau_s)
+            ramp_lag = (x - x0) / dt * tau_s if dt > 0 else 0.0
+            y = x - ramp_lag + (y - x0 + ramp_lag) * decay
+        prev = (t, x)
+        out.append((t, y))
+    return out
 
 
 def ramp(start_f: float, rate_f_per_min: float, seconds: float, interval: float = 1.0, t0: float = 0.0) -> Trace:

@@ -32,7 +32,7 @@ class BoilMachine:
         self.measured_c: float | None = None
         self._window: deque[tuple[float, float, float]] = deque()  # (at, level, raw)
 
-    def recalibrate(self, offset_c: float) -> None:
+    def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
         """A boil measures the calibration; it is not shifted by it."""
 
     def on_sample(self, at: float, value: float, track: Track, max_gap_s: float) -> tuple[Signal, ...]:

@@ -38,7 +38,7 @@ class HoldMachine:
         self._outside_since: float | None = None
         self._side: HoldStage | None = None
 
-    def recalibrate(self, offset_c: float) -> None:
+    def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
         self.params = self._base.shifted(offset_c)
 
     def on_sample(self, at: float, value: float, track: Track, max_gap_s: float) -> tuple[Signal, ...]:

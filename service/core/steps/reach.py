@@ -12,10 +12,28 @@ climb itself vouches for the value. ``m`` is three
 standard errors of the level, so a pot that is truly at the target is not
 held back by noise, capped so that the pot can never be more than 1 °F below
 the target when it fires: m ≤ 1 °F − 3σ, and never more than 0.5 °F.
+
+With the probe's time constant τ known (``lag``), the level that decides is the
+*pot's*: a first-order probe obeys τ·dy/dt = x − y, so the pot is at
+``x = y + τ·y'``. ``y'`` is the slope of a straight line through the last
+``LAG_RATE_WINDOW_S`` of accepted samples, or the syrup curve's own rate where
+that is lower (it knows the acceleration; the line knows a pot turned down),
+so the compensation can only be too small, never too large. σ of the pot's
+level includes τ times the slope's standard error, which widens the margin:
+noise that the compensation amplifies makes the alarm later, never earlier.
+Without a lag, the probe's own level decides, as it always did.
+
+``target_approaching`` waits until the syrup is on its boil (the estimator's
+knee): a pot heating up to a plateau 5 °F below the target is not "nearly
+there", however fast it climbs. It fires once per approach, and goes back to
+heating only if the pot truly falls (3 °F below its best since the warning, and
+falling): an ETA that grows is not a retreat.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from enum import StrEnum
 from typing import Any
 
@@ -24,12 +42,17 @@ from service.core.events import AlertKind, AlertLevel
 from service.core.filters import Track
 from service.core.profile import ReachStep
 from service.core.steps.base import NO_SIGNALS, ClearAlert, RaiseAlert, Signal
-from service.core.units import c_to_f
+from service.core.units import c_to_f, format_duration
 
 FALSE_ALARM_BAND_C = 1.0 / 1.8
 MARGIN_MIN_C = 0.1 / 1.8
 MARGIN_MAX_C = 0.5 / 1.8
 RETREAT_HYSTERESIS_C = 3.0 / 1.8
+LAG_RATE_WINDOW_S = 20.0
+LAG_RATE_MIN_SAMPLES = 4
+# The pot's (compensated) level rings only when it is this many standard errors clear of the
+# false-alarm band: a noisy slope times a long lag is a noisy level, tested on hundreds of samples.
+PROOF_SIGMAS = 4.0
 
 
 class ReachStage(StrEnum):
@@ -39,34 +62,71 @@ class ReachStage(StrEnum):
     OVERSHOOT = "overshoot"
 
 
+def _slope(points: deque[tuple[float, float]], noise_c: float) -> tuple[float, float] | None:
+    """Least-squares slope (°C/s) of ``points`` and its standard error, or None with too few."""
+    n = len(points)
+    if n < LAG_RATE_MIN_SAMPLES:
+        return None
+    tbar = sum(t for t, _ in points) / n
+    vbar = sum(v for _, v in points) / n
+    stt = sum((t - tbar) ** 2 for t, _ in points)
+    if stt <= 0.0:
+        return None
+    slope = sum((t - tbar) * (v - vbar) for t, v in points) / stt
+    sse = sum((v - vbar - slope * (t - tbar)) ** 2 for t, v in points)
+    # a handful of residuals says little about the noise: never trust less than the track's own
+    var = max(sse / (n - 2), noise_c * noise_c)
+    return slope, math.sqrt(var / stt)
+
+
 def fire_margin(sigma_level: float) -> float:
     three = 3.0 * sigma_level
     return max(0.0, min(max(three, MARGIN_MIN_C), MARGIN_MAX_C, FALSE_ALARM_BAND_C - three))
 
 
 class ReachMachine:
-    __slots__ = ("_base", "_eta", "_eta_at", "_offset_c", "done", "estimator", "params", "stage")
+    __slots__ = (
+        "_base",
+        "_eta",
+        "_eta_at",
+        "_offset_c",
+        "_peak_since_warning",
+        "_pot",
+        "_prev_pot",
+        "_recent",
+        "done",
+        "estimator",
+        "lag_s",
+        "params",
+        "stage",
+    )
 
-    def __init__(self, params: ReachStep, offset_c: float = 0.0) -> None:
+    def __init__(
+        self, params: ReachStep, offset_c: float = 0.0, *, lag_s: float | None = None, calibrated: bool = False
+    ) -> None:
         self._base = params
         self._offset_c = offset_c
         self.params = params.shifted(offset_c)
         self.stage = ReachStage.HEATING
         self.done = False
-        self.estimator = EtaEstimator(syrup=params.uses_syrup_model(0.0), offset_c=offset_c)
+        self.lag_s = lag_s or 0.0
+        self.estimator = EtaEstimator(syrup=params.uses_syrup_model(0.0), offset_c=offset_c, calibrated=calibrated)
         self._eta: tuple[float, float] | None = None
         self._eta_at = 0.0
+        self._pot: float | None = None
+        self._prev_pot: float | None = None
+        self._peak_since_warning = -math.inf
+        self._recent: deque[tuple[float, float]] = deque()
 
-    def recalibrate(self, offset_c: float) -> None:
+    def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
         self._offset_c = offset_c
         self.params = self._base.shifted(offset_c)
-        self.estimator.offset_c = offset_c
-        self.estimator.reset()
+        self.estimator.set_calibration(offset_c, calibrated)
         self._eta = None
 
     def on_sample(self, at: float, value: float, track: Track, max_gap_s: float) -> tuple[Signal, ...]:
         p = self.params
-        self.estimator.add(at, value)
+        self.estimator.add(at, value, track.rate)
         stage = self.stage
         if stage is ReachStage.OVERSHOOT:
             self._eta = None
@@ -74,54 +134,118 @@ class ReachMachine:
         # Did the fit made at the previous sample put the crossing before now?
         previous = self._eta
         foreseen = previous is not None and at - self._eta_at >= previous[0]
-        self._eta = self.estimator.eta(p.target_c, at) if stage is not ReachStage.REACHED else None
+        self._eta = self._pot_eta(at) if stage is not ReachStage.REACHED else None
         self._eta_at = at
-        level = track.level
-        prev = track.prev_level
-        if level is None or not track.settled:
+        probe_level = track.level
+        if probe_level is None or not track.settled:
             return NO_SIGNALS
-        m = fire_margin(track.sigma_level)
-        if prev is not None:
-            over = p.overshoot_at_c - m
-            if level >= over and prev >= over:
+        # a re-seeded track's first level belongs to another pot: it confirms nothing
+        probe_prev = track.prev_level
+        pot = self._pot_level(at, value, track)
+        pot_prev = self._pot if probe_prev is not None else None
+        self._pot = pot[0] if pot is not None else None
+        level = self._pot if self._pot is not None else probe_level
+        prev = pot_prev if pot is not None else probe_prev
+
+        def at_least(threshold_c: float, *, allow_foreseen: bool) -> bool:
+            """Two levels past the line (the probe's own, or the pot's where it is proven)."""
+            m = fire_margin(track.sigma_level)
+            line = threshold_c - m
+            if probe_prev is not None and probe_level >= line and (probe_prev >= line or allow_foreseen):
+                return True
+            if pot is None or pot_prev is None:
+                return False
+            x, sigma = pot
+            # the pot's level must be past the line *and* provably not 1 °F short
+            line = max(threshold_c - fire_margin(sigma), threshold_c - FALSE_ALARM_BAND_C + PROOF_SIGMAS * sigma)
+            return x >= line and (pot_prev >= line or allow_foreseen)
+
+        if probe_prev is not None:
+            if at_least(p.overshoot_at_c, allow_foreseen=False):
                 return self._to_overshoot(level)
-            fire = p.target_c - m
             # Two levels at the target; or one, when the climb so far said the pot
             # would be there by now (a slow gateway's or a dropout's first sample past it).
-            if stage is not ReachStage.REACHED and level >= fire and (prev >= fire or foreseen):
+            if stage is not ReachStage.REACHED and at_least(p.target_c, allow_foreseen=foreseen):
                 return self._to_reached(level)
         if stage is ReachStage.HEATING:
             if self._approaching(level, prev):
                 self.stage = ReachStage.APPROACHING
-                eta = self._eta
-                when = f"about {round(eta[0])} s" if eta is not None else "soon"
-                return (
-                    RaiseAlert(
-                        AlertKind.TARGET_APPROACHING,
-                        AlertLevel.WARNING,
-                        f"{p.name}: {c_to_f(level):.1f} °F, {c_to_f(p.target_c):.0f} °F in {when}",
-                    ),
-                )
-        elif stage is ReachStage.APPROACHING and self._retreated(level):
-            # pulled off the heat: the warning no longer holds
-            self.stage = ReachStage.HEATING
-            return (ClearAlert(AlertKind.TARGET_APPROACHING),)
+                self._peak_since_warning = level
+                return (RaiseAlert(AlertKind.TARGET_APPROACHING, AlertLevel.WARNING, self._warning(level)),)
+        elif stage is ReachStage.APPROACHING:
+            self._peak_since_warning = max(self._peak_since_warning, level)
+            if self._retreated(level, track.rate):
+                # pulled off the heat: the warning no longer holds
+                self.stage = ReachStage.HEATING
+                return (ClearAlert(AlertKind.TARGET_APPROACHING),)
         return NO_SIGNALS
+
+    def _pot_eta(self, at: float) -> tuple[float, float] | None:
+        """When the pot (not the lagging probe) gets to the target: the probe follows τ later."""
+        eta = self.estimator.eta(self.params.target_c, at)
+        if eta is None or not self.lag_s:
+            return eta
+        return max(eta[0] - self.lag_s, 0.0), eta[1]
+
+    def _pot_level(self, at: float, value: float, track: Track) -> tuple[float, float] | None:
+        """The pot's level and its standard error, with a known lag; None without one.
+
+        The probe's slope is the lowest of: a line through the last 20 s, one through
+        the last 10 s, and the syrup curve's own rate. After the pot stops
+        climbing (the heat turned down) the probe keeps rising a while and the
+        longer line lags that stop; the shorter one sees it sooner, and the gap
+        between the two counts as uncertainty, so a stall cannot be taken for a
+        pot that is still climbing.
+        """
+        lag = self.lag_s
+        level = track.level
+        if not lag or level is None:
+            return None
+        recent = self._recent
+        if recent and at - recent[-1][0] > LAG_RATE_WINDOW_S:
+            recent.clear()  # after a gap the old slope says nothing about now
+        recent.append((at, value))
+        while at - recent[0][0] > LAG_RATE_WINDOW_S:
+            recent.popleft()
+        whole = _slope(recent, track.sigma)
+        if whole is None:
+            return None  # not yet known: the probe's own level decides, later but never early
+        rate, rate_sigma = whole
+        half = _slope(deque(p for p in recent if at - p[0] <= LAG_RATE_WINDOW_S / 2.0), track.sigma)
+        turning = 0.0
+        if half is not None and half[0] < rate:
+            turning = rate - half[0]
+            rate = half[0]
+        model = self.estimator.rate_at(level) if self._eta is not None else None
+        if model is not None and model < rate:
+            rate = model
+        sigma = track.sigma_level
+        return level + lag * rate, math.sqrt(sigma * sigma + (lag * rate_sigma) ** 2 + (lag * turning) ** 2)
+
+    def _warning(self, level: float) -> str:
+        p = self.params
+        eta = self._eta
+        if eta is not None:
+            when = f"in about {format_duration(eta[0])}"
+        else:
+            when = f"{c_to_f(p.target_c) - c_to_f(level):.0f} °F to go"
+        return f"{p.name}: {c_to_f(level):.1f} °F, {c_to_f(p.target_c):.0f} °F {when}"
 
     def _approaching(self, level: float, prev: float | None) -> bool:
         p = self.params
+        if not self.estimator.boiling:
+            return False  # still heating onto the plateau: not "nearly there", however fast
         near = p.target_c - p.approach_margin_c
         if level >= near and prev is not None and prev >= near:
             return True
         eta = self._eta
         return eta is not None and eta[0] <= p.approach_lead_s and level >= p.target_c - p.approach_floor_c
 
-    def _retreated(self, level: float) -> bool:
+    def _retreated(self, level: float, rate: float) -> bool:
         p = self.params
         if level >= p.target_c - p.approach_margin_c - RETREAT_HYSTERESIS_C:
             return False
-        eta = self._eta
-        return eta is None or eta[0] > 2.0 * p.approach_lead_s
+        return level < self._peak_since_warning - RETREAT_HYSTERESIS_C and rate < 0.0
 
     def _to_reached(self, level: float) -> tuple[Signal, ...]:
         self.stage = ReachStage.REACHED
@@ -172,6 +296,11 @@ class ReachMachine:
             left = max(eta[0] - (at - track.last_t), 0.0)
             out["eta_s"] = round(left, 1)
             out["eta_sigma_s"] = round(eta[1], 1)
+        if self.lag_s:
+            out["lag_s"] = self.lag_s
+            out["pot_c"] = self._pot
+        if self.estimator.syrup and self.estimator.boiling:
+            out["eta_water_boils_c"] = round(self.estimator.water_boils_c, 2)
         stages = p.sugar_stages
         if stages and level is not None:
             current = None
