@@ -65,6 +65,7 @@ class Track:
         "prev_level",
         "rate",
         "rejected",
+        "reseeds",
         "settled",
         "sigma",
     )
@@ -77,6 +78,7 @@ class Track:
         self.last_t = 0.0
         self.accepted = 0
         self.rejected = 0
+        self.reseeds = 0  # how many times the track started again (a new pot, or the probe left it)
         # A brand-new track may have been seeded by a wild sample: it settles once
         # SUSPECTS_TO_RESEED samples agree, and nothing may fire on it before.
         self.settled = False
@@ -179,10 +181,12 @@ class Track:
                 run.clear()
         run.append((t, v))
         if len(run) >= SUSPECTS_TO_RESEED:
-            old_level, old_t, old_rate = self.level, self.last_t, self.rate
+            old_level, old_t, old_rate, old_settled = self.level, self.last_t, self.rate, self.settled
             points = list(run)
             self._reseed(points, settled=True)
-            if old_level is not None and self.level is not None and self.level < old_level - MEMORY_DROP_C:
+            # only a settled track was a pot: one seeded by a wild first sample is no memory to go back to
+            dropped = old_level is not None and self.level is not None and self.level < old_level - MEMORY_DROP_C
+            if dropped and old_settled:
                 self._mem = (old_t, old_level, old_rate)
                 self._mem_until = math.inf
             return True
@@ -190,6 +194,7 @@ class Track:
 
     def _reseed(self, points: list[tuple[float, float]], *, settled: bool, rate: float = 0.0) -> None:
         """Start the track again from ``points``: the old level no longer holds."""
+        self.reseeds += 1
         self.settled = settled
         self._suspects.clear()
         self._recent.clear()

@@ -101,3 +101,28 @@ def test_console_script_exits_2_without_a_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "line 3" in proc.stderr
+
+
+def test_replay_config_applies_the_probes_lag_and_altitude(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.core.traces import lagged, syrup_curve
+
+    truth, _ = syrup_curve(rate_at_target=6.0, seconds=1200.0)
+    probe = lagged(truth, 15.0)
+    trace = tmp_path / "laggy.csv"
+    trace.write_text("t,temp_f\n" + "".join(f"{t:g},{f:.3f}\n" for t, f in probe if f is not None))
+    plain, laggy, high = tmp_path / "plain.toml", tmp_path / "laggy.toml", tmp_path / "high.toml"
+    plain.write_text('[[probes]]\nid = "pot"\nurl = "sim://"\n')
+    laggy.write_text('[[probes]]\nid = "pot"\nurl = "sim://"\nlag = "15s"\n')
+    high.write_text('altitude = "5000ft"\n[[probes]]\nid = "pot"\nurl = "sim://"\n')
+
+    def fired(config: Path) -> float:
+        assert main(["replay", str(trace), "--profile", "caramel", "--config", str(config)]) == 0
+        reached = [e for e in lines(capsys) if e.get("kind") == "target_reached"]
+        assert len(reached) == 1
+        return float(reached[0]["t"])  # type: ignore[arg-type]
+
+    pot = dict(truth)
+    at_plain, at_laggy = fired(plain), fired(laggy)
+    assert pot[at_plain] - 225.0 > 1.0  # the probe's own reading decides: the syrup 1.5 °F past
+    assert -1.0 <= pot[at_laggy] - 225.0 <= 0.5  # the pot's: on the target
+    assert fired(high) < at_plain - 60.0  # 5,000 ft: water boils 9 °F lower, so does the target

@@ -94,6 +94,8 @@ class ReachMachine:
         "_pot",
         "_prev_pot",
         "_recent",
+        "_reseeded",
+        "_reseeds_at_warning",
         "done",
         "estimator",
         "lag_s",
@@ -117,6 +119,8 @@ class ReachMachine:
         self._prev_pot: float | None = None
         self._peak_since_warning = -math.inf
         self._recent: deque[tuple[float, float]] = deque()
+        self._reseeded = False  # the track started again since the warning (probe out of the pot)
+        self._reseeds_at_warning = 0
 
     def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
         self._offset_c = offset_c
@@ -141,7 +145,9 @@ class ReachMachine:
             return NO_SIGNALS
         # a re-seeded track's first level belongs to another pot: it confirms nothing
         probe_prev = track.prev_level
-        pot = self._pot_level(at, value, track)
+        if track.reseeds != self._reseeds_at_warning:
+            self._reseeded = True
+        pot = self._pot_level(at, value, track, max_gap_s)
         pot_prev = self._pot if probe_prev is not None else None
         self._pot = pot[0] if pot is not None else None
         level = self._pot if self._pot is not None else probe_level
@@ -171,6 +177,8 @@ class ReachMachine:
             if self._approaching(level, prev):
                 self.stage = ReachStage.APPROACHING
                 self._peak_since_warning = level
+                self._reseeded = False
+                self._reseeds_at_warning = track.reseeds
                 return (RaiseAlert(AlertKind.TARGET_APPROACHING, AlertLevel.WARNING, self._warning(level)),)
         elif stage is ReachStage.APPROACHING:
             self._peak_since_warning = max(self._peak_since_warning, level)
@@ -187,11 +195,12 @@ class ReachMachine:
             return eta
         return max(eta[0] - self.lag_s, 0.0), eta[1]
 
-    def _pot_level(self, at: float, value: float, track: Track) -> tuple[float, float] | None:
+    def _pot_level(self, at: float, value: float, track: Track, max_gap_s: float) -> tuple[float, float] | None:
         """The pot's level and its standard error, with a known lag; None without one.
 
-        The probe's slope is the lowest of: a line through the last 20 s, one through
-        the last 10 s, and the syrup curve's own rate. After the pot stops
+        The probe's slope is the lowest of: a line through the last 20 s (or the
+        last four samples of a slow gateway), one through the newer half of
+        them, and the syrup curve's own rate. After the pot stops
         climbing (the heat turned down) the probe keeps rising a while and the
         longer line lags that stop; the shorter one sees it sooner, and the gap
         between the two counts as uncertainty, so a stall cannot be taken for a
@@ -202,16 +211,18 @@ class ReachMachine:
         if not lag or level is None:
             return None
         recent = self._recent
-        if recent and at - recent[-1][0] > LAG_RATE_WINDOW_S:
-            recent.clear()  # after a gap the old slope says nothing about now
+        if recent and at - recent[-1][0] > max_gap_s:
+            recent.clear()  # after an outage the old slope says nothing about now
         recent.append((at, value))
-        while at - recent[0][0] > LAG_RATE_WINDOW_S:
+        # 20 s of samples, but never fewer than a line needs (a slow gateway's last few)
+        while len(recent) > LAG_RATE_MIN_SAMPLES and at - recent[0][0] > LAG_RATE_WINDOW_S:
             recent.popleft()
         whole = _slope(recent, track.sigma)
         if whole is None:
             return None  # not yet known: the probe's own level decides, later but never early
         rate, rate_sigma = whole
-        half = _slope(deque(p for p in recent if at - p[0] <= LAG_RATE_WINDOW_S / 2.0), track.sigma)
+        newest = list(recent)[len(recent) // 2 :]
+        half = _slope(deque(newest), track.sigma)
         turning = 0.0
         if half is not None and half[0] < rate:
             turning = rate - half[0]
@@ -242,8 +253,10 @@ class ReachMachine:
         return eta is not None and eta[0] <= p.approach_lead_s and level >= p.target_c - p.approach_floor_c
 
     def _retreated(self, level: float, rate: float) -> bool:
+        """A pot off the heat cools along its track; a probe lifted out jumps to a new one
+        (the counter's temperature) and says nothing about the pot: the warning stands."""
         p = self.params
-        if level >= p.target_c - p.approach_margin_c - RETREAT_HYSTERESIS_C:
+        if self._reseeded or level >= p.target_c - p.approach_margin_c - RETREAT_HYSTERESIS_C:
             return False
         return level < self._peak_since_warning - RETREAT_HYSTERESIS_C and rate < 0.0
 

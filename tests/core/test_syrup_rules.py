@@ -1,0 +1,174 @@
+"""The rules of the tracker issue that a syrup it was never tuned to must not break.
+
+Each rule as a table: a warning only on the boil, once per approach, a time only
+when trusted; an ETA at altitude with no calibration; an alarm about the pot
+when the probe's lag is known, never about noise; calibration by altitude and
+barometer; a wild first sample is no memory of a pot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from service.core.cook import Kitchen, ProbeSetup
+from service.core.events import Sample, SetCalibration, SetPressure, StartCook
+from service.core.units import c_to_f, f_to_c, parse_altitude, pressure_at_altitude_hpa, water_boils_at_c
+from tests.core.traces import CARAMEL, Trace, lagged, run, syrup_curve
+
+TARGET = 225.0
+
+
+def heat_up_then_plateau(plateau_f: float, *, heat_f_per_min: float = 20.0, climb_f_per_min: float = 0.6) -> Trace:
+    """A pot heated fast from the counter onto a boil plateau at ``plateau_f``, then creeping up."""
+    trace: Trace = []
+    value, t = 70.0, 0.0
+    while value < plateau_f:
+        trace.append((t, value))
+        value += heat_f_per_min / 60.0
+        t += 1.0
+    for i in range(600):
+        trace.append((t + i, plateau_f + climb_f_per_min * i / 60.0))
+    return trace
+
+
+@pytest.mark.parametrize("plateau", [215.5, 218.0, 221.0])
+@pytest.mark.parametrize("heat", [12.0, 25.0, 60.0])
+def test_no_warning_while_heating_onto_a_plateau_near_the_target(plateau: float, heat: float) -> None:
+    trace = heat_up_then_plateau(plateau, heat_f_per_min=heat)
+    reached_plateau = next(t for t, f in trace if f is not None and f >= plateau)
+    result = run(trace)
+    first = result.first_alert_at("target_approaching")
+    # the old rule warned on the way up ("225 °F in about 45 s"); now only once it is on its boil
+    assert first is None or first > reached_plateau
+
+
+@pytest.mark.parametrize("rate", [3.0, 5.0, 8.5])
+def test_one_warning_per_approach_and_it_says_how_long(rate: float) -> None:
+    trace, t_cross = syrup_curve(rate_at_target=rate)
+    result = run(trace)
+    warnings = result.alerts("target_approaching")
+    assert len(warnings) == 1
+    assert result.stages().count("approaching") == 1
+    lead = t_cross - warnings[0].at
+    assert 30.0 <= lead <= 180.0
+    assert "in about" in warnings[0].alert.message and "min" in warnings[0].alert.message or lead < 60.0
+
+
+def test_a_warning_before_the_eta_is_trusted_names_no_time() -> None:
+    # a pot that sits 4 °F below the target, steady: the margin rule warns, the ETA has nothing to say
+    trace: Trace = [(float(t), 221.0 + 0.001 * t) for t in range(200)]
+    result = run(trace)
+    warnings = result.alerts("target_approaching")
+    assert len(warnings) == 1
+    assert "°F to go" in warnings[0].alert.message and "in about" not in warnings[0].alert.message
+
+
+def test_a_probe_lifted_out_does_not_withdraw_the_warning() -> None:
+    trace, t_cross = syrup_curve(rate_at_target=5.0)
+    lifted = [(t, 75.0 if t_cross - 30 <= t < t_cross - 10 else f) for t, f in trace]
+    result = run(lifted)
+    assert result.stages().count("approaching") == 1
+    assert result.first_alert_at("target_reached") is not None
+
+
+def test_eta_at_5000_ft_without_calibration_is_honest() -> None:
+    water = water_boils_at_c(pressure_at_altitude_hpa(parse_altitude("5000ft")))
+    trace, _ = syrup_curve(rate_at_target=6.0, seconds=1500.0, target_f=TARGET + (100.0 - water) * 1.8)
+    # that syrup at sea level crosses 225 + 9.1 °F; at 5,000 ft the same water content boils 9.1 °F lower
+    shifted = [(t, None if f is None else f - (100.0 - water) * 1.8) for t, f in trace]
+    t_cross = next(t for t, f in shifted if f is not None and f >= TARGET)
+    result = run(shifted)
+    view_at = t_cross - 120.0
+    kitchen = run([p for p in shifted if p[0] <= view_at]).kitchen
+    view = kitchen.cook_view(kitchen.cooks["c1"], view_at)
+    assert view["eta_s"] is not None
+    assert abs(view["eta_s"] - 120.0) / 120.0 <= 0.15
+    assert view["eta_water_boils_c"] < 96.0  # it found that water boils low here
+    assert view["target_c"] == pytest.approx(f_to_c(TARGET))  # and moved no target
+    assert result.first_alert_at("target_reached") is not None
+
+
+@pytest.mark.parametrize("tau", [1.0, 5.0, 15.0, 25.0])
+@pytest.mark.parametrize("rate", [3.0, 5.0, 8.0])
+def test_with_a_known_lag_the_alarm_is_about_the_syrup(tau: float, rate: float) -> None:
+    truth, _ = syrup_curve(rate_at_target=rate, seconds=1200.0)
+    probe = lagged(truth, tau)
+    result = run(probe, lag_s=tau)
+    fired = result.first_alert_at("target_reached")
+    assert fired is not None
+    pot_at_fire = dict(truth)[fired]
+    assert pot_at_fire is not None
+    assert -1.0 <= pot_at_fire - TARGET <= 0.5, f"syrup {pot_at_fire - TARGET:+.2f} °F from the target"
+
+
+def test_without_a_lag_the_probe_decides_as_before() -> None:
+    truth, _ = syrup_curve(rate_at_target=6.0, seconds=1200.0)
+    probe = lagged(truth, 15.0)
+    fired = run(probe).first_alert_at("target_reached")
+    assert fired is not None
+    probe_at_fire = dict(probe)[fired]
+    pot_at_fire = dict(truth)[fired]
+    assert probe_at_fire is not None and pot_at_fire is not None
+    assert probe_at_fire >= TARGET - 0.5
+    assert pot_at_fire - TARGET > 1.0  # the lagging probe's 1.5 °F, uncompensated
+
+
+def test_a_wild_first_sample_is_no_memory_of_a_pot() -> None:
+    # found by hypothesis: a 229 °F first sample, a pot at 219 °F, two wild 225s at the end
+    trace: Trace = [(float(i), 219.0) for i in range(120)]
+    trace[0] = (0.0, 229.0)
+    trace[118] = (118.0, 225.0)
+    trace[119] = (119.0, 225.0)
+    assert run(trace).alerts("target_reached") == []
+
+
+@pytest.mark.parametrize(
+    ("setup", "pressure", "source", "boils_f"),
+    [
+        (ProbeSetup("pot"), None, "none", 212.0),
+        (ProbeSetup("pot", altitude_m=parse_altitude("5000ft")), None, "altitude", 202.9),
+        (ProbeSetup("pot", altitude_m=parse_altitude("5000ft")), 1013.25, "pressure", 212.0),
+        (ProbeSetup("pot", boil_c=f_to_c(209.0), altitude_m=1500.0), 843.0, "measured", 209.0),
+    ],
+)
+def test_the_best_calibration_wins_and_moves_the_target(
+    setup: ProbeSetup, pressure: float | None, source: str, boils_f: float
+) -> None:
+    kitchen = Kitchen([setup])
+    kitchen.handle(StartCook(0.0, CARAMEL, "pot"))
+    if pressure is not None:
+        kitchen.handle(SetPressure(1.0, pressure))
+    kitchen.handle(Sample(2.0, "pot", "", 100.0))
+    view = kitchen.cook_view(kitchen.cooks["c1"], 2.0)
+    assert view["calibration"] == source
+    assert c_to_f(view["water_boils_c"]) == pytest.approx(boils_f, abs=0.1)
+    assert c_to_f(view["target_c"]) == pytest.approx(TARGET - (212.0 - boils_f), abs=0.1)
+
+
+def test_weather_moves_the_targets_only_when_it_matters() -> None:
+    kitchen = Kitchen([ProbeSetup("pot")])
+    kitchen.handle(StartCook(0.0, CARAMEL, "pot"))
+    kitchen.handle(SetPressure(1.0, 1013.0))
+    first = kitchen.cook_view(kitchen.cooks["c1"], 1.0)["target_c"]
+    kitchen.handle(SetPressure(2.0, 1013.5))  # 0.014 °C: not worth moving a step for
+    assert kitchen.cook_view(kitchen.cooks["c1"], 2.0)["target_c"] == first
+    kitchen.handle(SetPressure(3.0, 990.0))  # a storm: 0.65 °C lower
+    moved = kitchen.cook_view(kitchen.cooks["c1"], 3.0)["target_c"]
+    # 1013 hPa was within the 0.05 °C that moves nothing: the storm's shift is all from 100 °C
+    assert first - moved == pytest.approx(100.0 - water_boils_at_c(990.0), abs=0.01)
+    kitchen.handle(SetCalibration(4.0, "pot", 99.0))  # a boil test beats the weather
+    assert kitchen.cook_view(kitchen.cooks["c1"], 4.0)["target_c"] == pytest.approx(f_to_c(TARGET) - 1.0)
+    assert math.isfinite(moved)
+
+
+@pytest.mark.parametrize(("text", "metres"), [("5000ft", 1524.0), ("1500 m", 1500.0), ("0ft", 0.0)])
+def test_altitudes_as_people_write_them(text: str, metres: float) -> None:
+    assert parse_altitude(text) == pytest.approx(metres)
+
+
+@pytest.mark.parametrize("bad", ["5000", "5 km", "30000ft", "", "high"])
+def test_altitudes_that_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_altitude(bad)
