@@ -11,23 +11,29 @@ the last minute or so, and the time left is when the line reaches the target's
 water content. A straight line on temperature, by contrast, overestimates the
 time left by 1.5–4× at 218–220 °F.
 
-Two things about the syrup in front of us are not known in advance, and both
-are estimated from the cook's own data (they feed the ETA only: targets move
-only with a configured or measured calibration):
+What is not known in advance about the syrup in front of us, and how each is
+taken from the cook's own data (all of it feeds the ETA only: targets move only
+with a configured or measured calibration):
 
-* where water boils today (altitude, weather, a probe that reads high). The
-  same readings mapped through the curve from a wrong boiling point are not a
-  straight line in time; :class:`BoilFit` picks the boiling point that makes
-  the boiling history since the plateau began straightest (with a prior at the
-  configured calibration), refitted every minute;
+* where water boils today: the calibration in force (a boil test, a barometer,
+  an altitude), unless the syrup began to boil *below* it, which no syrup can
+  do: then a little below that knee (an unconfigured altitude, a probe that
+  reads low). A lower boil also shrinks the rise itself (ebullioscopy goes as
+  the square of the absolute boiling point), and the transform allows for it;
 * how far this syrup's boiling-point rise departs from sucrose's (wine acids,
-  glycerol). Where the rise is proportional to the molality, a scale factor on
-  it only rescales the water axis, and a line stays a line: the slope absorbs
-  it, so it needs no parameter of its own;
-* the burner's effective rate is the fitted slope itself, over a recent window.
+  glycerol): where the rise is proportional to the molality, its reciprocal —
+  the water per unit of solute — falls linearly in time at constant heat,
+  whatever the proportionality factor, so a scale factor on the rise only
+  rescales the fitted quantity and the slope absorbs it. The curve itself
+  takes the middle way between thermodynamics (Norrish) and the candy table,
+  which disagree by up to 20 % in local slope where the curve is flat, and
+  the uncertainty says so (``MODEL_ERROR``);
+* the burner's effective rate: the fitted slope itself, over a recent window
+  (75 s, or eight readings of a slow gateway).
 
 Nothing is fitted while the pot is still heating to its boil: the plateau is
-found by the knee in the rate of rise (``knee``), and the fit starts after it.
+found by the knee in the rate of rise (``EtaEstimator._knee``), and the fit
+starts after it.
 
 Below the boil (or for targets below it) the plain ``linear`` model fits
 temperature directly. ``eta`` is None whenever the fit cannot be trusted: too
@@ -67,7 +73,7 @@ MODEL_FLOOR_S = 2.0
 # Where water boils today, when the calibration in force cannot be right: the syrup's boil
 # began below it (altitude, or a probe reading low). A red-wine syrup starts at 25–40 % sugar,
 # so its boil begins this far above water's.
-KNEE_RISE_C = 0.6
+KNEE_RISE_C = 0.9  # a 30–35 % syrup's rise (~0.75 °C), and what it climbs before the knee is seen
 # The knee between heating and boiling (EtaEstimator._knee).
 BOILS_ABOVE_C = 85.0  # water boils above this in any kitchen people cook in
 KNEE_PEAK_MIN_C_PER_S = 0.05  # 5.4 °F/min: a heat-up at least this fast was seen
@@ -174,6 +180,11 @@ def water_ratio(boil_c: float) -> tuple[float, float] | None:
     return (1.0 - x) / x, -dx_dt / (x * x)
 
 
+def _rise_scale(water_boils_c: float) -> float:
+    """How much smaller a syrup's rise is where water boils lower: ebullioscopy goes as T_b²."""
+    return ((water_boils_c + 273.15) / 373.15) ** 2
+
+
 class _Window:
     """A weighted straight line of the transformed temperature against time, as running sums."""
 
@@ -275,6 +286,7 @@ class EtaEstimator:
         "boiling",
         "calibrated",
         "fit_offset_c",
+        "fit_scale",
         "offset_c",
         "peak_rate",
         "syrup",
@@ -287,6 +299,7 @@ class EtaEstimator:
         self.calibrated = calibrated
         # the boiling point the transform uses, as fitted (feeds the ETA, never a target)
         self.fit_offset_c = offset_c
+        self.fit_scale = _rise_scale(100.0 + offset_c)
         self._window = _Window()
         self.window_s = WINDOW_S
         self._knee_c = math.inf
@@ -303,7 +316,8 @@ class EtaEstimator:
         """(value, weight) of a temperature in the fitted space, or None."""
         if not self.syrup:
             return c, 1.0
-        got = water_ratio(c - self.fit_offset_c)
+        # the rise over water's boil, as it would be at sea level (the curve is a sea-level one)
+        got = water_ratio(100.0 + (c - 100.0 - self.fit_offset_c) / self.fit_scale)
         if got is None:
             return None
         ratio, slope = got
@@ -313,7 +327,7 @@ class EtaEstimator:
         """A new calibration: a new prior; what the pot did so far still counts."""
         self.offset_c = offset_c
         self.calibrated = calibrated
-        self._use_boil(min(100.0 + offset_c, self._knee_c - KNEE_RISE_C))
+        self._use_boil(self._boils_from(100.0 + offset_c))
 
     def reset(self) -> None:
         self._window.clear()
@@ -329,17 +343,28 @@ class EtaEstimator:
             self._window.clear()
             if self.syrup:
                 self._knee_c = c
-                # a syrup that began to boil below where the calibration says water boils
-                self._use_boil(min(100.0 + self.offset_c, c - KNEE_RISE_C))
+                self._use_boil(self._boils_from(100.0 + self.offset_c))
         got = self.transform(c)
         if got is None:
             return  # off the table (below the boil the fit assumes, or burnt): no line through it
         self._window.push(t, got[0], got[1], c, self.window_s)
 
+    def _boils_from(self, calibrated_c: float) -> float:
+        """Where water boils for the ETA: the calibration, unless the syrup began to boil below it.
+
+        A syrup always boils above water; one whose boil began below where the
+        calibration puts water's (an unconfigured altitude, a probe reading low)
+        says where water really boils: a little below that knee.
+        """
+        if self._knee_c < calibrated_c:
+            return self._knee_c - KNEE_RISE_C
+        return calibrated_c
+
     def _use_boil(self, water_c: float) -> None:
         offset = water_c - 100.0
         if abs(offset - self.fit_offset_c) >= REBUILD_SHIFT_C:
             self.fit_offset_c = offset
+            self.fit_scale = _rise_scale(water_c)
             self._window.rebuild(self.transform, self.window_s)
 
     def _knee(self, t: float, c: float, rate: float) -> bool:
