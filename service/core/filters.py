@@ -185,8 +185,8 @@ class Track:
             points = list(run)
             self._reseed(points, settled=True)
             # only a settled track was a pot: one seeded by a wild first sample is no memory to go back to
-            dropped = old_level is not None and self.level is not None and self.level < old_level - MEMORY_DROP_C
-            if dropped and old_settled:
+            level = self.level
+            if old_level is not None and level is not None and level < old_level - MEMORY_DROP_C and old_settled:
                 self._mem = (old_t, old_level, old_rate)
                 self._mem_until = math.inf
             return True
