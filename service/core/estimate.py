@@ -79,6 +79,8 @@ BOILS_ABOVE_C = 85.0  # water boils above this in any kitchen people cook in
 KNEE_PEAK_MIN_C_PER_S = 0.05  # 5.4 °F/min: a heat-up at least this fast was seen
 KNEE_RATIO = 0.35
 CALM_FOR_S = 30.0
+ACCELERATING = 1.3  # the rate grew by this much ...
+ACCELERATING_FOR_S = 30.0  # ... over this long: a heat-up never does that at a steady flame
 
 
 GRID_STEP_C = 0.05
@@ -185,7 +187,7 @@ def _rise_scale(water_boils_c: float) -> float:
     return ((water_boils_c + 273.15) / 373.15) ** 2
 
 
-class _Window:
+class FitWindow:
     """A weighted straight line of the transformed temperature against time, as running sums."""
 
     __slots__ = ("_n_dropped", "_s", "_st", "_stt", "_stx", "_sx", "_sxx", "_t0", "points")
@@ -282,6 +284,7 @@ class EtaEstimator:
     __slots__ = (
         "_calm_since",
         "_knee_c",
+        "_rates",
         "_window",
         "boiling",
         "calibrated",
@@ -300,9 +303,10 @@ class EtaEstimator:
         # the boiling point the transform uses, as fitted (feeds the ETA, never a target)
         self.fit_offset_c = offset_c
         self.fit_scale = _rise_scale(100.0 + offset_c)
-        self._window = _Window()
+        self._window = FitWindow()
         self.window_s = WINDOW_S
         self._knee_c = math.inf
+        self._rates: deque[tuple[float, float]] = deque()  # (t, rate) above BOILS_ABOVE_C, for acceleration
         # a syrup is fitted only once it is on its boil: before, it is just heating
         self.boiling = not syrup
         self.peak_rate = 0.0
@@ -370,21 +374,32 @@ class EtaEstimator:
     def _knee(self, t: float, c: float, rate: float) -> bool:
         """Is the syrup on its boil? The rate of rise falls sharply where heating becomes boiling.
 
-        The heat-up to the boil climbs at tens of °F a minute; on the plateau the
-        syrup climbs a few °F a minute at most until it is nearly done. Either
-        the rate fell to a fraction of its peak (we saw the heat-up), or no
-        heat-up was ever seen and the pot has been above the coldest boil a
-        kitchen has for a while (the probe went into a pot already boiling).
+        The heat-up to the boil climbs at tens of °F a minute, and slows a little
+        as the losses grow; on the plateau the syrup climbs a few °F a minute,
+        faster and faster as the water goes. So the syrup is boiling when the
+        rate fell to a fraction of its peak (we saw the heat-up), or when, above
+        the coldest boil a kitchen has, it has been climbing faster and faster
+        for half a minute (the probe went into a syrup already climbing), or no
+        heat-up was ever seen and the pot has been up there for half a minute
+        (a pot already on its plateau).
         """
         if rate > self.peak_rate:
             self.peak_rate = rate
         if c < BOILS_ABOVE_C:
             self._calm_since = None
+            self._rates.clear()
             return False
-        if self.peak_rate >= KNEE_PEAK_MIN_C_PER_S:
-            return rate <= KNEE_RATIO * self.peak_rate
+        rates = self._rates
+        rates.append((t, rate))
+        while t - rates[0][0] > ACCELERATING_FOR_S:
+            rates.popleft()
         if self._calm_since is None:
             self._calm_since = t
+        if self.peak_rate >= KNEE_PEAK_MIN_C_PER_S:
+            if rate <= KNEE_RATIO * self.peak_rate:
+                return True
+            then_t, then_rate = rates[0]
+            return t - then_t >= ACCELERATING_FOR_S - 1.0 and then_rate > 0.0 and rate >= ACCELERATING * then_rate
         return t - self._calm_since >= CALM_FOR_S
 
     def rate_at(self, c: float) -> float | None:

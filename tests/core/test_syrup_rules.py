@@ -174,3 +174,20 @@ def test_altitudes_as_people_write_them(text: str, metres: float) -> None:
 def test_altitudes_that_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_altitude(bad)
+
+
+def test_a_syrup_already_climbing_fast_is_on_its_boil() -> None:
+    # potwatch started late: the syrup is at 214 °F and accelerating as the water goes
+    trace: Trace = [(float(i), 214.0 + 12.0 * (i / 60.0) ** 2) for i in range(61)]
+    result = run(trace)
+    assert result.first_alert_at("target_approaching") is not None
+    view = result.kitchen.cook_view(result.kitchen.cooks["c1"], 60.0)
+    assert view["on_boil"] is True
+
+
+def test_a_steady_fast_climb_is_a_heat_up_not_a_syrup() -> None:
+    # 30 °F/min, straight: a pot heating, whose plateau could be anywhere (even just short of the target)
+    trace: Trace = [(float(i), 200.0 + 0.5 * i) for i in range(49)]  # up to 224 °F
+    result = run(trace)
+    assert result.alerts("target_approaching") == []
+    assert result.kitchen.cook_view(result.kitchen.cooks["c1"], 48.0)["on_boil"] is False

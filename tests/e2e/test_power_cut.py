@@ -177,6 +177,8 @@ def test_kill_mid_reduction_keeps_the_alarm_ringing(tmp_path: Path, kitchen: tup
     try:
         thermometer.value = 214.0
         until(svc, "readings", lambda s: s["probes"][0]["state"] == "ok")
+        # a syrup on its plateau: no warning can come before the tracker sees it boil
+        until(svc, "the syrup on its boil", lambda s: s["cook"]["on_boil"], timeout=60.0)
         approaching: str | None = None
         while thermometer.value < 226.0:
             time.sleep(1.0)  # the syrup climbs half a degree a second

@@ -102,6 +102,11 @@ def rows(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return conn.execute(sql, args).fetchall()
 
 
+def climb(start_f: float, end_f: float, n: int) -> list[float | None]:
+    """A syrup's last minutes, faster and faster as the water goes (a straight ramp is a heat-up)."""
+    return [start_f + (end_f - start_f) * (i / (n - 1)) ** 2 for i in range(n)]
+
+
 def feed(hub: Hub, clock: FakeClock, temps_f: list[float | None], every: float = 1.0) -> list[Output]:
     """Readings once a ``every`` s, a tick before each as the hub's timer would; returns the outputs."""
     out: list[Output] = []
@@ -223,7 +228,7 @@ async def test_every_input_and_output_is_recorded(tmp_path: Path) -> None:
     clock = FakeClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
-    feed(hub, clock, [215.0 + 0.2 * i for i in range(60)])
+    feed(hub, clock, climb(215.0, 227.0, 60))
     feed(hub, clock, [None, None])  # an open thermocouple: two fault readings make a fault
     clock.t += 1.0
     hub.apply(ProbeGone(clock.t, "pot", "unplugged"))
@@ -261,7 +266,7 @@ async def test_readings_are_batched_and_an_alert_is_written_at_once(tmp_path: Pa
     await asyncio.sleep(0)
     # plain readings wait for the next batch…
     assert rows(path, "SELECT count(*) FROM readings") == [(0,)]
-    outputs = feed(hub, clock, [224.0 + 0.2 * i for i in range(20)])
+    outputs = feed(hub, clock, climb(214.0, 226.5, 50))
     assert "target_approaching" in alerts_of(outputs)
     await asyncio.sleep(0)
     # …an alert takes everything before it along, at once
@@ -333,7 +338,7 @@ async def test_acked_alerts_stay_acked_and_unacked_ones_ring_again(tmp_path: Pat
     clock = FakeClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
-    approaching = alerts_of(feed(hub, clock, [210.0 + 0.25 * i for i in range(40)]))
+    approaching = alerts_of(feed(hub, clock, climb(212.0, 221.0, 60)))
     assert approaching == ["target_approaching"]
     warning = hub.kitchen.active_alerts()[0]
     hub.apply(Acknowledge(clock.t, warning.id))
@@ -648,7 +653,7 @@ async def test_routes_list_page_and_describe_cooks(tmp_path: Path) -> None:
     hub, recorder = start(path, clock)
     for i in range(3):
         hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
-        out = feed(hub, clock, [200.0 + 0.5 * i for i in range(60)])
+        out = feed(hub, clock, climb(200.0, 229.5, 60))
         if i < 2:
             hub.apply(StopCook(clock.t, f"1-c{i + 1}"))
     assert "target_reached" in alerts_of(out)
@@ -880,7 +885,7 @@ async def test_without_a_file_the_routes_answer_from_memory(tmp_path: Path) -> N
     clock = FakeClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
-    feed(hub, clock, [210.0 + 0.4 * i for i in range(40)])
+    feed(hub, clock, climb(210.0, 227.0, 40))
     await asyncio.sleep(0)
     wait_until(lambda: recorder.status().startswith("paused"), 5, "recording to pause")
     async with client_for(hub, recorder) as client:

@@ -312,6 +312,7 @@ class ReachMachine:
         if self.lag_s:
             out["lag_s"] = self.lag_s
             out["pot_c"] = self._pot
+        out["on_boil"] = self.estimator.boiling if self.estimator.syrup else None
         if self.estimator.syrup and self.estimator.boiling:
             out["eta_water_boils_c"] = round(self.estimator.water_boils_c, 2)
         stages = p.sugar_stages
