@@ -240,6 +240,7 @@ class Barometer:
         self._hub: Hub | None = None
         self._link: MqttLink | None = None
         self.connects = 0
+        self.ticks = 0  # times the staleness was looked at without a message
 
     @classmethod
     def from_config(cls, config: Config) -> Barometer:
@@ -295,6 +296,7 @@ class Barometer:
                 async with asyncio.timeout(self._timeout(hub)):
                     event = await link.get()
             except TimeoutError:
+                self.ticks += 1
                 self._act(hub, self.monitor.on_tick(hub.clock.monotonic()))
                 continue
             try:

@@ -29,13 +29,14 @@ def calibration_json(health: ProbeHealth) -> dict[str, Any]:
     212 °F): in °F it is ×1.8, without the 32.
     """
     offset = health.offset_c
-    water_c, water_f = both(health.water_boils_c)
+    # three digits: the page rounds to one, and 94.945 must not become 94.95, then 95.0
+    water_c, water_f = both(health.water_boils_c, 3)
     return {
         "calibration": health.calibration.value,
         "water_boils_c": water_c,
         "water_boils_f": water_f,
-        "calibration_offset_c": round(offset, 2),
-        "calibration_offset_f": round(offset * 1.8, 2),
+        "calibration_offset_c": round(offset, 3),
+        "calibration_offset_f": round(offset * 1.8, 3),
         "boil_c": round(health.boil_c, 2) if health.boil_c is not None else None,
         "pressure_hpa": round(health.pressure_hpa, 1) if health.pressure_hpa is not None else None,
         "altitude_m": round(health.altitude_m, 1) if health.altitude_m is not None else None,
@@ -69,7 +70,7 @@ def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> dict[str, Any]:
     level_c, level_f = both(view.get("level_c"))
     low_c, low_f = both(view.get("low_c"))
     high_c, high_f = both(view.get("high_c"))
-    water_c, water_f = both(view.get("water_boils_c"))
+    water_c, water_f = both(view.get("water_boils_c"), 3)
     rate = view.get("rate_c_per_s")
     return {
         "id": cook.id,
@@ -94,6 +95,10 @@ def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> dict[str, Any]:
         "rate_f_per_min": round(rate * 108.0, 2) if rate is not None else None,
         "eta_s": view.get("eta_s"),
         "eta_sigma_s": view.get("eta_sigma_s"),
+        "on_boil": view.get("on_boil"),
+        "eta_water_boils_c": view.get("eta_water_boils_c"),
+        "lag_s": view.get("lag_s"),
+        "pot_c": round(view["pot_c"], 2) if view.get("pot_c") is not None else None,
         "sugar_stage": view.get("sugar_stage"),
         "next_sugar_stage": view.get("next_sugar_stage"),
         "next_sugar_stage_eta_s": view.get("next_sugar_stage_eta_s"),
@@ -107,8 +112,8 @@ def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> dict[str, Any]:
         "calibration": view["calibration"],
         "water_boils_c": water_c,
         "water_boils_f": water_f,
-        "calibration_offset_c": round(view["calibration_offset_c"], 2),
-        "calibration_offset_f": round(view["calibration_offset_c"] * 1.8, 2),
+        "calibration_offset_c": round(view["calibration_offset_c"], 3),
+        "calibration_offset_f": round(view["calibration_offset_c"] * 1.8, 3),
     }
 
 

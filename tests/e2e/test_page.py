@@ -117,6 +117,7 @@ def test_page_shows_temperature_and_stage(demo: ServiceProcess, phone: Phone) ->
     expect(page.locator("#probe-state")).to_have_attribute("data-state", "ok")
     expect(page.locator("#eta")).to_be_visible()
     expect(page.locator("#speed")).to_have_text("demo ×200")
+    expect(page.locator("#boils")).to_be_hidden()  # no boil test, barometer or altitude: nothing moves the target
 
     # the big number is the service's, live
     status = demo.get("/api/status")
@@ -140,6 +141,29 @@ def test_page_shows_temperature_and_stage(demo: ServiceProcess, phone: Phone) ->
     for selector in ("#unit", "#sound", "#advance", "#stop", "#start-box > summary"):
         box = page.locator(selector).bounding_box()
         assert box is not None and box["height"] >= 48 and box["width"] >= 48, (selector, box)
+
+
+def test_page_says_where_water_boils_and_how_far_the_target_moved(tmp_path: Path, phone: Phone) -> None:
+    config = tmp_path / "potwatch.toml"
+    config.write_text(
+        'altitude = "5000ft"\n'
+        f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
+        '[[probes]]\nid = "pot"\nurl = "sim://?speed=20&kind=caramel"\n\n'
+        '[cook]\nprofile = "caramel"\nprobe = "pot"\n'
+    )
+    svc = ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port()).start()
+    page = phone.page
+    try:
+        page.goto(svc.base + "/")
+        wait_live(phone)
+        boils = page.locator("#boils")
+        expect(boils).to_have_text("Water boils at 202.9 °F here (5,000 ft): targets 9.1 °F lower")
+        expect(page.locator("#eta")).to_contain_text("216 °F")  # 225 °F − 9.1 °F, the line above it
+        page.locator("#unit").click()
+        expect(boils).to_have_text("Water boils at 94.9 °C here (1,524 m): targets 5.1 °C lower")
+        page.locator("#unit").click()
+    finally:
+        svc.stop()
 
 
 def test_page_alarm_at_225_and_acknowledge(demo: ServiceProcess, phone: Phone, second_phone: Phone) -> None:

@@ -24,6 +24,9 @@ def test_example_config_holds_every_option_and_is_valid() -> None:
     assert [p.id for p in config.probes] == ["pot", "oven"]
     assert config.probes[0].stale_after == 15.0
     assert config.probes[0].boil == pytest.approx(100.0)
+    assert config.pressure is not None and config.pressure.stale_after == 6 * 3600.0
+    assert config.altitude == pytest.approx(1524.0)
+    assert config.probes[0].lag == 15.0 and config.probes[1].altitude == pytest.approx(350.0)
     _, problems = config_problems(ROOT / "config" / "example.toml")
     assert problems == []
 
@@ -42,6 +45,17 @@ def test_example_config_holds_every_option_and_is_valid() -> None:
         ('[cook]\nprofile = "rillons"\nprobe = "pot"\n', "cook.probe 'pot' names no [[probes]] entry"),
         ("[server]\nport = 70000\n", "server.port: Input should be less than or equal to 65535"),
         ("[server\n", "not valid TOML"),
+        ('[pressure]\nurl = "http://pi/baro"\n', "pressure.url: a barometer is read over MQTT"),
+        ('[pressure]\nurl = "mqtt://pi/kitchen/baro?unit=psi"\n', "pressure.url: unit='psi': unknown pressure unit"),
+        (
+            '[pressure]\nurl = "mqtt://pi/tele/+/SENSOR"\n',
+            "pressure.url: topic 'tele/+/SENSOR': a barometer is one topic",
+        ),
+        ('[pressure]\nurl = "mqtt://pi/x?format=bmp280"\n', "pressure.url: format='bmp280' is not one of"),
+        ('[pressure]\nurl = "mqtt://pi/x"\nstale_after = "soon"\n', "pressure.stale_after:"),
+        ('[pressure]\nurl = "mqtt://pi/x"\nseapressure = true\n', "pressure.seapressure: unknown key"),
+        ("[pressure]\n", "pressure.url: required key is missing"),
+        ("altitude = 5000\n", "altitude: a bare number is ambiguous"),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:

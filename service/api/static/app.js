@@ -18,7 +18,7 @@ const BACKOFF_S = [1, 2, 4, 8, 15];
 const STATUS_POLL_S = 30; // belt and braces: a warning that clears sends no event
 const MAX_CHART_POINTS = 4000;
 const RECENT_EVENTS = 500; // state events kept to re-apply over a snapshot older than them
-const STATE_EVENTS = new Set(["probe", "cook", "stage", "alert", "ack", "cook_ended", "calibrated"]);
+const STATE_EVENTS = new Set(["probe", "cook", "stage", "alert", "ack", "cook_ended", "calibrated", "calibration"]);
 const SERIES_REFILL_S = 5; // the history flushes its readings to the file every 3 s
 const STORE = { unit: "potwatch.unit", token: "potwatch.token" };
 
@@ -47,6 +47,33 @@ function temp(unit, c, f = null) {
 function fmtTemp(unit, c, f = null, digits = 0) {
   const v = temp(unit, c, f);
   return v === null ? "—" : `${v.toFixed(digits)} °${unit}`;
+}
+
+const FT_PER_M = 3.28084;
+const CALIBRATION_WORDS = { measured: "measured", pressure: "barometer", altitude: "altitude" };
+
+/**
+ * Where water boils for this probe and how far that moves the targets, in a cook's words:
+ * "Water boils at 202.9 °F here (barometer, 843 hPa): targets 9.1 °F lower". Null when
+ * nothing moves them (no boil test, barometer or altitude).
+ * `cal` carries calibration, water_boils_c/f, calibration_offset_c/f (a cook or a probe);
+ * `probe` the pressure and altitude behind them.
+ */
+function boilsText(unit, cal, probe) {
+  const source = cal?.calibration;
+  if (!source || source === "none" || cal.water_boils_c === null || cal.water_boils_c === undefined) return null;
+  let why = CALIBRATION_WORDS[source] ?? source;
+  if (source === "pressure" && probe?.pressure_hpa != null) why = `barometer, ${Math.round(probe.pressure_hpa)} hPa`;
+  if (source === "altitude" && probe?.altitude_m != null) {
+    const [value, word] = unit === "F" ? [probe.altitude_m * FT_PER_M, "ft"] : [probe.altitude_m, "m"];
+    why = `${Math.round(value).toLocaleString("en-US")} ${word}`;
+  }
+  const shift = unit === "F" ? cal.calibration_offset_f ?? cal.calibration_offset_c * 1.8 : cal.calibration_offset_c;
+  const by =
+    Math.abs(shift) < 0.05
+      ? "targets unchanged"
+      : `targets ${Math.abs(shift).toFixed(1)} °${unit} ${shift < 0 ? "lower" : "higher"}`;
+  return `Water boils at ${fmtTemp(unit, cal.water_boils_c, cal.water_boils_f, 1)} here (${why}): ${by}`;
 }
 
 /** "45 s", "1 min 30 s", "12 min", "1 h 12 min": what a cook says aloud. */
@@ -171,6 +198,7 @@ const EVENTS = [
   "ack",
   "cook_ended",
   "calibrated",
+  "calibration",
   "heartbeat",
   "reset",
 ];
@@ -762,6 +790,15 @@ class Page {
       case "calibrated":
         this.calibrations.set(data.probe, data);
         break;
+      case "calibration": {
+        // the barometer moved, went quiet, or a boil was measured: the cooks' targets come as `cook`
+        const p = this.probes.get(data.probe);
+        if (p) {
+          const { probe: _id, at: _at, ...fields } = data;
+          Object.assign(p, fields);
+        }
+        break;
+      }
     }
   }
 
@@ -914,6 +951,11 @@ class Page {
     eta.hidden = !line;
     setText(eta, line ?? "");
 
+    const boils = $("boils");
+    const boilsLine = cook?.step_kind === "boil" ? null : boilsText(unit, cook ?? probe, probe);
+    boils.hidden = !boilsLine;
+    setText(boils, boilsLine ?? "");
+
     const rate = $("rate");
     const r = cook?.rate_f_per_min;
     rate.hidden = r === null || r === undefined;
@@ -1050,7 +1092,8 @@ class Page {
     if ($("probes-box").open) list.replaceChildren(
       ...[...this.probes.values()].map((p) => {
         const li = document.createElement("li");
-        const boil = p.boil_c !== null && p.boil_c !== undefined ? ` · boils at ${fmtTemp(this.unit, p.boil_c, null, 1)}` : "";
+        const by = CALIBRATION_WORDS[p.calibration];
+        const boil = by ? ` · water boils at ${fmtTemp(this.unit, p.water_boils_c, p.water_boils_f, 1)} (${by})` : "";
         li.textContent = `${p.label || p.id} (${p.id}): ${fmtTemp(this.unit, p.celsius, p.fahrenheit, 1)} · ${p.state}${boil}`;
         return li;
       }),

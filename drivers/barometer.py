@@ -1,0 +1,331 @@
+"""A kitchen barometer over MQTT: its URL, and pure decoders from payload to pressure.
+
+Candy targets are relative to boiling water, and water boils where its vapour
+pressure meets the air's: a barometer in the kitchen tells the tracker where
+water boils today without a boil test. This module only reads what the
+barometer says; what the pressure means (and which values are plausible) is
+the service's business (``service.core.units``), so a value comes out with the
+unit the source stated, never converted here.
+
+``mqtt://[user:password@]host[:1883]/<topic>?format=tasmota|number|json&unit=…&field=…&sensor=…``
+
+* ``tasmota``: ``tele/<topic>/SENSOR`` (or ``Status 10``'s ``StatusSNS``) of a
+  BME280 / BMP280 / BME680 / BMP388 / DPS310…: the sensor object's
+  ``Pressure``, in the message's ``PressureUnit`` (Tasmota: ``hPa``, or
+  ``mmHg`` / ``inHg`` with SetOption24 / SetOption139). Never ``SeaPressure``:
+  that is the pressure reduced to sea level (Tasmota computes it when an
+  altitude is set), and water at the stove boils by the pressure there.
+* ``number``: ESPHome's ``<node>/sensor/<name>/state``, a bare number in
+  ``unit=`` (ESPHome's BMP280/BME280 pressure sensors publish hPa).
+* ``json``: anything else (Home Assistant republishing a sensor, a script):
+  a bare number, or JSON with the value at ``field=a.b``; a sibling
+  ``"unit"`` / ``"unit_of_measurement"`` beats ``unit=``.
+
+Decoders never raise on bad input: a payload is a ``PressureValue`` or an
+``Unreadable`` saying why (not JSON, no pressure in it, NaN, a string, far too
+big), which the service counts and drops.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+from drivers.base import ProbeUrlError
+from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkSettings, check_topic_filter, has_wildcard
+from drivers.payloads import PayloadResult, as_number, load_json, payload_text
+from drivers.registry import ProbeUrl, parse_probe_url
+
+FORMATS: Final = ("tasmota", "number", "json")
+OPTIONS: Final = ("format", "unit", "field", "sensor", "cafile")
+DEFAULT_UNIT: Final = "hPa"
+_MAX_DEPTH = 6
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+# ESPHome prints a sensor without a value as "nan" ("-nan" on some libcs),
+# "None" with publish_nan_as_none; Home Assistant's states say so in words.
+_NO_VALUE = frozenset({"nan", "-nan", "+nan", "none", "null", "unknown", "unavailable"})
+# Tasmota 13+'s "Global" repeats the first sensor's values; not a second barometer.
+_TASMOTA_NOT_SENSORS = frozenset({"global"})
+_UNIT_KEYS = ("unit", "unit_of_measurement", "PressureUnit")
+
+SOURCE_NAMES: Final = {"tasmota": "Tasmota", "number": "bare number (ESPHome)", "json": "JSON"}
+
+
+# ---------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True, slots=True)
+class PressureValue:
+    """A pressure as the source stated it: ``value`` in ``unit`` (hPa, mmHg, inHg, …).
+
+    ``source`` names where in the message it was (the Tasmota sensor, the JSON
+    field); ``others`` the other barometers the same message carried.
+    """
+
+    value: float
+    unit: str
+    source: str = ""
+    others: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A payload that carries no usable pressure, and why (for a debug line and a warning)."""
+
+    reason: str
+
+
+Decoded = PressureValue | Unreadable
+
+
+# ---------------------------------------------------------------------------
+# the URL
+
+
+@dataclass(frozen=True, slots=True)
+class BarometerSettings:
+    """A barometer URL, checked once before any I/O."""
+
+    link: LinkSettings
+    topic: str
+    fmt: str
+    unit: str = DEFAULT_UNIT  # what a bare number means; Tasmota's PressureUnit and JSON's "unit" beat it
+    field: str | None = None  # json: the dotted path of the value
+    sensor: str | None = None  # tasmota: which sensor object, when the device has several
+    fmt_guessed: bool = False
+    url: str = ""  # redacted: safe to show and log
+
+    @property
+    def source_name(self) -> str:
+        return SOURCE_NAMES.get(self.fmt, self.fmt)
+
+
+def barometer_settings(text: str) -> BarometerSettings:
+    """Validate a barometer URL; ``ProbeUrlError`` says what is wrong and how to write it."""
+    if not isinstance(text, str) or urlsplit(text).scheme.lower() not in ("mqtt", "mqtts"):
+        raise ProbeUrlError(
+            f"a barometer is read over MQTT: expected mqtt://host:1883/<topic>?format=tasmota|number|json, got {text!r}"
+        )
+    url = parse_probe_url(text)
+    unknown = sorted(set(url.query) - set(OPTIONS))
+    if unknown:
+        raise ProbeUrlError(f"unknown option {unknown[0]!r} in {url.redacted()!r} (known: {', '.join(OPTIONS)})")
+    if "#" in text:
+        raise ProbeUrlError("a barometer is one topic: '#' (a wildcard, or a URL fragment) has no place in its URL")
+    if not url.host:
+        raise ProbeUrlError(f"{url.redacted()!r}: the broker's host is missing, e.g. mqtt://192.168.1.10:1883/<topic>")
+    if "cafile" in url.query and url.scheme != "mqtts":
+        raise ProbeUrlError("cafile= only applies to mqtts:// (TLS)")
+    topic = _topic(url)
+    fmt, guessed = _format(url, topic)
+    unit = url.option("unit", DEFAULT_UNIT).strip()
+    if not unit:
+        raise ProbeUrlError("unit= is empty: hPa, mbar, kPa, Pa, inHg or mmHg")
+    field = url.option("field", "").strip() or None
+    sensor = url.option("sensor", "").strip() or None
+    if field is not None and fmt != "json":
+        raise ProbeUrlError("field= picks a value in any JSON: it applies to format=json")
+    if sensor is not None and fmt != "tasmota":
+        raise ProbeUrlError("sensor= picks one of a Tasmota's sensors (sensor=BME280): it applies to format=tasmota")
+    if field is not None and any(not part for part in field.split(".")):
+        raise ProbeUrlError(f"field={field!r}: a dotted path like sensor.pressure")
+    tls = url.scheme == "mqtts"
+    link = LinkSettings(
+        host=url.host,
+        port=url.port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT),
+        tls=tls,
+        cafile=url.option("cafile", "") or None,
+        username=url.username,
+        password=url.password,
+    )
+    return BarometerSettings(link, topic, fmt, unit, field, sensor, guessed, url.redacted())
+
+
+def _topic(url: ProbeUrl) -> str:
+    topic = url.path[1:] if url.path.startswith("/") else url.path
+    if not topic:
+        raise ProbeUrlError(
+            f"{url.redacted()!r}: the topic is missing: put it after the port, "
+            "e.g. mqtt://host:1883/tele/kitchen/SENSOR?format=tasmota"
+        )
+    problem = check_topic_filter(topic)
+    if problem is not None:
+        raise ProbeUrlError(f"topic {topic!r}: {problem}")
+    if has_wildcard(topic):
+        # several barometers on one subscription would take turns moving every target
+        raise ProbeUrlError(f"topic {topic!r}: a barometer is one topic, without wildcards")
+    return topic
+
+
+def guess_format(topic: str) -> str:
+    """What a topic's shape gives away: Tasmota's ``tele/…/SENSOR``, ESPHome's ``…/sensor/<id>/state``."""
+    levels = topic.split("/")
+    if levels[-1] == "SENSOR" or re.fullmatch(r"STATUS\d*", levels[-1]) or "tele" in levels[:-1]:
+        return "tasmota"
+    if len(levels) >= 3 and levels[-3] == "sensor" and levels[-1] == "state":
+        return "number"
+    return "json"  # a bare number or JSON: the most forgiving
+
+
+def _format(url: ProbeUrl, topic: str) -> tuple[str, bool]:
+    if "format" not in url.query:
+        return guess_format(topic), True
+    fmt = url.query["format"].strip().lower()
+    fmt = {"esphome": "number"}.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise ProbeUrlError(f"format={url.query['format']!r} is not one of {', '.join(FORMATS)}")
+    return fmt, False
+
+
+# ---------------------------------------------------------------------------
+# payloads
+
+
+def decode(settings: BarometerSettings, payload: bytes) -> Decoded:
+    """One message of the barometer's topic → its pressure, or why there is none."""
+    if settings.fmt == "tasmota":
+        return decode_tasmota(payload, settings.sensor)
+    if settings.fmt == "number":
+        return decode_number(payload, settings.unit)
+    return decode_json(payload, settings.field, settings.unit)
+
+
+def _text(payload: bytes) -> str | Unreadable:
+    text = payload_text(payload)
+    if isinstance(text, PayloadResult):
+        return Unreadable(text.unreadable or "unreadable")
+    return text
+
+
+def _json(text: str) -> object | Unreadable:
+    doc = load_json(text)
+    if isinstance(doc, PayloadResult):
+        return Unreadable(doc.unreadable or "malformed JSON")
+    return doc
+
+
+def _bare_number(text: str, unit: str) -> Decoded | None:
+    """A payload that is just a number (or says it has none); None when it is something else."""
+    if text.lower() in _NO_VALUE:
+        return Unreadable(f"the sensor has no value ({text!r})")
+    if _NUMBER.fullmatch(text) is None:
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        return Unreadable(f"{text[:20]!r} is not a finite number")
+    return PressureValue(value, unit)
+
+
+def decode_number(payload: bytes, unit: str = DEFAULT_UNIT) -> Decoded:
+    """ESPHome's state topic: a bare number, no unit (``unit=`` says it)."""
+    text = _text(payload)
+    if isinstance(text, Unreadable):
+        return text
+    found = _bare_number(text, unit)
+    return found if found is not None else Unreadable("not a number")
+
+
+def _unit_beside(obj: dict[str, object], default: str) -> str:
+    for key in _UNIT_KEYS:
+        word = obj.get(key)
+        if isinstance(word, str) and word.strip():
+            return word.strip()
+    return default
+
+
+def _tasmota_pressure(name: str, obj: dict[str, object], unit: str) -> tuple[str, object, str] | None:
+    """The ``Pressure`` of one sensor object (a Zigbee device nests one level deeper)."""
+    if "Pressure" in obj:
+        return name, obj["Pressure"], _unit_beside(obj, unit)
+    for sub, inner in obj.items():
+        if isinstance(inner, dict) and "Pressure" in inner:
+            return f"{name}.{sub}", inner["Pressure"], _unit_beside(inner, unit)
+    return None
+
+
+def decode_tasmota(payload: bytes, sensor: str | None = None) -> Decoded:
+    """Tasmota's SENSOR telemetry: the first sensor object with a ``Pressure`` (or the one ``sensor=`` names)."""
+    text = _text(payload)
+    if isinstance(text, Unreadable):
+        return text
+    doc = _json(text)
+    if isinstance(doc, Unreadable):
+        return doc
+    if not isinstance(doc, dict):
+        return Unreadable("not a Tasmota message (expected a JSON object)")
+    status = doc.get("StatusSNS")
+    if isinstance(status, dict):
+        doc = status
+    unit = _unit_beside(doc, DEFAULT_UNIT)  # "PressureUnit" for the whole message
+    found = []
+    for name, obj in doc.items():
+        if isinstance(obj, dict) and name.lower() not in _TASMOTA_NOT_SENSORS:
+            hit = _tasmota_pressure(name, obj, unit)
+            if hit is not None:
+                found.append(hit)
+    names = tuple(name for name, _, _ in found)
+    if sensor is not None:
+        wanted = _norm(sensor)
+        found = [hit for hit in found if _norm(hit[0]) == wanted or _norm(hit[0].split(".")[0]) == wanted]
+        if not found:
+            return Unreadable(f"no {sensor!r} with a Pressure in the message (it has: {', '.join(names) or 'none'})")
+    if not found:
+        return Unreadable("no sensor with a Pressure in the Tasmota message (SeaPressure is not used)")
+    name, raw, unit = found[0]
+    if raw is None:
+        # Tasmota prints a reading it could not take as JSON null
+        return Unreadable(f"{name}: the sensor has no value (null)")
+    value = as_number(raw)
+    if value is None:
+        return Unreadable(f"{name}: Pressure is not a number ({_show(raw)})")
+    return PressureValue(value, unit, name, tuple(n for n in names if n != name))
+
+
+def decode_json(payload: bytes, field: str | None = None, unit: str = DEFAULT_UNIT) -> Decoded:
+    """Any JSON: the number at ``field`` (a dotted path), or a bare number when there is no field."""
+    text = _text(payload)
+    if isinstance(text, Unreadable):
+        return text
+    bare = _bare_number(text, unit)
+    if bare is not None:
+        return bare
+    doc = _json(text)
+    if isinstance(doc, Unreadable):
+        return doc
+    if field is None:
+        value = as_number(doc)
+        if value is None:
+            return Unreadable("not a number: name the value's path with field= (e.g. field=pressure)")
+        return PressureValue(value, unit)
+    node, parent = doc, doc
+    for depth, part in enumerate(field.split(".")):
+        if depth >= _MAX_DEPTH:
+            return Unreadable(f"field {field!r} is nested too deep")
+        parent = node
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return Unreadable(f"no field {field!r} in the JSON")
+    if node is None:
+        return Unreadable(f"field {field!r} is null")
+    value = as_number(node)
+    if value is None:
+        return Unreadable(f"field {field!r} is not a number ({_show(node)})")
+    if isinstance(parent, dict):
+        unit = _unit_beside(parent, unit)
+    return PressureValue(value, unit, field)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_\s]", "", name).lower()
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
