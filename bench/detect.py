@@ -216,14 +216,28 @@ class Score:
         return "ok"
 
 
-def score(samples: list[SimSample], fired: float | None) -> tuple[Score, float | None]:
-    """Score one alarm; also returns the crossing time."""
-    k = next((i for i, s in enumerate(samples) if s.phase != "removed" and s.sensed_c >= TARGET_C), None)
+LATE_PAST_F = 0.5  # with a known lag the alarm is about the syrup: at most this far past it
+
+
+def score(samples: list[SimSample], fired: float | None, *, about_pot: bool = False) -> tuple[Score, float | None]:
+    """Score one alarm; also returns the crossing time.
+
+    The truth is the noise-free probe (``sensed``), or with ``about_pot`` (the
+    probe's lag is configured) the syrup itself: false — more than 1 °F below
+    the target; late — after the sample that follows the crossing, and with
+    ``about_pot`` also after the first sample with the syrup 0.5 °F past it (at
+    a 30 s gateway the next sample may be 4 °F past).
+    """
+
+    def truth(s: SimSample) -> float:
+        return s.pot_c if about_pot else s.sensed_c
+
+    k = next((i for i, s in enumerate(samples) if s.phase != "removed" and truth(s) >= TARGET_C), None)
     crossing = samples[k].t if k is not None else None
     result = Score()
     if fired is not None:
         at = max((s for s in samples if s.t <= fired), key=lambda s: s.t)
-        if at.phase == "removed" or c_to_f(at.sensed_c) < TARGET_F - FALSE_BAND_F:
+        if at.phase == "removed" or c_to_f(truth(at)) < TARGET_F - FALSE_BAND_F:
             result.false = 1
         result.past_f = c_to_f(at.pot_c) - TARGET_F
     if k is not None:
@@ -231,36 +245,10 @@ def score(samples: list[SimSample], fired: float | None) -> tuple[Score, float |
             result.miss = 1
         elif not result.false:
             deadline = samples[min(k + 1, len(samples) - 1)].t
+            if about_pot:
+                past = next((s.t for s in samples if c_to_f(s.pot_c) >= TARGET_F + LATE_PAST_F), samples[-1].t)
+                deadline = max(deadline, past)
             if fired > deadline + 1e-9:
-                result.late = 1
-    return result, crossing
-
-
-LATE_PAST_F = 0.5  # with a known lag the alarm is about the syrup: at most this far past it
-
-
-def score_pot(samples: list[SimSample], fired: float | None) -> tuple[Score, float | None]:
-    """Score an alarm against the syrup itself (the probe's lag is configured).
-
-    false: the syrup was more than 1 °F below the target; late: after both the
-    sample that follows the syrup's crossing and the first with the syrup
-    0.5 °F past it (at a 30 s gateway the next sample may be 4 °F past).
-    """
-    k = next((i for i, s in enumerate(samples) if s.pot_c >= TARGET_C), None)
-    crossing = samples[k].t if k is not None else None
-    result = Score()
-    if fired is not None:
-        at = max((s for s in samples if s.t <= fired), key=lambda s: s.t)
-        if c_to_f(at.pot_c) < TARGET_F - FALSE_BAND_F:
-            result.false = 1
-        result.past_f = c_to_f(at.pot_c) - TARGET_F
-    if k is not None:
-        if fired is None:
-            result.miss = 1
-        elif not result.false:
-            after = samples[min(k + 1, len(samples) - 1)].t
-            past = next((s.t for s in samples if c_to_f(s.pot_c) >= TARGET_F + LATE_PAST_F), samples[-1].t)
-            if fired > max(after, past) + 1e-9:
                 result.late = 1
     return result, crossing
 
@@ -357,7 +345,7 @@ def run_syrups(seeds: tuple[int, ...]) -> list[dict[str, Any]]:
             raise RuntimeError(f"{name} seed {seed} never reaches {TARGET_F} °F")
         samples = list(syrups.simulate_syrup(cook, crossing_pot + 600.0))
         pw = potwatch(samples, lag_s=cook.tau_s)
-        pw_score, crossing = score_pot(samples, pw.reached_at)
+        pw_score, crossing = score(samples, pw.reached_at, about_pot=True)
         row: dict[str, Any] = {"case": name, "seed": seed, "crossing": crossing, "potwatch": pw_score}
         row.update(warning_facts(samples, pw, crossing))
         row["eta_err"], row["eta_in_2sigma"] = eta_facts(pw, crossing)

@@ -35,7 +35,8 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from drivers.base import ProbeUrlError
-from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkSettings, check_topic_filter, has_wildcard
+from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkSettings, has_wildcard
+from drivers.mqtt_probe import topic_of
 from drivers.payloads import PayloadResult, as_number, load_json, payload_text
 from drivers.registry import ProbeUrl, parse_probe_url
 
@@ -146,15 +147,7 @@ def barometer_settings(text: str) -> BarometerSettings:
 
 
 def _topic(url: ProbeUrl) -> str:
-    topic = url.path[1:] if url.path.startswith("/") else url.path
-    if not topic:
-        raise ProbeUrlError(
-            f"{url.redacted()!r}: the topic is missing: put it after the port, "
-            "e.g. mqtt://host:1883/tele/kitchen/SENSOR?format=tasmota"
-        )
-    problem = check_topic_filter(topic)
-    if problem is not None:
-        raise ProbeUrlError(f"topic {topic!r}: {problem}")
+    topic = topic_of(url)
     if has_wildcard(topic):
         # several barometers on one subscription would take turns moving every target
         raise ProbeUrlError(f"topic {topic!r}: a barometer is one topic, without wildcards")

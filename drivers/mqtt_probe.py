@@ -99,7 +99,7 @@ class MqttSettings:
 def settings_from_url(url: ProbeUrl) -> MqttSettings:
     """Validate an ``mqtt://``/``mqtts://`` URL; ProbeUrlError says what is wrong and how to write it."""
     _check_options(url)
-    topic = _topic(url)
+    topic = topic_of(url)
     fmt, guessed = _format(url, topic)
     options = DecoderOptions(
         fmt=fmt,
@@ -141,7 +141,8 @@ def _check_options(url: ProbeUrl) -> None:
         raise ProbeUrlError("cafile= only applies to mqtts:// (TLS)")
 
 
-def _topic(url: ProbeUrl) -> str:
+def topic_of(url: ProbeUrl) -> str:
+    """The topic after the port, checked: every MQTT source names one (a probe, a barometer)."""
     topic = url.path[1:] if url.path.startswith("/") else url.path
     if not topic:
         raise ProbeUrlError(
