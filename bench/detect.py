@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
 import statistics
 import sys
 from collections.abc import Callable, Iterator
@@ -152,7 +153,7 @@ class PotwatchResult:
     def flaps(self) -> int:
         """approaching → heating → approaching again: a warning withdrawn and given again."""
         seen = "".join({"approaching": "a", "heating": "h"}.get(s, "") for s in self.stages)
-        return seen.count("aha")
+        return len(re.findall("(?=aha)", seen))  # overlapping: "ahaha" is two
 
 
 def potwatch(samples: list[SimSample], lag_s: float | None = None) -> PotwatchResult:
@@ -273,7 +274,7 @@ def warning_facts(samples: list[SimSample], pw: PotwatchResult, crossing: float 
     heatup = sum(1 for t in pw.warnings if onset is not None and t < onset)
     far = sum(1 for t in pw.warnings if t in by_t and c_to_f(by_t[t].pot_c) < TARGET_F - 10.0)
     lead = crossing - pw.approaching_at if crossing is not None and pw.approaching_at is not None else None
-    margin_first = "°F to go" in pw.approaching_message or (lead is not None and lead > 180.0)
+    margin_first = "°F to go" in pw.approaching_message
     return {"heatup_warnings": heatup, "far_warnings": far, "flaps": pw.flaps, "lead_s": lead,
             "margin_first": margin_first, "says_time": "in about" in pw.approaching_message}  # fmt: skip
 
@@ -412,9 +413,11 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
     scores: list[Score] = [r["potwatch"] for r in rows]
     past = [s.past_f for s in scores if s.past_f is not None and not s.false]
     leads = [r["lead_s"] for r in rows if r["lead_s"] is not None]
-    timed = [r for r in rows if r["lead_s"] is not None and not r["margin_first"]]
-    outside = [r for r in timed if not 30.0 <= r["lead_s"] <= 180.0]
-    margin = [r for r in rows if r["lead_s"] is not None and r["margin_first"]]
+    warned = [r for r in rows if r["lead_s"] is not None]
+    # outside the window, unless it is the margin's early warning on a slow climb that says how long
+    outside = [r for r in warned if r["lead_s"] < 30.0 or (r["lead_s"] > 180.0 and not r["says_time"])]
+    timed = [r for r in warned if r["says_time"]]
+    margin = [r for r in warned if not r["says_time"]]
     errs = [r["eta_err"] for r in rows if r["eta_err"] is not None]
     covered = [r["eta_in_2sigma"] for r in rows if r["eta_in_2sigma"] is not None]
     lines = [
@@ -430,9 +433,8 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
     if leads:
         lines.append(
             f"warning lead: median {statistics.median(leads):.0f} s, range {min(leads):.0f}–{max(leads):.0f} s; "
-            f"by the ETA: {len(timed)} cooks, {len(outside)} outside 30 s–3 min; "
-            f"by the 5 °F margin first (slow climbs): {len(margin)}, "
-            f"{sum(1 for r in margin if r['says_time'])} of them saying how long"
+            f"{len(outside)} outside 30 s–3 min (a slow climb's margin warning that says how long excepted); "
+            f"{len(timed)} saying how long, {len(margin)} by the 5 °F margin before the ETA was trusted (no time)"
         )
     if errs:
         finite = sum(1 for e in errs if e != float("inf"))

@@ -29,7 +29,7 @@ with a configured or measured calibration):
   which disagree by up to 20 % in local slope where the curve is flat, and
   the uncertainty says so (``MODEL_ERROR``);
 * the burner's effective rate: the fitted slope itself, over a recent window
-  (75 s, or eight readings of a slow gateway).
+  (75 s, or a slow gateway's last five readings).
 
 Nothing is fitted while the pot is still heating to its boil: the plateau is
 found by the knee in the rate of rise (``EtaEstimator._knee``), and the fit
@@ -60,8 +60,7 @@ SYRUP_BOILS_C = (100.0, 100.4, 101.1, 102.0, 103.0, 105.6, 107.8, 111.0, 115.5, 
 SYRUP_MIN_C = 100.5
 
 WINDOW_S = 75.0
-WINDOW_INTERVALS = 8.0  # a slow gateway's window holds this many of its readings
-MIN_SAMPLES = 5
+MIN_SAMPLES = 5  # a slow gateway's window keeps its last five readings, however old
 MIN_SPAN_S = 20.0
 MAX_ETA_S = 3600.0
 SIGNIFICANCE = 3.0  # the slope must be this many standard errors from zero
@@ -75,7 +74,14 @@ MODEL_FLOOR_S = 2.0
 # so its boil begins this far above water's.
 KNEE_RISE_C = 0.9  # a 30–35 % syrup's rise (~0.75 °C), and what it climbs before the knee is seen
 # The knee between heating and boiling (EtaEstimator._knee).
-BOILS_ABOVE_C = 85.0  # water boils above this in any kitchen people cook in
+BOILS_ABOVE_C = 90.0  # water boils above this in any kitchen people cook in (10,000 ft: 193 °F)
+KNEE_FORGET_BELOW_C = 5.0  # a syrup this far below that has left its boil (or is another pot)
+KNEE_RATE_S = 10.0
+KNEE_RATE_MIN_SAMPLES = 3
+KNEE_SETTLE_S = 5.0
+KNEE_SETTLE_LAGS = 3.0
+KNEE_READ_AFTER_S = 30.0
+KNEE_BELOW_PRIOR_MAX_C = 7.0  # ~7,000 ft below the default: a lower "knee" is no boil of water
 KNEE_PEAK_MIN_C_PER_S = 0.05  # 5.4 °F/min: a heat-up at least this fast was seen
 KNEE_RATIO = 0.35
 CALM_FOR_S = 30.0
@@ -182,6 +188,19 @@ def water_ratio(boil_c: float) -> tuple[float, float] | None:
     return (1.0 - x) / x, -dx_dt / (x * x)
 
 
+def _line_slope(points: deque[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (t, value) points, or None with fewer than three or no spread in time."""
+    n = len(points)
+    if n < 3:
+        return None
+    tbar = sum(t for t, _ in points) / n
+    vbar = sum(v for _, v in points) / n
+    stt = sum((t - tbar) ** 2 for t, _ in points)
+    if stt <= 0.0:
+        return None
+    return sum((t - tbar) * (v - vbar) for t, v in points) / stt
+
+
 def _rise_scale(water_boils_c: float) -> float:
     """How much smaller a syrup's rise is where water boils lower: ebullioscopy goes as T_b²."""
     return ((water_boils_c + 273.15) / 373.15) ** 2
@@ -283,30 +302,36 @@ class EtaEstimator:
 
     __slots__ = (
         "_calm_since",
+        "_fit_from",
+        "_heat",
         "_knee_c",
+        "_knee_read_at",
         "_rates",
         "_window",
         "boiling",
         "calibrated",
         "fit_offset_c",
         "fit_scale",
+        "lag_s",
         "offset_c",
         "peak_rate",
         "syrup",
-        "window_s",
     )
 
-    def __init__(self, *, syrup: bool, offset_c: float = 0.0, calibrated: bool = False) -> None:
+    def __init__(self, *, syrup: bool, offset_c: float = 0.0, calibrated: bool = False, lag_s: float = 0.0) -> None:
         self.syrup = syrup
+        self.lag_s = lag_s
+        self._fit_from = -math.inf
+        self._knee_read_at = -math.inf
         self.offset_c = offset_c  # the calibration in force: the prior for where water boils
         self.calibrated = calibrated
         # the boiling point the transform uses, as fitted (feeds the ETA, never a target)
         self.fit_offset_c = offset_c
         self.fit_scale = _rise_scale(100.0 + offset_c)
         self._window = FitWindow()
-        self.window_s = WINDOW_S
         self._knee_c = math.inf
         self._rates: deque[tuple[float, float]] = deque()  # (t, rate) above BOILS_ABOVE_C, for acceleration
+        self._heat: deque[tuple[float, float]] = deque()  # the last KNEE_RATE_S of samples before the boil
         # a syrup is fitted only once it is on its boil: before, it is just heating
         self.boiling = not syrup
         self.peak_rate = 0.0
@@ -325,7 +350,8 @@ class EtaEstimator:
         if got is None:
             return None
         ratio, slope = got
-        return -ratio, 1.0 / (slope * slope)
+        # d(ratio)/dT at this temperature: the sea-level curve's slope, over the rise's scale
+        return -ratio, (self.fit_scale / slope) ** 2
 
     def set_calibration(self, offset_c: float, calibrated: bool) -> None:
         """A new calibration: a new prior; what the pot did so far still counts."""
@@ -336,42 +362,66 @@ class EtaEstimator:
     def reset(self) -> None:
         self._window.clear()
 
-    def add(self, t: float, c: float, rate: float = 0.0, interval_s: float | None = None) -> None:
-        """An accepted sample; ``rate`` is the track's rate of rise (°C/s), for the knee."""
-        if interval_s is not None:
-            self.window_s = max(WINDOW_S, WINDOW_INTERVALS * interval_s)
+    def add(self, t: float, c: float) -> None:
+        """An accepted sample (the track's: wild ones never reach here)."""
+        if self.syrup and self.boiling and c < BOILS_ABOVE_C - KNEE_FORGET_BELOW_C:
+            self.restart()  # far below any boil: off the heat and cooled, or another pot
         if not self.boiling:
-            if not self._knee(t, c, rate):
+            if not self._knee(t, c):
                 return
             self.boiling = True
             self._window.clear()
             if self.syrup:
-                self._knee_c = c
-                self._use_boil(self._boils_from(100.0 + self.offset_c))
+                # the probe is still catching up with the knee it just showed: what it reads
+                # for a few time constants is its own lag, not the syrup's curve (nor its boil)
+                self._fit_from = t + KNEE_SETTLE_S + KNEE_SETTLE_LAGS * self.lag_s
+                self._knee_read_at = t + KNEE_READ_AFTER_S + KNEE_SETTLE_LAGS * self.lag_s
+        if t < self._fit_from:
+            return
+        if self.syrup and self._knee_c == math.inf and t >= self._knee_read_at:
+            # where the syrup sits early on its boil, once even a lagging probe (with no lag
+            # configured) has caught up with it: a probe 15 s behind is 0.2 °C short by then
+            self._knee_c = c
+            self._use_boil(self._boils_from(100.0 + self.offset_c))
         got = self.transform(c)
         if got is None:
             return  # off the table (below the boil the fit assumes, or burnt): no line through it
-        self._window.push(t, got[0], got[1], c, self.window_s)
+        self._window.push(t, got[0], got[1], c, WINDOW_S)
+
+    def restart(self) -> None:
+        """A new pot under the probe (the track started again): find its boil afresh."""
+        if not self.syrup:
+            return
+        self.boiling = False
+        self.peak_rate = 0.0
+        self._calm_since = None
+        self._rates.clear()
+        self._heat.clear()
+        self._knee_c = math.inf
+        self._window.clear()
+        self._use_boil(100.0 + self.offset_c)
 
     def _boils_from(self, calibrated_c: float) -> float:
         """Where water boils for the ETA: the calibration, unless the syrup began to boil below it.
 
-        A syrup always boils above water; one whose boil began below where the
-        calibration puts water's (an unconfigured altitude, a probe reading low)
-        says where water really boils: a little below that knee.
+        A syrup always boils above water; one whose boil began below where water
+        boils by default (an unconfigured altitude, a probe reading low) says where
+        water really boils: a little below that knee. A configured or measured
+        calibration is believed over a knee, and so is a knee too low to be any
+        kitchen's boil (a braise at a simmer is not a syrup on its boil).
         """
-        if self._knee_c < calibrated_c:
-            return self._knee_c - KNEE_RISE_C
-        return calibrated_c
+        if self.calibrated or not calibrated_c - KNEE_BELOW_PRIOR_MAX_C <= self._knee_c < calibrated_c:
+            return calibrated_c
+        return self._knee_c - KNEE_RISE_C
 
     def _use_boil(self, water_c: float) -> None:
         offset = water_c - 100.0
         if abs(offset - self.fit_offset_c) >= REBUILD_SHIFT_C:
             self.fit_offset_c = offset
             self.fit_scale = _rise_scale(water_c)
-            self._window.rebuild(self.transform, self.window_s)
+            self._window.rebuild(self.transform, WINDOW_S)
 
-    def _knee(self, t: float, c: float, rate: float) -> bool:
+    def _knee(self, t: float, c: float) -> bool:
         """Is the syrup on its boil? The rate of rise falls sharply where heating becomes boiling.
 
         The heat-up to the boil climbs at tens of °F a minute, and slows a little
@@ -381,8 +431,19 @@ class EtaEstimator:
         the coldest boil a kitchen has, it has been climbing faster and faster
         for half a minute (the probe went into a syrup already climbing), or no
         heat-up was ever seen and the pot has been up there for half a minute
-        (a pot already on its plateau).
+        (a pot already on its plateau). The rate is a straight line through the
+        last ``KNEE_RATE_S`` of samples: the track's own smoothed rate lags a
+        sharp knee by half a minute, long enough for a syrup that began to boil
+        5 °F below the target to pass it unwarned.
         """
+        heat = self._heat
+        heat.append((t, c))
+        # 10 s of samples, but a slow gateway's last three
+        while len(heat) > KNEE_RATE_MIN_SAMPLES and t - heat[0][0] > KNEE_RATE_S:
+            heat.popleft()
+        rate = _line_slope(heat)
+        if rate is None:
+            return False
         if rate > self.peak_rate:
             self.peak_rate = rate
         if c < BOILS_ABOVE_C:

@@ -52,7 +52,11 @@ LAG_RATE_WINDOW_S = 20.0
 LAG_RATE_MIN_SAMPLES = 4
 # The pot's (compensated) level rings only when it is this many standard errors clear of the
 # false-alarm band: a noisy slope times a long lag is a noisy level, tested on hundreds of samples.
-PROOF_SIGMAS = 4.0
+PROOF_SIGMAS = 5.0
+SLOWING_SIGMAS = 2.0
+SETTLE_LAGS = 4.0  # a probe put into the pot has settled onto it after this many time constants
+RESEED_QUIET_S = 30.0
+FORESEEN_SLACK_S = 1.0
 
 
 class ReachStage(StrEnum):
@@ -94,8 +98,8 @@ class ReachMachine:
         "_pot",
         "_prev_pot",
         "_recent",
-        "_reseeded",
-        "_reseeds_at_warning",
+        "_track_reseeds",
+        "_track_since",
         "done",
         "estimator",
         "lag_s",
@@ -112,15 +116,17 @@ class ReachMachine:
         self.stage = ReachStage.HEATING
         self.done = False
         self.lag_s = lag_s or 0.0
-        self.estimator = EtaEstimator(syrup=params.uses_syrup_model(0.0), offset_c=offset_c, calibrated=calibrated)
+        self.estimator = EtaEstimator(
+            syrup=params.uses_syrup_model(0.0), offset_c=offset_c, calibrated=calibrated, lag_s=self.lag_s
+        )
         self._eta: tuple[float, float] | None = None
         self._eta_at = 0.0
         self._pot: float | None = None
         self._prev_pot: float | None = None
         self._peak_since_warning = -math.inf
         self._recent: deque[tuple[float, float]] = deque()
-        self._reseeded = False  # the track started again since the warning (probe out of the pot)
-        self._reseeds_at_warning = 0
+        self._track_reseeds = 0
+        self._track_since = -math.inf
 
     def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
         self._offset_c = offset_c
@@ -130,59 +136,67 @@ class ReachMachine:
 
     def on_sample(self, at: float, value: float, track: Track, max_gap_s: float) -> tuple[Signal, ...]:
         p = self.params
-        self.estimator.add(at, value, track.rate)
+        if track.reseeds != self._track_reseeds:
+            # the probe went into another pot (or came back): its boil is to be found again,
+            # its slope measured afresh, and a warning is not withdrawn for the jump
+            self._track_reseeds = track.reseeds
+            self._track_since = at
+            self._recent.clear()
+            self.estimator.restart()
+        self.estimator.add(at, value)
         stage = self.stage
         if stage is ReachStage.OVERSHOOT:
             self._eta = None
             return NO_SIGNALS
-        # Did the fit made at the previous sample put the crossing before now?
+        # Did the fit made at the previous sample put the crossing before now (give or take a second)?
         previous = self._eta
-        foreseen = previous is not None and at - self._eta_at >= previous[0]
+        foreseen = previous is not None and at - self._eta_at >= previous[0] - FORESEEN_SLACK_S
+        # a forecast, not an ETA that already said "now" (that would vouch for every later level)
+        forecast = foreseen and previous is not None and previous[0] > 0.0
         self._eta = self._pot_eta(at) if stage is not ReachStage.REACHED else None
         self._eta_at = at
-        probe_level = track.level
-        if probe_level is None or not track.settled:
+        level = track.level
+        if level is None or not track.settled:
             return NO_SIGNALS
         # a re-seeded track's first level belongs to another pot: it confirms nothing
-        probe_prev = track.prev_level
-        if track.reseeds != self._reseeds_at_warning:
-            self._reseeded = True
+        prev = track.prev_level
         pot = self._pot_level(at, value, track, max_gap_s)
-        pot_prev = self._pot if probe_prev is not None else None
+        pot_prev = self._pot if prev is not None else None
         self._pot = pot[0] if pot is not None else None
-        level = self._pot if self._pot is not None else probe_level
-        prev = pot_prev if pot is not None else probe_prev
+        alarm_level = self._pot if self._pot is not None else level
 
         def at_least(threshold_c: float, *, allow_foreseen: bool) -> bool:
-            """Two levels past the line (the probe's own, or the pot's where it is proven)."""
-            m = fire_margin(track.sigma_level)
-            line = threshold_c - m
-            if probe_prev is not None and probe_level >= line and (probe_prev >= line or allow_foreseen):
+            """Two levels past the line: the probe's own, or the pot's where it is proven."""
+            line = threshold_c - fire_margin(track.sigma_level)
+            if prev is not None and level >= line and (prev >= line or allow_foreseen):
                 return True
             if pot is None or pot_prev is None:
                 return False
             x, sigma = pot
-            # the pot's level must be past the line *and* provably not 1 °F short
+            # the pot's level must be past the line *and* provably not 1 °F short, twice (or once,
+            # on a slow gateway, when the climb had forecast the crossing for now)
             line = max(threshold_c - fire_margin(sigma), threshold_c - FALSE_ALARM_BAND_C + PROOF_SIGMAS * sigma)
-            return x >= line and (pot_prev >= line or allow_foreseen)
+            return x >= line and (pot_prev >= line or (allow_foreseen and forecast))
 
-        if probe_prev is not None:
+        if prev is not None:
             if at_least(p.overshoot_at_c, allow_foreseen=False):
-                return self._to_overshoot(level)
+                return self._to_overshoot(alarm_level)
             # Two levels at the target; or one, when the climb so far said the pot
             # would be there by now (a slow gateway's or a dropout's first sample past it).
             if stage is not ReachStage.REACHED and at_least(p.target_c, allow_foreseen=foreseen):
-                return self._to_reached(level)
+                return self._to_reached(alarm_level)
+        # The warning reads the probe's own level (and the pot's ETA): the pot's level is
+        # noisier by τ times the slope's noise, and a warning must not flap with it.
         if stage is ReachStage.HEATING:
             if self._approaching(level, prev):
                 self.stage = ReachStage.APPROACHING
                 self._peak_since_warning = level
-                self._reseeded = False
-                self._reseeds_at_warning = track.reseeds
                 return (RaiseAlert(AlertKind.TARGET_APPROACHING, AlertLevel.WARNING, self._warning(level)),)
         elif stage is ReachStage.APPROACHING:
+            if at - self._track_since < RESEED_QUIET_S:
+                self._peak_since_warning = level  # a new track: its own best is where it starts
             self._peak_since_warning = max(self._peak_since_warning, level)
-            if self._retreated(level, track.rate):
+            if self._retreated(at, level, track.rate):
                 # pulled off the heat: the warning no longer holds
                 self.stage = ReachStage.HEATING
                 return (ClearAlert(AlertKind.TARGET_APPROACHING),)
@@ -202,9 +216,10 @@ class ReachMachine:
         last four samples of a slow gateway), one through the newer half of
         them, and the syrup curve's own rate. After the pot stops
         climbing (the heat turned down) the probe keeps rising a while and the
-        longer line lags that stop; the shorter one sees it sooner, and the gap
-        between the two counts as uncertainty, so a stall cannot be taken for a
-        pot that is still climbing.
+        longer line lags that stop; the shorter one sees it sooner; where the
+        two differ by more than their noise, the slope is carried on to now
+        (it is still falling); and the gap between the two counts as
+        uncertainty, so a stall cannot be taken for a pot still climbing.
         """
         lag = self.lag_s
         level = track.level
@@ -217,6 +232,10 @@ class ReachMachine:
         # 20 s of samples, but never fewer than a line needs (a slow gateway's last few)
         while len(recent) > LAG_RATE_MIN_SAMPLES and at - recent[0][0] > LAG_RATE_WINDOW_S:
             recent.popleft()
+        # a probe just put in the pot is still settling onto it, and a line through that
+        # curve would overstate the pot's climb: its own level decides until it has settled
+        if at - self._track_since < max(SETTLE_LAGS * lag, LAG_RATE_WINDOW_S):
+            return None
         whole = _slope(recent, track.sigma)
         if whole is None:
             return None  # not yet known: the probe's own level decides, later but never early
@@ -224,9 +243,15 @@ class ReachMachine:
         newest = list(recent)[len(recent) // 2 :]
         half = _slope(deque(newest), track.sigma)
         turning = 0.0
+        if half is not None:
+            turning = max(rate - half[0], 0.0)  # how far the slope fell inside the window: uncertainty
         if half is not None and half[0] < rate:
-            turning = rate - half[0]
-            rate = half[0]
+            # slowing down beyond noise (the heat turned down): the slope now is lower still than
+            # the newer half's, whose middle is a quarter of the window back
+            if turning > SLOWING_SIGMAS * math.hypot(half[1], rate_sigma):
+                rate = max(2.0 * half[0] - rate, 0.0)
+            else:
+                rate = half[0]
         model = self.estimator.rate_at(level) if self._eta is not None else None
         if model is not None and model < rate:
             rate = model
@@ -236,7 +261,9 @@ class ReachMachine:
     def _warning(self, level: float) -> str:
         p = self.params
         eta = self._eta
-        if eta is not None:
+        if eta is not None and eta[0] < 1.0:
+            when = "any moment now"
+        elif eta is not None:
             when = f"in about {format_duration(eta[0])}"
         else:
             when = f"{c_to_f(p.target_c) - c_to_f(level):.0f} °F to go"
@@ -252,11 +279,14 @@ class ReachMachine:
         eta = self._eta
         return eta is not None and eta[0] <= p.approach_lead_s and level >= p.target_c - p.approach_floor_c
 
-    def _retreated(self, level: float, rate: float) -> bool:
+    def _retreated(self, at: float, level: float, rate: float) -> bool:
         """A pot off the heat cools along its track; a probe lifted out jumps to a new one
-        (the counter's temperature) and says nothing about the pot: the warning stands."""
+        (the counter's temperature) and says nothing about the pot: the warning stands
+        until the new track has shown for a while that it is falling."""
         p = self.params
-        if self._reseeded or level >= p.target_c - p.approach_margin_c - RETREAT_HYSTERESIS_C:
+        if at - self._track_since < RESEED_QUIET_S:
+            return False
+        if level >= p.target_c - p.approach_margin_c - RETREAT_HYSTERESIS_C:
             return False
         return level < self._peak_since_warning - RETREAT_HYSTERESIS_C and rate < 0.0
 
