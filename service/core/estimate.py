@@ -49,6 +49,8 @@ from collections import deque
 from collections.abc import Callable
 from functools import cache
 
+from service.core.lines import fit_line
+
 # Boiling point of sucrose syrup at sea level (°C) against its sugar mass
 # fraction: candy-making tables (50 % → 102, 60 % → 103, 70 % → 105.6,
 # 75 % → 107.8, 80 % → 111, 85 % → 115.5, 90 % → 122), with the dilute end
@@ -186,19 +188,6 @@ def water_ratio(boil_c: float) -> tuple[float, float] | None:
     dx_dt = (grid[i + 1] - x0) / GRID_STEP_C
     x = x0 + (pos - i) * GRID_STEP_C * dx_dt
     return (1.0 - x) / x, -dx_dt / (x * x)
-
-
-def _line_slope(points: deque[tuple[float, float]]) -> float | None:
-    """Least-squares slope of (t, value) points, or None with fewer than three or no spread in time."""
-    n = len(points)
-    if n < 3:
-        return None
-    tbar = sum(t for t, _ in points) / n
-    vbar = sum(v for _, v in points) / n
-    stt = sum((t - tbar) ** 2 for t, _ in points)
-    if stt <= 0.0:
-        return None
-    return sum((t - tbar) * (v - vbar) for t, v in points) / stt
 
 
 def _rise_scale(water_boils_c: float) -> float:
@@ -441,9 +430,10 @@ class EtaEstimator:
         # 10 s of samples, but a slow gateway's last three
         while len(heat) > KNEE_RATE_MIN_SAMPLES and t - heat[0][0] > KNEE_RATE_S:
             heat.popleft()
-        rate = _line_slope(heat)
-        if rate is None:
+        line = fit_line(heat)
+        if line is None:
             return False
+        rate = line[0]
         if rate > self.peak_rate:
             self.peak_rate = rate
         if c < BOILS_ABOVE_C:

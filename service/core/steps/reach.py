@@ -33,13 +33,13 @@ falling): an ETA that grows is not a retreat.
 from __future__ import annotations
 
 import math
-from collections import deque
 from enum import StrEnum
 from typing import Any
 
 from service.core.estimate import EtaEstimator
 from service.core.events import AlertKind, AlertLevel
 from service.core.filters import Track
+from service.core.lines import SlidingLines
 from service.core.profile import ReachStep
 from service.core.steps.base import NO_SIGNALS, ClearAlert, RaiseAlert, Signal
 from service.core.units import c_to_f, format_duration
@@ -66,21 +66,14 @@ class ReachStage(StrEnum):
     OVERSHOOT = "overshoot"
 
 
-def _slope(points: deque[tuple[float, float]], noise_c: float) -> tuple[float, float] | None:
-    """Least-squares slope (°C/s) of ``points`` and its standard error, or None with too few."""
-    n = len(points)
-    if n < LAG_RATE_MIN_SAMPLES:
+def _slope(got: tuple[float, float, float, int] | None, noise_c: float) -> tuple[float, float] | None:
+    """A line's slope (°C/s) and its standard error, or None with too few points."""
+    if got is None or got[3] < LAG_RATE_MIN_SAMPLES:
         return None
-    tbar = sum(t for t, _ in points) / n
-    vbar = sum(v for _, v in points) / n
-    stt = sum((t - tbar) ** 2 for t, _ in points)
-    if stt <= 0.0:
-        return None
-    slope = sum((t - tbar) * (v - vbar) for t, v in points) / stt
-    sse = sum((v - vbar - slope * (t - tbar)) ** 2 for t, v in points)
+    slope, sse, spread, n = got
     # a handful of residuals says little about the noise: never trust less than the track's own
     var = max(sse / (n - 2), noise_c * noise_c)
-    return slope, math.sqrt(var / stt)
+    return slope, math.sqrt(var / spread)
 
 
 def fire_margin(sigma_level: float) -> float:
@@ -124,7 +117,7 @@ class ReachMachine:
         self._pot: float | None = None
         self._prev_pot: float | None = None
         self._peak_since_warning = -math.inf
-        self._recent: deque[tuple[float, float]] = deque()
+        self._recent = SlidingLines()
         self._track_reseeds = 0
         self._track_since = -math.inf
 
@@ -165,9 +158,12 @@ class ReachMachine:
         self._pot = pot[0] if pot is not None else None
         alarm_level = self._pot if self._pot is not None else level
 
+        probe_m = fire_margin(track.sigma_level)
+        pot_m = fire_margin(pot[1]) if pot is not None else 0.0
+
         def at_least(threshold_c: float, *, allow_foreseen: bool) -> bool:
             """Two levels past the line: the probe's own, or the pot's where it is proven."""
-            line = threshold_c - fire_margin(track.sigma_level)
+            line = threshold_c - probe_m
             if prev is not None and level >= line and (prev >= line or allow_foreseen):
                 return True
             if pot is None or pot_prev is None:
@@ -175,7 +171,7 @@ class ReachMachine:
             x, sigma = pot
             # the pot's level must be past the line *and* provably not 1 °F short, twice (or once,
             # on a slow gateway, when the climb had forecast the crossing for now)
-            line = max(threshold_c - fire_margin(sigma), threshold_c - FALSE_ALARM_BAND_C + PROOF_SIGMAS * sigma)
+            line = max(threshold_c - pot_m, threshold_c - FALSE_ALARM_BAND_C + PROOF_SIGMAS * sigma)
             return x >= line and (pot_prev >= line or (allow_foreseen and forecast))
 
         if prev is not None:
@@ -226,22 +222,21 @@ class ReachMachine:
         if not lag or level is None:
             return None
         recent = self._recent
-        if recent and at - recent[-1][0] > max_gap_s:
+        if len(recent) and at - recent.newest() > max_gap_s:
             recent.clear()  # after an outage the old slope says nothing about now
-        recent.append((at, value))
+        recent.append(at, value)
         # 20 s of samples, but never fewer than a line needs (a slow gateway's last few)
-        while len(recent) > LAG_RATE_MIN_SAMPLES and at - recent[0][0] > LAG_RATE_WINDOW_S:
+        while len(recent) > LAG_RATE_MIN_SAMPLES and at - recent.oldest() > LAG_RATE_WINDOW_S:
             recent.popleft()
         # a probe just put in the pot is still settling onto it, and a line through that
         # curve would overstate the pot's climb: its own level decides until it has settled
         if at - self._track_since < max(SETTLE_LAGS * lag, LAG_RATE_WINDOW_S):
             return None
-        whole = _slope(recent, track.sigma)
+        whole = _slope(recent.whole(), track.sigma)
         if whole is None:
             return None  # not yet known: the probe's own level decides, later but never early
         rate, rate_sigma = whole
-        newest = list(recent)[len(recent) // 2 :]
-        half = _slope(deque(newest), track.sigma)
+        half = _slope(recent.newer(), track.sigma)
         turning = 0.0
         if half is not None:
             turning = max(rate - half[0], 0.0)  # how far the slope fell inside the window: uncertainty
