@@ -37,7 +37,7 @@ def fit_line(points: Iterable[tuple[float, float]]) -> tuple[float, float, float
     return slope, sse, spread, n
 
 
-class _Sums:
+class LineSums:
     """Running sums of (t − origin, v) for a least-squares line."""
 
     __slots__ = ("n", "st", "stt", "stv", "sv", "svv")
@@ -55,7 +55,7 @@ class _Sums:
         self.stv += st * v
         self.svv += sv * v
 
-    def line(self, extra: _Sums | None = None) -> tuple[float, float, float, int] | None:
+    def line(self, extra: LineSums | None = None) -> tuple[float, float, float, int] | None:
         n, st, sv, stt, stv, svv = self.n, self.st, self.sv, self.stt, self.stv, self.svv
         if extra is not None:
             n += extra.n
@@ -87,8 +87,8 @@ class SlidingLines:
     def __init__(self) -> None:
         self._older: deque[tuple[float, float]] = deque()
         self._newer: deque[tuple[float, float]] = deque()
-        self._older_sums = _Sums()
-        self._newer_sums = _Sums()
+        self._older_sums = LineSums()
+        self._newer_sums = LineSums()
         self._origin = 0.0
         self._moves = 0
 
@@ -98,8 +98,8 @@ class SlidingLines:
     def clear(self) -> None:
         self._older.clear()
         self._newer.clear()
-        self._older_sums = _Sums()
-        self._newer_sums = _Sums()
+        self._older_sums = LineSums()
+        self._newer_sums = LineSums()
         self._moves = 0
 
     def oldest(self) -> float:
@@ -143,8 +143,8 @@ class SlidingLines:
 
     def _rebuild(self) -> None:
         self._moves = 0
-        self._older_sums = _Sums()
-        self._newer_sums = _Sums()
+        self._older_sums = LineSums()
+        self._newer_sums = LineSums()
         for point in self._older:
             self._older_sums.add(*point, 1.0)
         for point in self._newer:

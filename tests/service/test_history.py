@@ -899,3 +899,20 @@ async def test_without_a_file_the_routes_answer_from_memory(tmp_path: Path) -> N
         assert len(series["points"]) == 40
         csv = (await client.get("/api/cooks/1-c1/readings.csv")).text
         assert csv.startswith("# profile: caramel") and len(csv.splitlines()) == 40 + 4
+
+
+def test_a_snapshot_of_every_kind_of_tracker_state_loads_and_goes_on_the_same() -> None:
+    """The snapshot loader only takes public classes of service.core: anything a cook holds must be one."""
+    from service.core.events import Sample
+    from service.history import checkpoint
+    from tests.core.traces import lagged, run, syrup_curve
+
+    truth, _ = syrup_curve(rate_at_target=6.0, seconds=1200.0)
+    probe = lagged(truth, 15.0)
+    half = len(probe) * 3 // 4  # on the boil, fitting, the pot's slope filled
+    kitchen = run(probe[:half], lag_s=15.0, altitude_m=300.0).kitchen
+    copy = checkpoint.load(checkpoint.dump(kitchen))
+    for t, f in probe[half:]:
+        assert f is not None
+        sample = Sample(t, "pot", "", f_to_c(f))
+        assert repr(copy.handle(sample)) == repr(kitchen.handle(sample))
