@@ -85,8 +85,9 @@ KNEE_SETTLE_LAGS = 3.0
 KNEE_READ_AFTER_S = 30.0
 KNEE_BELOW_PRIOR_MAX_C = 7.0  # ~7,000 ft below the default: a lower "knee" is no boil of water
 KNEE_PEAK_MIN_C_PER_S = 0.05  # 5.4 °F/min: a heat-up at least this fast was seen
-KNEE_RATIO = 0.35
+KNEE_RATIO = 0.5
 CALM_FOR_S = 30.0
+CALM_C_PER_S = 0.035  # 3.8 °F/min: a syrup early on its plateau climbs slower; a slow heat-up faster
 ACCELERATING = 1.3  # the rate grew by this much ...
 ACCELERATING_FOR_S = 30.0  # ... over this long: a heat-up never does that at a steady flame
 
@@ -446,11 +447,15 @@ class EtaEstimator:
             rates.popleft()
         if self._calm_since is None:
             self._calm_since = t
+        then_t, then_rate = rates[0]
+        if t - then_t >= ACCELERATING_FOR_S - 1.0 and then_rate > 0.0 and rate >= ACCELERATING * then_rate:
+            return True
         if self.peak_rate >= KNEE_PEAK_MIN_C_PER_S:
-            if rate <= KNEE_RATIO * self.peak_rate:
-                return True
-            then_t, then_rate = rates[0]
-            return t - then_t >= ACCELERATING_FOR_S - 1.0 and then_rate > 0.0 and rate >= ACCELERATING * then_rate
+            return rate <= KNEE_RATIO * self.peak_rate
+        # no heat-up faster than a syrup's own climb was seen: only a pot that barely moves is on its
+        # plateau (a slow heat-up climbs steadily at a few °F a minute all the way to it)
+        if rate > CALM_C_PER_S:
+            self._calm_since = t
         return t - self._calm_since >= CALM_FOR_S
 
     def rate_at(self, c: float) -> float | None:

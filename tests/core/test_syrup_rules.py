@@ -34,7 +34,7 @@ def heat_up_then_plateau(plateau_f: float, *, heat_f_per_min: float = 20.0, clim
 
 
 @pytest.mark.parametrize("plateau", [215.5, 218.0, 221.0])
-@pytest.mark.parametrize("heat", [12.0, 25.0, 60.0])
+@pytest.mark.parametrize("heat", [5.0, 12.0, 25.0, 60.0])
 def test_no_warning_while_heating_onto_a_plateau_near_the_target(plateau: float, heat: float) -> None:
     trace = heat_up_then_plateau(plateau, heat_f_per_min=heat)
     reached_plateau = next(t for t, f in trace if f is not None and f >= plateau)

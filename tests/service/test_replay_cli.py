@@ -18,12 +18,19 @@ def ramp_csv(path: Path) -> Path:
     return path
 
 
+def syrup_csv(path: Path) -> Path:
+    """A syrup's last minutes: on its boil at 212 °F, then faster and faster to past 225 °F."""
+    rows = ["t,temp_f"] + [f"{t},{212 + 14 * (t / 240) ** 2:.2f}" for t in range(0, 240)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 def lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
     return [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
 
 
 def test_replay_prints_stages_and_alerts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["replay", str(ramp_csv(tmp_path / "r.csv")), "--profile", "caramel"]) == 0
+    assert main(["replay", str(syrup_csv(tmp_path / "r.csv")), "--profile", "caramel"]) == 0
     events = lines(capsys)
     reached = [e for e in events if e.get("kind") == "target_reached"]
     assert len(reached) == 1

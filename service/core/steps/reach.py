@@ -53,7 +53,6 @@ LAG_RATE_MIN_SAMPLES = 4
 # The pot's (compensated) level rings only when it is this many standard errors clear of the
 # false-alarm band: a noisy slope times a long lag is a noisy level, tested on hundreds of samples.
 PROOF_SIGMAS = 5.0
-SLOWING_SIGMAS = 2.0
 SETTLE_LAGS = 4.0  # a probe put into the pot has settled onto it after this many time constants
 RESEED_QUIET_S = 30.0
 FORESEEN_SLACK_S = 1.0
@@ -212,10 +211,10 @@ class ReachMachine:
         last four samples of a slow gateway), one through the newer half of
         them, and the syrup curve's own rate. After the pot stops
         climbing (the heat turned down) the probe keeps rising a while and the
-        longer line lags that stop; the shorter one sees it sooner; where the
-        two differ by more than their noise, the slope is carried on to now
-        (it is still falling); and the gap between the two counts as
-        uncertainty, so a stall cannot be taken for a pot still climbing.
+        longer line lags that stop; the shorter one sees it sooner; where it
+        is the lower, the slope is carried on to now (it is still falling); and
+        the gap between the two counts as uncertainty, so a stall cannot be
+        taken for a pot still climbing.
         """
         lag = self.lag_s
         level = track.level
@@ -241,12 +240,9 @@ class ReachMachine:
         if half is not None:
             turning = max(rate - half[0], 0.0)  # how far the slope fell inside the window: uncertainty
         if half is not None and half[0] < rate:
-            # slowing down beyond noise (the heat turned down): the slope now is lower still than
-            # the newer half's, whose middle is a quarter of the window back
-            if turning > SLOWING_SIGMAS * math.hypot(half[1], rate_sigma):
-                rate = max(2.0 * half[0] - rate, 0.0)
-            else:
-                rate = half[0]
+            # slowing down (the heat turned down): the slope now is lower still than the newer
+            # half's, whose middle is a quarter of the window back; noise makes this later, not earlier
+            rate = max(2.0 * half[0] - rate, 0.0)
         model = self.estimator.rate_at(level) if self._eta is not None else None
         if model is not None and model < rate:
             rate = model
