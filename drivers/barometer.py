@@ -35,8 +35,8 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from drivers.base import ProbeUrlError
-from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkSettings, has_wildcard
-from drivers.mqtt_probe import topic_of
+from drivers.mqtt_link import LinkSettings, has_wildcard
+from drivers.mqtt_probe import link_settings, topic_of
 from drivers.payloads import PayloadResult, as_number, load_json, payload_text
 from drivers.registry import ProbeUrl, parse_probe_url
 
@@ -134,16 +134,7 @@ def barometer_settings(text: str) -> BarometerSettings:
         raise ProbeUrlError("sensor= picks one of a Tasmota's sensors (sensor=BME280): it applies to format=tasmota")
     if field is not None and any(not part for part in field.split(".")):
         raise ProbeUrlError(f"field={field!r}: a dotted path like sensor.pressure")
-    tls = url.scheme == "mqtts"
-    link = LinkSettings(
-        host=url.host,
-        port=url.port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT),
-        tls=tls,
-        cafile=url.option("cafile", "") or None,
-        username=url.username,
-        password=url.password,
-    )
-    return BarometerSettings(link, topic, fmt, unit, field, sensor, guessed, url.redacted())
+    return BarometerSettings(link_settings(url), topic, fmt, unit, field, sensor, guessed, url.redacted())
 
 
 def _topic(url: ProbeUrl) -> str:

@@ -117,7 +117,7 @@ def settings_from_url(url: ProbeUrl) -> MqttSettings:
     if (options.model or options.device_id) and fmt not in ("rtl_433", "omg", "auto"):
         raise ProbeUrlError("model= and id= pick a device on a shared topic: they apply to format=rtl_433 and omg")
     return MqttSettings(
-        link=_link_settings(url),
+        link=link_settings(url),
         topic=topic,
         decoder=options,
         lwt=_lwt(url, fmt, topic),
@@ -188,7 +188,8 @@ def _lwt(url: ProbeUrl, fmt: str, topic: str) -> str | None:
     return lwt
 
 
-def _link_settings(url: ProbeUrl) -> LinkSettings:
+def link_settings(url: ProbeUrl) -> LinkSettings:
+    """Broker, TLS and credentials of an mqtt:// or mqtts:// URL: every MQTT source has them."""
     tls = url.scheme == "mqtts"
     return LinkSettings(
         host=url.host,

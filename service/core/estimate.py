@@ -212,7 +212,7 @@ class FitWindow:
         self._n_dropped = 0
         self._s = self._st = self._stt = self._sx = self._stx = self._sxx = 0.0
 
-    def push(self, t: float, x: float, w: float, c: float, window_s: float) -> None:
+    def push(self, t: float, x: float, w: float, c: float) -> None:
         points = self.points
         if not points:
             self._t0 = t
@@ -225,7 +225,7 @@ class FitWindow:
         self._sx += w * x
         self._stx += w * t * x
         self._sxx += w * x * x
-        horizon = t - window_s
+        horizon = t - WINDOW_S
         while len(points) > MIN_SAMPLES and points[0][0] < horizon:
             ot, ox, ow, _ = points.popleft()
             self._s -= ow
@@ -253,7 +253,7 @@ class FitWindow:
             self._stx += w * t * x
             self._sxx += w * x * x
 
-    def rebuild(self, transform: Callable[[float], tuple[float, float] | None], window_s: float) -> None:
+    def rebuild(self, transform: Callable[[float], tuple[float, float] | None]) -> None:
         """The same readings through a new transform (a new boiling point)."""
         old = list(self.points)
         origin = self._t0
@@ -261,7 +261,7 @@ class FitWindow:
         for t, _, _, c in old:
             got = transform(c)
             if got is not None:
-                self.push(origin + t, got[0], got[1], c, window_s)
+                self.push(origin + t, got[0], got[1], c)
 
     def line(self) -> tuple[float, float, float, float, float, int, float] | None:
         """(tbar, xbar, slope, var_unit, stt, n, s) of the weighted fit, or None."""
@@ -349,9 +349,6 @@ class EtaEstimator:
         self.calibrated = calibrated
         self._use_boil(self._boils_from(100.0 + offset_c))
 
-    def reset(self) -> None:
-        self._window.clear()
-
     def add(self, t: float, c: float) -> None:
         """An accepted sample (the track's: wild ones never reach here)."""
         if self.syrup and self.boiling and c < BOILS_ABOVE_C - KNEE_FORGET_BELOW_C:
@@ -376,7 +373,7 @@ class EtaEstimator:
         got = self.transform(c)
         if got is None:
             return  # off the table (below the boil the fit assumes, or burnt): no line through it
-        self._window.push(t, got[0], got[1], c, WINDOW_S)
+        self._window.push(t, got[0], got[1], c)
 
     def restart(self) -> None:
         """A new pot under the probe (the track started again): find its boil afresh."""
@@ -409,7 +406,7 @@ class EtaEstimator:
         if abs(offset - self.fit_offset_c) >= REBUILD_SHIFT_C:
             self.fit_offset_c = offset
             self.fit_scale = _rise_scale(water_c)
-            self._window.rebuild(self.transform, WINDOW_S)
+            self._window.rebuild(self.transform)
 
     def _knee(self, t: float, c: float) -> bool:
         """Is the syrup on its boil? The rate of rise falls sharply where heating becomes boiling.

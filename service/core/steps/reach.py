@@ -85,10 +85,8 @@ class ReachMachine:
         "_base",
         "_eta",
         "_eta_at",
-        "_offset_c",
         "_peak_since_warning",
         "_pot",
-        "_prev_pot",
         "_recent",
         "_track_reseeds",
         "_track_since",
@@ -103,7 +101,6 @@ class ReachMachine:
         self, params: ReachStep, offset_c: float = 0.0, *, lag_s: float | None = None, calibrated: bool = False
     ) -> None:
         self._base = params
-        self._offset_c = offset_c
         self.params = params.shifted(offset_c)
         self.stage = ReachStage.HEATING
         self.done = False
@@ -114,14 +111,12 @@ class ReachMachine:
         self._eta: tuple[float, float] | None = None
         self._eta_at = 0.0
         self._pot: float | None = None
-        self._prev_pot: float | None = None
         self._peak_since_warning = -math.inf
         self._recent = SlidingLines()
         self._track_reseeds = 0
         self._track_since = -math.inf
 
     def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
-        self._offset_c = offset_c
         self.params = self._base.shifted(offset_c)
         self.estimator.set_calibration(offset_c, calibrated)
         self._eta = None
