@@ -19,6 +19,7 @@ from typing import Any
 
 from service.config import Config, ConfigError, load_config, probe_setups
 from service.core.units import c_to_f
+from service.resources import demo_config
 
 log = logging.getLogger("potwatch")
 
@@ -199,8 +200,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 # ---- run and demo -----------------------------------------------------------------------
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
-
 
 def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: float = 1.0) -> int:
     from service.profiles import load_profiles
@@ -252,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.speed <= 0 or args.speed > 10000:
         return _fail("--speed must be between 0 and 10000")
-    config, problems = config_problems(DEMO_CONFIG)
+    config, problems = config_problems(demo_config())
     if problems or config is None:
         for line in problems:
             print(line, file=sys.stderr)
@@ -273,7 +272,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "open the address below on a phone on the same network (Ctrl-C stops)",
         file=sys.stderr,
     )
-    return _serve(config, DEMO_CONFIG, args, speed=args.speed)
+    return _serve(config, demo_config(), args, speed=args.speed)
 
 
 # ---- entry ----------------------------------------------------------------------------

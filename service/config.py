@@ -187,7 +187,23 @@ class CookConfig(Model):
 
 
 class NotifyConfig(Model):
-    urls: list[str] = Field(default_factory=list, description="Apprise URLs for critical alerts")
+    """Push notifications: the section is reserved, and refused while nothing would send.
+
+    A cook who fills in a URL expects a phone to ring; accepting it with nothing
+    behind it would be silence at the moment that matters.
+    """
+
+    urls: list[str] = Field(default_factory=list, description="Apprise URLs for critical alerts (not yet built)")
+
+    @field_validator("urls")
+    @classmethod
+    def _not_yet(cls, urls: list[str]) -> list[str]:
+        if urls:
+            raise ValueError(
+                "push notifications are not built yet, so nothing would reach you: remove these urls "
+                "and use the phone page, MQTT or Home Assistant for alerts"
+            )
+        return urls
 
 
 class Config(Model):

@@ -22,8 +22,7 @@ from service.config import (
     validation_problems,
 )
 from service.core.profile import BoilStep, EtaModel, HoldStep, Profile, ReachStep, Step, SugarStage
-
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "config" / "profiles"
+from service.resources import builtin_profiles_dir
 
 
 class SugarStageModel(Model):
@@ -118,7 +117,7 @@ def load_profiles(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> dict[str, P
     """Built-in profiles, then each extra folder's (a later one overrides by name)."""
     profiles: dict[str, Profile] = {}
     problems: list[str] = []
-    for folder in (BUILTIN_DIR, *extra_dirs):
+    for folder in (builtin_profiles_dir(), *extra_dirs):
         if not folder.is_dir():
             problems.append(f"{folder}: no such folder of profiles")
             continue
@@ -132,8 +131,4 @@ def load_profiles(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> dict[str, P
     return profiles
 
 
-def step_kinds(profile: Profile) -> list[str]:
-    return [s.kind for s in profile.steps]
-
-
-__all__ = ["BUILTIN_DIR", "Step", "load_profile", "load_profiles"]
+__all__ = ["Step", "load_profile", "load_profiles"]

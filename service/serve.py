@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import signal
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from service.core.events import CalibrationMeasured, Output, SetPressure, StartC
 from service.core.profile import Profile
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
+from service.runtime.pages import page_urls
 from service.runtime.parts import Part
 from service.runtime.probes import supervise_probe
 
@@ -160,6 +160,10 @@ class Service:
             profile = self.profiles[config.cook.profile]
             hub.apply(StartCook(clock.monotonic(), profile, config.cook.probe, config.cook.channel))
 
+        # Every task that must run for the whole service is watched: one that ends while
+        # nobody asked it to (a bug, an exception nobody caught) stops the service with a
+        # non-zero code, so that systemd restarts it and the cook resumes from history,
+        # rather than a page that stays up while nothing is tracked.
         tasks = [asyncio.create_task(hub.run(), name="hub")]
         tasks += [
             asyncio.create_task(supervise_probe(p.id, p.url, hub, clock), name=f"probe {p.id}") for p in config.probes
@@ -171,13 +175,13 @@ class Service:
         stopper = asyncio.create_task(stop.wait())
         code = 0
         try:
-            done, _ = await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if serving in done and serving.exception() is not None:
-                exc = serving.exception()
-                log.error("%s", exc)
-                code = 1
-            else:
+            done, _ = await asyncio.wait({serving, stopper, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
                 log.info("stopping")
+            else:
+                code = 1
+                for task in done:
+                    log.error("%s", died(task))
         finally:
             settings.shutdown.set()  # ends every SSE stream now, not after uvicorn's wait
             hub.bus.close_all()
@@ -221,16 +225,15 @@ class Service:
             self.on_ready(urls[0])
 
 
-def page_urls(scheme: str, host: str, port: int) -> list[str]:
-    """Addresses a phone on the same network can open."""
-    if host not in ("0.0.0.0", "::", ""):
-        return [f"{scheme}://{host}:{port}/"]
-    urls = [f"{scheme}://{socket.gethostname()}.local:{port}/"]
-    with contextlib.suppress(OSError):
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            address = str(info[4][0])
-            url = f"{scheme}://{address}:{port}/"
-            if not address.startswith("127.") and url not in urls:
-                urls.append(url)
-    urls.append(f"{scheme}://127.0.0.1:{port}/")
-    return urls
+def died(task: asyncio.Task[object]) -> str:
+    """Why a task that should have run until the stop ended: what the journal says before the restart."""
+    name = task.get_name()
+    if task.cancelled():
+        why = "it was cancelled"
+    elif (exc := task.exception()) is not None:
+        if isinstance(exc, ListenError):
+            return str(exc)
+        why = f"{type(exc).__name__}: {exc}"
+    else:
+        why = "it returned"
+    return f"{name} stopped ({why}): exiting so that the service is restarted and the cook resumes from history"

@@ -19,10 +19,10 @@ from service.api.models import Acked, Ended, StartCookBody
 from service.api.sse import event_stream
 from service.core.events import Acknowledge, AdvanceStep, CommandRefused, Output, StartCook, StopCook
 from service.core.profile import BoilStep, HoldStep, Profile, ReachStep
+from service.resources import NotInstalled, page_dir
 from service.runtime.hub import Hub
 from service.runtime.views import alert_json, both, cook_json
 
-STATIC = Path(__file__).resolve().parent / "static"
 SERIES_POINTS = 2000
 
 
@@ -75,6 +75,15 @@ def profile_json(profile: Profile) -> dict[str, Any]:
             item["steady_s"] = step.steady_s
         steps.append(item)
     return {"name": profile.name, "title": profile.title, "description": profile.description, "steps": steps}
+
+
+def installed_page() -> Path | None:
+    """The page's folder; a missing one is served as a 503 that says so, not as a crash at start."""
+    try:
+        folder = page_dir()
+    except NotInstalled:
+        return None
+    return folder if (folder / "index.html").is_file() else None
 
 
 def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
@@ -251,13 +260,14 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         body, content_type = metrics_text(hub)
         return PlainTextResponse(body, media_type=content_type)
 
+    static = installed_page()
+
     @app.get("/", include_in_schema=False)
     def index(request: Request) -> Response:
-        page = STATIC / "index.html"
-        if not page.exists():
+        if static is None:
             return PlainTextResponse("potwatch: the phone page is not installed", status_code=503)
-        return FileResponse(page, headers={"Cache-Control": "no-cache"})
+        return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
 
-    if STATIC.is_dir():
-        app.mount("/", RevalidatedStaticFiles(directory=STATIC), name="static")
+    if static is not None:
+        app.mount("/", RevalidatedStaticFiles(directory=static), name="static")
     return app

@@ -105,13 +105,6 @@ class Cook:
     def step(self) -> Step:
         return self.profile.steps[self.index]
 
-    @property
-    def active(self) -> bool:
-        return self.ended_at is None
-
-    def watches(self, probe: str, channel: str) -> bool:
-        return self.probe == probe and (self.channel is None or self.channel == channel)
-
 
 class Kitchen:
     """Every probe, cook and alert of one potwatch; fed one event at a time."""

@@ -34,13 +34,9 @@ import asyncio
 import json
 import logging
 import re
-import socket
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-import paho.mqtt.client as paho
 
 from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkDown, LinkSettings, LinkUp, MqttLink, Will
 from drivers.mqtt_link import Message as LinkMessage
@@ -57,6 +53,7 @@ from service.mqtt.discovery import (
     probe_message,
     status_topic,
 )
+from service.runtime.pages import page_urls
 from service.runtime.views import alert_json, both, probe_json
 
 if TYPE_CHECKING:
@@ -72,8 +69,6 @@ BUS_QUEUE = 2000  # events; past that we are cut off, resubscribe and republish 
 ALERT_BACKLOG = 500  # alerts paho may hold (QoS 1) while the broker is away
 KEEPALIVE_S = 10  # the broker sends our will 1.5 × this after a silent death (power cut)
 CLOSE_WAIT_S = 1.2  # the service gives each part 1.5 s to close
-FLUSH_LIMIT_S = 0.001  # the most an alert holds up the hub's step to reach the socket
-FLUSH_STEP_S = 0.0001
 INACTIVE_ALERTS_IN_STATE = 5
 EXPIRE_CHANGE = 0.2  # republish a probe's expire_after when its stale timeout moved this much
 ALERT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -190,46 +185,6 @@ def link_settings(url: str, client_id: str, will: Message) -> LinkSettings:
     )
 
 
-def _nodelay(client: paho.Client, userdata: object, sock: Any) -> None:
-    # Nagle holds a small publish that follows another until the broker's
-    # (delayed) ACK: up to ~40 ms on an alert. Measured in bench/mqtt_latency.py.
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except Exception:  # not a TCP socket (unix or websocket transport): nothing to tune
-        log.debug("mqtt: TCP_NODELAY not set", exc_info=True)
-
-
-class _Link(MqttLink):
-    """The shared link, with TCP_NODELAY on every socket it opens, and ``flush`` for alerts.
-
-    drivers.mqtt_link has neither yet; these two are all the publisher adds to
-    the connection.
-    """
-
-    def _make_client(self) -> paho.Client:
-        client = super()._make_client()
-        client.on_socket_open = _nodelay
-        return client
-
-    def flush(self, limit: float = FLUSH_LIMIT_S) -> None:
-        """Let paho's thread put what was just published on the socket, waiting at most ``limit``.
-
-        paho writes from its own thread, which needs the GIL; right after an
-        alert this thread goes on with the hub's step and other parts wake up
-        (the history commits at once after an alert), so the write could wait
-        for the interpreter's 5 ms switch interval or longer. Sleeping a few
-        hundred microseconds hands the GIL over; on a busy two-core machine it
-        took the median from the deciding line to the subscriber from 3–4.5 ms
-        to about 2 ms (docs/mqtt.md, Latency).
-        """
-        client = self._client
-        if client is None or not self.connected:
-            return
-        end = time.perf_counter() + limit
-        while client.want_write() and time.perf_counter() < end:
-            time.sleep(FLUSH_STEP_S)
-
-
 # ---- the part ----------------------------------------------------------------------------
 
 
@@ -266,8 +221,6 @@ class MqttPublisher:
     @classmethod
     def from_config(cls, config: Config, host: str | None = None, port: int | None = None) -> MqttPublisher:
         """The publisher for ``potwatch run``: commands obey the same token rule as the API."""
-        from service.serve import page_urls
-
         assert config.mqtt is not None
         scheme = "https" if config.server.tls else "http"
         page = page_urls(scheme, host or config.server.host, port or config.server.port)[0]
@@ -314,7 +267,7 @@ class MqttPublisher:
         birth = status_topic(self._instance())
         if birth:
             subscriptions.append((birth, 1))
-        link = self._link = _Link(self.settings, subscriptions=subscriptions, name="mqtt")
+        link = self._link = MqttLink(self.settings, subscriptions=subscriptions, name="mqtt")
         link.start()
         log.info("mqtt: publishing to %s under %s/", self.settings.server, self.topics.base)
         async with asyncio.TaskGroup() as tasks:
@@ -409,8 +362,6 @@ class MqttPublisher:
             self._backlog += 1
         link.publish(message.topic, message.payload, qos=1, retain=False)
         self.stats["published"] += 1
-        if isinstance(link, _Link):
-            link.flush()
 
     def _send_reading(self, hub: Hub, reading: dict[str, Any]) -> None:
         probe_id = reading["probe"]

@@ -37,7 +37,8 @@ async def supervise_probe(probe_id: str, url: str, hub: Hub, clock: Clock) -> No
             # a config mistake: retrying will not fix it, but the service stays up
             log.error("probe %s: %s", probe_id, exc)
             hub.post(ProbeGone(clock.monotonic(), probe_id, f"bad probe URL: {exc}"))
-            return
+            # parked, not returned: a task that ends is taken by the wiring for one that died
+            await asyncio.Event().wait()
         try:
             async for event in probe.events():
                 if isinstance(event, Reading):

@@ -57,6 +57,7 @@ def test_example_config_holds_every_option_and_is_valid() -> None:
         ('[pressure]\nurl = "mqtt://pi/x"\nseapressure = true\n', "pressure.seapressure: unknown key"),
         ("[pressure]\n", "pressure.url: required key is missing"),
         ("altitude = 5000\n", "altitude: a bare number is ambiguous"),
+        ('[notify]\nurls = ["ntfy://kitchen"]\n', "notify.urls: push notifications are not built yet"),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
