@@ -159,9 +159,9 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 
 def sample_line(t: float, celsius: float | None, kitchen: Kitchen, cook_id: str) -> dict[str, Any]:
     cook = kitchen.cooks[cook_id]
-    view = kitchen.cook_view(cook, t)
-    rate = view["rate_c_per_s"]
-    level = view["level_c"]
+    now = kitchen.cook_snapshot(cook, t)
+    rate = now.rate_c_per_s
+    level = now.level_c
     return {
         "t": t,
         "type": "sample",
@@ -169,11 +169,11 @@ def sample_line(t: float, celsius: float | None, kitchen: Kitchen, cook_id: str)
         "fahrenheit": _round(c_to_f(celsius)) if celsius is not None else None,
         "level_f": _round(c_to_f(level)) if level is not None else None,
         "rate_f_per_min": _round(rate * 108.0) if rate is not None else None,  # °C/s → °F/min
-        "eta_s": view["eta_s"],
-        "eta_sigma_s": view["eta_sigma_s"],
-        "step": view["step"],
-        "stage": view["stage"],
-        "sugar_stage": view.get("sugar_stage"),
+        "eta_s": now.progress.eta_s,
+        "eta_sigma_s": now.progress.eta_sigma_s,
+        "step": cook.step.name,
+        "stage": now.stage,
+        "sugar_stage": now.progress.sugar_stage,
     }
 
 

@@ -22,6 +22,7 @@ from service.core.profile import BoilStep, HoldStep, Profile, ReachStep
 from service.resources import NotInstalled, page_dir
 from service.runtime.hub import Hub
 from service.runtime.views import alert_json, both, cook_json
+from service.runtime.words import page_module
 
 SERIES_POINTS = 2000
 
@@ -261,6 +262,11 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         return PlainTextResponse(body, media_type=content_type)
 
     static = installed_page()
+
+    @app.get("/words.js", include_in_schema=False)
+    def words() -> Response:
+        # the stage and alert words, from the one table the service holds (service/runtime/words.py)
+        return Response(page_module(), media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     def index(request: Request) -> Response:

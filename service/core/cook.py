@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from service.core.events import (
     Acknowledge,
@@ -42,7 +41,7 @@ from service.core.filters import Track
 from service.core.probes import FAULTS_TO_CONFIRM, CalibrationSource, ProbeHealth, ProbeState
 from service.core.profile import HoldStep, Profile, ReachStep, Step
 from service.core.steps import BoilMachine, Calibrated, ClearAlert, HoldMachine, RaiseAlert, ReachMachine
-from service.core.steps.base import Signal, StepMachine
+from service.core.steps.base import Signal, StepMachine, StepView
 from service.core.steps.reach import ReachStage
 from service.core.units import c_to_f
 
@@ -104,6 +103,23 @@ class Cook:
     @property
     def step(self) -> Step:
         return self.profile.steps[self.index]
+
+
+@dataclass(frozen=True, slots=True)
+class CookSnapshot:
+    """A running cook's moving parts at one moment (°C, seconds): what the views are made of.
+
+    What does not move (its id, profile, probe, step names) is read from the
+    ``Cook`` itself; this holds what the tracker works out.
+    """
+
+    stage: str
+    level_c: float | None
+    rate_c_per_s: float | None
+    calibration: str
+    water_boils_c: float
+    calibration_offset_c: float
+    progress: StepView
 
 
 class Kitchen:
@@ -489,27 +505,15 @@ class Kitchen:
     def track_of(self, cook: Cook) -> Track | None:
         return self.tracks.get((cook.probe, cook.channel or ""))
 
-    def cook_view(self, cook: Cook, at: float) -> dict[str, Any]:
+    def cook_snapshot(self, cook: Cook, at: float) -> CookSnapshot:
         track = self.track_of(cook)
         health = self.probes[cook.probe]
-        view: dict[str, Any] = {
-            "id": cook.id,
-            "profile": cook.profile.name,
-            "probe": cook.probe,
-            "channel": cook.channel,
-            "step": cook.step.name,
-            "step_index": cook.index,
-            "step_kind": cook.step.kind,
-            "steps": [s.name for s in cook.profile.steps],
-            "stage": cook.machine.stage,
-            "started_at": cook.started_at,
-            "ended_at": cook.ended_at,
-            "outcome": cook.outcome,
-            "level_c": track.level if track else None,
-            "rate_c_per_s": track.rate if track else None,
-            "calibration_offset_c": health.offset_c,
-            "calibration": health.calibration.value,
-            "water_boils_c": health.water_boils_c,
-        }
-        view.update(cook.machine.view(at, track))
-        return view
+        return CookSnapshot(
+            stage=str(cook.machine.stage),
+            level_c=track.level if track else None,
+            rate_c_per_s=track.rate if track else None,
+            calibration=health.calibration.value,
+            water_boils_c=health.water_boils_c,
+            calibration_offset_c=health.offset_c,
+            progress=cook.machine.view(at, track),
+        )

@@ -208,8 +208,7 @@ def _resume(
         cook = kitchen.cooks.get(cook_id)
         if cook is None or cook.ended_at is not None:
             continue
-        view = kitchen.cook_view(cook, now_line)
-        held = view.get("hold_elapsed_s")
+        held = kitchen.cook_snapshot(cook, now_line).progress.hold_elapsed_s
         log.info(
             "history: resumed cook %s (%s): step %s, stage %s%s; down %.1f s; %d events replayed from %s in %.2f s",
             cook.id,

@@ -34,8 +34,8 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkDown, LinkSettings, LinkUp, MqttLink, Will
@@ -54,7 +54,19 @@ from service.mqtt.discovery import (
     status_topic,
 )
 from service.runtime.pages import page_urls
-from service.runtime.views import alert_json, both, probe_json
+from service.runtime.views import (
+    ALERT_STATE_KEYS,
+    COOK_STATE_KEYS,
+    AlertView,
+    MqttAlert,
+    MqttAlertEvent,
+    MqttCookState,
+    MqttProbeReading,
+    StatusView,
+    alert_json,
+    both,
+    probe_json,
+)
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -74,94 +86,67 @@ EXPIRE_CHANGE = 0.2  # republish a probe's expire_after when its stale timeout m
 ALERT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 WARN_IGNORED = 20  # after this many ignored commands, say so at debug level only
 
-ALERT_KEYS = ("id", "kind", "level", "active", "acked", "at", "acked_at", "probe", "cook", "step", "message")
-COOK_KEYS = (
-    "profile",
-    "title",
-    "probe",
-    "channel",
-    "step",
-    "step_index",
-    "step_kind",
-    "steps",
-    "stage",
-    "started_at",
-    "target_c",
-    "target_f",
-    "overshoot_c",
-    "overshoot_f",
-    "level_c",
-    "level_f",
-    "rate_f_per_min",
-    "eta_s",
-    "eta_sigma_s",
-    "sugar_stage",
-    "next_sugar_stage",
-    "next_sugar_stage_eta_s",
-    "low_c",
-    "low_f",
-    "high_c",
-    "high_f",
-    "hold_elapsed_s",
-    "hold_remaining_s",
-    "outcome",
-)
 REACHED_STAGES = ("reached", "overshoot")
 
 
 # ---- payloads: pure functions of what the hub says ---------------------------------------
 
 
-def dumps(payload: dict[str, Any]) -> str:
+def dumps(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
 def probe_payload(
-    reading: dict[str, Any], level_c: float | None = None, rate_c_per_s: float | None = None
-) -> dict[str, Any]:
+    reading: Mapping[str, Any], level_c: float | None = None, rate_c_per_s: float | None = None
+) -> MqttProbeReading:
     """A probe's temperature message: the reading as the API shows it, plus the tracker's filtered view."""
     filtered_c, filtered_f = both(level_c)
     rate_c = None if rate_c_per_s is None else round(rate_c_per_s * 60.0, 2)
-    return {
-        "probe": reading["probe"],
-        "channel": reading.get("channel", ""),
-        "celsius": reading.get("celsius"),
-        "fahrenheit": reading.get("fahrenheit"),
-        "at": reading.get("at"),
-        "state": reading.get("state"),
-        "fault": reading.get("fault"),
-        "filtered_c": filtered_c,
-        "filtered_f": filtered_f,
-        "rate_c_per_min": rate_c,
-        "rate_f_per_min": None if rate_c is None else round(rate_c * 1.8, 2),
-    }
+    return MqttProbeReading(
+        probe=reading["probe"],
+        channel=reading.get("channel", ""),
+        celsius=reading.get("celsius"),
+        fahrenheit=reading.get("fahrenheit"),
+        at=reading.get("at"),
+        state=reading.get("state"),
+        fault=reading.get("fault"),
+        filtered_c=filtered_c,
+        filtered_f=filtered_f,
+        rate_c_per_min=rate_c,
+        rate_f_per_min=None if rate_c is None else round(rate_c * 1.8, 2),
+    )
 
 
-def cook_state_payload(status: dict[str, Any]) -> dict[str, Any]:
+def state_alert(alert: AlertView) -> MqttAlert:
+    """An alert as the cook's state lists it: the API's, without its temperatures."""
+    return cast(MqttAlert, {key: alert.get(key) for key in ALERT_STATE_KEYS})
+
+
+def cook_state_payload(status: StatusView) -> MqttCookState:
     """``<base>/cook/state``: the newest running cook (or ``idle``) and the alerts worth showing."""
     cook = status.get("cook")
-    payload: dict[str, Any] = {"cook": None, **dict.fromkeys(COOK_KEYS)}
+    payload: dict[str, Any] = {"cook": None, **dict.fromkeys(COOK_STATE_KEYS)}
     if cook is not None:
         payload["cook"] = cook["id"]
-        payload.update({key: cook.get(key) for key in COOK_KEYS})
+        payload.update({key: cook.get(key) for key in COOK_STATE_KEYS})
     else:
         payload["stage"] = "idle"
     rate = payload["rate_f_per_min"]
     payload["rate_c_per_min"] = None if rate is None else round(rate / 1.8, 2)
     payload["target_reached"] = bool(
-        cook is not None and cook.get("step_kind") == "reach" and cook.get("stage") in REACHED_STAGES
+        cook is not None and cook["step_kind"] == "reach" and cook["stage"] in REACHED_STAGES
     )
-    alerts = status.get("alerts", [])
-    active = [a for a in alerts if a.get("active")]
-    recent = [a for a in alerts if not a.get("active")][:INACTIVE_ALERTS_IN_STATE]
+    alerts = status["alerts"]
+    active = [a for a in alerts if a["active"]]
+    recent = [a for a in alerts if not a["active"]][:INACTIVE_ALERTS_IN_STATE]
     payload["active_alerts"] = len(active)
-    payload["alerts"] = [{key: a.get(key) for key in ALERT_KEYS} for a in active + recent]
-    return payload
+    payload["alerts"] = [state_alert(a) for a in active + recent]
+    return cast(MqttCookState, payload)
 
 
-def alert_payload(alert: dict[str, Any]) -> dict[str, Any]:
+def alert_payload(alert: AlertView) -> MqttAlertEvent:
     """An alert as the API shows it; ``event_type`` is what Home Assistant's event entity reads."""
-    return {"event_type": alert["kind"], **alert}
+    return MqttAlertEvent(event_type=alert["kind"], **alert)
 
 
 # ---- the connection ------------------------------------------------------------------------
@@ -347,7 +332,7 @@ class MqttPublisher:
         if isinstance(out, AlertRaised) and self._hub is not None:
             self._send_alert(alert_json(out.alert, self._hub.clock))
 
-    def _send_alert(self, alert: dict[str, Any]) -> None:
+    def _send_alert(self, alert: AlertView) -> None:
         """An alert is news, not state: while the broker is away paho keeps it (QoS 1) and sends it once back."""
         link = self._link
         message = Message(self.topics.cook_alert, dumps(alert_payload(alert)), retain=False, qos=1)
@@ -363,7 +348,7 @@ class MqttPublisher:
         link.publish(message.topic, message.payload, qos=1, retain=False)
         self.stats["published"] += 1
 
-    def _send_reading(self, hub: Hub, reading: dict[str, Any]) -> None:
+    def _send_reading(self, hub: Hub, reading: Mapping[str, Any]) -> None:
         probe_id = reading["probe"]
         track = hub.kitchen.tracks.get((probe_id, reading.get("channel", "")))
         payload = probe_payload(reading, track.level if track else None, track.rate if track else None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from typing import Any
 class BusEvent:
     id: int
     name: str
-    data: dict[str, Any]
+    data: Mapping[str, Any]  # one of service.runtime.views.SSE_EVENTS, by name
 
 
 class Subscription:
@@ -77,7 +77,7 @@ class Bus:
     def last_id(self) -> int:
         return self._next_id - 1
 
-    def publish(self, name: str, data: dict[str, Any]) -> BusEvent:
+    def publish(self, name: str, data: Mapping[str, Any]) -> BusEvent:
         event = BusEvent(self._next_id, name, data)
         self._next_id += 1
         self._ring.append(event)

@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from service.core.cook import Kitchen
 from service.core.events import (
@@ -40,7 +39,21 @@ from service.core.units import c_to_f
 from service.runtime.bus import Bus
 from service.runtime.clock import Clock
 from service.runtime.cooklog import CookLogs
-from service.runtime.views import alert_json, both, calibration_json, cook_json, probe_json
+from service.runtime.views import (
+    AckEvent,
+    CalibratedEvent,
+    CalibrationEvent,
+    CookEndedEvent,
+    ProbeEvent,
+    ReadingEvent,
+    StageEvent,
+    StatusView,
+    alert_json,
+    both,
+    calibration_json,
+    cook_json,
+    probe_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +195,7 @@ class Hub:
                 key[0],
                 health.offset_c,
             )
-            self.bus.publish("calibration", {"probe": health.id, **data, "at": self.clock.iso(at)})
+            self.bus.publish("calibration", CalibrationEvent(probe=health.id, **data, at=self.clock.iso(at)))
             for cook in self.kitchen.cooks.values():
                 if cook.ended_at is None and cook.probe == health.id:
                     self._publish_cook(cook.id)
@@ -192,17 +205,17 @@ class Hub:
         health = self.kitchen.probes[ev.probe]
         self.bus.publish(
             "reading",
-            {
-                "probe": ev.probe,
-                "channel": ev.channel,
-                "celsius": celsius,
-                "fahrenheit": fahrenheit,
-                "at": self.clock.iso(ev.at),
-                "state": health.state.value,
-                "live": ev.live,
-                "fault": ev.fault,
-                "raw": raw,
-            },
+            ReadingEvent(
+                probe=ev.probe,
+                channel=ev.channel,
+                celsius=celsius,
+                fahrenheit=fahrenheit,
+                at=self.clock.iso(ev.at),
+                state=health.state.value,
+                live=ev.live,
+                fault=ev.fault,
+                raw=raw,
+            ),
         )
         if not ev.live:
             return
@@ -242,7 +255,7 @@ class Hub:
                 self.bus.publish("alert", alert_json(alert, clock))
         elif isinstance(out, AlertAcked):
             log.info("alert %s acknowledged", out.alert_id)
-            self.bus.publish("ack", {"id": out.alert_id, "at": clock.iso(out.at)})
+            self.bus.publish("ack", AckEvent(id=out.alert_id, at=clock.iso(out.at)))
         elif isinstance(out, StageChanged):
             log.info("cook %s: %s %s", out.cook_id, out.step, out.stage)
             cooklog = self.logs.get(out.cook_id)
@@ -250,13 +263,13 @@ class Hub:
                 cooklog.stages.append((out.at, out.step, str(out.stage)))
             self.bus.publish(
                 "stage",
-                {
-                    "cook": out.cook_id,
-                    "step": out.step,
-                    "stage": str(out.stage),
-                    "previous": str(out.previous) if out.previous is not None else None,
-                    "at": clock.iso(out.at),
-                },
+                StageEvent(
+                    cook=out.cook_id,
+                    step=out.step,
+                    stage=str(out.stage),
+                    previous=str(out.previous) if out.previous is not None else None,
+                    at=clock.iso(out.at),
+                ),
             )
             self._publish_cook(out.cook_id)
         elif isinstance(out, CookStarted):
@@ -269,19 +282,19 @@ class Hub:
             cooklog = self.logs.get(out.cook_id)
             if cooklog is not None:
                 cooklog.ended_at, cooklog.outcome = out.at, out.outcome
-            self.bus.publish("cook_ended", {"cook": out.cook_id, "outcome": out.outcome, "at": clock.iso(out.at)})
+            self.bus.publish("cook_ended", CookEndedEvent(cook=out.cook_id, outcome=out.outcome, at=clock.iso(out.at)))
         elif isinstance(out, ProbeStateChanged):
             log.info("probe %s: %s → %s", out.probe, out.previous, out.state)
             self.bus.publish(
                 "probe",
-                {"probe": out.probe, "state": out.state, "previous": out.previous, "at": clock.iso(out.at)},
+                ProbeEvent(probe=out.probe, state=out.state, previous=out.previous, at=clock.iso(out.at)),
             )
         elif isinstance(out, CalibrationMeasured):
             log.info("probe %s: water boils at %.2f °C (%.1f °F)", out.probe, out.boil_c, c_to_f(out.boil_c))
             boil_c, boil_f = both(out.boil_c)
             self.bus.publish(
                 "calibrated",
-                {"probe": out.probe, "boil_c": boil_c, "boil_f": boil_f, "at": clock.iso(out.at)},
+                CalibratedEvent(probe=out.probe, boil_c=boil_c, boil_f=boil_f, at=clock.iso(out.at)),
             )
         elif isinstance(out, CommandRefused):
             log.info("command %s refused: %s", out.command, out.reason)
@@ -294,21 +307,21 @@ class Hub:
 
     # ---- snapshots for readers --------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusView:
         kitchen, clock = self.kitchen, self.clock
         running = [c for c in kitchen.cooks.values() if c.ended_at is None]
         cooks = [cook_json(kitchen, c, clock) for c in running]
         alerts = sorted(kitchen.alerts.values(), key=lambda a: a.at, reverse=True)
         shown = [a for a in alerts if a.active] + [a for a in alerts if not a.active][:20]
-        return {
-            "now": clock.iso(clock.monotonic()),
-            "speed": clock.speed,
-            "probes": [probe_json(h, clock, self.labels.get(h.id, "")) for h in kitchen.probes.values()],
-            "cook": cooks[-1] if cooks else None,
-            "cooks": cooks,
-            "alerts": [alert_json(a, clock) for a in shown],
-            "last_event_id": self.bus.last_id,
-        }
+        return StatusView(
+            now=clock.iso(clock.monotonic()),
+            speed=clock.speed,
+            probes=[probe_json(h, clock, self.labels.get(h.id, "")) for h in kitchen.probes.values()],
+            cook=cooks[-1] if cooks else None,
+            cooks=cooks,
+            alerts=[alert_json(a, clock) for a in shown],
+            last_event_id=self.bus.last_id,
+        )
 
 
 def _calibration_key(health: ProbeHealth) -> tuple[str, float]:

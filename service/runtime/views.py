@@ -7,13 +7,272 @@ clock (the demo's runs faster: ``speed`` in the status says how much).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from service.core.cook import Cook, Kitchen
 from service.core.events import Alert
 from service.core.probes import ProbeHealth
 from service.core.units import c_to_f
 from service.runtime.clock import Clock
+
+# ---- the shapes that leave the service -----------------------------------------------
+# Declared once, here: the API's response models (and so its OpenAPI schema), the SSE
+# events, the MQTT state and the history's copies are all these. A renamed key is a
+# mypy error in every place that builds or reads one.
+
+
+class CalibrationView(TypedDict):
+    calibration: str  # "none" | "altitude" | "pressure" | "measured" ...: the source in force
+    water_boils_c: float | None
+    water_boils_f: float | None
+    calibration_offset_c: float  # how far every target moved (a difference: ×1.8 in °F)
+    calibration_offset_f: float
+    boil_c: float | None  # a measured boil, when one was
+    pressure_hpa: float | None
+    altitude_m: float | None
+
+
+class ProbeView(CalibrationView):
+    id: str
+    label: str
+    state: str
+    celsius: float | None
+    fahrenheit: float | None
+    at: str | None
+    age_s: float | None
+    channel: str
+    interval_s: float | None
+    stale_after_s: float
+    lag_s: float | None
+    fault: str | None
+
+
+class CookView(TypedDict):
+    id: str
+    profile: str
+    title: str
+    probe: str
+    channel: str | None
+    step: str
+    step_index: int
+    step_kind: str
+    steps: list[str]
+    stage: str
+    started_at: str
+    ended_at: str | None
+    outcome: str | None
+    target_c: float | None
+    target_f: float | None
+    overshoot_c: float | None
+    overshoot_f: float | None
+    level_c: float | None
+    level_f: float | None
+    rate_f_per_min: float | None
+    eta_s: float | None
+    eta_sigma_s: float | None
+    on_boil: bool | None
+    eta_water_boils_c: float | None
+    lag_s: float | None
+    pot_c: float | None
+    sugar_stage: str | None
+    next_sugar_stage: str | None
+    next_sugar_stage_eta_s: float | None
+    low_c: float | None
+    low_f: float | None
+    high_c: float | None
+    high_f: float | None
+    hold_elapsed_s: float | None
+    hold_remaining_s: float | None
+    measured_boil_c: float | None
+    calibration: str
+    water_boils_c: float | None
+    water_boils_f: float | None
+    calibration_offset_c: float
+    calibration_offset_f: float
+
+
+class AlertView(TypedDict):
+    id: str
+    kind: str
+    level: str
+    active: bool
+    acked: bool
+    at: str
+    acked_at: str | None
+    probe: str | None
+    cook: str | None
+    step: str | None
+    celsius: float | None
+    fahrenheit: float | None
+    message: str
+
+
+class StatusView(TypedDict):
+    """``GET /api/status``: everything the page needs to draw itself from nothing."""
+
+    now: str
+    speed: float
+    probes: list[ProbeView]
+    cook: CookView | None  # the newest running cook
+    cooks: list[CookView]
+    alerts: list[AlertView]  # the active ones, then the 20 newest others
+    last_event_id: int
+
+
+# ---- server-sent events (``GET /api/events``): the event's name → its data -----------
+
+
+class ReadingEvent(TypedDict):
+    probe: str
+    channel: str
+    celsius: float | None
+    fahrenheit: float | None
+    at: str
+    state: str
+    live: bool
+    fault: str | None
+    raw: str
+
+
+class StageEvent(TypedDict):
+    cook: str
+    step: str
+    stage: str
+    previous: str | None
+    at: str
+
+
+class AckEvent(TypedDict):
+    id: str
+    at: str
+
+
+class CookEndedEvent(TypedDict):
+    cook: str
+    outcome: str
+    at: str
+
+
+class ProbeEvent(TypedDict):
+    probe: str
+    state: str
+    previous: str
+    at: str
+
+
+class CalibratedEvent(TypedDict):
+    probe: str
+    boil_c: float | None
+    boil_f: float | None
+    at: str
+
+
+class CalibrationEvent(CalibrationView):
+    probe: str
+    at: str
+
+
+# ---- MQTT (docs/mqtt.md) --------------------------------------------------------------
+
+
+class MqttAlert(TypedDict):
+    """An alert as ``<base>/cook/alert`` and the state's ``alerts`` carry it: no temperatures."""
+
+    id: str
+    kind: str
+    level: str
+    active: bool
+    acked: bool
+    at: str
+    acked_at: str | None
+    probe: str | None
+    cook: str | None
+    step: str | None
+    message: str
+
+
+class MqttAlertEvent(AlertView):
+    """``<base>/cook/alert`` (not retained): the API's alert; ``event_type`` is what Home Assistant reads."""
+
+    event_type: str
+
+
+class MqttCookState(TypedDict):
+    """``<base>/cook/state`` (retained): the newest running cook, or ``stage: idle``.
+
+    Every key from ``profile`` to ``outcome`` is the ``CookView`` key of that
+    name, copied as it is (``COOK_STATE_KEYS``).
+    """
+
+    cook: str | None
+    profile: str | None
+    title: str | None
+    probe: str | None
+    channel: str | None
+    step: str | None
+    step_index: int | None
+    step_kind: str | None
+    steps: list[str] | None
+    stage: str | None
+    started_at: str | None
+    target_c: float | None
+    target_f: float | None
+    overshoot_c: float | None
+    overshoot_f: float | None
+    level_c: float | None
+    level_f: float | None
+    rate_f_per_min: float | None
+    eta_s: float | None
+    eta_sigma_s: float | None
+    sugar_stage: str | None
+    next_sugar_stage: str | None
+    next_sugar_stage_eta_s: float | None
+    low_c: float | None
+    low_f: float | None
+    high_c: float | None
+    high_f: float | None
+    hold_elapsed_s: float | None
+    hold_remaining_s: float | None
+    outcome: str | None
+    rate_c_per_min: float | None
+    target_reached: bool
+    active_alerts: int
+    alerts: list[MqttAlert]
+
+
+class MqttProbeReading(TypedDict):
+    """``<base>/probe/<id>/temperature`` (retained): the reading, plus the tracker's filtered level."""
+
+    probe: str
+    channel: str
+    celsius: float | None
+    fahrenheit: float | None
+    at: str | None
+    state: str | None
+    fault: str | None
+    filtered_c: float | None
+    filtered_f: float | None
+    rate_c_per_min: float | None
+    rate_f_per_min: float | None
+
+
+COOK_STATE_KEYS: tuple[str, ...] = tuple(k for k in MqttCookState.__annotations__ if k in CookView.__annotations__)
+"""The cook's keys the MQTT state copies from the API's view, in the state's order."""
+ALERT_STATE_KEYS: tuple[str, ...] = tuple(MqttAlert.__annotations__)
+
+
+SSE_EVENTS: dict[str, type] = {
+    "reading": ReadingEvent,
+    "cook": CookView,
+    "stage": StageEvent,
+    "alert": AlertView,
+    "ack": AckEvent,
+    "cook_ended": CookEndedEvent,
+    "probe": ProbeEvent,
+    "calibrated": CalibratedEvent,
+    "calibration": CalibrationEvent,
+}
+"""Every event the bus carries to SSE and MQTT, with the shape of its data."""
 
 
 def both(value: float | None, digits: int = 2) -> tuple[float | None, float | None]:
@@ -22,7 +281,7 @@ def both(value: float | None, digits: int = 2) -> tuple[float | None, float | No
     return round(value, digits), round(c_to_f(value), digits)
 
 
-def calibration_json(health: ProbeHealth) -> dict[str, Any]:
+def calibration_json(health: ProbeHealth) -> CalibrationView:
     """Which calibration is in force for a probe, and by how much it moves every target.
 
     ``calibration_offset_*`` is a difference (water's boil here minus 100 °C /
@@ -43,94 +302,95 @@ def calibration_json(health: ProbeHealth) -> dict[str, Any]:
     }
 
 
-def probe_json(health: ProbeHealth, clock: Clock, label: str = "") -> dict[str, Any]:
+def probe_json(health: ProbeHealth, clock: Clock, label: str = "") -> ProbeView:
     celsius, fahrenheit = both(health.celsius)
     now = clock.monotonic()
-    return {
-        "id": health.id,
-        "label": label or health.id,
-        "state": health.state.value,
-        "celsius": celsius,
-        "fahrenheit": fahrenheit,
-        "at": clock.iso(health.last_at) if health.last_at is not None else None,
-        "age_s": round(now - health.last_at, 1) if health.last_at is not None else None,
-        "channel": health.channel,
-        "interval_s": round(health.interval, 2) if health.interval is not None else None,
-        "stale_after_s": round(health.stale_timeout, 1),
-        "lag_s": health.lag_s,
+    return ProbeView(
+        id=health.id,
+        label=label or health.id,
+        state=health.state.value,
+        celsius=celsius,
+        fahrenheit=fahrenheit,
+        at=clock.iso(health.last_at) if health.last_at is not None else None,
+        age_s=round(now - health.last_at, 1) if health.last_at is not None else None,
+        channel=health.channel,
+        interval_s=round(health.interval, 2) if health.interval is not None else None,
+        stale_after_s=round(health.stale_timeout, 1),
+        lag_s=health.lag_s,
         **calibration_json(health),
-        "fault": health.fault_reason if health.state.value == "fault" else None,
-    }
+        fault=health.fault_reason if health.state.value == "fault" else None,
+    )
 
 
-def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> dict[str, Any]:
-    view = kitchen.cook_view(cook, clock.monotonic() if cook.ended_at is None else cook.ended_at)
-    target_c, target_f = both(view.get("target_c"))
-    over_c, over_f = both(view.get("overshoot_c"))
-    level_c, level_f = both(view.get("level_c"))
-    low_c, low_f = both(view.get("low_c"))
-    high_c, high_f = both(view.get("high_c"))
-    water_c, water_f = both(view.get("water_boils_c"), 3)
-    rate = view.get("rate_c_per_s")
-    return {
-        "id": cook.id,
-        "profile": cook.profile.name,
-        "title": cook.profile.title,
-        "probe": cook.probe,
-        "channel": cook.channel,
-        "step": view["step"],
-        "step_index": view["step_index"],
-        "step_kind": view["step_kind"],
-        "steps": view["steps"],
-        "stage": str(view["stage"]),
-        "started_at": clock.iso(cook.started_at),
-        "ended_at": clock.iso(cook.ended_at) if cook.ended_at is not None else None,
-        "outcome": cook.outcome,
-        "target_c": target_c,
-        "target_f": target_f,
-        "overshoot_c": over_c,
-        "overshoot_f": over_f,
-        "level_c": level_c,
-        "level_f": level_f,
-        "rate_f_per_min": round(rate * 108.0, 2) if rate is not None else None,
-        "eta_s": view.get("eta_s"),
-        "eta_sigma_s": view.get("eta_sigma_s"),
-        "on_boil": view.get("on_boil"),
-        "eta_water_boils_c": view.get("eta_water_boils_c"),
-        "lag_s": view.get("lag_s"),
-        "pot_c": round(view["pot_c"], 2) if view.get("pot_c") is not None else None,
-        "sugar_stage": view.get("sugar_stage"),
-        "next_sugar_stage": view.get("next_sugar_stage"),
-        "next_sugar_stage_eta_s": view.get("next_sugar_stage_eta_s"),
-        "low_c": low_c,
-        "low_f": low_f,
-        "high_c": high_c,
-        "high_f": high_f,
-        "hold_elapsed_s": view.get("hold_elapsed_s"),
-        "hold_remaining_s": view.get("hold_remaining_s"),
-        "measured_boil_c": view.get("measured_boil_c"),
-        "calibration": view["calibration"],
-        "water_boils_c": water_c,
-        "water_boils_f": water_f,
-        "calibration_offset_c": round(view["calibration_offset_c"], 3),
-        "calibration_offset_f": round(view["calibration_offset_c"] * 1.8, 3),
-    }
+def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> CookView:
+    now = kitchen.cook_snapshot(cook, clock.monotonic() if cook.ended_at is None else cook.ended_at)
+    step = now.progress
+    target_c, target_f = both(step.target_c)
+    over_c, over_f = both(step.overshoot_c)
+    level_c, level_f = both(now.level_c)
+    low_c, low_f = both(step.low_c)
+    high_c, high_f = both(step.high_c)
+    water_c, water_f = both(now.water_boils_c, 3)
+    rate = now.rate_c_per_s
+    return CookView(
+        id=cook.id,
+        profile=cook.profile.name,
+        title=cook.profile.title,
+        probe=cook.probe,
+        channel=cook.channel,
+        step=cook.step.name,
+        step_index=cook.index,
+        step_kind=cook.step.kind,
+        steps=[s.name for s in cook.profile.steps],
+        stage=now.stage,
+        started_at=clock.iso(cook.started_at),
+        ended_at=clock.iso(cook.ended_at) if cook.ended_at is not None else None,
+        outcome=cook.outcome,
+        target_c=target_c,
+        target_f=target_f,
+        overshoot_c=over_c,
+        overshoot_f=over_f,
+        level_c=level_c,
+        level_f=level_f,
+        rate_f_per_min=round(rate * 108.0, 2) if rate is not None else None,  # °C/s → °F/min
+        eta_s=step.eta_s,
+        eta_sigma_s=step.eta_sigma_s,
+        on_boil=step.on_boil,
+        eta_water_boils_c=step.eta_water_boils_c,
+        lag_s=step.lag_s,
+        pot_c=round(step.pot_c, 2) if step.pot_c is not None else None,
+        sugar_stage=step.sugar_stage,
+        next_sugar_stage=step.next_sugar_stage,
+        next_sugar_stage_eta_s=step.next_sugar_stage_eta_s,
+        low_c=low_c,
+        low_f=low_f,
+        high_c=high_c,
+        high_f=high_f,
+        hold_elapsed_s=step.hold_elapsed_s,
+        hold_remaining_s=step.hold_remaining_s,
+        measured_boil_c=step.measured_boil_c,
+        calibration=now.calibration,
+        water_boils_c=water_c,
+        water_boils_f=water_f,
+        calibration_offset_c=round(now.calibration_offset_c, 3),
+        calibration_offset_f=round(now.calibration_offset_c * 1.8, 3),
+    )
 
 
-def alert_json(alert: Alert, clock: Clock) -> dict[str, Any]:
+def alert_json(alert: Alert, clock: Clock) -> AlertView:
     celsius, fahrenheit = both(alert.celsius)
-    return {
-        "id": alert.id,
-        "kind": alert.kind.value,
-        "level": alert.level.value,
-        "active": alert.active,
-        "acked": alert.acked,
-        "at": clock.iso(alert.at),
-        "acked_at": clock.iso(alert.acked_at) if alert.acked_at is not None else None,
-        "probe": alert.probe,
-        "cook": alert.cook_id,
-        "step": alert.step,
-        "celsius": celsius,
-        "fahrenheit": fahrenheit,
-        "message": alert.message,
-    }
+    return AlertView(
+        id=alert.id,
+        kind=alert.kind.value,
+        level=alert.level.value,
+        active=alert.active,
+        acked=alert.acked,
+        at=clock.iso(alert.at),
+        acked_at=clock.iso(alert.acked_at) if alert.acked_at is not None else None,
+        probe=alert.probe,
+        cook=alert.cook_id,
+        step=alert.step,
+        celsius=celsius,
+        fahrenheit=fahrenheit,
+        message=alert.message,
+    )

@@ -42,9 +42,9 @@ def test_a_probe_reading_two_degrees_high_fires_at_the_shifted_target() -> None:
     assert early is not None and right is not None
     assert early < t_cross - 5.0  # uncalibrated: fires on a pot that is 2 °F short
     assert abs(right - t_cross) <= 1.0
-    view = calibrated.kitchen.cook_view(calibrated.kitchen.cooks["c1"], right)
-    assert abs(c_to_f(view["target_c"]) - 227.0) < 0.01
-    assert abs(view["calibration_offset_c"] * 1.8 - 2.0) < 0.01
+    view = calibrated.kitchen.cook_snapshot(calibrated.kitchen.cooks["c1"], right)
+    assert abs(c_to_f(view.progress.target_c) - 227.0) < 0.01
+    assert abs(view.calibration_offset_c * 1.8 - 2.0) < 0.01
 
 
 def test_setting_a_calibration_mid_cook_shifts_the_running_step() -> None:
@@ -52,5 +52,5 @@ def test_setting_a_calibration_mid_cook_shifts_the_running_step() -> None:
     kitchen.handle(StartCook(0.0, CARAMEL, "pot"))
     kitchen.handle(Sample(0.0, "pot", "", 100.0))
     kitchen.handle(SetCalibration(1.0, "pot", f_to_c(209.0)))  # altitude: water boils at 209 °F
-    view = kitchen.cook_view(kitchen.cooks["c1"], 1.0)
-    assert abs(c_to_f(view["target_c"]) - 222.0) < 0.01
+    view = kitchen.cook_snapshot(kitchen.cooks["c1"], 1.0)
+    assert abs(c_to_f(view.progress.target_c) - 222.0) < 0.01

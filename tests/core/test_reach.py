@@ -167,19 +167,19 @@ def test_eta_is_none_while_heating_to_the_boil_and_honest_near_the_end() -> None
     kitchen.handle(StartCook(0.0, CARAMEL, "pot"))
     for t, f in ramp(150.0, 20.0, 150):
         kitchen.handle(Sample(t, "pot", "", f_to_c(f)))
-    view = kitchen.cook_view(kitchen.cooks["c1"], 150.0)
-    assert view["eta_s"] is None  # 200 °F: still heating to the boil
+    view = kitchen.cook_snapshot(kitchen.cooks["c1"], 150.0)
+    assert view.progress.eta_s is None  # 200 °F: still heating to the boil
     trace, t_cross = syrup_curve(rate_at_target=5.0)
     kitchen = Kitchen([ProbeSetup("pot")])
     kitchen.handle(StartCook(0.0, CARAMEL, "pot"))
     for t, f in trace:
         kitchen.handle(Sample(t, "pot", "", f_to_c(f or 0.0)))
         if t == t_cross - 120:
-            view = kitchen.cook_view(kitchen.cooks["c1"], t)
+            view = kitchen.cook_snapshot(kitchen.cooks["c1"], t)
             break
-    assert view["eta_s"] is not None
-    assert abs(view["eta_s"] - 120.0) <= 12.0
-    assert view["eta_sigma_s"] is not None and view["eta_sigma_s"] > 0
+    assert view.progress.eta_s is not None
+    assert abs(view.progress.eta_s - 120.0) <= 12.0
+    assert view.progress.eta_sigma_s is not None and view.progress.eta_sigma_s > 0
 
 
 @pytest.mark.parametrize("interval", [5.0, 15.0, 30.0])

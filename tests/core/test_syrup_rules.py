@@ -82,11 +82,11 @@ def test_eta_at_5000_ft_without_calibration_is_honest() -> None:
     result = run(shifted)
     view_at = t_cross - 120.0
     kitchen = run([p for p in shifted if p[0] <= view_at]).kitchen
-    view = kitchen.cook_view(kitchen.cooks["c1"], view_at)
-    assert view["eta_s"] is not None
-    assert abs(view["eta_s"] - 120.0) / 120.0 <= 0.15
-    assert view["eta_water_boils_c"] < 96.0  # it found that water boils low here
-    assert view["target_c"] == pytest.approx(f_to_c(TARGET))  # and moved no target
+    view = kitchen.cook_snapshot(kitchen.cooks["c1"], view_at)
+    assert view.progress.eta_s is not None
+    assert abs(view.progress.eta_s - 120.0) / 120.0 <= 0.15
+    assert view.progress.eta_water_boils_c < 96.0  # it found that water boils low here
+    assert view.progress.target_c == pytest.approx(f_to_c(TARGET))  # and moved no target
     assert result.first_alert_at("target_reached") is not None
 
 
@@ -141,25 +141,25 @@ def test_the_best_calibration_wins_and_moves_the_target(
     if pressure is not None:
         kitchen.handle(SetPressure(1.0, pressure))
     kitchen.handle(Sample(2.0, "pot", "", 100.0))
-    view = kitchen.cook_view(kitchen.cooks["c1"], 2.0)
-    assert view["calibration"] == source
-    assert c_to_f(view["water_boils_c"]) == pytest.approx(boils_f, abs=0.1)
-    assert c_to_f(view["target_c"]) == pytest.approx(TARGET - (212.0 - boils_f), abs=0.1)
+    view = kitchen.cook_snapshot(kitchen.cooks["c1"], 2.0)
+    assert view.calibration == source
+    assert c_to_f(view.water_boils_c) == pytest.approx(boils_f, abs=0.1)
+    assert c_to_f(view.progress.target_c) == pytest.approx(TARGET - (212.0 - boils_f), abs=0.1)
 
 
 def test_weather_moves_the_targets_only_when_it_matters() -> None:
     kitchen = Kitchen([ProbeSetup("pot")])
     kitchen.handle(StartCook(0.0, CARAMEL, "pot"))
     kitchen.handle(SetPressure(1.0, 1013.0))
-    first = kitchen.cook_view(kitchen.cooks["c1"], 1.0)["target_c"]
+    first = kitchen.cook_snapshot(kitchen.cooks["c1"], 1.0).progress.target_c
     kitchen.handle(SetPressure(2.0, 1013.5))  # 0.014 °C: not worth moving a step for
-    assert kitchen.cook_view(kitchen.cooks["c1"], 2.0)["target_c"] == first
+    assert kitchen.cook_snapshot(kitchen.cooks["c1"], 2.0).progress.target_c == first
     kitchen.handle(SetPressure(3.0, 990.0))  # a storm: 0.65 °C lower
-    moved = kitchen.cook_view(kitchen.cooks["c1"], 3.0)["target_c"]
+    moved = kitchen.cook_snapshot(kitchen.cooks["c1"], 3.0).progress.target_c
     # 1013 hPa was within the 0.05 °C that moves nothing: the storm's shift is all from 100 °C
     assert first - moved == pytest.approx(100.0 - water_boils_at_c(990.0), abs=0.01)
     kitchen.handle(SetCalibration(4.0, "pot", 99.0))  # a boil test beats the weather
-    assert kitchen.cook_view(kitchen.cooks["c1"], 4.0)["target_c"] == pytest.approx(f_to_c(TARGET) - 1.0)
+    assert kitchen.cook_snapshot(kitchen.cooks["c1"], 4.0).progress.target_c == pytest.approx(f_to_c(TARGET) - 1.0)
 
 
 @pytest.mark.parametrize(("text", "metres"), [("5000ft", 1524.0), ("1500 m", 1500.0), ("0ft", 0.0)])
@@ -178,8 +178,8 @@ def test_a_syrup_already_climbing_fast_is_on_its_boil() -> None:
     trace: Trace = [(float(i), 214.0 + 12.0 * (i / 60.0) ** 2) for i in range(61)]
     result = run(trace)
     assert result.first_alert_at("target_approaching") is not None
-    view = result.kitchen.cook_view(result.kitchen.cooks["c1"], 60.0)
-    assert view["on_boil"] is True
+    view = result.kitchen.cook_snapshot(result.kitchen.cooks["c1"], 60.0)
+    assert view.progress.on_boil is True
 
 
 def test_a_steady_fast_climb_is_a_heat_up_not_a_syrup() -> None:
@@ -187,4 +187,4 @@ def test_a_steady_fast_climb_is_a_heat_up_not_a_syrup() -> None:
     trace: Trace = [(float(i), 200.0 + 0.5 * i) for i in range(49)]  # up to 224 °F
     result = run(trace)
     assert result.alerts("target_approaching") == []
-    assert result.kitchen.cook_view(result.kitchen.cooks["c1"], 48.0)["on_boil"] is False
+    assert result.kitchen.cook_snapshot(result.kitchen.cooks["c1"], 48.0).progress.on_boil is False

@@ -140,7 +140,7 @@ def snapshot(kitchen: Kitchen, at: float | None = None) -> dict[str, Any]:
                 c.ended_at,
                 c.outcome,
                 c.channel,
-                kitchen.cook_view(c, view_at),
+                kitchen.cook_snapshot(c, view_at),
             )
             for c in kitchen.cooks.values()
         },
@@ -321,7 +321,7 @@ async def test_resume_rebuilds_the_kitchen_exactly(tmp_path: Path) -> None:
         assert cook.ended_at is None
         if cut == 1100.0:
             assert (cook.step.name, cook.machine.stage) == ("braise", "holding")
-            assert restored.cook_view(cook, restored.now)["hold_elapsed_s"] > 400.0
+            assert restored.cook_snapshot(cook, restored.now).progress.hold_elapsed_s > 400.0
         else:
             assert (cook.step.name, cook.machine.stage) == ("caramel", "reached")
             assert any(a.kind.value == "target_reached" and a.active for a in restored.alerts.values())

@@ -12,6 +12,7 @@
 // The contract is docs/api.md; docs/page.md says what the page does and why.
 
 import { Siren } from "./sound.js";
+import { ALERT_TITLES, STAGE_WORDS } from "./words.js";
 
 const STALE_AFTER_S = 12; // heartbeats come every 5 s: two missed means trouble
 const BACKOFF_S = [1, 2, 4, 8, 15];
@@ -91,31 +92,6 @@ function fmtDuration(seconds) {
   const m = Math.round((s % 3600) / 60);
   return m ? `${h} h ${m} min` : `${h} h`;
 }
-
-const STAGE_WORDS = {
-  heating: "heating",
-  approaching: "approaching",
-  reached: "reached — take it off",
-  overshoot: "past the target",
-  holding: "in the window",
-  too_hot: "too hot",
-  too_cold: "too cold",
-  done: "done",
-  boiling: "boiling",
-};
-
-const ALERT_TITLES = {
-  target_reached: "TARGET REACHED",
-  target_overshoot: "PAST THE TARGET",
-  target_approaching: "Almost there",
-  probe_lost: "PROBE LOST",
-  probe_fault: "PROBE FAULT",
-  hold_too_hot: "Too hot",
-  hold_too_cold: "Too cold",
-  hold_reached: "In the window",
-  hold_done: "Hold done",
-  probe_restored: "Probe back",
-};
 
 const capitalise = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections import deque
 from enum import StrEnum
-from typing import Any
 
 from service.core.filters import Track
 from service.core.profile import BoilStep
-from service.core.steps.base import NO_SIGNALS, Calibrated, Signal
+from service.core.steps.base import NO_SIGNALS, Calibrated, Signal, StepView
 
 
 class BoilStage(StrEnum):
@@ -70,5 +69,5 @@ class BoilMachine:
     def next_deadline(self) -> float | None:
         return None
 
-    def view(self, at: float, track: Track | None) -> dict[str, Any]:
-        return {"target_c": None, "eta_s": None, "eta_sigma_s": None, "measured_boil_c": self.measured_c}
+    def view(self, at: float, track: Track | None) -> StepView:
+        return StepView(measured_boil_c=self.measured_c)

@@ -8,12 +8,11 @@ braise timer must not run on readings nobody took.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from service.core.events import AlertKind, AlertLevel
 from service.core.filters import Track
 from service.core.profile import HoldStep
-from service.core.steps.base import NO_SIGNALS, ClearAlert, RaiseAlert, Signal
+from service.core.steps.base import NO_SIGNALS, ClearAlert, RaiseAlert, Signal, StepView
 from service.core.units import c_to_f, format_duration
 
 
@@ -117,14 +116,13 @@ class HoldMachine:
             return None
         return self._outside_since + self.params.grace_s
 
-    def view(self, at: float, track: Track | None) -> dict[str, Any]:
+    def view(self, at: float, track: Track | None) -> StepView:
         p = self.params
-        return {
-            "low_c": p.low_c,
-            "high_c": p.high_c,
-            "target_c": None,
-            "hold_elapsed_s": round(self.elapsed_s, 1),
-            "hold_remaining_s": round(max(p.duration_s - self.elapsed_s, 0.0), 1),
-            "eta_s": round(max(p.duration_s - self.elapsed_s, 0.0), 1) if self.stage is HoldStage.HOLDING else None,
-            "eta_sigma_s": None,
-        }
+        remaining = round(max(p.duration_s - self.elapsed_s, 0.0), 1)
+        return StepView(
+            low_c=p.low_c,
+            high_c=p.high_c,
+            hold_elapsed_s=round(self.elapsed_s, 1),
+            hold_remaining_s=remaining,
+            eta_s=remaining if self.stage is HoldStage.HOLDING else None,
+        )

@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Any
 
 from service.core.estimate import EtaEstimator
 from service.core.events import AlertKind, AlertLevel
 from service.core.filters import Track
 from service.core.lines import SlidingLines
 from service.core.profile import ReachStep
-from service.core.steps.base import NO_SIGNALS, ClearAlert, RaiseAlert, Signal
+from service.core.steps.base import NO_SIGNALS, ClearAlert, RaiseAlert, Signal, StepView
 from service.core.units import c_to_f, format_duration
 
 FALSE_ALARM_BAND_C = 1.0 / 1.8
@@ -310,27 +309,17 @@ class ReachMachine:
     def next_deadline(self) -> float | None:
         return None
 
-    def view(self, at: float, track: Track | None) -> dict[str, Any]:
+    def view(self, at: float, track: Track | None) -> StepView:
         p = self.params
         level = track.level if track is not None else None
-        out: dict[str, Any] = {
-            "target_c": p.target_c,
-            "overshoot_c": p.overshoot_at_c,
-            "eta_s": None,
-            "eta_sigma_s": None,
-        }
+        eta_s = eta_sigma_s = None
         eta = self._eta
         if eta is not None and track is not None:
             # the fit was made at the last sample; time has passed since
-            left = max(eta[0] - (at - track.last_t), 0.0)
-            out["eta_s"] = round(left, 1)
-            out["eta_sigma_s"] = round(eta[1], 1)
-        if self.lag_s:
-            out["lag_s"] = self.lag_s
-            out["pot_c"] = self._pot
-        out["on_boil"] = self.estimator.boiling if self.estimator.syrup else None
-        if self.estimator.syrup and self.estimator.boiling:
-            out["eta_water_boils_c"] = round(self.estimator.water_boils_c, 2)
+            eta_s = round(max(eta[0] - (at - track.last_t), 0.0), 1)
+            eta_sigma_s = round(eta[1], 1)
+        syrup = self.estimator.syrup
+        sugar_stage = next_sugar_stage = next_eta = None
         stages = p.sugar_stages
         if stages and level is not None:
             current = None
@@ -340,8 +329,20 @@ class ReachMachine:
                     current = stage
                 elif upcoming is None:
                     upcoming = stage
-            out["sugar_stage"] = current.name if current else None
-            out["next_sugar_stage"] = upcoming.name if upcoming else None
+            sugar_stage = current.name if current else None
+            next_sugar_stage = upcoming.name if upcoming else None
             nxt = self.estimator.eta(upcoming.from_c, at) if upcoming else None
-            out["next_sugar_stage_eta_s"] = round(nxt[0], 1) if nxt else None
-        return out
+            next_eta = round(nxt[0], 1) if nxt else None
+        return StepView(
+            target_c=p.target_c,
+            overshoot_c=p.overshoot_at_c,
+            eta_s=eta_s,
+            eta_sigma_s=eta_sigma_s,
+            lag_s=self.lag_s or None,
+            pot_c=self._pot if self.lag_s else None,
+            on_boil=self.estimator.boiling if syrup else None,
+            eta_water_boils_c=round(self.estimator.water_boils_c, 2) if syrup and self.estimator.boiling else None,
+            sugar_stage=sugar_stage,
+            next_sugar_stage=next_sugar_stage,
+            next_sugar_stage_eta_s=next_eta,
+        )
