@@ -14,7 +14,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,12 +31,11 @@ from drivers.serial_probe import (
     explain_open_error,
     settings_from_url,
 )
-from tests.support.pty_device import EventCollector, FakeTc4Board, OffsetClock, PtyDevice, Streamer
+from tests.support.clock import OffsetClock
+from tests.support.events import EventCollector, Predicate
+from tests.support.pty_device import FakeTc4Board, PtyDevice, Streamer
 
 pytestmark = pytest.mark.real_part("pty")
-
-
-Predicate = Callable[[ProbeEvent], bool]
 
 
 def is_reading(celsius: float | None = None, channel: str | None = None) -> Predicate:

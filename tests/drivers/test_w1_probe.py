@@ -10,7 +10,8 @@ import pytest
 from drivers.base import ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading
 from drivers.registry import open_probe, parse_probe_url
 from drivers.w1_probe import W1Dropped, W1Value, parse_w1_slave, settings_from_url, w1_decoded
-from tests.support.pty_device import EventCollector, OffsetClock
+from tests.support.clock import OffsetClock
+from tests.support.events import EventCollector
 
 SENSOR = "28-0316a2791cff"
 
