@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from drivers.base import ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading
+from drivers.base import ProbeDown, ProbeNotice, ProbeUrlError, Reading
 from drivers.mqtt_link import LinkDown, LinkError, LinkSettings, LinkUp, Message, MqttLink, check_topic_filter
 from drivers.mqtt_probe import MqttMonitor, MqttProbe, MqttSettings, Timing, settings_from_url
 from drivers.registry import open_probe, parse_probe_url
-from tests.support.events import EventCollector, Predicate
+from tests.support.events import EventCollector, is_down, is_fault, is_notice, is_reading
 from tests.support.parts import require_binary
 
 if TYPE_CHECKING:  # imported at run time by pytest_plugins, so that pytest rewrites its asserts
@@ -49,34 +49,6 @@ TASMOTA_SENSOR = (
 
 # ---------------------------------------------------------------------------
 # helpers
-
-
-def is_reading(celsius: float | None = None, channel: str | None = None, live: bool | None = None) -> Predicate:
-    def match(event: ProbeEvent) -> bool:
-        if not isinstance(event, Reading):
-            return False
-        if channel is not None and event.channel != channel:
-            return False
-        if live is not None and event.live is not live:
-            return False
-        return celsius is None or (event.celsius is not None and abs(event.celsius - celsius) < 1e-6)
-
-    return match
-
-
-def is_fault(channel: str | None = None) -> Predicate:
-    def match(event: ProbeEvent) -> bool:
-        return isinstance(event, Reading) and event.fault is not None and channel in (None, event.channel)
-
-    return match
-
-
-def is_notice(*fragments: str) -> Predicate:
-    return lambda e: isinstance(e, ProbeNotice) and all(f in e.message for f in fragments)
-
-
-def is_down(event: ProbeEvent) -> bool:
-    return isinstance(event, ProbeDown)
 
 
 def probe_at(broker: Broker, topic: str, query: str = "", timing: Timing | None = None, **kw: str) -> MqttProbe:

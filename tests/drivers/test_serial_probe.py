@@ -32,29 +32,10 @@ from drivers.serial_probe import (
     settings_from_url,
 )
 from tests.support.clock import OffsetClock
-from tests.support.events import EventCollector, Predicate
+from tests.support.events import EventCollector, Predicate, is_down, is_notice, is_reading
 from tests.support.pty_device import FakeTc4Board, PtyDevice, Streamer
 
 pytestmark = pytest.mark.real_part("pty")
-
-
-def is_reading(celsius: float | None = None, channel: str | None = None) -> Predicate:
-    def match(event: ProbeEvent) -> bool:
-        if not isinstance(event, Reading):
-            return False
-        if channel is not None and event.channel != channel:
-            return False
-        return celsius is None or (event.celsius is not None and abs(event.celsius - celsius) < 1e-6)
-
-    return match
-
-
-def is_notice(*fragments: str) -> Predicate:
-    return lambda e: isinstance(e, ProbeNotice) and all(f in e.message for f in fragments)
-
-
-def is_down(event: ProbeEvent) -> bool:
-    return isinstance(event, ProbeDown)
 
 
 def probe_for(path: str, query: str = "baud=9600&format=number&unit=C", clock: OffsetClock | None = None) -> Probe:

@@ -13,9 +13,48 @@ import contextlib
 from collections.abc import Callable
 from types import TracebackType
 
-from drivers.base import Probe, ProbeEvent, Reading
+from drivers.base import Probe, ProbeDown, ProbeEvent, ProbeNotice, Reading
 
 Predicate = Callable[[ProbeEvent], bool]
+
+
+# ---- what a test waits for
+
+
+def is_reading(celsius: float | None = None, channel: str | None = None, live: bool | None = None) -> Predicate:
+    """A reading, of ``celsius`` (to a millionth of a degree), on ``channel``, live or not, as far as given."""
+
+    def match(event: ProbeEvent) -> bool:
+        if not isinstance(event, Reading):
+            return False
+        if channel is not None and event.channel != channel:
+            return False
+        if live is not None and event.live is not live:
+            return False
+        return celsius is None or (event.celsius is not None and abs(event.celsius - celsius) < 1e-6)
+
+    return match
+
+
+def is_fault(channel: str | None = None) -> Predicate:
+    """A reading that carries a fault (on ``channel``, if given) instead of a temperature."""
+
+    def match(event: ProbeEvent) -> bool:
+        return isinstance(event, Reading) and event.fault is not None and channel in (None, event.channel)
+
+    return match
+
+
+def is_notice(*fragments: str) -> Predicate:
+    """A notice whose message holds every one of ``fragments``."""
+    return lambda e: isinstance(e, ProbeNotice) and all(f in e.message for f in fragments)
+
+
+def is_down(event: ProbeEvent) -> bool:
+    return isinstance(event, ProbeDown)
+
+
+# ---- the collector
 
 
 class EventCollector:

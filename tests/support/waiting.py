@@ -21,27 +21,31 @@ What = str | Callable[[], str]
 
 def wait_until(check: Callable[[], Any], timeout: float, what: What, every: float = 0.05) -> Any:
     """Poll ``check`` until it returns something truthy, and return that; fail naming ``what``."""
-    end = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise _timed_out(timeout, what)
+    poll = _Poll(check, timeout, what)
+    while not (value := poll.look()):
         time.sleep(every)
+    return value
 
 
 async def wait_until_async(check: Callable[[], Any], timeout: float, what: What, every: float = 0.01) -> Any:
     """``wait_until`` for async tests: the event loop runs between looks."""
-    end = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise _timed_out(timeout, what)
+    poll = _Poll(check, timeout, what)
+    while not (value := poll.look()):
         await asyncio.sleep(every)
+    return value
 
 
-def _timed_out(timeout: float, what: What) -> AssertionError:
-    return AssertionError(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
+class _Poll:
+    """One wait's deadline and what to say when it passes, shared by both flavours."""
+
+    def __init__(self, check: Callable[[], Any], timeout: float, what: What) -> None:
+        self.check, self.timeout, self.what = check, timeout, what
+        self.end = time.monotonic() + timeout
+
+    def look(self) -> Any:
+        """The check's value; a falsy one means look again, and after the deadline it fails instead."""
+        value = self.check()
+        if not value and time.monotonic() > self.end:
+            what = self.what() if callable(self.what) else self.what
+            raise AssertionError(f"timed out after {self.timeout} s waiting for {what}")
+        return value
