@@ -58,8 +58,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.service import RawSse  # noqa: E402
 from tests.support.broker import Broker  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 from tests.support.pty_device import PtyDevice  # noqa: E402
-from tests.support.service import free_port, wait_until  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 LAUNCH = (
     "import sys\n"

@@ -30,8 +30,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.net import free_port  # noqa: E402
 from tests.support.pty_device import PtyDevice  # noqa: E402
-from tests.support.service import ServiceProcess, free_port, wait_until  # noqa: E402
+from tests.support.service import ServiceProcess  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 
 class RawSse:

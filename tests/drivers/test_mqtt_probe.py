@@ -13,22 +13,21 @@ printed and recorded in the JUnit XML (``record_property``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import pytest
 
-from drivers.base import ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading
+from drivers.base import ProbeDown, ProbeNotice, ProbeUrlError, Reading
 from drivers.mqtt_link import LinkDown, LinkError, LinkSettings, LinkUp, Message, MqttLink, check_topic_filter
 from drivers.mqtt_probe import MqttMonitor, MqttProbe, MqttSettings, Timing, settings_from_url
 from drivers.registry import open_probe, parse_probe_url
+from tests.support.events import EventCollector, is_down, is_fault, is_notice, is_reading
 from tests.support.parts import require_binary
 
 if TYPE_CHECKING:  # imported at run time by pytest_plugins, so that pytest rewrites its asserts
@@ -38,7 +37,9 @@ if TYPE_CHECKING:  # imported at run time by pytest_plugins, so that pytest rewr
 pytest_plugins = ["tests.support.broker"]
 pytestmark = pytest.mark.real_part("mosquitto")
 
-Predicate = Callable[[ProbeEvent], bool]
+# How long a wait on the probe lasts unless a test says otherwise: each event
+# comes through a real broker, slower on a loaded machine than a pty.
+BROKER_WAIT_S = 5.0
 
 TASMOTA_SENSOR = (
     '{"Time":"2024-02-01T18:00:00","DS18B20-1":{"Id":"01183379C9FF","Temperature":%s},'
@@ -50,103 +51,12 @@ TASMOTA_SENSOR = (
 # helpers
 
 
-def is_reading(celsius: float | None = None, channel: str | None = None, live: bool | None = None) -> Predicate:
-    def match(event: ProbeEvent) -> bool:
-        if not isinstance(event, Reading):
-            return False
-        if channel is not None and event.channel != channel:
-            return False
-        if live is not None and event.live is not live:
-            return False
-        return celsius is None or (event.celsius is not None and abs(event.celsius - celsius) < 1e-6)
-
-    return match
-
-
-def is_fault(channel: str | None = None) -> Predicate:
-    def match(event: ProbeEvent) -> bool:
-        return isinstance(event, Reading) and event.fault is not None and channel in (None, event.channel)
-
-    return match
-
-
-def is_notice(*fragments: str) -> Predicate:
-    return lambda e: isinstance(e, ProbeNotice) and all(f in e.message for f in fragments)
-
-
-def is_down(event: ProbeEvent) -> bool:
-    return isinstance(event, ProbeDown)
-
-
-class Events:
-    """Runs ``probe.events()`` in a task; a test waits for the event it expects."""
-
-    def __init__(self, probe: MqttProbe) -> None:
-        self.probe = probe
-        self.events: list[ProbeEvent] = []
-        self._new = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
-
-    async def _pump(self) -> None:
-        async for event in self.probe.events():
-            async with self._new:
-                self.events.append(event)
-                self._new.notify_all()
-
-    def mark(self) -> int:
-        return len(self.events)
-
-    def count(self, predicate: Predicate, after: int = 0) -> int:
-        return sum(1 for e in self.events[after:] if predicate(e))
-
-    async def wait_for(self, predicate: Predicate, timeout: float = 5.0, after: int = 0) -> ProbeEvent:
-        def found() -> ProbeEvent | None:
-            return next((e for e in self.events[after:] if predicate(e)), None)
-
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout), self._new:
-                await self._new.wait_for(lambda: found() is not None or self._done)
-        event = found()
-        if event is None:
-            self._raise_if_crashed()
-            raise AssertionError(f"no matching event within {timeout} s; got {self.events[after:]!r}")
-        return event
-
-    async def reading(self, predicate: Predicate, timeout: float = 5.0, after: int = 0) -> Reading:
-        event = await self.wait_for(predicate, timeout, after)
-        assert isinstance(event, Reading)
-        return event
-
-    @property
-    def _done(self) -> bool:
-        return self._task is not None and self._task.done()
-
-    def _raise_if_crashed(self) -> None:
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            exc = self._task.exception()
-            if exc is not None:
-                raise exc
-
-    async def __aenter__(self) -> Events:
-        self._task = asyncio.create_task(self._pump())
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._raise_if_crashed()
-
-
 def probe_at(broker: Broker, topic: str, query: str = "", timing: Timing | None = None, **kw: str) -> MqttProbe:
     url = broker.url(topic, query, **kw)
     return MqttProbe("pot", settings_from_url(parse_probe_url(url)), time.monotonic, timing)
 
 
-async def connected(events: Events, after: int = 0, timeout: float = 5.0) -> None:
+async def connected(events: EventCollector, after: int = 0, timeout: float = 5.0) -> None:
     await events.wait_for(is_notice("connected to"), timeout, after)
 
 
@@ -308,7 +218,7 @@ def test_monitor_warns_once_about_several_rtl_433_devices() -> None:
 async def test_tasmota_through_the_broker(mosquitto: Broker, publisher: Publisher) -> None:
     publisher.publish("tele/kitchen/LWT", "Online", retain=True)
     probe = probe_at(mosquitto, "tele/kitchen/SENSOR", "format=tasmota&channel=DS18B20-1")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         start = await ev.wait_for(is_notice("MQTT probe"))
         assert "format tasmota" in start.message and "tele/kitchen/LWT" in start.message  # type: ignore[union-attr]
         await connected(ev)
@@ -326,7 +236,7 @@ async def test_tasmota_through_the_broker(mosquitto: Broker, publisher: Publishe
 
 async def test_tasmota_status_reply_and_an_open_thermocouple(mosquitto: Broker, publisher: Publisher) -> None:
     probe = probe_at(mosquitto, "stat/kitchen/STATUS10")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         publisher.publish(
             "stat/kitchen/STATUS10",
@@ -345,7 +255,7 @@ async def test_tasmota_status_reply_and_an_open_thermocouple(mosquitto: Broker, 
 
 async def test_esphome_number_nan_and_status_offline(mosquitto: Broker, publisher: Publisher) -> None:
     probe = probe_at(mosquitto, "kitchen/sensor/pot_temperature/state", "unit=F")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         publisher.publish("kitchen/status", "online", retain=True)
         await ev.wait_for(is_notice("says 'online'", "kitchen/status"))
@@ -361,7 +271,7 @@ async def test_esphome_number_nan_and_status_offline(mosquitto: Broker, publishe
 
 async def test_rtl_433_events_with_a_device_filter(mosquitto: Broker, publisher: Publisher) -> None:
     probe = probe_at(mosquitto, "rtl_433/+/events", "model=ThermoPro-TP829b&id=92&channel=temperature_1")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         publisher.publish(
             "rtl_433/pi/events",
@@ -378,7 +288,7 @@ async def test_rtl_433_events_with_a_device_filter(mosquitto: Broker, publisher:
 
 async def test_rtl_433_per_field_device_topics(mosquitto: Broker, publisher: Publisher) -> None:
     probe = probe_at(mosquitto, "rtl_433/pi/devices/ThermoPro-TP829b/92/+", "format=rtl_433")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         base = "rtl_433/pi/devices/ThermoPro-TP829b/92"
         publisher.publish(f"{base}/battery_ok", "1")
@@ -391,7 +301,7 @@ async def test_rtl_433_per_field_device_topics(mosquitto: Broker, publisher: Pub
 
 async def test_openmqttgateway_ibbq_and_its_lwt(mosquitto: Broker, publisher: Publisher) -> None:
     probe = probe_at(mosquitto, "home/OpenMQTTGateway/BTtoMQTT/4922051700FF", "channel=tempc2")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         publisher.publish(
             "home/OpenMQTTGateway/BTtoMQTT/4922051700FF",
@@ -405,7 +315,7 @@ async def test_openmqttgateway_ibbq_and_its_lwt(mosquitto: Broker, publisher: Pu
 
 async def test_any_json_with_a_dotted_path(mosquitto: Broker, publisher: Publisher) -> None:
     probe = probe_at(mosquitto, "kitchen/probe", "format=json&channel=probe.temp_f")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         publisher.publish("kitchen/probe", '{"probe":{"temp_f":225.1,"battery":88}}')
         reading = await ev.reading(is_reading(channel="probe.temp_f"))
@@ -414,7 +324,7 @@ async def test_any_json_with_a_dotted_path(mosquitto: Broker, publisher: Publish
 
 async def test_auto_format_announces_what_it_recognised(mosquitto: Broker, publisher: Publisher) -> None:
     probe = probe_at(mosquitto, "kitchen/thing")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         publisher.publish("kitchen/thing", '{"Time":"x","DS18B20":{"Temperature":99.0},"TempUnit":"C"}')
         await ev.reading(is_reading(99.0, "DS18B20"))
@@ -428,7 +338,7 @@ async def test_auto_format_announces_what_it_recognised(mosquitto: Broker, publi
 async def test_retained_values_are_shown_but_not_live(mosquitto: Broker, publisher: Publisher) -> None:
     publisher.publish("tele/kitchen/SENSOR", TASMOTA_SENSOR % "88.0", retain=True)
     probe = probe_at(mosquitto, "tele/kitchen/SENSOR", "channel=DS18B20-1")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         old = await ev.reading(is_reading(88.0))
         assert old.live is False
         publisher.publish("tele/kitchen/SENSOR", TASMOTA_SENSOR % "89.0")
@@ -443,7 +353,7 @@ async def test_a_device_losing_power_is_probe_down_at_once(
     device = make_publisher(mosquitto, "tasmota-kitchen", ("tele/kitchen/LWT", b"Offline"))
     device.publish("tele/kitchen/LWT", "Online", retain=True)
     probe = probe_at(mosquitto, "tele/kitchen/SENSOR", "channel=DS18B20-1")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await ev.wait_for(is_notice("Tasmota says 'Online'"))
         device.publish("tele/kitchen/SENSOR", TASMOTA_SENSOR % "100.0")
         await ev.reading(is_reading(100.0))
@@ -472,7 +382,7 @@ async def test_broker_restart_mid_stream_recovers_within_5_s(
 ) -> None:
     topic = "kitchen/sensor/pot/state"
     probe = probe_at(mosquitto, topic, "format=number")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         with mosquitto.publishing(topic, "20.5"):
             await ev.reading(is_reading(20.5))
@@ -500,7 +410,7 @@ async def test_broker_restart_mid_stream_recovers_within_5_s(
 async def test_broker_absent_at_start(mosquitto_factory: Callable[..., Broker]) -> None:
     broker = mosquitto_factory()  # not started: nothing listens on its port yet
     probe = probe_at(broker, "kitchen/sensor/pot/state", "format=number")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         refused = await ev.wait_for(is_notice("refused", "is the broker running"))
         assert isinstance(refused, ProbeNotice) and refused.level == "warning"
         await asyncio.sleep(2.5)  # several retries while it stays down
@@ -514,7 +424,7 @@ async def test_broker_absent_at_start(mosquitto_factory: Callable[..., Broker]) 
 
 async def test_cancel_disconnects_cleanly(mosquitto: Broker) -> None:
     probe = probe_at(mosquitto, "kitchen/sensor/pot/state")
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
     assert probe.link is not None and not probe.link.thread_alive
     # Mosquitto logs "disconnected" for a DISCONNECT packet, "closed its connection" otherwise.
@@ -542,7 +452,7 @@ async def test_a_flood_of_malformed_payloads_is_dropped_and_the_network_thread_s
         b"",
     ]
     flood = bad * 50 + [b"{" + b"7" * (1 << 20) + b"}"] * 3
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
 
         def send() -> None:
@@ -611,10 +521,10 @@ async def test_user_and_password_from_the_url(mosquitto_factory: Callable[..., B
     broker = mosquitto_factory([f"password_file {pwfile}"], anonymous=False)
     broker.start()
     good = probe_at(broker, "kitchen/sensor/pot/state", userinfo="cook:s3cret")
-    async with Events(good) as ev:
+    async with EventCollector(good, BROKER_WAIT_S) as ev:
         await connected(ev)
     bad = probe_at(broker, "kitchen/sensor/pot/state", userinfo="cook:wrong")
-    async with Events(bad) as ev:
+    async with EventCollector(bad, BROKER_WAIT_S) as ev:
         refused = await ev.wait_for(is_notice("refused the connection"))
         assert "s3cret" not in refused.message and "wrong" not in refused.message  # type: ignore[union-attr]
         assert ev.count(is_notice("connected to")) == 0
@@ -639,13 +549,13 @@ async def test_mqtts_with_a_private_ca(mosquitto_factory: Callable[..., Broker],
     broker = mosquitto_factory([f"certfile {cert}", f"keyfile {key}"])
     broker.start()
     trusted = probe_at(broker, "kitchen/sensor/pot/state", f"cafile={cert}", scheme="mqtts")
-    async with Events(trusted) as ev:
+    async with EventCollector(trusted, BROKER_WAIT_S) as ev:
         await connected(ev)
     unknown = probe_at(broker, "kitchen/sensor/pot/state", scheme="mqtts")
-    async with Events(unknown) as ev:
+    async with EventCollector(unknown, BROKER_WAIT_S) as ev:
         await ev.wait_for(is_notice("TLS certificate", "rejected", "cafile="))
     plain = probe_at(broker, "kitchen/sensor/pot/state")  # mqtt:// to a TLS port
-    async with Events(plain) as ev:
+    async with EventCollector(plain, BROKER_WAIT_S) as ev:
         notice = await ev.wait_for(lambda e: isinstance(e, ProbeNotice) and e.level == "warning")
         assert ev.count(is_notice("connected to")) == 0, notice
 
@@ -691,7 +601,7 @@ async def test_link_publishes_and_reruns_its_hook_after_every_reconnect(mosquitt
 
 async def test_silence_on_the_topic_is_told(mosquitto: Broker) -> None:
     probe = probe_at(mosquitto, "kitchen/sensor/pot/state", timing=Timing(tick=0.05, silence_notice=0.3))
-    async with Events(probe) as ev:
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
         notice = await ev.wait_for(is_notice("no message on kitchen/sensor/pot/state"))
         assert "mosquitto_sub" in notice.message and "ESPHome" in notice.message  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,31 +31,11 @@ from drivers.serial_probe import (
     explain_open_error,
     settings_from_url,
 )
-from tests.support.pty_device import EventCollector, FakeTc4Board, OffsetClock, PtyDevice, Streamer
+from tests.support.clock import OffsetClock
+from tests.support.events import EventCollector, Predicate, is_down, is_notice, is_reading
+from tests.support.pty_device import FakeTc4Board, PtyDevice, Streamer
 
 pytestmark = pytest.mark.real_part("pty")
-
-
-Predicate = Callable[[ProbeEvent], bool]
-
-
-def is_reading(celsius: float | None = None, channel: str | None = None) -> Predicate:
-    def match(event: ProbeEvent) -> bool:
-        if not isinstance(event, Reading):
-            return False
-        if channel is not None and event.channel != channel:
-            return False
-        return celsius is None or (event.celsius is not None and abs(event.celsius - celsius) < 1e-6)
-
-    return match
-
-
-def is_notice(*fragments: str) -> Predicate:
-    return lambda e: isinstance(e, ProbeNotice) and all(f in e.message for f in fragments)
-
-
-def is_down(event: ProbeEvent) -> bool:
-    return isinstance(event, ProbeDown)
 
 
 def probe_for(path: str, query: str = "baud=9600&format=number&unit=C", clock: OffsetClock | None = None) -> Probe:

@@ -10,7 +10,8 @@ import pytest
 from drivers.base import ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading
 from drivers.registry import open_probe, parse_probe_url
 from drivers.w1_probe import W1Dropped, W1Value, parse_w1_slave, settings_from_url, w1_decoded
-from tests.support.pty_device import EventCollector, OffsetClock
+from tests.support.clock import OffsetClock
+from tests.support.events import EventCollector, is_down
 
 SENSOR = "28-0316a2791cff"
 
@@ -123,10 +124,6 @@ def w1(root: Path, sensor: str = SENSOR) -> str:
 
 def reading(celsius: float | None) -> Callable[[ProbeEvent], bool]:
     return lambda e: isinstance(e, Reading) and e.celsius == celsius
-
-
-def is_down(event: ProbeEvent) -> bool:
-    return isinstance(event, ProbeDown)
 
 
 async def test_reads_a_sensor(tmp_path: Path) -> None:

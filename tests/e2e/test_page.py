@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Phone
-from tests.support.service import ServiceProcess, free_port, wait_until
+from tests.support.net import free_port
+from tests.support.phone import Phone
+from tests.support.service import ServiceProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.real_part("chromium")
 

@@ -24,8 +24,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.net import free_port
 from tests.support.pty_device import PtyDevice
-from tests.support.service import ServiceProcess, free_port, wait_until
+from tests.support.service import ServiceProcess
+from tests.support.waiting import wait_until
 
 BRAISE = """\
 name = "braise-test"

@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.net import free_port
 from tests.support.pty_device import PtyDevice
-from tests.support.service import ServiceProcess, SseReader, free_port, sse, wait_until
+from tests.support.service import ServiceProcess, SseReader, sse
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

@@ -5,49 +5,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
-from service.api.app import AppSettings, create_app
+from service.api.app import AppSettings
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Sample
 from service.core.units import f_to_c
 from service.profiles import load_profiles
-from service.runtime.clock import Clock
 from service.runtime.hub import Hub
-
-
-class FakeClock(Clock):
-    """Time the test moves by hand: the hub and the app read only this."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.t = 1000.0
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def wall(self) -> float:
-        return 1_800_000_000.0 + self.t
+from tests.support.api import client_for
+from tests.support.clock import HandClock
 
 
 @pytest.fixture
 async def hub() -> AsyncIterator[Hub]:
     kitchen = Kitchen([ProbeSetup("pot"), ProbeSetup("oven")])
-    hub = Hub(kitchen, FakeClock(), load_profiles())
+    hub = Hub(kitchen, HandClock(), load_profiles())
     task = asyncio.create_task(hub.run())
     yield hub
     task.cancel()
 
 
-def client_for(hub: Hub, token: str = "") -> httpx.AsyncClient:
-    app = create_app(hub, AppSettings(token=token))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-
-
 async def feed(hub: Hub, probe: str, start_f: float, rate_f_per_s: float, seconds: int) -> None:
     clock = hub.clock
-    assert isinstance(clock, FakeClock)
+    assert isinstance(clock, HandClock)
     for i in range(seconds):
         clock.t += 1.0
         await hub.request(Sample(clock.t, probe, "", f_to_c(start_f + rate_f_per_s * i)))
@@ -73,7 +54,7 @@ async def test_status_shapes(hub: Hub) -> None:
 
 
 async def test_token_guards_every_post_and_changes_nothing(hub: Hub) -> None:
-    async with client_for(hub, token="s3cret") as client:
+    async with client_for(hub, AppSettings(token="s3cret")) as client:
         for path, body in [
             ("/api/cooks", {"profile": "caramel", "probe": "pot"}),
             ("/api/cooks/current/advance", None),

@@ -27,7 +27,7 @@ from service.core.units import f_to_c, pressure_at_altitude_hpa, water_boils_at_
 from service.profiles import load_profiles
 from service.runtime.barometer import Barometer, BarometerMonitor, Note, Post
 from service.runtime.hub import Hub
-from tests.service.test_api import FakeClock, client_for
+from tests.support.api import client_for
 from tests.support.broker import (  # noqa: F401
     Broker,
     Publisher,
@@ -36,7 +36,10 @@ from tests.support.broker import (  # noqa: F401
     mosquitto_factory,
     publisher,
 )
-from tests.support.service import ServiceProcess, free_port, sse, wait_until
+from tests.support.clock import HandClock
+from tests.support.net import free_port
+from tests.support.service import ServiceProcess, sse
+from tests.support.waiting import wait_until, wait_until_async
 
 TOPIC = "tele/kitchen/SENSOR"
 CARAMEL_C = f_to_c(225.0)  # 107.22 °C
@@ -197,23 +200,11 @@ def test_a_restored_reading_goes_stale_from_the_restart() -> None:
 # ---- the part, in-process, against a real broker ------------------------------------------------
 
 
-async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 @dataclass
 class Running:
     hub: Hub
     part: Barometer
-    clock: FakeClock
+    clock: HandClock
     device: Publisher
     tasks: list[asyncio.Task[None]]
 
@@ -222,7 +213,7 @@ class Running:
 
     async def handled(self, count: int, what: str = "the payloads") -> None:
         c = self.part.monitor.counts
-        await until(lambda: c["readings"] + c["unreadable"] + c["out_of_range"] + c["old"] >= count, 5, what)
+        await wait_until_async(lambda: c["readings"] + c["unreadable"] + c["out_of_range"] + c["old"] >= count, 5, what)
 
     def probe(self, probe_id: str) -> dict[str, Any]:
         return next(p for p in self.hub.status()["probes"] if p["id"] == probe_id)
@@ -233,14 +224,14 @@ async def start(mosquitto: Broker, publisher: Publisher) -> AsyncIterator[Callab
     made: list[Running] = []
 
     async def make(setups: list[ProbeSetup], query: str = "format=tasmota", stale_after: float = 3600.0) -> Running:
-        clock = FakeClock()
+        clock = HandClock()
         hub = Hub(Kitchen(setups), clock, load_profiles())
         part = Barometer(barometer_settings(mosquitto.url(TOPIC, query)), stale_after, tick_s=0.05)
         part.attach(hub)
         tasks = [asyncio.create_task(hub.run()), asyncio.create_task(part.run())]
         running = Running(hub, part, clock, publisher, tasks)
         made.append(running)
-        await until(lambda: part.connected, 10, "the barometer to subscribe")
+        await wait_until_async(lambda: part.connected, 10, "the barometer to subscribe")
         return running
 
     yield make
@@ -258,7 +249,7 @@ async def test_a_tasmota_bme280_at_843_hpa_moves_the_caramel_target(start: Calla
         before = (await client.get("/api/status")).json()
         mark = run.hub.bus.last_id
         await run.send(tasmota(843.0, sea=1013.1))
-        await until(lambda: run.hub.kitchen.pressure_hpa is not None, 5, "the pressure to reach the kitchen")
+        await wait_until_async(lambda: run.hub.kitchen.pressure_hpa is not None, 5, "the pressure to reach the kitchen")
         status = (await client.get("/api/status")).json()
     assert before["cook"]["calibration"] == "none" and before["cook"]["target_c"] == pytest.approx(CARAMEL_C, abs=0.01)
     pot = next(p for p in status["probes"] if p["id"] == "pot")
@@ -287,7 +278,9 @@ async def test_a_measured_boil_wins_over_the_barometer(start: Callable[..., Any]
     run: Running = await start([ProbeSetup("pot", boil_c=f_to_c(210.0), altitude_m=1524.0), ProbeSetup("oven")])
     await run.hub.request(StartCook(run.clock.t, run.hub.profiles["caramel"], "pot"))
     await run.send(tasmota(843.0))
-    await until(lambda: run.probe("oven")["calibration"] == "pressure", 5, "the oven to follow the barometer")
+    await wait_until_async(
+        lambda: run.probe("oven")["calibration"] == "pressure", 5, "the oven to follow the barometer"
+    )
     pot = run.probe("pot")
     assert pot["calibration"] == "measured" and pot["water_boils_f"] == pytest.approx(210.0, abs=0.01)
     assert pot["pressure_hpa"] == 843.0  # known, but the boil test says more (the probe's own error too)
@@ -300,7 +293,7 @@ async def test_malformed_and_impossible_payloads_are_dropped_and_the_next_good_o
 ) -> None:
     run: Running = await start([ProbeSetup("pot")])
     await run.send(tasmota(843.0))
-    await until(lambda: run.hub.kitchen.pressure_hpa == 843.0, 5, "the first reading")
+    await wait_until_async(lambda: run.hub.kitchen.pressure_hpa == 843.0, 5, "the first reading")
     bad = [
         b"garbage",
         b"\xff\xfe\x00",
@@ -323,7 +316,7 @@ async def test_malformed_and_impossible_payloads_are_dropped_and_the_next_good_o
         assert isinstance(health, dict) and health["thread_alive"] and health["state"] == "connected"
         assert health["unreadable"] == 8 and health["out_of_range"] == 3
         await run.send(tasmota(850.0))
-        await until(lambda: run.hub.kitchen.pressure_hpa == 850.0, 5, "a good reading after the bad ones")
+        await wait_until_async(lambda: run.hub.kitchen.pressure_hpa == 850.0, 5, "a good reading after the bad ones")
     said = [r for r in caplog.records if r.name == "service.runtime.barometer" and r.levelno >= logging.WARNING]
     assert len(said) == 2, [r.getMessage() for r in said]  # unreadable, then out of range: not one per payload
     dropped = [r for r in caplog.records if r.levelno == logging.DEBUG and "dropped" in r.getMessage()]
@@ -334,26 +327,26 @@ async def test_malformed_and_impossible_payloads_are_dropped_and_the_next_good_o
 async def test_esphome_and_home_assistant_sources(start: Callable[..., Any]) -> None:
     esphome: Running = await start([ProbeSetup("pot")], "format=number&unit=inHg")
     await esphome.send(b"24.89")
-    await until(lambda: esphome.hub.kitchen.pressure_hpa is not None, 5, "the ESPHome reading")
+    await wait_until_async(lambda: esphome.hub.kitchen.pressure_hpa is not None, 5, "the ESPHome reading")
     assert esphome.hub.kitchen.pressure_hpa == pytest.approx(842.9, abs=0.1)
     ha: Running = await start([ProbeSetup("pot")], "format=json&field=state")
     await ha.send(b'{"state": 632.3, "unit_of_measurement": "mmHg"}')
-    await until(lambda: ha.hub.kitchen.pressure_hpa is not None, 5, "the Home Assistant reading")
+    await wait_until_async(lambda: ha.hub.kitchen.pressure_hpa is not None, 5, "the Home Assistant reading")
     assert ha.hub.kitchen.pressure_hpa == pytest.approx(843.0, abs=0.1)
 
 
 async def test_a_stale_barometer_falls_back_to_the_altitude_or_to_none(start: Callable[..., Any]) -> None:
     run: Running = await start([ProbeSetup("pot", altitude_m=1524.0), ProbeSetup("oven")], stale_after=60.0)
     await run.send(tasmota(800.0))
-    await until(lambda: run.probe("pot")["calibration"] == "pressure", 5, "the barometer to be in force")
+    await wait_until_async(lambda: run.probe("pot")["calibration"] == "pressure", 5, "the barometer to be in force")
     assert run.probe("pot")["water_boils_c"] == pytest.approx(water_boils_at_c(800.0), abs=0.01)
     mark = run.hub.bus.last_id
     run.clock.t += 59.0
     ticks = run.part.ticks
-    await until(lambda: run.part.ticks >= ticks + 3, 5, "the part to look at the clock a few times")
+    await wait_until_async(lambda: run.part.ticks >= ticks + 3, 5, "the part to look at the clock a few times")
     assert run.hub.kitchen.pressure_hpa == 800.0
     run.clock.t += 1.5
-    await until(lambda: run.hub.kitchen.pressure_hpa is None, 5, "the stale reading to be forgotten")
+    await wait_until_async(lambda: run.hub.kitchen.pressure_hpa is None, 5, "the stale reading to be forgotten")
     pot, oven = run.probe("pot"), run.probe("oven")
     assert pot["calibration"] == "altitude" and pot["pressure_hpa"] is None
     assert pot["water_boils_c"] == pytest.approx(water_boils_at_c(pressure_at_altitude_hpa(1524.0)), abs=0.01)
@@ -378,7 +371,7 @@ async def test_altitude_in_the_config_shifts_the_targets_without_a_barometer() -
         },
         "t.toml",
     )
-    hub = Hub(Kitchen(probe_setups(config)), FakeClock(), load_profiles())
+    hub = Hub(Kitchen(probe_setups(config)), HandClock(), load_profiles())
     task = asyncio.create_task(hub.run())
     try:
         async with client_for(hub) as client:

@@ -18,7 +18,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ import httpx
 import pytest
 
 from drivers.simulated import PotScenario, simulate
-from service.api.app import AppSettings, create_app
+from service.api.app import AppSettings
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Acknowledge, AlertRaised, Output, ProbeGone, Sample, StartCook, StopCook, Tick
 from service.core.profile import HoldStep, Profile
@@ -41,7 +40,9 @@ from service.history.store import Store
 from service.profiles import load_profiles
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
-from tests.support.service import wait_until
+from tests.support import api
+from tests.support.clock import HandClock
+from tests.support.waiting import wait_until
 
 PROFILES = load_profiles()
 # The rillons recipe with a 15 min braise, so a whole cook is a few thousand samples.
@@ -52,29 +53,11 @@ SHORT_RILLONS = Profile(
 )
 
 
-EPOCH = time.time() - 1000.0  # the fake wall clock reads about now: retention compares with the real one
-
-
-class FakeClock(Clock):
-    """Time the test moves; ``jump`` moves only the wall clock (an NTP sync after boot)."""
-
-    def __init__(self, t: float = 1000.0) -> None:
-        super().__init__()
-        self.t = t
-        self.jump = 0.0
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def wall(self) -> float:
-        return EPOCH + self.t + self.jump
-
-
 def recorder_for(path: Path, boot: str = "boot-A", **kwargs: Any) -> HistoryRecorder:
     return HistoryRecorder(path, flush_every_s=kwargs.pop("flush_every_s", 0.05), boot=lambda: boot, **kwargs)
 
 
-def start(path: Path, clock: FakeClock, *, boot: str = "boot-A", **kwargs: Any) -> tuple[Hub, HistoryRecorder]:
+def start(path: Path, clock: HandClock, *, boot: str = "boot-A", **kwargs: Any) -> tuple[Hub, HistoryRecorder]:
     """What Service.run does: restore, build the hub on what came back, attach, start the writer."""
     recorder = recorder_for(path, boot, **kwargs)
     kitchen, _ = restore_now(recorder, [ProbeSetup("pot")], clock)
@@ -107,7 +90,7 @@ def climb(start_f: float, end_f: float, n: int) -> list[float | None]:
     return [start_f + (end_f - start_f) * (i / (n - 1)) ** 2 for i in range(n)]
 
 
-def feed(hub: Hub, clock: FakeClock, temps_f: list[float | None], every: float = 1.0) -> list[Output]:
+def feed(hub: Hub, clock: HandClock, temps_f: list[float | None], every: float = 1.0) -> list[Output]:
     """Readings once a ``every`` s, a tick before each as the hub's timer would; returns the outputs."""
     out: list[Output] = []
     for value in temps_f:
@@ -172,7 +155,7 @@ def sim_trace(seconds: float) -> list[tuple[float, float | None]]:
     return [(s.t, s.reading_c) for s in simulate(scenario, seconds)]
 
 
-def play(hub: Hub, clock: FakeClock, trace: list[tuple[float, float | None]], t0: float) -> list[Output]:
+def play(hub: Hub, clock: HandClock, trace: list[tuple[float, float | None]], t0: float) -> list[Output]:
     """Feed a simulated trace as the live hub would see it: ticks each second, samples as they come."""
     out: list[Output] = []
     for t, celsius in trace:
@@ -206,7 +189,7 @@ async def test_a_file_from_a_newer_potwatch_is_left_alone(tmp_path: Path) -> Non
         conn.execute("CREATE TABLE future (x)")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         conn.commit()
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     feed(hub, clock, [200.0] * 3)
     wait_until(lambda: recorder.status().startswith("paused"), 5, "the recorder to pause")
@@ -225,7 +208,7 @@ def test_profiles_round_trip_exactly() -> None:
 
 async def test_every_input_and_output_is_recorded(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, climb(215.0, 227.0, 60))
@@ -256,7 +239,7 @@ async def test_every_input_and_output_is_recorded(tmp_path: Path) -> None:
 
 async def test_readings_are_batched_and_an_alert_is_written_at_once(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock, flush_every_s=30.0)
     wait_until(lambda: rows(path, "SELECT count(*) FROM runs") == [(1,)], 5, "the run row")
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
@@ -277,7 +260,7 @@ async def test_readings_are_batched_and_an_alert_is_written_at_once(tmp_path: Pa
 
 async def test_a_tick_is_recorded_only_when_it_changed_something(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0] * 5)
@@ -300,7 +283,7 @@ async def test_resume_rebuilds_the_kitchen_exactly(tmp_path: Path) -> None:
     trace = sim_trace(3100.0)
     for cut in (1100.0, 2960.0):  # holding the braise; the caramel at its target
         path = tmp_path / f"cut-{cut:.0f}.db"
-        clock = FakeClock()
+        clock = HandClock()
         hub, recorder = start(path, clock)
         hub.apply(StartCook(clock.t, SHORT_RILLONS, "pot"))
         t0 = clock.t
@@ -315,7 +298,7 @@ async def test_resume_rebuilds_the_kitchen_exactly(tmp_path: Path) -> None:
         original = hub.kitchen
 
         fresh = recorder_for(path)
-        restored, _ = restore_now(fresh, [ProbeSetup("pot")], FakeClock())
+        restored, _ = restore_now(fresh, [ProbeSetup("pot")], HandClock())
         assert snapshot(restored) == snapshot(original)
         cook = restored.cooks["1-c1"]
         assert cook.ended_at is None
@@ -326,7 +309,7 @@ async def test_resume_rebuilds_the_kitchen_exactly(tmp_path: Path) -> None:
             assert (cook.step.name, cook.machine.stage) == ("caramel", "reached")
             assert any(a.kind.value == "target_reached" and a.active for a in restored.alerts.values())
         # the future is the same too: both kitchens answer the rest of the trace identically
-        twin_clock = FakeClock(clock.t)
+        twin_clock = HandClock(clock.t)
         twin = Hub(restored, twin_clock, PROFILES)
         assert play(twin, twin_clock, after, t0) == play(hub, clock, after, t0)
         assert fresh.run_info is not None and fresh.run_info.chain == 1 and fresh.run_info.id == 2
@@ -335,7 +318,7 @@ async def test_resume_rebuilds_the_kitchen_exactly(tmp_path: Path) -> None:
 
 async def test_acked_alerts_stay_acked_and_unacked_ones_ring_again(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     approaching = alerts_of(feed(hub, clock, climb(212.0, 221.0, 60)))
@@ -345,7 +328,7 @@ async def test_acked_alerts_stay_acked_and_unacked_ones_ring_again(tmp_path: Pat
     assert "target_reached" in alerts_of(feed(hub, clock, [225.0 + 0.05 * i for i in range(20)]))
     stop(recorder, clean=False)
 
-    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], HandClock())
     by_kind = {a.kind.value: a for a in restored.alerts.values()}
     assert by_kind["target_approaching"].acked and not by_kind["target_approaching"].active
     assert by_kind["target_reached"].active and not by_kind["target_reached"].acked
@@ -367,7 +350,7 @@ def test_a_resume_continues_the_time_line() -> None:
 
 async def test_resumed_clock_is_on_the_recorded_time_line(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock(t=50_000.0)
+    clock = HandClock(t=50_000.0)
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0] * 5)
@@ -383,37 +366,37 @@ async def test_resumed_clock_is_on_the_recorded_time_line(tmp_path: Path) -> Non
 async def test_two_restarts_in_a_row_replay_the_whole_time_line(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     trace = sim_trace(1600.0)
-    reference_clock = FakeClock()
+    reference_clock = HandClock()
     reference = Hub(Kitchen([ProbeSetup("pot")], id_prefix="1-"), reference_clock, PROFILES)
     reference.apply(StartCook(reference_clock.t, SHORT_RILLONS, "pot"))
     t0 = reference_clock.t
     play(reference, reference_clock, trace, t0)
 
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, SHORT_RILLONS, "pot"))
     play(hub, clock, trace[:500], t0)
     stop(recorder, clean=False)
     for part in (trace[500:1000], trace[1000:]):
-        clock = FakeClock(clock.t)  # no downtime, so the inputs are exactly the reference's
+        clock = HandClock(clock.t)  # no downtime, so the inputs are exactly the reference's
         hub, recorder = start(path, clock)
         play(hub, clock, part, t0)
         stop(recorder, clean=False)
     assert snapshot(hub.kitchen) == snapshot(reference.kitchen)
-    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], HandClock())
     assert snapshot(restored) == snapshot(reference.kitchen)
     assert rows(path, "SELECT id, chain FROM runs") == [(1, 1), (2, 1), (3, 1)]
 
 
 async def test_a_finished_cook_is_not_resumed_and_a_new_time_line_begins(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0] * 5)
     hub.apply(StopCook(clock.t, "1-c1"))
     stop(recorder)
-    hub2, recorder2 = start(path, FakeClock())
+    hub2, recorder2 = start(path, HandClock())
     assert not hub2.kitchen.cooks
     assert hub2.kitchen.id_prefix == "2-"
     hub2.apply(StartCook(hub2.clock.monotonic(), PROFILES["caramel"], "pot"))
@@ -429,7 +412,7 @@ async def test_a_finished_cook_is_not_resumed_and_a_new_time_line_begins(tmp_pat
 
 async def test_a_wall_clock_jump_never_reorders_history(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0 + i for i in range(30)])
@@ -457,7 +440,7 @@ def test_a_corrupt_file_is_moved_aside_and_a_new_one_started(tmp_path: Path, cap
     path.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
     recorder = recorder_for(path)
     with caplog.at_level(logging.ERROR):
-        kitchen, _ = restore_now(recorder, [ProbeSetup("pot")], FakeClock())
+        kitchen, _ = restore_now(recorder, [ProbeSetup("pot")], HandClock())
     (moved,) = tmp_path.glob("potwatch.db.corrupt-*")
     assert moved.read_bytes().startswith(b"this is not a database")
     assert recorder.health() == {"recording": f"new database: the old one was corrupt and moved to {moved}"}
@@ -469,7 +452,7 @@ def test_a_corrupt_file_is_moved_aside_and_a_new_one_started(tmp_path: Path, cap
 
 async def test_damaged_pages_are_found_after_an_unclean_stop(tmp_path: Path) -> None:
     path = tmp_path / "potwatch.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0] * 3000)
@@ -480,7 +463,7 @@ async def test_damaged_pages_are_found_after_an_unclean_stop(tmp_path: Path) -> 
     for page in (3, 5, 8, 13):  # scribble over a few b-tree pages, as a dying SD card would
         data[page * PAGE_SIZE + 8 : page * PAGE_SIZE + 400] = os.urandom(392)
     path.write_bytes(bytes(data))
-    hub2, recorder2 = start(path, FakeClock())
+    hub2, recorder2 = start(path, HandClock())
     assert recorder2.status().startswith("new database: the old one was corrupt")
     assert not hub2.kitchen.cooks  # nothing trustworthy to resume from
     assert len(list(tmp_path.glob("potwatch.db.corrupt-*"))) == 1
@@ -542,7 +525,7 @@ async def test_a_read_only_directory_pauses_recording_but_still_resumes(
     state = tmp_path / "state"
     state.mkdir()
     path = state / "potwatch.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [200.0] * 20)
@@ -551,7 +534,7 @@ async def test_a_read_only_directory_pauses_recording_but_still_resumes(
         if not real:
             simulated("a read-only bind mount")
             failing = fail_writes(monkeypatch, "attempt to write a readonly database")
-        clock2 = FakeClock(clock.t + 5.0)
+        clock2 = HandClock(clock.t + 5.0)
         hub2, recorder2 = start(path, clock2, retry_s=0.1)
         assert "1-c1" in hub2.kitchen.cooks  # resumed from the read-only file
         feed(hub2, clock2, [201.0] * 10)
@@ -573,7 +556,7 @@ async def test_writes_refused_mid_run_pause_and_resume(tmp_path: Path, monkeypat
     state = tmp_path / "state"
     state.mkdir()
     path = state / "potwatch.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock, retry_s=0.1)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0] * 5)
@@ -612,7 +595,7 @@ async def test_a_full_disk_pauses_recording_and_it_resumes_when_space_is_freed(
             simulated("a size-limited tmpfs")
             failing = fail_writes(monkeypatch, "database or disk is full")
         path = small / "potwatch.db"
-        clock = FakeClock()
+        clock = HandClock()
         hub, recorder = start(path, clock, retry_s=0.1)
         hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
         feed(hub, clock, [150.0] * 5)
@@ -643,13 +626,12 @@ async def test_a_full_disk_pauses_recording_and_it_resumes_when_space_is_freed(
 
 
 def client_for(hub: Hub, recorder: HistoryRecorder) -> httpx.AsyncClient:
-    app = create_app(hub, AppSettings(routers=recorder.routers(), health=[recorder.health]))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    return api.client_for(hub, AppSettings(routers=recorder.routers(), health=[recorder.health]))
 
 
 async def test_routes_list_page_and_describe_cooks(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     for i in range(3):
         hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
@@ -660,7 +642,7 @@ async def test_routes_list_page_and_describe_cooks(tmp_path: Path) -> None:
     hub.apply(Acknowledge(clock.t, "all"))
     stop(recorder)
     # a later start: the first run's cooks are in the file only
-    hub2, recorder2 = start(path, FakeClock(clock.t + 100.0))
+    hub2, recorder2 = start(path, HandClock(clock.t + 100.0))
     async with client_for(hub2, recorder2) as client:
         r = await client.get("/api/cooks", params={"limit": 2})
         assert r.headers["X-Total-Count"] == "3"
@@ -684,7 +666,7 @@ async def test_routes_list_page_and_describe_cooks(tmp_path: Path) -> None:
 
 async def test_series_is_thinned_and_shows_gaps(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0 + 0.001 * i for i in range(5000)])
@@ -702,7 +684,7 @@ async def test_series_is_thinned_and_shows_gaps(tmp_path: Path) -> None:
 
 async def test_the_csv_export_replays_to_the_same_alerts(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     scenario = PotScenario(kind="caramel", seed=5, noise_c=0.1, spikes_at=(900.0,), bursts_at=(1200.0,),
@@ -734,7 +716,7 @@ async def test_the_csv_export_replays_to_the_same_alerts(tmp_path: Path) -> None
 
 async def test_retention_forgets_old_cooks_but_never_the_current_time_line(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0] * 10)
@@ -750,7 +732,7 @@ async def test_retention_forgets_old_cooks_but_never_the_current_time_line(tmp_p
         conn.execute("UPDATE cooks SET started_wall = started_wall + 35 * 86400, ended_wall = ended_wall + 35 * 86400 "
                      "WHERE id = '1-c2'")  # fmt: skip
         conn.commit()
-    hub2, recorder2 = start(path, FakeClock(clock.t + 10.0), retention_days=30)
+    hub2, recorder2 = start(path, HandClock(clock.t + 10.0), retention_days=30)
     hub2.apply(StartCook(hub2.clock.monotonic(), PROFILES["caramel"], "pot"))
     assert recorder2.sync()
     stop(recorder2)
@@ -767,7 +749,7 @@ async def test_a_resume_starts_from_the_newest_snapshot_and_is_still_exact(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock, checkpoint_every_s=0.0)  # a snapshot after every hub step
     hub.apply(StartCook(clock.t, SHORT_RILLONS, "pot"))
     trace = sim_trace(1400.0)
@@ -775,14 +757,14 @@ async def test_a_resume_starts_from_the_newest_snapshot_and_is_still_exact(
     stop(recorder, clean=False)
     assert len(rows(path, "SELECT seq FROM checkpoints")) == 1  # only the newest is kept
     with caplog.at_level(logging.INFO):
-        restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+        restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], HandClock())
     assert "replayed from a snapshot" in caplog.text
     assert snapshot(restored, clock.t) == snapshot(hub.kitchen, clock.t)
 
 
 async def test_a_snapshot_mid_way_plus_the_events_after_it_is_exact(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock, checkpoint_every_s=1e9)
     hub.apply(StartCook(clock.t, SHORT_RILLONS, "pot"))
     t0 = clock.t
@@ -794,13 +776,13 @@ async def test_a_snapshot_mid_way_plus_the_events_after_it_is_exact(tmp_path: Pa
     stop(recorder, clean=False)
     (seq,) = rows(path, "SELECT seq FROM checkpoints")[0]
     assert rows(path, "SELECT count(*) FROM events WHERE seq > ?", seq)[0][0] > 600
-    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], HandClock())
     assert snapshot(restored, clock.t) == snapshot(hub.kitchen, clock.t)
 
 
 async def test_a_snapshot_from_another_version_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock, checkpoint_every_s=0.0)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0] * 30)
@@ -809,7 +791,7 @@ async def test_a_snapshot_from_another_version_is_ignored(tmp_path: Path, caplog
         conn.execute("UPDATE checkpoints SET version = '0.0.1'")
         conn.commit()
     with caplog.at_level(logging.INFO):
-        restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], FakeClock())
+        restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], HandClock())
     assert "replayed from its start" in caplog.text
     assert snapshot(restored) == snapshot(hub.kitchen)
 
@@ -858,7 +840,7 @@ async def test_a_cook_that_cannot_be_resumed_is_marked_interrupted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "h.db"
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, [150.0] * 10)
@@ -866,7 +848,7 @@ async def test_a_cook_that_cannot_be_resumed_is_marked_interrupted(
     with contextlib.closing(sqlite3.connect(path)) as conn:  # a recipe this potwatch cannot read any more
         conn.execute("UPDATE events SET data = '{\"name\": 1}' WHERE kind = ?", (Kind.START,))
         conn.commit()
-    clock2 = FakeClock(clock.t + 60.0)
+    clock2 = HandClock(clock.t + 60.0)
     with caplog.at_level(logging.ERROR):
         hub2, recorder2 = start(path, clock2)
     assert "cannot resume" in caplog.text and not hub2.kitchen.cooks
@@ -882,7 +864,7 @@ async def test_a_cook_that_cannot_be_resumed_is_marked_interrupted(
 
 async def test_without_a_file_the_routes_answer_from_memory(tmp_path: Path) -> None:
     path = tmp_path / "gone" / "h.db"  # a state directory that is not there (an unmounted card)
-    clock = FakeClock()
+    clock = HandClock()
     hub, recorder = start(path, clock)
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, climb(210.0, 227.0, 40))

@@ -33,12 +33,14 @@ from service.core.units import f_to_c
 from service.mqtt.discovery import Message, ProbeInfo
 from service.mqtt.publisher import MqttPublisher
 from service.profiles import load_profiles
-from service.runtime.clock import Clock
 from service.runtime.hub import Hub
-from tests.service.test_discovery import validate_all
 from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory  # noqa: F401
+from tests.support.clock import HandClock
+from tests.support.ha_discovery import validate_all
+from tests.support.net import free_port
 from tests.support.pty_device import PtyDevice
-from tests.support.service import ServiceProcess, free_port, sse, wait_until
+from tests.support.service import ServiceProcess, sse
+from tests.support.waiting import wait_until, wait_until_async
 
 pytestmark = pytest.mark.real_part("mosquitto")
 
@@ -144,32 +146,7 @@ def as_messages(seen: dict[str, Seen]) -> list[Message]:
     return [Message(m.topic, m.text, retain=True) for m in seen.values()]
 
 
-async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 # ---- the part in-process -----------------------------------------------------------------
-
-
-class HandClock(Clock):
-    """Kitchen time moved by the test; wall time for the ISO stamps."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.t = 1000.0
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def wall(self) -> float:
-        return 1_800_000_000.0 + self.t
 
 
 @dataclass
@@ -202,7 +179,7 @@ async def start_part(
     )
     part.attach(hub)
     tasks = [asyncio.create_task(hub.run()), asyncio.create_task(part.run())]
-    await until(lambda: part.connected, 10, "the part to connect")
+    await wait_until_async(lambda: part.connected, 10, "the part to connect")
     return Running(hub, part, clock, broker), tasks
 
 
@@ -281,7 +258,7 @@ async def test_alerts_go_at_qos1_unretained_and_acks_come_back_by_topic_and_butt
         assert over and over[0].active
         mark = len(rec.all())
         await asyncio.to_thread(publish, running.broker, "potwatch/cook/ack/press", "PRESS")
-        await until(lambda: over[0].acked, 5, "the button to acknowledge the overshoot")
+        await wait_until_async(lambda: over[0].acked, 5, "the button to acknowledge the overshoot")
         state = await asyncio.to_thread(
             rec.wait_for, lambda m: m.topic == "potwatch/cook/state" and m.json()["active_alerts"] == 0, 5, mark
         )
@@ -304,12 +281,12 @@ async def test_malformed_commands_are_ignored_and_the_network_thread_survives(ru
     ]
     for topic, payload, retain in bad:
         await asyncio.to_thread(publish, running.broker, topic, payload, retain)
-    await until(lambda: running.part.stats["ignored"] >= len(bad), 5, "every bad command to be ignored")
+    await wait_until_async(lambda: running.part.stats["ignored"] >= len(bad), 5, "every bad command to be ignored")
     assert not reached.acked
     health = running.part.health()["mqtt"]
     assert isinstance(health, dict) and health["thread_alive"] and health["state"] == "connected"
     await asyncio.to_thread(publish, running.broker, "potwatch/cook/ack", "all")
-    await until(lambda: reached.acked, 5, "a good ack after the bad ones")
+    await wait_until_async(lambda: reached.acked, 5, "a good ack after the bad ones")
     assert running.part.stats["commands"] == 1
 
 
@@ -318,7 +295,7 @@ async def test_a_retained_ack_is_not_acted_on_when_subscribing(mosquitto: Broker
     await asyncio.to_thread(publish, mosquitto, "potwatch/cook/ack", "all", True)
     running, tasks = await start_part(mosquitto)
     try:
-        await until(lambda: running.part.stats["ignored"] == 1, 5, "the retained ack to be ignored")
+        await wait_until_async(lambda: running.part.stats["ignored"] == 1, 5, "the retained ack to be ignored")
         await running.start_caramel()
         await running.feed(220.0, 0.1, 80)
         assert running.alerts("target_reached")[0].active

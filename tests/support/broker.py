@@ -34,26 +34,12 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.support.net import accepting, free_port
 from tests.support.parts import require_binary
+from tests.support.waiting import wait_until
 
 START_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 5.0
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now (never 1883: the kernel hands out ephemeral ports)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def accepting(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class BrokerError(RuntimeError):
@@ -114,15 +100,16 @@ class Broker:
             [self.binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BrokerError(f"mosquitto exited with {self.proc.returncode}:\n{self.log()}")
-            if accepting(self.host, self.port):
-                self.accepting_at = time.monotonic()
-                return self.accepting_at
-            time.sleep(0.01)
-        raise BrokerError(f"mosquitto did not accept on port {self.port} within {timeout} s:\n{self.log()}")
+        proc = self.proc
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise BrokerError(f"mosquitto exited with {proc.returncode}:\n{self.log()}")
+            return accepting(self.host, self.port)
+
+        wait_until(up, timeout, lambda: f"mosquitto to accept on port {self.port}:\n{self.log()}", every=0.01)
+        self.accepting_at = time.monotonic()
+        return self.accepting_at
 
     def terminate(self) -> None:
         """SIGTERM: Mosquitto closes every connection and exits cleanly."""
@@ -265,16 +252,6 @@ class Publisher:
             self.client.disconnect()
         with contextlib.suppress(Exception):
             self.client.loop_stop()
-
-
-def until(condition: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` passes (for blocking test code)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Fake serial devices on real pseudo-terminals, and a collector for driver events.
+"""Fake serial devices on real pseudo-terminals.
 
 The driver opens the pty's slave path through pyserial exactly as it opens a
 /dev/ttyUSB0; the test plays the device on the master side. Closing the master
@@ -17,9 +17,6 @@ import threading
 import time
 import tty
 from collections.abc import Callable
-from types import TracebackType
-
-from drivers.base import Probe, ProbeEvent, Reading
 
 
 class PtyDevice:
@@ -154,77 +151,3 @@ class FakeTc4Board(threading.Thread):
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.join(2)
-
-
-class OffsetClock:
-    """Monotonic time that a test can push forward, to reach "30 s of garbage" at once."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
-class EventCollector:
-    """Runs a probe's ``events()`` in a task and lets a test wait for the event it expects."""
-
-    def __init__(self, probe: Probe) -> None:
-        self.probe = probe
-        self.events: list[ProbeEvent] = []
-        self._new = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
-
-    async def _pump(self) -> None:
-        async for event in self.probe.events():
-            async with self._new:
-                self.events.append(event)
-                self._new.notify_all()
-
-    async def wait_for(
-        self, predicate: Callable[[ProbeEvent], bool], timeout: float = 3.0, after: int = 0
-    ) -> ProbeEvent:
-        """The first event from index ``after`` on that matches, or fail listing what came."""
-
-        def found() -> ProbeEvent | None:
-            return next((e for e in self.events[after:] if predicate(e)), None)
-
-        try:
-            async with asyncio.timeout(timeout), self._new:
-                await self._new.wait_for(lambda: found() is not None or self.done)
-        except TimeoutError:
-            pass
-        event = found()
-        if event is None:
-            self.raise_if_crashed()
-            raise AssertionError(f"no matching event within {timeout} s; got {self.events[after:]!r}")
-        return event
-
-    @property
-    def done(self) -> bool:
-        return self._task is not None and self._task.done()
-
-    def raise_if_crashed(self) -> None:
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            exc = self._task.exception()
-            if exc is not None:
-                raise exc
-
-    def readings(self, after: int = 0) -> list[Reading]:
-        return [e for e in self.events[after:] if isinstance(e, Reading)]
-
-    async def __aenter__(self) -> EventCollector:
-        self._task = asyncio.create_task(self._pump())
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self.raise_if_crashed()

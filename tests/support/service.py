@@ -7,7 +7,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,25 +18,9 @@ from typing import Any
 
 import httpx
 
+from tests.support.waiting import wait_until
+
 POTWATCH = [sys.executable, "-m", "service.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
-    end = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass
@@ -63,7 +46,7 @@ class ServiceProcess:
             env={**os.environ, **self.env},
             cwd=Path(__file__).resolve().parents[2],
         )
-        wait_until(self.healthy, timeout, f"potwatch to answer on port {self.port}\n{self.log()}")
+        wait_until(self.healthy, timeout, lambda: f"potwatch to answer on port {self.port}\n{self.log()}")
         return self
 
     def healthy(self) -> bool:

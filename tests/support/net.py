@@ -1,0 +1,25 @@
+"""Local TCP ports for the real processes a test starts (a broker, a potwatch)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on now.
+
+    The kernel picks it from the ephemeral range, so it is never 1883 or 8000:
+    a developer's own broker or service is never reached by a test.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def accepting(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections at ``host:port`` now."""
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
