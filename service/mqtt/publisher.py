@@ -57,8 +57,8 @@ from service.runtime.pages import page_urls
 from service.runtime.views import (
     ALERT_STATE_KEYS,
     COOK_STATE_KEYS,
+    AlertSummary,
     AlertView,
-    MqttAlert,
     MqttAlertEvent,
     MqttCookState,
     MqttProbeReading,
@@ -117,9 +117,9 @@ def probe_payload(
     )
 
 
-def state_alert(alert: AlertView) -> MqttAlert:
+def state_alert(alert: AlertView) -> AlertSummary:
     """An alert as the cook's state lists it: the API's, without its temperatures."""
-    return cast(MqttAlert, {key: alert.get(key) for key in ALERT_STATE_KEYS})
+    return cast(AlertSummary, {key: alert.get(key) for key in ALERT_STATE_KEYS})
 
 
 def cook_state_payload(status: StatusView) -> MqttCookState:

@@ -91,7 +91,9 @@ class CookView(TypedDict):
     calibration_offset_f: float
 
 
-class AlertView(TypedDict):
+class AlertSummary(TypedDict):
+    """An alert without its temperatures: what the MQTT cook state lists."""
+
     id: str
     kind: str
     level: str
@@ -102,9 +104,14 @@ class AlertView(TypedDict):
     probe: str | None
     cook: str | None
     step: str | None
+    message: str
+
+
+class AlertView(AlertSummary):
+    """An alert as the API, SSE and ``<base>/cook/alert`` show it."""
+
     celsius: float | None
     fahrenheit: float | None
-    message: str
 
 
 class StatusView(TypedDict):
@@ -175,22 +182,6 @@ class CalibrationEvent(CalibrationView):
 # ---- MQTT (docs/mqtt.md) --------------------------------------------------------------
 
 
-class MqttAlert(TypedDict):
-    """An alert as ``<base>/cook/alert`` and the state's ``alerts`` carry it: no temperatures."""
-
-    id: str
-    kind: str
-    level: str
-    active: bool
-    acked: bool
-    at: str
-    acked_at: str | None
-    probe: str | None
-    cook: str | None
-    step: str | None
-    message: str
-
-
 class MqttAlertEvent(AlertView):
     """``<base>/cook/alert`` (not retained): the API's alert; ``event_type`` is what Home Assistant reads."""
 
@@ -237,7 +228,7 @@ class MqttCookState(TypedDict):
     rate_c_per_min: float | None
     target_reached: bool
     active_alerts: int
-    alerts: list[MqttAlert]
+    alerts: list[AlertSummary]
 
 
 class MqttProbeReading(TypedDict):
@@ -258,7 +249,7 @@ class MqttProbeReading(TypedDict):
 
 COOK_STATE_KEYS: tuple[str, ...] = tuple(k for k in MqttCookState.__annotations__ if k in CookView.__annotations__)
 """The cook's keys the MQTT state copies from the API's view, in the state's order."""
-ALERT_STATE_KEYS: tuple[str, ...] = tuple(MqttAlert.__annotations__)
+ALERT_STATE_KEYS: tuple[str, ...] = tuple(AlertSummary.__annotations__)
 
 
 SSE_EVENTS: dict[str, type] = {
