@@ -11,19 +11,21 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from service import __version__
+from service.api.cooks import cooks_router
 from service.api.metrics import metrics_text
 from service.api.models import Acked, Ended, StartCookBody
 from service.api.sse import event_stream
 from service.core.events import Acknowledge, AdvanceStep, CommandRefused, Output, StartCook, StopCook
 from service.core.profile import BoilStep, HoldStep, Profile, ReachStep
+from service.history.reader import HistoryReader
 from service.runtime.hub import Hub
-from service.runtime.views import alert_json, both, cook_json
+from service.runtime.views import both, cook_json
 
 STATIC = Path(__file__).resolve().parent / "static"
-SERIES_POINTS = 2000
 
 
 @dataclass
@@ -33,7 +35,9 @@ class AppSettings:
     shutdown: anyio.Event = field(default_factory=anyio.Event)
     # each part's health, asked at every /healthz (recording, mqtt…)
     health: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
-    # routes of parts (the history's /api/cooks…): they come first, so they win
+    # the recorded cooks behind GET /api/cooks… (None: only this run's, from the hub)
+    history: HistoryReader | None = None
+    # routes of parts; one that claims a method and path already served is refused
     routers: list[APIRouter] = field(default_factory=list)
 
 
@@ -84,6 +88,7 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         description="A kitchen thermometer that follows the recipe. See docs/api.md.",
     )
     kitchen = hub.kitchen
+    app.include_router(cooks_router(hub, settings.history))
     for router in settings.routers:
         app.include_router(router)
 
@@ -176,67 +181,6 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
     def profiles() -> list[dict[str, Any]]:
         return [profile_json(p) for _, p in sorted(hub.profiles.items())]
 
-    @app.get("/api/cooks", tags=["read"])
-    def cooks() -> list[dict[str, Any]]:
-        """Cooks of this run, newest first."""
-        items = sorted(kitchen.cooks.values(), key=lambda c: c.started_at, reverse=True)
-        return [
-            {
-                "id": c.id,
-                "profile": c.profile.name,
-                "probe": c.probe,
-                "started_at": hub.clock.iso(c.started_at),
-                "ended_at": hub.clock.iso(c.ended_at) if c.ended_at is not None else None,
-                "outcome": c.outcome,
-            }
-            for c in items
-        ]
-
-    @app.get("/api/cooks/{cook_id}", tags=["read"])
-    def cook(cook_id: str) -> dict[str, Any]:
-        found = _running(cook_id) if cook_id == "current" else kitchen.cooks.get(cook_id)
-        if found is None:
-            raise HTTPException(404, detail=f"no cook {cook_id!r}")
-        body = cook_json(kitchen, found, hub.clock)
-        log = hub.logs.get(found.id)
-        body["stages"] = [
-            {"at": hub.clock.iso(at), "step": step, "stage": stage} for at, step, stage in (log.stages if log else [])
-        ]
-        body["alerts"] = [alert_json(a, hub.clock) for a in kitchen.alerts.values() if a.cook_id == found.id]
-        return body
-
-    @app.get("/api/cooks/{cook_id}/series", tags=["read"])
-    def series(cook_id: str) -> dict[str, Any]:
-        """The cook's curve for a chart, thinned to at most 2,000 points."""
-        found = _running(cook_id) if cook_id == "current" else kitchen.cooks.get(cook_id)
-        log = hub.logs.get(found.id) if found is not None else None
-        if found is None or log is None:
-            raise HTTPException(404, detail=f"no cook {cook_id!r}")
-        t0 = log.started_at
-        view = cook_json(kitchen, found, hub.clock)
-        return {
-            "cook": found.id,
-            "t0": hub.clock.iso(t0),
-            "points": [[round(at - t0, 1), None if c is None else round(c, 2)] for at, c in log.thinned(SERIES_POINTS)],
-            "target_c": view["target_c"],
-            "low_c": view["low_c"],
-            "high_c": view["high_c"],
-            "stages": [[round(at - t0, 1), stage] for at, _, stage in log.stages],
-            "alerts": [[round(at - t0, 1), kind] for at, _, kind in log.alerts],
-        }
-
-    @app.get("/api/cooks/{cook_id}/readings.csv", tags=["read"], response_class=PlainTextResponse)
-    def readings_csv(cook_id: str) -> PlainTextResponse:
-        """The cook's readings in the replay trace format: ``potwatch replay`` takes it as it is."""
-        found = kitchen.cooks.get(cook_id)
-        log = hub.logs.get(cook_id)
-        if found is None or log is None:
-            raise HTTPException(404, detail=f"no cook {cook_id!r}")
-        lines = [f"# profile: {found.profile.name}", f"# cook: {found.id}", "t,temp_c,probe"]
-        t0 = log.started_at
-        lines += [f"{at - t0:.3f},{'' if c is None else f'{c:.3f}'},{found.probe}" for at, c in log.points]
-        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/csv")
-
     @app.get("/healthz", tags=["read"])
     def healthz() -> dict[str, Any]:
         """Always 200 while the service runs; says which parts are degraded."""
@@ -258,6 +202,24 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
             return PlainTextResponse("potwatch: the phone page is not installed", status_code=503)
         return FileResponse(page, headers={"Cache-Control": "no-cache"})
 
+    one_route_each(app)
     if STATIC.is_dir():
         app.mount("/", RevalidatedStaticFiles(directory=STATIC), name="static")
     return app
+
+
+def one_route_each(app: FastAPI) -> None:
+    """Refuse to serve two routes for one method and path.
+
+    Starlette answers with the first one included and never says so: that is
+    how ``/api/cooks`` once had two contracts, picked by the wiring order.
+    """
+    seen: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for method in sorted(route.methods or ()):
+            key = (method, route.path)
+            if key in seen:
+                raise ValueError(f"two routes answer {method} {route.path}: give each one home")
+            seen.add(key)

@@ -33,7 +33,7 @@ from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Acknowledge, AlertRaised, Output, ProbeGone, Sample, StartCook, StopCook, Tick
 from service.core.profile import HoldStep, Profile
 from service.core.units import f_to_c
-from service.history import HistoryRecorder
+from service.history import HistoryReader, HistoryRecorder
 from service.history.codec import Kind, profile_from_json, profile_json
 from service.history.restore import RunRow, restore_now, resumed_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION, connect
@@ -643,7 +643,7 @@ async def test_a_full_disk_pauses_recording_and_it_resumes_when_space_is_freed(
 
 
 def client_for(hub: Hub, recorder: HistoryRecorder) -> httpx.AsyncClient:
-    app = create_app(hub, AppSettings(routers=recorder.routers(), health=[recorder.health]))
+    app = create_app(hub, AppSettings(history=HistoryReader(recorder.path), health=[recorder.health]))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
