@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, R
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
 
 from service import __version__
 from service.api.cooks import cooks_router
@@ -215,11 +216,19 @@ def one_route_each(app: FastAPI) -> None:
     how ``/api/cooks`` once had two contracts, picked by the wiring order.
     """
     seen: set[tuple[str, str]] = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for route in _api_routes(app.routes):
         for method in sorted(route.methods or ()):
             key = (method, route.path)
             if key in seen:
                 raise ValueError(f"two routes answer {method} {route.path}: give each one home")
             seen.add(key)
+
+
+def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        # newer FastAPI keeps an included router whole instead of copying its routes (we include without prefix)
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _api_routes(inner.routes)

@@ -17,6 +17,7 @@ from statistics import median
 from typing import Any
 
 from service.core.cook import Cook
+from service.core.probes import ProbeHealth
 from service.core.profile import HoldStep, Profile, ReachStep
 from service.history.reader import CookRecord, CookRow, Reading
 from service.runtime.clock import Clock, iso_utc
@@ -49,18 +50,19 @@ def live_state(cook: Cook, clock: Clock) -> dict[str, Any]:
     }
 
 
-def memory_row(cook: Cook, clock: Clock) -> CookRow:
-    """A cook the file does not have (yet), as if it were a row of it."""
+def memory_row(cook: Cook, clock: Clock, probe: ProbeHealth | None = None) -> CookRow:
+    """A cook the file does not have (yet), as if it were a row of it (calibration: the probe's now)."""
+    boil_c, offset_c = (probe.boil_c, probe.offset_c) if probe is not None else (None, 0.0)
     return CookRow(
         cook.id, cook.profile.name, cook.profile.title, cook.probe, cook.channel, 0, None, cook.started_at,
         clock.wall_at(cook.started_at), cook.ended_at,
-        clock.wall_at(cook.ended_at) if cook.ended_at is not None else None, cook.outcome, None, 0.0, 0, 0,
+        clock.wall_at(cook.ended_at) if cook.ended_at is not None else None, cook.outcome, boil_c, offset_c, 0, 0,
     )  # fmt: skip
 
 
-def memory_record(cook: Cook, cooklog: CookLog, clock: Clock) -> CookRecord:
+def memory_record(cook: Cook, cooklog: CookLog, clock: Clock, probe: ProbeHealth | None) -> CookRecord:
     """What the hub keeps in memory of a cook, shaped like a record of the file."""
-    record = CookRecord(memory_row(cook, clock), cook.profile)
+    record = CookRecord(memory_row(cook, clock, probe), cook.profile)
     record.readings = [Reading(at, c) for at, c in cooklog.points]
     record.stages = [(at, clock.wall_at(at), step, stage, None) for at, step, stage in cooklog.stages]
     record.alerts = [

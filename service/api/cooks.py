@@ -57,7 +57,7 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
         cooklog = hub.logs.get(live.id) if live is not None else None
         if live is None or cooklog is None:
             return None
-        return memory_record(live, cooklog, hub.clock)
+        return memory_record(live, cooklog, hub.clock, hub.kitchen.probes.get(live.probe))
 
     @router.get("/api/cooks")
     async def list_cooks(
@@ -96,13 +96,13 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
             if record is None:
                 raise HTTPException(404, detail=f"no cook {cook_id!r}")
             return detail(record) | {"stages": stages(record), "alerts": record.alerts}
-        body = detail(record) if record is not None else {}
+        shaped = record or from_memory(live)
+        body = detail(shaped) if shaped is not None else {}
         body.update(cook_json(hub.kitchen, live, hub.clock))
         body["running"] = live.ended_at is None
         if record is not None:
             # stamped when it started; the hub's clock can only reconstruct it (a restart's downtime is an estimate)
             body["started_at"] = iso_utc(record.row.started_wall)
-        shaped = record or from_memory(live)
         body["stages"] = stages(shaped) if shaped is not None else []
         alerts = {a["id"]: a for a in (record.alerts if record is not None else [])}
         for a in hub.kitchen.alerts.values():
