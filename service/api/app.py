@@ -16,10 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute
 
 from service import __version__
-from service.api.cooks import cooks_router
+from service.api.cooks import cooks_router, held_cook
 from service.api.metrics import metrics_text
 from service.api.models import Acked, Ended, StartCookBody
 from service.api.sse import event_stream
+from service.core.cook import Cook
 from service.core.events import Acknowledge, AdvanceStep, CommandRefused, Output, StartCook, StopCook
 from service.core.profile import BoilStep, HoldStep, Profile, ReachStep
 from service.history.reader import HistoryReader
@@ -154,13 +155,8 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         _refused(await hub.request(StopCook(hub.clock.monotonic(), cook.id)))
         return Ended(cook=cook.id, outcome=cook.outcome or "stopped")
 
-    def _running(cook_id: str) -> Any:
-        if cook_id == "current":
-            running = [c for c in kitchen.cooks.values() if c.ended_at is None]
-            if not running:
-                raise HTTPException(409, detail="nothing is cooking")
-            return running[-1]
-        cook = kitchen.cooks.get(cook_id)
+    def _running(cook_id: str) -> Cook:
+        cook = held_cook(hub, cook_id)
         if cook is None:
             raise HTTPException(404, detail=f"no cook {cook_id!r}")
         return cook

@@ -90,7 +90,12 @@ def detail(record: CookRecord) -> dict[str, Any]:
     body["channel"] = row.channel
     body["steps"] = [s.name for s in record.profile.steps] if record.profile else []
     body["duration_s"] = round(row.ended_at - row.started_at, 1) if row.ended_at is not None else None
+    # the old shape of a past cook's calibration, kept for its clients; a cook of the running
+    # time line has /api/status's word here instead, so the names below are the ones every cook has
     body["calibration"] = {"boil_c": row.boil_c, "offset_c": round(row.offset_c, 3)}
+    body["measured_boil_c"] = row.boil_c
+    body["calibration_offset_c"] = round(row.offset_c, 3)
+    body["calibration_offset_f"] = round(row.offset_c * 1.8, 3)
     body.update(targets(record.profile, row.offset_c))
     return body
 

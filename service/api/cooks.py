@@ -34,19 +34,23 @@ MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000_000
 
 
+def held_cook(hub: Hub, cook_id: str) -> Cook | None:
+    """The hub's cook of that id; ``current``: the newest running one (409 when none runs).
+
+    The commands (advance, stop) resolve ``current`` with this too: one meaning everywhere.
+    """
+    cooks = hub.kitchen.cooks
+    if cook_id == "current":
+        running = [c for c in cooks.values() if c.ended_at is None]
+        if not running:
+            raise HTTPException(409, detail="nothing is cooking")
+        return running[-1]
+    return cooks.get(cook_id)
+
+
 def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
     """The four read routes of the cooks, fed by ``hub`` and, when there is one, by ``history``."""
     router = APIRouter(tags=["read"])
-
-    def held(cook_id: str) -> Cook | None:
-        """The hub's cook of that id; ``current``: the newest running one (409 when none runs)."""
-        cooks = hub.kitchen.cooks
-        if cook_id == "current":
-            running = [c for c in cooks.values() if c.ended_at is None]
-            if not running:
-                raise HTTPException(409, detail="nothing is cooking")
-            return running[-1]
-        return cooks.get(cook_id)
 
     async def from_file(cook_id: str, with_readings: bool) -> CookRecord | None:
         if history is None:
@@ -90,7 +94,7 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
     @router.get("/api/cooks/{cook_id}")
     async def one_cook(cook_id: str) -> dict[str, Any]:
         """One cook with its stage changes and alerts (one the hub holds: with its live view)."""
-        live = held(cook_id)
+        live = held_cook(hub, cook_id)
         record = await from_file(live.id if live else cook_id, False)
         if live is None:
             if record is None:
@@ -114,7 +118,7 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
     @router.get("/api/cooks/{cook_id}/series")
     async def cook_series(cook_id: str) -> dict[str, Any]:
         """The cook's curve for a chart (at most ~2,000 points), its stage changes and alerts."""
-        live = held(cook_id)
+        live = held_cook(hub, cook_id)
         record = await from_file(live.id if live else cook_id, True) or from_memory(live)
         if record is None:
             raise HTTPException(404, detail=f"no cook {cook_id!r}")
@@ -127,7 +131,7 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
     @router.get("/api/cooks/{cook_id}/readings.csv", response_class=PlainTextResponse)
     async def readings_csv(cook_id: str) -> PlainTextResponse:
         """The cook's readings in the replay trace format; ``potwatch replay`` takes it as it is."""
-        live = held(cook_id)
+        live = held_cook(hub, cook_id)
         name = live.id if live else cook_id
         record = await from_file(name, True) or from_memory(live)
         if record is None:

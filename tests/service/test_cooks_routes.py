@@ -112,7 +112,8 @@ async def test_every_route_has_one_contract_whatever_the_wiring_order(
     for which in ("past", "running"):
         status, _, fields = seen[0][which]["/api/cooks/{id}"]
         assert status == 200
-        assert SUMMARY | {"steps", "stages", "alerts", "target_c", "low_c", "high_c"} <= set(fields)
+        calibration = {"measured_boil_c", "calibration_offset_c", "calibration_offset_f"}
+        assert SUMMARY | calibration | {"steps", "stages", "alerts", "target_c", "low_c", "high_c"} <= set(fields)
         status, _, fields = seen[0][which]["/api/cooks/{id}/series"]
         assert status == 200 and {"cook", "t0", "points", "stages", "alerts", "restarts"} <= set(fields)
         assert seen[0][which]["/api/cooks/{id}/readings.csv"] == (200, None, "# profile: caramel")
