@@ -225,13 +225,14 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         from service.runtime.barometer import Barometer
 
         service.parts.append(Barometer.from_config(config))
-    from service.history import HistoryRecorder, history_path, restorer
+    from service.history import HistoryReader, HistoryRecorder, history_path, restorer
     from service.serve import state_dir
 
     db = history_path(service.state or state_dir(config), config.storage.path)
     recorder = HistoryRecorder(db, retention_days=config.storage.retention_days)
     service.parts.append(recorder)
     service.restore = restorer(recorder)
+    service.history = HistoryReader(db)
     try:
         return asyncio.run(service.run())
     except KeyboardInterrupt:

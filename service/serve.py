@@ -17,6 +17,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -30,6 +31,9 @@ from service.runtime.hub import Hub
 from service.runtime.pages import page_urls
 from service.runtime.parts import Part
 from service.runtime.probes import supervise_probe
+
+if TYPE_CHECKING:
+    from service.history.reader import HistoryReader
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,8 @@ class Service:
     parts: list[Part] = field(default_factory=list)
     # rebuilds the kitchen (and the clock it lives on) from history before going live
     restore: Callable[[list[ProbeSetup], Clock], Awaitable[tuple[Kitchen, Clock]]] | None = None
+    # the recorded cooks, for GET /api/cooks… (None: only this run's)
+    history: HistoryReader | None = None
     on_ready: Callable[[str], None] | None = None
 
     async def run(self) -> int:
@@ -117,7 +123,7 @@ class Service:
                 calibrations.save(out.probe, out.boil_c)
 
         hub.on_output.append(remember)
-        settings = AppSettings(token=config.server.token, secure=bool(config.server.tls))
+        settings = AppSettings(token=config.server.token, secure=bool(config.server.tls), history=self.history)
         for part in self.parts:
             part.attach(hub)
             settings.health.append(part.health)

@@ -1,7 +1,10 @@
 """The import direction of ARCHITECTURE.md, checked so that it stays true.
 
 core ← config ← runtime ← adapters ← cli; drivers never import service; the
-core imports only the standard library and itself.
+core imports only the standard library and itself; the adapters (api, mqtt,
+history, notify) know neither each other nor the wiring, except that the API
+reads past cooks from the history's reader; and no two modules of service/
+import each other, however indirectly.
 
 And the tests' own rule: a helper two test modules need lives in tests/support,
 never in one of them or in a conftest. Kept in a test module, nobody looks for
@@ -34,6 +37,124 @@ def imports_of(path: Path) -> set[str]:
 
 def modules_under(folder: str) -> list[Path]:
     return sorted((ROOT / folder).rglob("*.py"))
+
+
+# ---- the import graph of service/ -------------------------------------------------------------
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_level(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Imports run when the module is imported: its top level, including ``if TYPE_CHECKING:``
+    blocks (counted: a circle a type checker must untangle is a circle for a reader too)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        elif isinstance(node, ast.If):
+            pending += [*node.body, *node.orelse]
+        elif isinstance(node, ast.Try):
+            pending += [*node.body, *node.orelse, *node.finalbody, *(s for h in node.handlers for s in h.body)]
+    return found
+
+
+def _targets(node: ast.Import | ast.ImportFrom, modules: set[str]) -> set[str]:
+    """Our modules a statement imports; ``from package import module`` names the module."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names} & modules
+    if node.level or not node.module:
+        return set()
+    named = {f"{node.module}.{alias.name}" for alias in node.names}
+    found = named & modules
+    if named - found and node.module in modules:
+        found.add(node.module)
+    return found
+
+
+def import_graph(*, lazy: bool) -> dict[str, set[str]]:
+    """Who imports whom in service/; ``lazy``: also imports inside functions (deferred, but still a dependency)."""
+    paths = {module_name(p): p for p in modules_under("service")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        every = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+        nodes = every if lazy else _module_level(tree)
+        graph[name] = {t for n in nodes for t in _targets(n, set(paths))} - {name}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group: list[str] = []
+            while not group or group[-1] != v:
+                group.append(stack.pop())
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_circle_finder_finds_one() -> None:
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_circle_of_imports_at_module_level() -> None:
+    assert circles(import_graph(lazy=False)) == []
+
+
+def test_no_circle_even_through_imports_deferred_into_functions() -> None:
+    """A deferred import hides a circle from Python, not from whoever must change the code."""
+    assert circles(import_graph(lazy=True)) == []
+
+
+ADAPTERS = ("service.api", "service.mqtt", "service.history", "service.notify")
+WIRING = ("service.serve", "service.cli")
+# ARCHITECTURE.md: the API reads past cooks from the history, and that is all it takes from it
+MAY_IMPORT = {"service.api": ("service.history.reader",)}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()  # none left: a new one is written here with its reason
+
+
+def _within(name: str, packages: tuple[str, ...]) -> str | None:
+    return next((p for p in packages if name == p or name.startswith(p + ".")), None)
+
+
+def test_adapters_import_neither_each_other_nor_the_wiring() -> None:
+    crossings: set[tuple[str, str]] = set()
+    for module, imported in import_graph(lazy=True).items():
+        home = _within(module, ADAPTERS)
+        if home is None:
+            continue
+        for target in imported:
+            other = _within(target, ADAPTERS)
+            foreign = other is not None and other != home and not _within(target, MAY_IMPORT.get(home, ()))
+            if foreign or _within(target, WIRING):
+                crossings.add((module, target))
+    assert crossings - KNOWN_EXCEPTIONS == set()
+    assert crossings >= KNOWN_EXCEPTIONS, f"fixed: remove {KNOWN_EXCEPTIONS - crossings} from KNOWN_EXCEPTIONS"
 
 
 def test_core_is_pure() -> None:

@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
 
 from service import __version__
+from service.api.cooks import cooks_router, held_cook
 from service.api.metrics import metrics_text
 from service.api.models import Acked, Ended, StartCookBody
 from service.api.sse import event_stream
+from service.core.cook import Cook
 from service.core.events import Acknowledge, AdvanceStep, CommandRefused, Output, StartCook, StopCook
 from service.core.profile import BoilStep, HoldStep, Profile, ReachStep
+from service.history.reader import HistoryReader
 from service.resources import NotInstalled, page_dir
 from service.runtime.hub import Hub
-from service.runtime.views import alert_json, both, cook_json
+from service.runtime.views import (
+    ApiStatus,
+    CookView,
+    HealthView,
+    ProfileView,
+    StepInfo,
+    SugarStageInfo,
+    both,
+    cook_json,
+)
 from service.runtime.words import page_module
-
-SERIES_POINTS = 2000
 
 
 @dataclass
@@ -34,7 +46,9 @@ class AppSettings:
     shutdown: anyio.Event = field(default_factory=anyio.Event)
     # each part's health, asked at every /healthz (recording, mqtt…)
     health: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
-    # routes of parts (the history's /api/cooks…): they come first, so they win
+    # the recorded cooks behind GET /api/cooks… (None: only this run's, from the hub)
+    history: HistoryReader | None = None
+    # routes of parts; one that claims a method and path already served is refused
     routers: list[APIRouter] = field(default_factory=list)
 
 
@@ -58,15 +72,16 @@ def _field_error(field_name: str, message: str) -> HTTPException:
     return HTTPException(422, detail=[{"loc": ["body", field_name], "msg": message, "type": "value_error"}])
 
 
-def profile_json(profile: Profile) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = []
+def profile_json(profile: Profile) -> ProfileView:
+    steps: list[StepInfo] = []
     for step in profile.steps:
-        item: dict[str, Any] = {"kind": step.kind, "name": step.name}
+        item = StepInfo(kind=step.kind, name=step.name)
         if isinstance(step, ReachStep):
             item["target_c"], item["target_f"] = both(step.target_c)
             item["overshoot_c"], item["overshoot_f"] = both(step.overshoot_at_c)
             item["stages"] = [
-                {"name": s.name, "from_c": both(s.from_c)[0], "from_f": both(s.from_c)[1]} for s in step.sugar_stages
+                SugarStageInfo(name=s.name, from_c=both(s.from_c)[0], from_f=both(s.from_c)[1])
+                for s in step.sugar_stages
             ]
         elif isinstance(step, HoldStep):
             item["low_c"], item["low_f"] = both(step.low_c)
@@ -75,7 +90,7 @@ def profile_json(profile: Profile) -> dict[str, Any]:
         elif isinstance(step, BoilStep):
             item["steady_s"] = step.steady_s
         steps.append(item)
-    return {"name": profile.name, "title": profile.title, "description": profile.description, "steps": steps}
+    return ProfileView(name=profile.name, title=profile.title, description=profile.description, steps=steps)
 
 
 def installed_page() -> Path | None:
@@ -94,6 +109,7 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         description="A kitchen thermometer that follows the recipe. See docs/api.md.",
     )
     kitchen = hub.kitchen
+    app.include_router(cooks_router(hub, settings.history))
     for router in settings.routers:
         app.include_router(router)
 
@@ -107,11 +123,11 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
     authorized = [Depends(require_token)]
 
     @app.get("/api/status", tags=["read"])
-    def status() -> dict[str, Any]:
+    def status() -> ApiStatus:
         """Probes, the current cook with its ETA, and the alerts."""
-        body = hub.status()
-        body.update(version=__version__, auth_required=bool(settings.token), secure=settings.secure)
-        return body
+        return ApiStatus(
+            **hub.status(), version=__version__, auth_required=bool(settings.token), secure=settings.secure
+        )
 
     @app.get("/api/events", tags=["read"], response_class=Response)
     async def events(
@@ -132,7 +148,7 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         return Acked(acked=[o.alert_id for o in outputs if hasattr(o, "alert_id")])
 
     @app.post("/api/cooks", tags=["commands"], dependencies=authorized, status_code=201)
-    async def start_cook(body: StartCookBody) -> dict[str, Any]:
+    async def start_cook(body: StartCookBody) -> CookView:
         """Start a cook of a profile on a probe."""
         profile = hub.profiles.get(body.profile)
         if profile is None:
@@ -145,7 +161,7 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         return cook_json(kitchen, kitchen.cooks[cook_id], hub.clock)
 
     @app.post("/api/cooks/{cook_id}/advance", tags=["commands"], dependencies=authorized)
-    async def advance(cook_id: str) -> dict[str, Any]:
+    async def advance(cook_id: str) -> CookView:
         """Move a cook to its next step (``current``: the newest running cook)."""
         cook = _running(cook_id)
         _refused(await hub.request(AdvanceStep(hub.clock.monotonic(), cook.id)))
@@ -158,19 +174,14 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         _refused(await hub.request(StopCook(hub.clock.monotonic(), cook.id)))
         return Ended(cook=cook.id, outcome=cook.outcome or "stopped")
 
-    def _running(cook_id: str) -> Any:
-        if cook_id == "current":
-            running = [c for c in kitchen.cooks.values() if c.ended_at is None]
-            if not running:
-                raise HTTPException(409, detail="nothing is cooking")
-            return running[-1]
-        cook = kitchen.cooks.get(cook_id)
+    def _running(cook_id: str) -> Cook:
+        cook = held_cook(hub, cook_id)
         if cook is None:
             raise HTTPException(404, detail=f"no cook {cook_id!r}")
         return cook
 
     @app.post("/api/probes/{probe_id}/calibrate", tags=["commands"], dependencies=authorized, status_code=202)
-    async def calibrate(probe_id: str) -> dict[str, Any]:
+    async def calibrate(probe_id: str) -> CookView:
         """Start measuring where this probe says water boils (put it in a pot at a rolling boil)."""
         if probe_id not in kitchen.probes:
             raise HTTPException(404, detail=f"no probe {probe_id!r}")
@@ -183,78 +194,17 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         return cook_json(kitchen, kitchen.cooks[cook_id], hub.clock)
 
     @app.get("/api/profiles", tags=["read"])
-    def profiles() -> list[dict[str, Any]]:
+    def profiles() -> list[ProfileView]:
         return [profile_json(p) for _, p in sorted(hub.profiles.items())]
 
-    @app.get("/api/cooks", tags=["read"])
-    def cooks() -> list[dict[str, Any]]:
-        """Cooks of this run, newest first."""
-        items = sorted(kitchen.cooks.values(), key=lambda c: c.started_at, reverse=True)
-        return [
-            {
-                "id": c.id,
-                "profile": c.profile.name,
-                "probe": c.probe,
-                "started_at": hub.clock.iso(c.started_at),
-                "ended_at": hub.clock.iso(c.ended_at) if c.ended_at is not None else None,
-                "outcome": c.outcome,
-            }
-            for c in items
-        ]
-
-    @app.get("/api/cooks/{cook_id}", tags=["read"])
-    def cook(cook_id: str) -> dict[str, Any]:
-        found = _running(cook_id) if cook_id == "current" else kitchen.cooks.get(cook_id)
-        if found is None:
-            raise HTTPException(404, detail=f"no cook {cook_id!r}")
-        body = cook_json(kitchen, found, hub.clock)
-        log = hub.logs.get(found.id)
-        body["stages"] = [
-            {"at": hub.clock.iso(at), "step": step, "stage": stage} for at, step, stage in (log.stages if log else [])
-        ]
-        body["alerts"] = [alert_json(a, hub.clock) for a in kitchen.alerts.values() if a.cook_id == found.id]
-        return body
-
-    @app.get("/api/cooks/{cook_id}/series", tags=["read"])
-    def series(cook_id: str) -> dict[str, Any]:
-        """The cook's curve for a chart, thinned to at most 2,000 points."""
-        found = _running(cook_id) if cook_id == "current" else kitchen.cooks.get(cook_id)
-        log = hub.logs.get(found.id) if found is not None else None
-        if found is None or log is None:
-            raise HTTPException(404, detail=f"no cook {cook_id!r}")
-        t0 = log.started_at
-        view = cook_json(kitchen, found, hub.clock)
-        return {
-            "cook": found.id,
-            "t0": hub.clock.iso(t0),
-            "points": [[round(at - t0, 1), None if c is None else round(c, 2)] for at, c in log.thinned(SERIES_POINTS)],
-            "target_c": view["target_c"],
-            "low_c": view["low_c"],
-            "high_c": view["high_c"],
-            "stages": [[round(at - t0, 1), stage] for at, _, stage in log.stages],
-            "alerts": [[round(at - t0, 1), kind] for at, _, kind in log.alerts],
-        }
-
-    @app.get("/api/cooks/{cook_id}/readings.csv", tags=["read"], response_class=PlainTextResponse)
-    def readings_csv(cook_id: str) -> PlainTextResponse:
-        """The cook's readings in the replay trace format: ``potwatch replay`` takes it as it is."""
-        found = kitchen.cooks.get(cook_id)
-        log = hub.logs.get(cook_id)
-        if found is None or log is None:
-            raise HTTPException(404, detail=f"no cook {cook_id!r}")
-        lines = [f"# profile: {found.profile.name}", f"# cook: {found.id}", "t,temp_c,probe"]
-        t0 = log.started_at
-        lines += [f"{at - t0:.3f},{'' if c is None else f'{c:.3f}'},{found.probe}" for at, c in log.points]
-        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/csv")
-
     @app.get("/healthz", tags=["read"])
-    def healthz() -> dict[str, Any]:
+    def healthz() -> HealthView:
         """Always 200 while the service runs; says which parts are degraded."""
         probes = {h.id: h.state.value for h in kitchen.probes.values()}
         body: dict[str, Any] = {"status": "ok", "version": __version__, "probes": probes}
         for part_health in settings.health:
             body.update(part_health())
-        return body
+        return cast(HealthView, body)
 
     @app.get("/metrics", tags=["read"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
@@ -274,6 +224,32 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
             return PlainTextResponse("potwatch: the phone page is not installed", status_code=503)
         return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
 
+    one_route_each(app)
     if static is not None:
         app.mount("/", RevalidatedStaticFiles(directory=static), name="static")
     return app
+
+
+def one_route_each(app: FastAPI) -> None:
+    """Refuse to serve two routes for one method and path.
+
+    Starlette answers with the first one included and never says so: that is
+    how ``/api/cooks`` once had two contracts, picked by the wiring order.
+    """
+    seen: set[tuple[str, str]] = set()
+    for route in _api_routes(app.routes):
+        for method in sorted(route.methods or ()):
+            key = (method, route.path)
+            if key in seen:
+                raise ValueError(f"two routes answer {method} {route.path}: give each one home")
+            seen.add(key)
+
+
+def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        # newer FastAPI keeps an included router whole instead of copying its routes (we include without prefix)
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _api_routes(inner.routes)

@@ -2,17 +2,20 @@
 
 Wiring (``potwatch run``)::
 
-    recorder = HistoryRecorder(history_path(state, config.storage.path), retention_days=...)
-    Service(..., parts=[recorder], restore=restorer(recorder))
+    path = history_path(state, config.storage.path)
+    recorder = HistoryRecorder(path, retention_days=...)
+    Service(..., parts=[recorder], restore=restorer(recorder), history=HistoryReader(path))
 
 ``restorer`` rebuilds an unfinished cook before the hub exists; the recorder
-then writes everything the hub applies and emits. See docs/history.md.
+then writes everything the hub applies and emits; the reader, which needs
+only the path, reads past cooks back for the API. See docs/history.md.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from service.history.reader import HistoryReader
 from service.history.recorder import HistoryRecorder
 from service.history.restore import restorer
 
@@ -23,4 +26,4 @@ def history_path(state_dir: Path, configured: str) -> Path:
     return path if path.is_absolute() else state_dir / path
 
 
-__all__ = ["HistoryRecorder", "history_path", "restorer"]
+__all__ = ["HistoryReader", "HistoryRecorder", "history_path", "restorer"]

@@ -22,7 +22,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,13 +38,15 @@ from service.core.events import (
 )
 from service.history import checkpoint
 from service.history.codec import Kind, event_row
-from service.history.schema import NotOurs, Trouble, classify, connect_read, describe, move_aside
+from service.history.runs import RunInfo, boot_id, fresh_run, probe_setups
+from service.history.schema import NotOurs, Trouble, classify, describe, move_aside
 from service.history.store import Op, Store, Unit, Unusable
 from service.runtime.clock import Clock
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from service.core.cook import Kitchen
     from service.runtime.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -55,35 +56,6 @@ RETRY_S = 5.0  # a paused recorder tries the file again this often
 RETENTION_EVERY_S = 6 * 3600.0
 MAX_BACKLOG = 50_000  # hub steps kept in memory while paused: 14 h of a 1 Hz probe
 URGENT = (AlertRaised, AlertAcked, CookStarted, CookEnded, StageChanged)
-BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-
-
-def boot_id() -> str:
-    """This boot of the machine: monotonic times only compare within one."""
-    try:
-        return BOOT_ID.read_text().strip()
-    except OSError:
-        return f"unknown-{time.time() - time.monotonic():.0f}"
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    """One start of the service, as the ``runs`` row records it."""
-
-    id: int
-    chain: int  # the run that began this time line (itself, when nothing was resumed)
-    boot_id: str
-    started_wall: float
-    mono_base: float  # time.monotonic() at the start
-    line_base: float  # the tracker's time line at the start
-    speed: float
-    setups: str  # JSON, see codec.setups_json
-    after_seq: int = 0  # filled by the file; known to restore for runs it read
-
-    @property
-    def id_prefix(self) -> str:
-        """Cook and alert ids carry their time line, so they never repeat in the file."""
-        return f"{self.chain}-"
 
 
 class HistoryRecorder:
@@ -109,7 +81,8 @@ class HistoryRecorder:
         self.boot = boot
         self.store = Store(path)
         self.run_info: RunInfo | None = None
-        self.hub: Hub | None = None
+        # read (never changed) for a cook's title and calibration, and for the snapshots
+        self._kitchen: Kitchen | None = None
         self._clock: Clock = Clock()
         # hub side (event loop thread only)
         self._unit: Unit = []
@@ -148,7 +121,7 @@ class HistoryRecorder:
         self._queued += 1
 
     def attach(self, hub: Hub) -> None:
-        self.hub = hub
+        self._kitchen = hub.kitchen
         self._clock = hub.clock
         if self.run_info is None:
             self._begin_without_restore(hub)
@@ -156,9 +129,8 @@ class HistoryRecorder:
         hub.on_output.append(self._on_output)
 
     def routers(self) -> list[APIRouter]:
-        from service.history.routes import history_router
-
-        return [history_router(self)]
+        """None: the API reads past cooks with a ``HistoryReader`` of its own (service.api.cooks)."""
+        return []
 
     def health(self) -> dict[str, object]:
         body: dict[str, object] = {"recording": self.status()}
@@ -237,12 +209,12 @@ class HistoryRecorder:
         return []
 
     def _cook_op(self, out: CookStarted, run: int, wall: float) -> Op:
-        hub = self.hub
+        kitchen = self._kitchen
         info = self.run_info
         title, channel, boil_c, offset_c = out.profile, None, None, 0.0
-        if hub is not None:
-            cook = hub.kitchen.cooks.get(out.cook_id)
-            health = hub.kitchen.probes.get(out.probe)
+        if kitchen is not None:
+            cook = kitchen.cooks.get(out.cook_id)
+            health = kitchen.probes.get(out.probe)
             if cook is not None:
                 title, channel = cook.profile.title, cook.channel
             if health is not None:
@@ -268,11 +240,11 @@ class HistoryRecorder:
     def _checkpoint(self) -> None:
         """Snapshot the kitchen as it stands after the unit just handed over (see checkpoint.py)."""
         self._checkpoint_at = time.monotonic() + self.checkpoint_every_s
-        hub, info = self.hub, self.run_info
-        if hub is None or info is None:
+        kitchen, info = self._kitchen, self.run_info
+        if kitchen is None or info is None:
             return
         try:
-            blob = checkpoint.dump(hub.kitchen)
+            blob = checkpoint.dump(kitchen)
         except Exception:
             log.exception("history: cannot snapshot the kitchen; a resume replays from the start")
             return
@@ -435,13 +407,14 @@ class HistoryRecorder:
             log.error("history: stopping with %d steps not recorded (%s)", len(self._backlog), self._paused)
         self.store.close()
 
-    # ---- for readers (the API, restore) ---------------------------------------------
+    # ---- for the restore ---------------------------------------------------------------
 
-    def open_for_restore(self) -> sqlite3.Connection | None:
+    def open_for_restore(self, read_only: Callable[[], sqlite3.Connection | None]) -> sqlite3.Connection | None:
         """Open the file before the hub exists (check it, migrate it, move a bad one aside).
 
-        Returns the writer's connection, or a read-only one when the file cannot
-        be written now (a resume from a read-only card still works), or None.
+        Returns the writer's connection, or ``read_only()`` when the file
+        cannot be written now (a resume from a read-only card still works), or
+        None for a file that is not ours to read.
         """
         try:
             self._open()
@@ -452,23 +425,11 @@ class HistoryRecorder:
         except (sqlite3.Error, OSError) as exc:
             trouble = classify(exc)
             self._pause(describe(trouble, self.path, exc), trouble, exc)
-            return self.reader()
-
-    def reader(self) -> sqlite3.Connection | None:
-        """A read-only connection to the file, or None when there is none to read."""
-        if not self.path.exists():
-            return None
-        try:
-            return connect_read(self.path)
-        except sqlite3.Error as exc:
-            log.warning("history: cannot read %s: %s", self.path, exc)
-            return None
+            return read_only()
 
     def _begin_without_restore(self, hub: Hub) -> None:
         """Wired without the restore: a fresh time line, ids namespaced so they cannot repeat."""
-        from service.history.restore import fresh_run, probe_setups
-
-        info = fresh_run(self, probe_setups(hub.kitchen), hub.clock)
+        info = fresh_run(self.store.conn, self.path, self.boot(), probe_setups(hub.kitchen), hub.clock)
         if not hub.kitchen.cooks and not hub.kitchen.alerts:
             hub.kitchen.id_prefix = info.id_prefix
         self.begin_run(info)

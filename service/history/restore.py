@@ -33,8 +33,10 @@ from service import __version__
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.probes import ProbeHealth
 from service.history import checkpoint
-from service.history.codec import SELECT_EVENTS, row_event, setups_from_json, setups_json
-from service.history.recorder import HistoryRecorder, RunInfo
+from service.history.codec import SELECT_EVENTS, row_event, setups_from_json
+from service.history.reader import HistoryReader
+from service.history.recorder import HistoryRecorder
+from service.history.runs import fresh_run, run_info
 from service.runtime.clock import Clock, ScaledClock
 
 log = logging.getLogger(__name__)
@@ -82,13 +84,9 @@ def continued_clock(clock: Clock, line_now: float) -> Clock:
     return Clock(line_now - time.monotonic())
 
 
-def probe_setups(kitchen: Kitchen) -> list[ProbeSetup]:
-    return [ProbeSetup(h.id, h.stale_after, h.boil_c, h.lag_s, h.altitude_m) for h in kitchen.probes.values()]
-
-
 def restore_now(recorder: HistoryRecorder, setups: list[ProbeSetup], clock: Clock) -> tuple[Kitchen, Clock]:
     """Open the file and resume its unfinished cooks, or start a new time line."""
-    conn = recorder.open_for_restore()
+    conn = recorder.open_for_restore(HistoryReader(recorder.path).connect)
     if conn is not None:
         try:
             resumed = _resume(recorder, conn, setups, clock)
@@ -100,29 +98,9 @@ def restore_now(recorder: HistoryRecorder, setups: list[ProbeSetup], clock: Cloc
                 conn.close()
         if resumed is not None:
             return resumed
-    info = fresh_run(recorder, setups, clock)
+    info = fresh_run(recorder.store.conn, recorder.path, recorder.boot(), setups, clock)
     recorder.begin_run(info)
     return Kitchen(setups, id_prefix=info.id_prefix), clock
-
-
-def fresh_run(recorder: HistoryRecorder, setups: list[ProbeSetup], clock: Clock) -> RunInfo:
-    run_id = 1
-    conn = recorder.store.conn or recorder.reader()
-    if conn is not None:
-        try:
-            run_id = int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()[0])
-        except sqlite3.Error as exc:
-            log.warning("history: cannot read the runs of %s: %s", recorder.path, exc)
-        finally:
-            if conn is not recorder.store.conn:
-                conn.close()
-    return _run_info(recorder, run_id, run_id, setups, clock)
-
-
-def _run_info(recorder: HistoryRecorder, run_id: int, chain: int, setups: list[ProbeSetup], clock: Clock) -> RunInfo:
-    line_base = clock.monotonic()
-    mono_base = time.monotonic()
-    return RunInfo(run_id, chain, recorder.boot(), time.time(), mono_base, line_base, clock.speed, setups_json(setups))
 
 
 def _starting_point(
@@ -202,7 +180,7 @@ def _resume(
             health.stale_after = setup.stale_after
             health.lag_s = setup.lag_s
             health.altitude_m = setup.altitude_m
-    recorder.begin_run(_run_info(recorder, run_id, chain, setups, clock))
+    recorder.begin_run(run_info(run_id, chain, recorder.boot(), setups, clock))
     took = time.perf_counter() - started
     for cook_id in unfinished:
         cook = kitchen.cooks.get(cook_id)

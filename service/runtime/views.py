@@ -7,7 +7,12 @@ clock (the demo's runs faster: ``speed`` in the status says how much).
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, NotRequired
+
+from pydantic import ConfigDict, with_config
+
+# pydantic reads these for the API's schema, and on Python 3.11 it needs typing_extensions' TypedDict
+from typing_extensions import TypedDict
 
 from service.core.cook import Cook, Kitchen
 from service.core.events import Alert
@@ -124,6 +129,120 @@ class StatusView(TypedDict):
     cooks: list[CookView]
     alerts: list[AlertView]  # the active ones, then the 20 newest others
     last_event_id: int
+
+
+class ApiStatus(StatusView):
+    """``GET /api/status`` as the API serves it: the hub's status and what the page must know of the server."""
+
+    version: str
+    auth_required: bool
+    secure: bool
+
+
+# ---- HTTP only: past cooks, recipes, health ---------------------------------------------
+
+
+class CookSummary(TypedDict):
+    """One entry of ``GET /api/cooks``."""
+
+    id: str
+    profile: str
+    title: str
+    probe: str
+    started_at: str
+    ended_at: str | None
+    outcome: str | None
+    running: bool
+
+
+class CookStageRecord(TypedDict):
+    at: str
+    t: float  # seconds since the cook started, on the tracker's time line
+    step: str
+    stage: str
+    previous: str | None
+
+
+class CalibrationRecord(TypedDict):
+    boil_c: float | None
+    offset_c: float
+
+
+@with_config(ConfigDict(extra="allow"))
+class CookDetail(CookSummary):
+    """``GET /api/cooks/{id}``. A cook the hub still holds also carries every ``CookView`` field.
+
+    ``calibration`` is the source's word for such a cook and ``{boil_c,
+    offset_c}`` for a past one (kept for old clients); ``measured_boil_c`` and
+    ``calibration_offset_*`` mean the same for every cook.
+    """
+
+    channel: str | None
+    steps: list[str]
+    duration_s: float | None
+    calibration: str | CalibrationRecord
+    measured_boil_c: float | None
+    calibration_offset_c: float
+    calibration_offset_f: float
+    target_c: float | None
+    low_c: float | None
+    high_c: float | None
+    stages: list[CookStageRecord]
+    alerts: list[dict[str, Any]]  # an AlertView (or, from the file, what was recorded of it) plus ``t``
+
+
+class CookSeries(TypedDict):
+    """``GET /api/cooks/{id}/series``: the chart. A point is ``[t, °C]``; ``[t, null]`` breaks the line."""
+
+    cook: str
+    t0: str
+    points: list[list[float | None]]
+    target_c: float | None
+    low_c: float | None
+    high_c: float | None
+    stages: list[tuple[float, str]]
+    alerts: list[tuple[float, str]]
+    restarts: list[float]
+
+
+class SugarStageInfo(TypedDict):
+    name: str
+    from_c: float | None
+    from_f: float | None
+
+
+class StepInfo(TypedDict):
+    """One step of a recipe as ``GET /api/profiles`` lists it; the fields after ``name`` depend on its kind."""
+
+    kind: str
+    name: str
+    target_c: NotRequired[float | None]
+    target_f: NotRequired[float | None]
+    overshoot_c: NotRequired[float | None]
+    overshoot_f: NotRequired[float | None]
+    stages: NotRequired[list[SugarStageInfo]]
+    low_c: NotRequired[float | None]
+    low_f: NotRequired[float | None]
+    high_c: NotRequired[float | None]
+    high_f: NotRequired[float | None]
+    duration_s: NotRequired[float]
+    steady_s: NotRequired[float]
+
+
+class ProfileView(TypedDict):
+    name: str
+    title: str
+    description: str
+    steps: list[StepInfo]
+
+
+@with_config(ConfigDict(extra="allow"))
+class HealthView(TypedDict):
+    """``GET /healthz``: always 200 while the service runs; each part (mqtt, recording, …) adds its key."""
+
+    status: str
+    version: str
+    probes: dict[str, str]
 
 
 # ---- server-sent events (``GET /api/events``): the event's name → its data -----------

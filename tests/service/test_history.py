@@ -32,19 +32,18 @@ from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Acknowledge, AlertRaised, Output, ProbeGone, Sample, StartCook, StopCook, Tick
 from service.core.profile import HoldStep, Profile
 from service.core.units import f_to_c
-from service.history import HistoryRecorder
+from service.history import HistoryReader, HistoryRecorder
 from service.history.codec import Kind, profile_from_json, profile_json
 from service.history.restore import RunRow, restore_now, resumed_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION, connect
 from service.history.store import Store
-from service.profiles import load_profiles
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
 from tests.support import api
 from tests.support.clock import HandClock
+from tests.support.history import PROFILES, climb, feed, recorder_for, start, stop
 from tests.support.waiting import wait_until
 
-PROFILES = load_profiles()
 # The rillons recipe with a 15 min braise, so a whole cook is a few thousand samples.
 SHORT_RILLONS = Profile(
     "short-rillons",
@@ -53,52 +52,9 @@ SHORT_RILLONS = Profile(
 )
 
 
-def recorder_for(path: Path, boot: str = "boot-A", **kwargs: Any) -> HistoryRecorder:
-    return HistoryRecorder(path, flush_every_s=kwargs.pop("flush_every_s", 0.05), boot=lambda: boot, **kwargs)
-
-
-def start(path: Path, clock: HandClock, *, boot: str = "boot-A", **kwargs: Any) -> tuple[Hub, HistoryRecorder]:
-    """What Service.run does: restore, build the hub on what came back, attach, start the writer."""
-    recorder = recorder_for(path, boot, **kwargs)
-    kitchen, _ = restore_now(recorder, [ProbeSetup("pot")], clock)
-    hub = Hub(kitchen, clock, PROFILES)
-    recorder.attach(hub)
-    recorder.start()
-    return hub, recorder
-
-
-def stop(recorder: HistoryRecorder, *, clean: bool = True) -> None:
-    """Stop the writer; ``clean=False`` leaves the run marked unclean, as a kill would."""
-    assert recorder.sync(), "the recorder did not write in time"
-    recorder._stopping = True
-    recorder._wake.set()
-    assert recorder._thread is not None
-    recorder._thread.join(5)
-    if not clean:
-        with contextlib.closing(sqlite3.connect(recorder.path)) as conn:
-            conn.execute("UPDATE runs SET clean = 0")
-            conn.commit()
-
-
 def rows(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         return conn.execute(sql, args).fetchall()
-
-
-def climb(start_f: float, end_f: float, n: int) -> list[float | None]:
-    """A syrup's last minutes, faster and faster as the water goes (a straight ramp is a heat-up)."""
-    return [start_f + (end_f - start_f) * (i / (n - 1)) ** 2 for i in range(n)]
-
-
-def feed(hub: Hub, clock: HandClock, temps_f: list[float | None], every: float = 1.0) -> list[Output]:
-    """Readings once a ``every`` s, a tick before each as the hub's timer would; returns the outputs."""
-    out: list[Output] = []
-    for value in temps_f:
-        clock.t += every
-        out += hub.apply(Tick(clock.t))
-        celsius = None if value is None else f_to_c(value)
-        out += hub.apply(Sample(clock.t, "pot", "", celsius, None if value is not None else "Error"))
-    return out
 
 
 def alerts_of(outputs: list[Output]) -> list[str]:
@@ -626,7 +582,7 @@ async def test_a_full_disk_pauses_recording_and_it_resumes_when_space_is_freed(
 
 
 def client_for(hub: Hub, recorder: HistoryRecorder) -> httpx.AsyncClient:
-    return api.client_for(hub, AppSettings(routers=recorder.routers(), health=[recorder.health]))
+    return api.client_for(hub, AppSettings(history=HistoryReader(recorder.path), health=[recorder.health]))
 
 
 async def test_routes_list_page_and_describe_cooks(tmp_path: Path) -> None:

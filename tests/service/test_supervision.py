@@ -20,7 +20,7 @@ from service.config import load_config
 from service.profiles import load_profiles
 from service.runtime.hub import Hub
 from service.serve import Service
-from tests.support.service import free_port
+from tests.support.net import free_port
 
 CONFIG = """
 [[probes]]

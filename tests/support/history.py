@@ -1,0 +1,67 @@
+"""A hub with the history recorder on a real SQLite file, and a cook fed by hand: for history and API tests.
+
+What ``Service.run`` does around the recorder, without a server: restore from
+the file, build the hub on what came back, attach, start the writer; and a
+syrup's climb fed one reading (and one tick) a second on a hand clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from service.core.cook import ProbeSetup
+from service.core.events import Output, Sample, Tick
+from service.core.units import f_to_c
+from service.history import HistoryRecorder
+from service.history.restore import restore_now
+from service.profiles import load_profiles
+from service.runtime.hub import Hub
+from tests.support.clock import HandClock
+
+PROFILES = load_profiles()
+
+
+def recorder_for(path: Path, boot: str = "boot-A", **kwargs: Any) -> HistoryRecorder:
+    return HistoryRecorder(path, flush_every_s=kwargs.pop("flush_every_s", 0.05), boot=lambda: boot, **kwargs)
+
+
+def start(path: Path, clock: HandClock, *, boot: str = "boot-A", **kwargs: Any) -> tuple[Hub, HistoryRecorder]:
+    """What Service.run does: restore, build the hub on what came back, attach, start the writer."""
+    recorder = recorder_for(path, boot, **kwargs)
+    kitchen, _ = restore_now(recorder, [ProbeSetup("pot")], clock)
+    hub = Hub(kitchen, clock, PROFILES)
+    recorder.attach(hub)
+    recorder.start()
+    return hub, recorder
+
+
+def stop(recorder: HistoryRecorder, *, clean: bool = True) -> None:
+    """Stop the writer; ``clean=False`` leaves the run marked unclean, as a kill would."""
+    assert recorder.sync(), "the recorder did not write in time"
+    recorder._stopping = True
+    recorder._wake.set()
+    assert recorder._thread is not None
+    recorder._thread.join(5)
+    if not clean:
+        with contextlib.closing(sqlite3.connect(recorder.path)) as conn:
+            conn.execute("UPDATE runs SET clean = 0")
+            conn.commit()
+
+
+def climb(start_f: float, end_f: float, n: int) -> list[float | None]:
+    """A syrup's last minutes, faster and faster as the water goes (a straight ramp is a heat-up)."""
+    return [start_f + (end_f - start_f) * (i / (n - 1)) ** 2 for i in range(n)]
+
+
+def feed(hub: Hub, clock: HandClock, temps_f: list[float | None], every: float = 1.0) -> list[Output]:
+    """Readings once a ``every`` s, a tick before each as the hub's timer would; returns the outputs."""
+    out: list[Output] = []
+    for value in temps_f:
+        clock.t += every
+        out += hub.apply(Tick(clock.t))
+        celsius = None if value is None else f_to_c(value)
+        out += hub.apply(Sample(clock.t, "pot", "", celsius, None if value is not None else "Error"))
+    return out
