@@ -470,9 +470,10 @@ def _mac(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class JsonDecoder:
     """Any JSON. ``channel=`` is a dotted path (``probe.temp_f``, ``probes.0``); without
-    it every number is a channel named by its path. A key ending in ``_f``/``_c``
-    (``temp_f``, ``tempF``) or a sibling ``"unit": "F"`` says the unit, else ``unit=``.
-    ``null`` at the selected path is a fault; a missing path is unreadable.
+    it every number is a channel named by its path. The walk and the unit rule are
+    the serial JSON format's (drivers/json_walk.py, drivers/values.py), so a payload
+    reads the same whichever way it arrives. ``null`` at the selected path is a
+    fault; a missing path is unreadable.
     """
 
     unit: Unit = "C"

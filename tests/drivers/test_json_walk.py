@@ -9,8 +9,14 @@ JSON), so no row carries NaN.
 
 from __future__ import annotations
 
-import pytest
+import json
+import math
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drivers.base import PLAUSIBLE_MAX_C, PLAUSIBLE_MIN_C
 from drivers.formats import LineResult, make_line_decoder
 from drivers.json_walk import PRESSURE_UNIT_KEYS, TEMPERATURE_UNIT_KEYS, find, leaves
 from drivers.payloads import DecoderOptions, PayloadResult, make_decoder
@@ -179,3 +185,37 @@ def test_label_units(label: str, rest: str, unit: str | None) -> None:
 )
 def test_unit_words(word: object, unit: str | None) -> None:
     assert unit_word(word) == unit
+
+
+# ---------------------------------------------------------------------------
+# any document: both paths agree, nothing raises, nothing impossible comes out
+
+_KEYS = st.sampled_from(["t", "temp_c", "temp_f", "tC", "tF", "unit", "TempUnit", "probe", "Temperature", "0", "hum"])
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["212F", "100 C", "nan", "Error", "F", "C", "%", "°F", "hot", "107.25", "----"]),
+)
+_DOCS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=5)),
+    max_leaves=24,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    doc=st.one_of(st.lists(_DOCS, max_size=4), st.dictionaries(_KEYS, _DOCS, max_size=6)), unit=st.sampled_from("CF")
+)
+def test_any_document_reads_the_same_on_both_paths(doc: object, unit: str) -> None:
+    text = json.dumps(doc)
+    u: Unit = "F" if unit == "F" else "C"
+    serial = make_line_decoder("json", u).decode(text)
+    mqtt = make_decoder(DecoderOptions(fmt="json", unit=u)).decode("t", text.encode())
+    assert serial.readable == (mqtt.unreadable is None)
+    assert serial.values == mqtt.values
+    for d in serial.values:
+        assert (d.celsius is None) == (d.fault is not None)
+        assert d.celsius is None or (math.isfinite(d.celsius) and PLAUSIBLE_MIN_C <= d.celsius <= PLAUSIBLE_MAX_C)
