@@ -13,7 +13,8 @@ Channel names: ``""`` is the main (or only) value. A label names a channel,
 except a label that only says "temperature" or names a unit (``C = 107.25``,
 ``Temp:``, ``temp_f=``), which is the main channel in that unit. JSON channels
 are the dotted path of the field, exactly as written, so ``channel=`` can
-select them.
+select them. Units follow the one rule of drivers/values.py, and JSON is
+walked by drivers/json_walk.py, as for MQTT payloads.
 """
 
 from __future__ import annotations
