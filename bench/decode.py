@@ -4,7 +4,7 @@ A 115200-baud port carries at most ~11,500 bytes/s, i.e. roughly 1,000 lines
 of 10 bytes each: the decoders must be far faster than that to be invisible
 on a Raspberry Pi Zero. Run:
 
-    .venv/bin/python bench/decode.py [--seconds 1.0]
+    .venv/bin/python -m bench.decode [--seconds 1.0]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from drivers.formats import LineSplitter, decode_line, make_decoder
+from drivers.formats import LineSplitter, decode_line, make_line_decoder
 
 # Representative lines each device really prints (see tests/drivers/test_formats.py).
 SAMPLES: dict[str, list[bytes]] = {
@@ -28,7 +28,7 @@ AUTO: list[bytes] = [line for lines in SAMPLES.values() for line in lines if not
 
 
 def lines_per_second(fmt: str, lines: list[bytes], seconds: float) -> float:
-    decoder = make_decoder(fmt)
+    decoder = make_line_decoder(fmt)
     stream = b"".join(line + b"\r\n" for line in lines) * 50
     count = 0
     started = time.perf_counter()

@@ -1,6 +1,8 @@
 """Probe drivers: a library that turns devices into typed readings.
 
 It never imports ``service``: the service depends on drivers, not the other way.
+The one exception is ``service.core.units`` (pure, standard library only): a
+duration means the same in a probe URL and in the config.
 """
 
 from drivers.base import (

@@ -35,22 +35,18 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from drivers.base import ProbeUrlError
+from drivers.json_walk import PRESSURE_UNIT_KEYS, Leaf, NotJson, find, leaves
 from drivers.mqtt_link import LinkSettings, has_wildcard
 from drivers.mqtt_probe import link_settings, topic_of
-from drivers.payloads import PayloadResult, as_number, load_json, payload_text
+from drivers.payloads import PayloadResult, load_json, norm_channel, payload_text
 from drivers.registry import ProbeUrl, parse_probe_url
+from drivers.values import NO_VALUE_WORDS, as_number, bare_number
 
 FORMATS: Final = ("tasmota", "number", "json")
 OPTIONS: Final = ("format", "unit", "field", "sensor", "cafile")
 DEFAULT_UNIT: Final = "hPa"
-_MAX_DEPTH = 6
-_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
-# ESPHome prints a sensor without a value as "nan" ("-nan" on some libcs),
-# "None" with publish_nan_as_none; Home Assistant's states say so in words.
-_NO_VALUE = frozenset({"nan", "-nan", "+nan", "none", "null", "unknown", "unavailable"})
 # Tasmota 13+'s "Global" repeats the first sensor's values; not a second barometer.
 _TASMOTA_NOT_SENSORS = frozenset({"global"})
-_UNIT_KEYS = ("unit", "unit_of_measurement", "PressureUnit")
 
 SOURCE_NAMES: Final = {"tasmota": "Tasmota", "number": "bare number (ESPHome)", "json": "JSON"}
 
@@ -194,11 +190,11 @@ def _json(text: str) -> object | Unreadable:
 
 def _bare_number(text: str, unit: str) -> Decoded | None:
     """A payload that is just a number (or says it has none); None when it is something else."""
-    if text.lower() in _NO_VALUE:
+    if text.lower() in NO_VALUE_WORDS:
         return Unreadable(f"the sensor has no value ({text!r})")
-    if _NUMBER.fullmatch(text) is None:
+    value = bare_number(text)
+    if value is None:
         return None
-    value = float(text)
     if not math.isfinite(value):
         return Unreadable(f"{text[:20]!r} is not a finite number")
     return PressureValue(value, unit)
@@ -213,22 +209,20 @@ def decode_number(payload: bytes, unit: str = DEFAULT_UNIT) -> Decoded:
     return found if found is not None else Unreadable("not a number")
 
 
-def _unit_beside(obj: dict[str, object], default: str) -> str:
-    for key in _UNIT_KEYS:
-        word = obj.get(key)
-        if isinstance(word, str) and word.strip():
-            return word.strip()
-    return default
+def _tasmota_pressures(doc: object) -> dict[str, Leaf]:
+    """Each sensor's ``Pressure`` (a Zigbee device nests one level deeper), by sensor, in order.
 
-
-def _tasmota_pressure(name: str, obj: dict[str, object], unit: str) -> tuple[str, object, str] | None:
-    """The ``Pressure`` of one sensor object (a Zigbee device nests one level deeper)."""
-    if "Pressure" in obj:
-        return name, obj["Pressure"], _unit_beside(obj, unit)
-    for sub, inner in obj.items():
-        if isinstance(inner, dict) and "Pressure" in inner:
-            return f"{name}.{sub}", inner["Pressure"], _unit_beside(inner, unit)
-    return None
+    The walk is the one every JSON payload goes through (drivers/json_walk.py):
+    ``PressureUnit`` beside the sensors, or inside a Zigbee device, states the unit.
+    """
+    found: dict[str, Leaf] = {}
+    for leaf in leaves(doc, PRESSURE_UNIT_KEYS, max_depth=2):
+        name = leaf.trail[0]
+        if leaf.key != "Pressure" or len(leaf.trail) not in (2, 3) or name.lower() in _TASMOTA_NOT_SENSORS:
+            continue
+        if name not in found or len(leaf.trail) < len(found[name].trail):
+            found[name] = leaf  # the sensor's own Pressure beats a nested one
+    return found
 
 
 def decode_tasmota(payload: bytes, sensor: str | None = None) -> Decoded:
@@ -244,29 +238,23 @@ def decode_tasmota(payload: bytes, sensor: str | None = None) -> Decoded:
     status = doc.get("StatusSNS")
     if isinstance(status, dict):
         doc = status
-    unit = _unit_beside(doc, DEFAULT_UNIT)  # "PressureUnit" for the whole message
-    found = []
-    for name, obj in doc.items():
-        if isinstance(obj, dict) and name.lower() not in _TASMOTA_NOT_SENSORS:
-            hit = _tasmota_pressure(name, obj, unit)
-            if hit is not None:
-                found.append(hit)
-    names = tuple(name for name, _, _ in found)
+    hits = [(".".join(leaf.trail[:-1]), leaf) for leaf in _tasmota_pressures(doc).values()]
+    names = tuple(name for name, _ in hits)
     if sensor is not None:
-        wanted = _norm(sensor)
-        found = [hit for hit in found if _norm(hit[0]) == wanted or _norm(hit[0].split(".")[0]) == wanted]
-        if not found:
+        wanted = norm_channel(sensor)
+        hits = [hit for hit in hits if wanted in (norm_channel(hit[0]), norm_channel(hit[1].trail[0]))]
+        if not hits:
             return Unreadable(f"no {sensor!r} with a Pressure in the message (it has: {', '.join(names) or 'none'})")
-    if not found:
+    if not hits:
         return Unreadable("no sensor with a Pressure in the Tasmota message (SeaPressure is not used)")
-    name, raw, unit = found[0]
-    if raw is None:
+    name, leaf = hits[0]
+    if leaf.value is None:
         # Tasmota prints a reading it could not take as JSON null
         return Unreadable(f"{name}: the sensor has no value (null)")
-    value = as_number(raw)
+    value = as_number(leaf.value)
     if value is None:
-        return Unreadable(f"{name}: Pressure is not a number ({_show(raw)})")
-    return PressureValue(value, unit, name, tuple(n for n in names if n != name))
+        return Unreadable(f"{name}: Pressure is not a number ({_show(leaf.value)})")
+    return PressureValue(value, leaf.stated or DEFAULT_UNIT, name, tuple(n for n in names if n != name))
 
 
 def decode_json(payload: bytes, field: str | None = None, unit: str = DEFAULT_UNIT) -> Decoded:
@@ -285,29 +273,15 @@ def decode_json(payload: bytes, field: str | None = None, unit: str = DEFAULT_UN
         if value is None:
             return Unreadable("not a number: name the value's path with field= (e.g. field=pressure)")
         return PressureValue(value, unit)
-    node, parent = doc, doc
-    for depth, part in enumerate(field.split(".")):
-        if depth >= _MAX_DEPTH:
-            return Unreadable(f"field {field!r} is nested too deep")
-        parent = node
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return Unreadable(f"no field {field!r} in the JSON")
-    if node is None:
+    leaf = find(doc, field, PRESSURE_UNIT_KEYS)
+    if isinstance(leaf, NotJson):
+        return Unreadable(leaf.reason)
+    if leaf.value is None:
         return Unreadable(f"field {field!r} is null")
-    value = as_number(node)
+    value = as_number(leaf.value)
     if value is None:
-        return Unreadable(f"field {field!r} is not a number ({_show(node)})")
-    if isinstance(parent, dict):
-        unit = _unit_beside(parent, unit)
-    return PressureValue(value, unit, field)
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_\s]", "", name).lower()
+        return Unreadable(f"field {field!r} is not a number ({_show(leaf.value)})")
+    return PressureValue(value, leaf.stated or unit, field)
 
 
 def _show(value: object) -> str:

@@ -13,23 +13,22 @@ Channel names: ``""`` is the main (or only) value. A label names a channel,
 except a label that only says "temperature" or names a unit (``C = 107.25``,
 ``Temp:``, ``temp_f=``), which is the main channel in that unit. JSON channels
 are the dotted path of the field, exactly as written, so ``channel=`` can
-select them.
+select them. Units follow the one rule of drivers/values.py, and JSON is
+walked by drivers/json_walk.py, as for MQTT payloads.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
-from drivers.base import Decoded, f_to_c
+from drivers.base import Decoded
+from drivers.json_walk import MAX_VALUES, NotJson, parse_json, temperature_at, temperatures
+from drivers.values import Fault, Unit, label_unit, parse_value, to_decoded
 
-Unit = Literal["C", "F"]
-
-FORMATS = ("auto", "number", "unit", "keyvalue", "csv", "json", "tc4")
+LINE_FORMATS = ("auto", "number", "unit", "keyvalue", "csv", "json", "tc4")
 
 # A serial line longer than this is not a reading: the longest real lines (a
 # TC4 reply, a JSON object of a few probes) are well under 200 bytes. Capping
@@ -154,89 +153,8 @@ def safe_text(raw: bytes, limit: int = 120) -> str:
 # values and labels
 
 
-@dataclass(frozen=True, slots=True)
-class _Num:
-    value: float
-    unit: Unit | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Fault:
-    reason: str
-
-
-_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?"
-_DEGREE = r"(?:°|º|\*|deg(?:rees?)?)"
-_VALUE = re.compile(
-    rf"(?P<num>{_NUMBER})\s*(?:{_DEGREE}\s*)?(?P<unit>celsius|fahrenheit|c|f)?",
-    re.IGNORECASE,
-)
-_DASHES = re.compile(r"-[-.]+-")  # "----", "--.-": a display with no sensor
-# What Arduino's Print and common firmware write instead of a number.
-_FAULT_WORDS = {
-    "nan": "not a number (nan)",
-    "-nan": "not a number (nan)",
-    "+nan": "not a number (nan)",
-    "inf": "infinite (inf)",
-    "-inf": "infinite (inf)",
-    "+inf": "infinite (inf)",
-    "ovf": "overflow (ovf)",  # Arduino Print::printFloat above 4294967040
-    "error": "device says Error",
-    "err": "device says Err",
-    "fault": "device says fault",
-    "null": "null (the sketch's NaN)",
-}
-
-
-def parse_value(token: str) -> _Num | _Fault | None:
-    """A number with an optional unit, an error word, or None when it is neither."""
-    token = token.strip()
-    reason = _FAULT_WORDS.get(token.lower())
-    if reason is not None:
-        return _Fault(reason)
-    if _DASHES.fullmatch(token):
-        return _Fault(f"no value ({token})")
-    m = _VALUE.fullmatch(token)
-    if m is None:
-        return None
-    unit_text = (m.group("unit") or "").upper()[:1]
-    unit: Unit | None = "C" if unit_text == "C" else "F" if unit_text == "F" else None
-    return _Num(float(m.group("num")), unit)
-
-
-def to_decoded(channel: str, value: _Num | _Fault, unit: Unit) -> Decoded:
-    """A parsed value as a channel reading; impossible numbers become faults."""
-    if isinstance(value, _Fault):
-        return Decoded(channel, None, value.reason)
-    celsius = value.value
-    if (value.unit or unit) == "F" and math.isfinite(celsius):
-        # Rounded far below any probe's resolution, so 225.05 °F shows as
-        # 107.25 °C and not 107.25000000000001.
-        celsius = round(f_to_c(celsius), 6)
-    return Decoded.of(channel, celsius)
-
-
-_UNIT_WORDS: dict[str, Unit] = {
-    "c": "C",
-    "°c": "C",
-    "ºc": "C",
-    "*c": "C",
-    "degc": "C",
-    "deg c": "C",
-    "celsius": "C",
-    "f": "F",
-    "°f": "F",
-    "ºf": "F",
-    "*f": "F",
-    "degf": "F",
-    "deg f": "F",
-    "fahrenheit": "F",
-}
 # "Temperature" in the languages kitchen sketches are written in, too.
 _GENERIC_WORDS = {"temp", "temp.", "temperature", "tmp", "température", "temperatur", "temperatura"}
-# temp_f, T1-C, and camelCase tempF (case-sensitive, so "calc" is not "cal" in C).
-_UNIT_SUFFIX = re.compile(r"(?:[_\-]([cCfF])|(?<=[a-z])([CF]))$")
-_UNIT_BRACKETS = re.compile(r"\s*[(\[]\s*(?:°|º|\*)?\s*([CF])\s*[)\]]$", re.IGNORECASE)
 
 
 def channel_name(label: str) -> tuple[str, Unit | None]:
@@ -245,28 +163,11 @@ def channel_name(label: str) -> tuple[str, Unit | None]:
     ``C`` / ``F = ...`` (Adafruit MAX6675/MAX31855 examples), ``Temp:``,
     ``temp_f=``, ``Temperature (°F):`` all name the main channel; anything else
     keeps its spelling minus the word "temp" (``Internal Temp`` → ``Internal``).
+    The unit part is the one rule of drivers/values.py.
     """
-    label = " ".join(label.split()).rstrip(":").strip()
-    unit: Unit | None = None
-    bracket = _UNIT_BRACKETS.search(label)
-    if bracket is not None:
-        unit = _as_unit(bracket.group(1))
-        label = label[: bracket.start()]
-    whole = _UNIT_WORDS.get(label.lower())
-    if whole is not None:
-        return "", whole
-    suffix = _UNIT_SUFFIX.search(label)
-    if suffix is not None and len(label) > 1:
-        unit = _as_unit(suffix.group(1) or suffix.group(2))
-        label = label[: suffix.start()]
-    words = [w for w in label.split(" ") if w.lower() not in _GENERIC_WORDS]
-    if words and words[-1].lower() in _UNIT_WORDS:
-        unit = _UNIT_WORDS[words.pop().lower()]
+    rest, unit = label_unit(label)
+    words = [w for w in rest.split(" ") if w and w.lower() not in _GENERIC_WORDS]
     return " ".join(words), unit
-
-
-def _as_unit(letter: str) -> Unit:
-    return "F" if letter.upper() == "F" else "C"
 
 
 # A URL cannot say channel="" (an empty option means "all"), so the main
@@ -315,7 +216,7 @@ class _Base:
 
 
 @dataclass(slots=True)
-class NumberDecoder(_Base):
+class NumberLineDecoder(_Base):
     """One bare number a line (``107.25``), the unit given by ``unit=``; a unit suffix wins."""
 
     name: str = "number"
@@ -343,7 +244,7 @@ _FAULT_TEXT = (
 
 
 @dataclass(slots=True)
-class UnitDecoder(_Base):
+class UnitLineDecoder(_Base):
     """One value a line, as people print it: ``107.2 C``, ``225.4 °F``, ``C = 107.25``,
     ``Internal Temp = 24.12``, DallasTemperature lines, and fault text."""
 
@@ -399,7 +300,7 @@ _PAIR_GAP = re.compile(r"[\s,;&|]*")
 
 
 @dataclass(slots=True)
-class KeyValueDecoder(_Base):
+class KeyValueLineDecoder(_Base):
     """``T1=107.25,T2=98.5`` (also ``;``, ``&``, spaces, ``key: value``); keys name channels."""
 
     name: str = "keyvalue"
@@ -425,7 +326,7 @@ _HEADER_CELL = re.compile(r"[^\W\d][\w .()\[\]°º*/\-]{0,47}")
 
 
 @dataclass(slots=True)
-class CsvDecoder(_Base):
+class CsvLineDecoder(_Base):
     """Comma (or ``;``/tab) separated values; columns are ``1``, ``2``, … or named by a header line.
 
     ``channel=`` picks a column by header name or by its 1-based number.
@@ -438,7 +339,7 @@ class CsvDecoder(_Base):
         cells = _split_cells(text)
         if len(cells) < 2:
             return _bad("not comma-separated values")
-        values = [parse_value(c) if c else _Fault("empty cell") for c in cells]
+        values = [parse_value(c) if c else Fault("empty cell") for c in cells]
         if all(v is None for v in values) and all(_HEADER_CELL.fullmatch(c) for c in cells):
             self.header = tuple(cells)  # a header line names the columns that follow
             return LineResult(fmt=self.name)
@@ -461,119 +362,70 @@ def _split_cells(text: str) -> list[str]:
     return [text]
 
 
-_JSON_MAX_DEPTH = 6
-_JSON_MAX_VALUES = 32
-
-
 @dataclass(slots=True)
-class JsonDecoder(_Base):
+class JsonLineDecoder(_Base):
     """One JSON object a line. ``channel=`` is a dotted path (``probes.0.t``);
     without it every number becomes a channel named by its path.
 
-    ArduinoJson writes NaN as ``null``; older sketches print ``NaN``: both are
-    faults. A key ending in ``_f``/``F`` or a sibling ``"unit": "F"`` says the unit.
+    The walk and the unit rule are the MQTT JSON format's too
+    (drivers/json_walk.py). The one difference is the parsing: ArduinoJson
+    writes NaN as ``null`` and older sketches print ``NaN``; here both are
+    faults, where MQTT refuses ``NaN`` as not JSON.
     """
 
     name: str = "json"
 
     def decode(self, text: str) -> LineResult:
-        if not text.startswith(("{", "[")):
-            return _bad("not JSON")
-        try:
-            doc: object = json.loads(text)
-        except (ValueError, RecursionError):
-            return _bad("malformed JSON")
+        doc = parse_json(text, strict=False)
+        if isinstance(doc, NotJson):
+            return _bad(doc.reason)
         if self.channel is not None:
             return self._selected(doc, self.channel)
-        pairs = [(path, d) for path, d in _json_leaves(doc, "", self.unit, 0)]
-        return self.pick(pairs[:_JSON_MAX_VALUES], self.name)
+        pairs = [((t.channel, *t.aliases), t.value) for t in temperatures(doc, self.unit)]
+        return self.pick(pairs[:MAX_VALUES], self.name)
 
     def _selected(self, doc: object, path: str) -> LineResult:
-        node, parent = doc, doc
-        for part in path.split("."):
-            parent = node
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                # A missing key is unreadable, not a fault: devices that print
-                # several kinds of JSON lines would otherwise flap. Thirty
-                # seconds of it still make a fault (see the driver).
-                return _bad(f"no field {path!r} in the JSON line")
-        unit = _json_unit(parent, path.rsplit(".", 1)[-1], self.unit)
-        decoded = _json_value(path, node, unit)
-        if decoded is None:
-            return _bad(f"field {path!r} is not a number")
-        return LineResult((decoded,), fmt=self.name)
+        decoded = temperature_at(doc, path, self.unit)  # a missing path: unreadable, 30 s of it a fault
+        return _bad(decoded) if isinstance(decoded, str) else LineResult((decoded,), fmt=self.name)
 
 
-def _json_leaves(node: object, path: str, unit: Unit, depth: int) -> Iterator[tuple[str, Decoded]]:
-    if depth > _JSON_MAX_DEPTH:
-        return
-    items: Iterable[tuple[str, object]]
-    if isinstance(node, dict):
-        items = node.items()
-    elif isinstance(node, list):
-        items = ((str(i), v) for i, v in enumerate(node))
-    else:
-        return
-    for key, value in items:
-        if not isinstance(key, str) or key.lower() in ("unit", "units"):
-            continue
-        child = f"{path}.{key}" if path else key
-        decoded = _json_value(child, value, _json_unit(node, key, unit))
-        if decoded is not None:
-            yield child, decoded
-        else:
-            yield from _json_leaves(value, child, unit, depth + 1)
+DEFAULT_TC4_CHAN = "1200"  # Artisan's default: channels 1 and 2 on, 3 and 4 off
 
 
-def _json_unit(parent: object, key: str, default: Unit) -> Unit:
-    if isinstance(parent, dict):
-        stated = parent.get("unit", parent.get("units"))
-        if isinstance(stated, str):
-            named = _UNIT_WORDS.get(stated.strip().lower())
-            if named is not None:
-                return named
-    return channel_name(key)[1] or default
+def tc4_channels(chan: str) -> tuple[str, ...]:
+    """The channels a ``CHAN;ijkl`` mapping switches on, named by their logical slot.
 
-
-def _json_value(path: str, value: object, unit: Unit) -> Decoded | None:
-    if value is None:
-        return Decoded(path, None, _FAULT_WORDS["null"])
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return to_decoded(path, _Num(float(value), None), unit)
-    if isinstance(value, str):
-        parsed = parse_value(value)
-        return None if parsed is None else to_decoded(path, parsed, unit)
-    return None
+    aArtisan's ``logger()`` prints ambient, then each logical slot whose digit
+    is not 0, in slot order (``CHAN;1034`` → ``1``, ``3``, ``4``), then heater,
+    fan and SV when its PID runs (TC4-shield aArtisan.ino, cmndreader.cpp).
+    """
+    return tuple(str(slot) for slot, digit in enumerate(chan, start=1) if digit != "0")
 
 
 @dataclass(slots=True)
-class Tc4Decoder(_Base):
-    """Replies to TC4 / aArtisan ``READ``: ``ambient,chan1,…,chanN,heater,fan[,SV]``.
+class Tc4LineDecoder(_Base):
+    """Replies to TC4 / aArtisan ``READ``: ``ambient,chan…,heater,fan[,SV]``.
 
-    N is the number of channels we switched on with ``CHAN;`` — never guessed
-    from the field count, because heater/fan/SV follow the channels and old
-    firmware sends ``ambient,BT,ET`` with nothing after. Lines starting with
-    ``#`` acknowledge a command.
+    The channels are the ones ``chan`` (the ``CHAN;`` we sent) switched on —
+    never guessed from the field count, because heater/fan/SV follow the
+    channels and old firmware (or a PID that is off) sends nothing after
+    them. Lines starting with ``#`` acknowledge a command.
     """
 
     name: str = "tc4"
-    channels: int = 2
+    chan: str = DEFAULT_TC4_CHAN
 
     def decode(self, text: str) -> LineResult:
         if text.startswith("#"):
             return LineResult(fmt=self.name)
+        channels = tc4_channels(self.chan)
         fields = [f.strip() for f in text.split(",")]
-        if len(fields) < 1 + self.channels:
-            return _bad(f"TC4 reply with {len(fields)} fields, expected ambient and {self.channels} channels")
-        names = ["ambient", *(str(n) for n in range(1, self.channels + 1))]
+        if len(fields) < 1 + len(channels):
+            return _bad(
+                f"TC4 reply with {len(fields)} fields, expected ambient and {len(channels)} channels (CHAN;{self.chan})"
+            )
         pairs = []
-        for name, cell in zip(names, fields, strict=False):
+        for name, cell in zip(("ambient", *channels), fields, strict=False):
             value = parse_value(cell)
             if value is None:
                 return _bad(f"TC4 field {name} is not a number")
@@ -582,7 +434,7 @@ class Tc4Decoder(_Base):
 
 
 @dataclass(slots=True)
-class AutoDecoder(_Base):
+class AutoLineDecoder(_Base):
     """Tries every line format (not TC4, which only talks when polled) and
     says which one read the line, so the driver can tell the user once."""
 
@@ -592,11 +444,11 @@ class AutoDecoder(_Base):
     def __post_init__(self) -> None:
         unit, channel = self.unit, self.channel
         self._decoders = (
-            JsonDecoder(unit, channel),
-            NumberDecoder(unit, channel),
-            UnitDecoder(unit, channel),
-            KeyValueDecoder(unit, channel),
-            CsvDecoder(unit, channel),
+            JsonLineDecoder(unit, channel),
+            NumberLineDecoder(unit, channel),
+            UnitLineDecoder(unit, channel),
+            KeyValueLineDecoder(unit, channel),
+            CsvLineDecoder(unit, channel),
         )
 
     def decode(self, text: str) -> LineResult:
@@ -614,19 +466,21 @@ class AutoDecoder(_Base):
         return telling or _bad("fits no format (number, unit, key=value, CSV, JSON)")
 
 
-def make_decoder(fmt: str, unit: Unit = "C", channel: str | None = None, tc4_channels: int = 2) -> LineDecoder:
-    """The decoder for a ``format=`` value (one of FORMATS)."""
+def make_line_decoder(
+    fmt: str, unit: Unit = "C", channel: str | None = None, chan: str = DEFAULT_TC4_CHAN
+) -> LineDecoder:
+    """The decoder for a ``format=`` value (one of LINE_FORMATS); ``chan`` is TC4's ``CHAN;`` mapping."""
     if fmt == "tc4":
-        return Tc4Decoder(unit, channel, channels=tc4_channels)
-    decoders: dict[str, type[NumberDecoder | UnitDecoder | KeyValueDecoder | CsvDecoder | JsonDecoder]] = {
-        "number": NumberDecoder,
-        "unit": UnitDecoder,
-        "keyvalue": KeyValueDecoder,
-        "csv": CsvDecoder,
-        "json": JsonDecoder,
-    }
+        return Tc4LineDecoder(unit, channel, chan=chan)
     if fmt == "auto":
-        return AutoDecoder(unit, channel)
+        return AutoLineDecoder(unit, channel)
+    decoders: dict[str, Callable[[Unit, str | None], LineDecoder]] = {
+        "number": NumberLineDecoder,
+        "unit": UnitLineDecoder,
+        "keyvalue": KeyValueLineDecoder,
+        "csv": CsvLineDecoder,
+        "json": JsonLineDecoder,
+    }
     if fmt not in decoders:
         raise ValueError(f"unknown format {fmt!r}")
     return decoders[fmt](unit, channel)

@@ -50,7 +50,6 @@ from drivers.payloads import (
     DecoderOptions,
     PayloadDecoder,
     PayloadResult,
-    Unit,
     default_lwt_topic,
     guess_format,
     make_decoder,
@@ -103,7 +102,7 @@ def settings_from_url(url: ProbeUrl) -> MqttSettings:
     fmt, guessed = _format(url, topic)
     options = DecoderOptions(
         fmt=fmt,
-        unit=_unit(url.option("unit", "C")),
+        unit=url.unit(),
         channel=url.option("channel", "") or None,
         model=url.option("model", "") or None,
         device_id=url.option("id", "") or None,
@@ -165,15 +164,6 @@ def _format(url: ProbeUrl, topic: str) -> tuple[str, bool]:
         if guessed is not None:
             return guessed, True
     return fmt, False
-
-
-def _unit(text: str) -> Unit:
-    unit = text.strip().lstrip("°").upper()
-    if unit == "C":
-        return "C"
-    if unit == "F":
-        return "F"
-    raise ProbeUrlError(f"unit={text!r} must be C or F")
 
 
 def _lwt(url: ProbeUrl, fmt: str, topic: str) -> str | None:

@@ -18,16 +18,16 @@ Three outcomes, as for the serial formats (drivers/formats.py):
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from drivers.base import Decoded, f_to_c
+from drivers.base import Decoded
+from drivers.json_walk import MAX_VALUES, NotJson, Temperature, parse_json, temperature_at, temperatures
+from drivers.values import NO_VALUE_WORDS, Num, Unit, as_number, bare_number, to_decoded, unit_word
 
-Unit = Literal["C", "F"]
 Missing = Literal["fault", "skip", "unreadable"]
 
 FORMATS = ("auto", "number", "tasmota", "rtl_433", "omg", "json")
@@ -46,8 +46,6 @@ SOURCE_NAMES = {
 # and parsing it would only cost the Pi time.
 MAX_PAYLOAD_BYTES = 64 * 1024
 RAW_LIMIT = 200
-_MAX_CHANNELS = 32
-_MAX_DEPTH = 6
 
 # ---------------------------------------------------------------------------
 # results
@@ -110,34 +108,10 @@ def safe_raw(payload: bytes, limit: int = RAW_LIMIT) -> str:
     return text + ("…" if len(payload) > limit else "")
 
 
-class _NonFinite(ValueError):
-    pass
-
-
-def _refuse_constant(token: str) -> float:
-    # Python's json accepts NaN and Infinity, which are not JSON: a payload
-    # carrying them comes from a hand-written publisher, not a firmware.
-    raise _NonFinite(token)
-
-
-def _finite_float(token: str) -> float:
-    value = float(token)
-    if not math.isfinite(value):
-        raise _NonFinite(token)  # 1e400 parses to inf
-    return value
-
-
 def load_json(text: str) -> object | PayloadResult:
-    """Strict JSON: NaN/Infinity and numbers that overflow to infinity are refused."""
-    if not text.startswith(("{", "[")):
-        return _bad("not JSON")
-    try:
-        doc: object = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except _NonFinite as exc:
-        return _bad(f"{exc} is not valid JSON")
-    except (ValueError, RecursionError):
-        return _bad("malformed JSON")
-    return doc
+    """Strict JSON (drivers/json_walk.py): NaN/Infinity and numbers that overflow are refused."""
+    doc = parse_json(text, strict=True)
+    return _bad(doc.reason) if isinstance(doc, NotJson) else doc
 
 
 def _json_object(payload: bytes) -> dict[str, object] | PayloadResult:
@@ -152,35 +126,9 @@ def _json_object(payload: bytes) -> dict[str, object] | PayloadResult:
     return doc
 
 
-_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
-
-
-def as_number(value: object, strings: bool = False) -> float | None:
-    """A finite number from JSON; ``strings`` also accepts ``"24.50"`` (old gateways)."""
-    if isinstance(value, bool):
-        return None  # True is an int to Python, not a temperature
-    if isinstance(value, str):
-        if not strings or _NUMBER.fullmatch(value.strip()) is None:
-            return None
-        number = float(value)
-    elif isinstance(value, float):
-        number = value
-    elif isinstance(value, int):
-        if abs(value) > 1e300:
-            return None  # float() of a 400-digit JSON integer raises
-        number = float(value)
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def to_celsius(value: float, unit: Unit) -> float:
-    return f_to_c(value) if unit == "F" else value
-
-
 def decoded(channel: str, value: float, unit: Unit) -> Decoded:
     """A number in ``unit``, checked: impossible values (6552.6, 2635.8, -127) become faults."""
-    return Decoded.of(channel, to_celsius(value, unit))
+    return to_decoded(channel, Num(value), unit)
 
 
 def norm_channel(name: str) -> str:
@@ -198,18 +146,13 @@ def _matches(want: str, name: str, aliases: Iterable[str] = ()) -> bool:
 # picking channels
 
 
-@dataclass(frozen=True, slots=True)
-class _Found:
-    channel: str
-    value: Decoded
-    aliases: tuple[str, ...] = ()
-
-
-def _select(found: list[_Found], channel: str | None, fmt: str, missing: Missing, device: str = "") -> PayloadResult:
+def _select(
+    found: list[Temperature], channel: str | None, fmt: str, missing: Missing, device: str = ""
+) -> PayloadResult:
     """All channels, or the one ``channel=`` names, or the ``missing`` policy's answer."""
     names = tuple(f.channel for f in found)
     if channel is None:
-        values = tuple(f.value for f in found[:_MAX_CHANNELS])
+        values = tuple(f.value for f in found[:MAX_VALUES])
         return PayloadResult(values, fmt=fmt, channels=names, device=device)
     picked = tuple(f.value for f in found if _matches(channel, f.channel, f.aliases))
     if picked:
@@ -230,7 +173,6 @@ def _select(found: list[_Found], channel: str | None, fmt: str, missing: Missing
 # ESPHome prints a sensor without a value (a MAX31855 with an open
 # thermocouple, a DS18B20 that stopped answering) as "nan" with printf, "-nan"
 # on some libcs, and "None" when ``publish_nan_as_none`` is set (ESPHome 2024.12+).
-_NO_VALUE = frozenset({"nan", "-nan", "+nan", "none", "unknown", "unavailable"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,12 +195,12 @@ class NumberDecoder:
         name = topic if self.per_topic else ""
         if self.channel is not None and self.per_topic and self.channel != topic:
             return PayloadResult(skipped=f"not {self.channel}", fmt=self.name)
-        if text.lower() in _NO_VALUE:
+        if text.lower() in NO_VALUE_WORDS:
             fault = Decoded(name, None, f"the sensor has no value ({text!r})")
             return PayloadResult((fault,), fmt=self.name, channels=(name,))
-        if not _NUMBER.fullmatch(text):
+        value = bare_number(text)
+        if value is None:
             return _bad("not a number")
-        value = float(text)
         if not math.isfinite(value):
             return _bad("not a finite number")
         return PayloadResult((decoded(name, value, self.unit),), fmt=self.name, channels=(name,))
@@ -288,7 +230,7 @@ def _tasmota_error(code: object) -> str | None:
     return f"{detail} (Error {code})"
 
 
-def _tasmota_sensor(name: str, obj: dict[str, object], unit: Unit) -> Iterator[_Found]:
+def _tasmota_sensor(name: str, obj: dict[str, object], unit: Unit) -> Iterator[Temperature]:
     error = _tasmota_error(obj.get("Error"))
     for key, value in obj.items():
         m = _TASMOTA_TEMPERATURE.fullmatch(key)
@@ -297,17 +239,17 @@ def _tasmota_sensor(name: str, obj: dict[str, object], unit: Unit) -> Iterator[_
         channel = f"{name}.{key}" if m.group(1) else name
         number = as_number(value)
         if error is not None:
-            yield _Found(channel, Decoded(channel, None, error))
+            yield Temperature(channel, Decoded(channel, None, error))
         elif value is None:
             # Tasmota prints a NaN reading as JSON null (MAX6675, a lost DS18B20).
-            yield _Found(channel, Decoded(channel, None, "the sensor has no value (null)"))
+            yield Temperature(channel, Decoded(channel, None, "the sensor has no value (null)"))
         elif number is not None:
-            yield _Found(channel, decoded(channel, number, unit))
+            yield Temperature(channel, decoded(channel, number, unit))
 
 
-def tasmota_channels(doc: dict[str, object], unit: Unit) -> list[_Found]:
+def tasmota_channels(doc: dict[str, object], unit: Unit) -> list[Temperature]:
     """Every probe temperature in a SENSOR or StatusSNS object, in Tasmota's order."""
-    found: list[_Found] = []
+    found: list[Temperature] = []
     for name, obj in doc.items():
         if not isinstance(obj, dict) or name.lower() in _TASMOTA_NOT_PROBES:
             continue
@@ -342,21 +284,11 @@ class TasmotaDecoder:
         status = doc.get("StatusSNS")
         if isinstance(status, dict):
             doc = status
-        unit = _unit_word(doc.get("TempUnit"), self.unit)
+        unit = unit_word(doc.get("TempUnit")) or self.unit
         found = tasmota_channels(doc, unit)
         if not found:
             return _bad("no temperature sensor in the Tasmota message")
         return _select(found, self.channel, self.name, "fault")
-
-
-def _unit_word(value: object, default: Unit) -> Unit:
-    if isinstance(value, str):
-        word = value.strip().lstrip("°").upper()
-        if word in ("F", "FAHRENHEIT"):
-            return "F"
-        if word in ("C", "CELSIUS"):
-            return "C"
-    return default
 
 
 # ---------------------------------------------------------------------------
@@ -366,7 +298,11 @@ def _unit_word(value: object, default: Unit) -> Unit:
 # temperature_C, temperature_1_C, temperature_2_F, and the pre-2020
 # temperature1_C. The …_LO_C / …_HI_C of ThermoPro TP828B are the alarm
 # window set on the transmitter, not readings: the pattern leaves them out.
-_RTL_TEMPERATURE = re.compile(r"temperature(?:_?(\d+))?_([CF])")
+# ThermoPro's two-tip TempSpike XR (TP862b, TP863b) sends temperature_int_C
+# (the tip in the meat) and temperature_amb_C (the one in the air): rtl_433
+# src/devices/thermopro_tp86xb.c (model "ThermoPro-TempSpikeXR"; the older
+# thermopro_tp862b.c says "ThermoPro-TP862b"), and PR #3485's captures.
+_RTL_TEMPERATURE = re.compile(r"temperature(?:_?(\d+)|_(int|amb))?_([CF])")
 
 
 def rtl_channel(key: str) -> tuple[str, Unit] | None:
@@ -374,13 +310,13 @@ def rtl_channel(key: str) -> tuple[str, Unit] | None:
     m = _RTL_TEMPERATURE.fullmatch(key)
     if m is None:
         return None
-    number, unit = m.group(1), m.group(2)
+    number, unit = m.group(1) or m.group(2), m.group(3)
     channel = f"temperature_{number}" if number else "temperature"
     return channel, ("F" if unit == "F" else "C")
 
 
-def _rtl_found(event: dict[str, object]) -> list[_Found]:
-    by_channel: dict[str, _Found] = {}
+def _rtl_found(event: dict[str, object]) -> list[Temperature]:
+    by_channel: dict[str, Temperature] = {}
     for key, value in event.items():
         parsed = rtl_channel(key)
         number = as_number(value)
@@ -389,7 +325,7 @@ def _rtl_found(event: dict[str, object]) -> list[_Found]:
         channel, unit = parsed
         if channel in by_channel and unit == "F":
             continue  # both units present (-C si beside the native one): Celsius wins
-        by_channel[channel] = _Found(channel, decoded(channel, number, unit), (key, key[:-2]))
+        by_channel[channel] = Temperature(channel, decoded(channel, number, unit), (key, key[:-2]))
     return list(by_channel.values())
 
 
@@ -449,7 +385,7 @@ class Rtl433Decoder:
             return number
         value = number.values[0]
         result = Decoded(channel, value.celsius, value.fault)
-        return _select([_Found(channel, result, (levels[-1],))], self.channel, self.name, "skip")
+        return _select([Temperature(channel, result, (levels[-1],))], self.channel, self.name, "skip")
 
     def _wanted(self, model: str, ident: object) -> bool:
         if self.model is not None and norm_channel(model) != norm_channel(self.model):
@@ -467,9 +403,9 @@ class Rtl433Decoder:
 _OMG_TEMPERATURE = re.compile(r"temp([cf])(\d*)((?:_[a-z]+)?)")
 
 
-def _omg_found(doc: dict[str, object]) -> list[_Found]:
-    celsius: dict[str, _Found] = {}
-    fahrenheit: dict[str, _Found] = {}
+def _omg_found(doc: dict[str, object]) -> list[Temperature]:
+    celsius: dict[str, Temperature] = {}
+    fahrenheit: dict[str, Temperature] = {}
     for key, value in doc.items():
         m = _OMG_TEMPERATURE.fullmatch(key)
         # Gateways before 0.9.6 sent every number as a string ("24.50").
@@ -479,7 +415,7 @@ def _omg_found(doc: dict[str, object]) -> list[_Found]:
         channel = f"tempc{m.group(2)}{m.group(3)}"
         target = celsius if m.group(1) == "c" else fahrenheit
         unit: Unit = "C" if m.group(1) == "c" else "F"
-        target[channel] = _Found(channel, decoded(channel, number, unit), (m.group(2),))
+        target[channel] = Temperature(channel, decoded(channel, number, unit), (m.group(2),))
     return list(celsius.values()) + [f for ch, f in fahrenheit.items() if ch not in celsius]
 
 
@@ -531,48 +467,13 @@ def _mac(text: str) -> str:
 # json: any JSON, channel= a dotted path
 
 
-_UNIT_KEYS = ("unit", "units", "temp_unit", "TempUnit")
-
-
-def _key_unit(key: str, parent: dict[str, object], default: Unit) -> Unit:
-    """A sibling ``"unit"`` field, else a key ending in ``_f``/``F``/``fahrenheit``, else ``default``."""
-    for name in _UNIT_KEYS:
-        if name in parent:
-            return _unit_word(parent[name], default)
-    lower = key.lower()
-    if lower.endswith(("_f", "-f", "fahrenheit")) or re.search(r"[a-z]F$", key):
-        return "F"
-    if lower.endswith(("_c", "-c", "celsius")) or re.search(r"[a-z]C$", key):
-        return "C"
-    return default
-
-
-def _json_leaves(node: object, path: str, unit: Unit, depth: int) -> Iterator[_Found]:
-    if depth > _MAX_DEPTH:
-        return
-    items: Iterable[tuple[str, object]]
-    if isinstance(node, dict):
-        items = node.items()
-    elif isinstance(node, list):
-        items = ((str(i), v) for i, v in enumerate(node))
-    else:
-        return
-    for key, value in items:
-        child = f"{path}.{key}" if path else key
-        number = as_number(value)
-        if number is not None:
-            leaf_unit = _key_unit(key, node, unit) if isinstance(node, dict) else unit
-            yield _Found(child, decoded(child, number, leaf_unit))
-        else:
-            yield from _json_leaves(value, child, unit, depth + 1)
-
-
 @dataclass(frozen=True, slots=True)
 class JsonDecoder:
     """Any JSON. ``channel=`` is a dotted path (``probe.temp_f``, ``probes.0``); without
-    it every number is a channel named by its path. A key ending in ``_f``/``_c``
-    (``temp_f``, ``tempF``) or a sibling ``"unit": "F"`` says the unit, else ``unit=``.
-    ``null`` at the selected path is a fault; a missing path is unreadable.
+    it every number is a channel named by its path. The walk and the unit rule are
+    the serial JSON format's (drivers/json_walk.py, drivers/values.py), so a payload
+    reads the same whichever way it arrives. ``null`` at the selected path is a
+    fault; a missing path is unreadable.
     """
 
     unit: Unit = "C"
@@ -588,30 +489,16 @@ class JsonDecoder:
             return doc
         if self.channel is not None:
             return self._selected(doc, self.channel)
-        found = list(_json_leaves(doc, "", self.unit, 0))
+        found = temperatures(doc, self.unit)
         if not found:
             return _bad("no number in the JSON")
         return _select(found, None, self.name, "unreadable")
 
     def _selected(self, doc: object, path: str) -> PayloadResult:
-        node: object = doc
-        parent: object = doc
-        for part in path.split("."):
-            parent = node
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return _bad(f"no field {path!r} in the JSON")
-        if node is None:
-            return PayloadResult((Decoded(path, None, "the field is null"),), fmt=self.name, channels=(path,))
-        number = as_number(node, strings=True)
-        if number is None:
-            return _bad(f"field {path!r} is not a number")
-        key = path.rsplit(".", 1)[-1]
-        unit = _key_unit(key, parent, self.unit) if isinstance(parent, dict) else self.unit
-        return PayloadResult((decoded(path, number, unit),), fmt=self.name, channels=(path,))
+        value = temperature_at(doc, path, self.unit)
+        if isinstance(value, str):
+            return _bad(value)
+        return PayloadResult((value,), fmt=self.name, channels=(path,))
 
 
 # ---------------------------------------------------------------------------
@@ -643,8 +530,8 @@ def sniff_format(payload: bytes) -> str | None:
     doc = load_json(text)
     if not isinstance(doc, dict):
         return None if isinstance(doc, PayloadResult) else "json"
-    if "StatusSNS" in doc or "TempUnit" in doc:
-        return "tasmota"
+    if "StatusSNS" in doc or ("TempUnit" in doc and any(isinstance(v, dict) for v in doc.values())):
+        return "tasmota"  # TempUnit beside sensor objects; a flat {"TempUnit":…} is any JSON
     if "model" in doc and any(rtl_channel(k) for k in doc):
         return "rtl_433"
     if any(_OMG_TEMPERATURE.fullmatch(k) for k in doc):

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from drivers.base import Clock, Probe, ProbeUrlError
+from drivers.values import Unit, unit_word
+from service.core.units import parse_duration
 
 SCHEMES = ("serial", "w1", "mqtt", "mqtts", "sim")
 
@@ -27,11 +29,38 @@ class ProbeUrl:
     def option(self, name: str, default: str) -> str:
         return self.query.get(name, default)
 
+    def unit(self, default: Unit = "C") -> Unit:
+        """``unit=``: what a number that says no unit means, in every driver alike."""
+        text = self.option("unit", default)
+        unit = unit_word(text.strip())
+        if unit is None:
+            raise ProbeUrlError(f"unit={text!r} must be C or F")
+        return unit
+
+    def duration(self, name: str, default: str, low: float, high: float) -> float:
+        """A duration option (``interval=500ms``) in seconds, between ``low`` and ``high``.
+
+        The config's grammar (``service.core.units``), plus the bare number of
+        seconds probe URLs have always taken (``interval=1``).
+        """
+        text = self.option(name, default)
+        try:
+            seconds = parse_duration(text, bare_seconds=True)
+        except ValueError:
+            raise ProbeUrlError(f"{name}={text!r} is not a duration (e.g. 1s, 500ms)") from None
+        if not low <= seconds <= high:
+            raise ProbeUrlError(f"{name}={text!r} must be between {_short(low)} and {_short(high)}")
+        return seconds
+
     def redacted(self) -> str:
         """The URL with its password hidden, for logs and messages."""
         if self.password is None:
             return self.text
         return self.text.replace(f":{self.password}@", ":***@", 1)
+
+
+def _short(seconds: float) -> str:
+    return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
 
 
 def parse_probe_url(text: str) -> ProbeUrl:

@@ -40,8 +40,18 @@ from typing import Final
 import serial
 
 from drivers.base import Clock, ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading
-from drivers.formats import FORMATS, LineDecoder, LineSplitter, Unit, decode_line, make_decoder, safe_text
+from drivers.formats import (
+    DEFAULT_TC4_CHAN,
+    LINE_FORMATS,
+    LineDecoder,
+    LineSplitter,
+    decode_line,
+    make_line_decoder,
+    safe_text,
+    tc4_channels,
+)
 from drivers.registry import ProbeUrl
+from drivers.values import Unit
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +59,6 @@ OPTIONS: Final = ("baud", "format", "unit", "channel", "interval", "chan")
 DEFAULT_BAUD: Final = 9600
 # aArtisan / TC4 firmware talks at 115200 (19200 on old boards: set baud=).
 DEFAULT_TC4_BAUD: Final = 115200
-DEFAULT_TC4_CHAN: Final = "1200"  # Artisan's default: channels 1 and 2 on, 3 and 4 off
 READ_CHUNK: Final = 4096
 MAX_QUEUED_CHUNKS: Final = 1024
 
@@ -73,7 +82,7 @@ class SerialSettings:
     @property
     def tc4_channels(self) -> int:
         """How many channels the TC4 reply carries: the ones CHAN; switched on."""
-        return sum(1 for digit in self.chan if digit != "0")
+        return len(tc4_channels(self.chan))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +112,8 @@ def settings_from_url(url: ProbeUrl) -> SerialSettings:
             "e.g. serial:///dev/ttyUSB0 or serial:///dev/serial/by-id/usb-…"
         )
     fmt = url.option("format", "auto").lower()
-    if fmt not in FORMATS:
-        raise ProbeUrlError(f"format={fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt not in LINE_FORMATS:
+        raise ProbeUrlError(f"format={fmt!r} is not one of {', '.join(LINE_FORMATS)}")
     if fmt != "tc4" and ("interval" in url.query or "chan" in url.query):
         raise ProbeUrlError("interval= and chan= only apply to format=tc4 (a board that is polled)")
     default_baud = DEFAULT_TC4_BAUD if fmt == "tc4" else DEFAULT_BAUD
@@ -112,9 +121,9 @@ def settings_from_url(url: ProbeUrl) -> SerialSettings:
         path=url.path,
         baud=_baud(url.option("baud", str(default_baud))),
         fmt=fmt,
-        unit=_unit(url.option("unit", "C")),
+        unit=url.unit(),
         channel=url.option("channel", "") or None,
-        interval=_interval(url.option("interval", "1s")),
+        interval=url.duration("interval", "1s", 0.1, 60.0),
         chan=_chan(url.option("chan", DEFAULT_TC4_CHAN)),
     )
 
@@ -123,28 +132,6 @@ def _baud(text: str) -> int:
     if not text.isdigit() or not 50 <= int(text) <= 4_000_000:
         raise ProbeUrlError(f"baud={text!r} is not a baud rate (9600, 19200, 115200, …)")
     return int(text)
-
-
-def _unit(text: str) -> Unit:
-    unit = text.strip().lstrip("°").upper()
-    if unit == "C":
-        return "C"
-    if unit == "F":
-        return "F"
-    raise ProbeUrlError(f"unit={text!r} must be C or F")
-
-
-_INTERVAL = re.compile(r"(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>ms|s)?")
-
-
-def _interval(text: str) -> float:
-    m = _INTERVAL.fullmatch(text.strip())
-    if m is None:
-        raise ProbeUrlError(f"interval={text!r} is not a duration (e.g. 1s, 500ms)")
-    seconds = float(m.group("n")) / (1000.0 if m.group("unit") == "ms" else 1.0)
-    if not 0.1 <= seconds <= 60.0:
-        raise ProbeUrlError(f"interval={text!r} must be between 100ms and 60s")
-    return seconds
 
 
 def _chan(text: str) -> str:
@@ -370,7 +357,7 @@ class StreamMonitor:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.decoder = make_decoder(s.fmt, s.unit, s.channel, s.tc4_channels)
+        self.decoder = make_line_decoder(s.fmt, s.unit, s.channel, s.chan)
         if s.fmt == "tc4":
             # The board only speaks when asked, and the input was flushed
             # before the first command: its first line is whole.

@@ -18,7 +18,8 @@ Two entry points:
 * :class:`SimulatedProbe` (``sim://?speed=20``) — the same trace, paced in real
   time (sped up), as a :class:`drivers.base.Probe` for the demo.
 
-Standard library only. All temperatures are °C, times sim seconds, masses g.
+Standard library only (durations are read by the stdlib-only service.core.units).
+All temperatures are °C, times sim seconds, masses g.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass, replace
 
 from drivers.base import Clock, ProbeEvent, ProbeNotice, ProbeUrlError, Reading, f_to_c
 from drivers.registry import ProbeUrl
+from service.core.units import parse_duration
 
 KINDS = ("caramel", "braise", "water", "rillons")
 
@@ -527,10 +529,6 @@ def _wild_value(rng: random.Random, truth_c: float, resolution_c: float) -> floa
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _TEMPERATURE = re.compile(rf"\s*({_NUMBER})\s*(?:°|º|deg)?\s*([cf])\s*", re.IGNORECASE)
-_DURATION_PART = re.compile(
-    rf"\s*({_NUMBER})\s*(ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)(?![a-z])\s*", re.IGNORECASE
-)
-_SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _OPTIONS = (
     "speed",
     "kind",
@@ -578,21 +576,12 @@ def _temperature(name: str, value: str, *, difference: bool) -> float:
 
 
 def _duration(name: str, value: str, *, bare_seconds: bool) -> float:
-    """Seconds from ``"2h"``, ``"90min"``, ``"15s"``, ``"1h30min"``; a bare number only if bare_seconds."""
-    if bare_seconds:
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    parts = list(_DURATION_PART.finditer(value))
-    if not parts or "".join(p.group(0) for p in parts) != value:
-        raise _bad(name, value, 'needs a duration with its unit, like "2h", "90min" or "15s"')
-    total = 0.0
-    for part in parts:
-        unit = part.group(2).lower()
-        per_unit = _SECONDS_PER_UNIT["ms" if unit == "ms" else unit[0]]
-        total += float(part.group(1)) * per_unit
-    return total
+    """Seconds from ``"2h"``, ``"90min"``, ``"15s"``, ``"1h30min"`` (the config's grammar);
+    a bare number only if bare_seconds."""
+    try:
+        return parse_duration(value, bare_seconds=bare_seconds)
+    except ValueError:
+        raise _bad(name, value, 'needs a duration with its unit, like "2h", "90min" or "15s"') from None
 
 
 def scenario_from_query(query: dict[str, str]) -> PotScenario:

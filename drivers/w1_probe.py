@@ -62,17 +62,7 @@ def settings_from_url(url: ProbeUrl) -> W1Settings:
     root = url.option("root", DEFAULT_ROOT)
     if not root.startswith("/"):
         raise ProbeUrlError(f"root={root!r} must be an absolute path")
-    return W1Settings(sensor, Path(root), _interval(url.option("interval", "1")))
-
-
-def _interval(text: str) -> float:
-    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|s)?", text.strip())
-    if m is None:
-        raise ProbeUrlError(f"interval={text!r} is not a duration (e.g. 1s, 500ms)")
-    seconds = float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
-    if not 0.05 <= seconds <= 600.0:
-        raise ProbeUrlError(f"interval={text!r} must be between 50ms and 600s")
-    return seconds
+    return W1Settings(sensor, Path(root), url.duration("interval", "1", 0.05, 600.0))
 
 
 def from_url(probe_id: str, url: ProbeUrl, clock: Clock) -> W1Probe:

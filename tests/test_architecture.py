@@ -1,10 +1,11 @@
 """The import direction of ARCHITECTURE.md, checked so that it stays true.
 
-core ← config ← runtime ← adapters ← cli; drivers never import service; the
-core imports only the standard library and itself; the adapters (api, mqtt,
-history, notify) know neither each other nor the wiring, except that the API
-reads past cooks from the history's reader; and no two modules of service/
-import each other, however indirectly.
+core ← config ← runtime ← adapters ← cli; drivers never import service, but for
+``service.core.units`` (pure, standard library only), because a duration means
+the same in a probe URL and in the config; the core imports only the standard
+library and itself; the adapters (api, mqtt, history, notify) know neither each
+other nor the wiring, except that the API reads past cooks from the history's
+reader; and no two modules of service/ import each other, however indirectly.
 
 And the tests' own rule: a helper two test modules need lives in tests/support,
 never in one of them or in a conftest. Kept in a test module, nobody looks for
@@ -172,10 +173,25 @@ def test_core_is_pure() -> None:
             assert top not in banned, f"{path}: imports {name}: the core reads no clock and does no I/O"
 
 
+# The one module of the service drivers may use: a duration means the same in
+# a probe URL and in the config.
+DRIVERS_MAY_IMPORT = frozenset({"service.core.units"})
+
+
 def test_drivers_never_import_the_service() -> None:
     for path in modules_under("drivers"):
         for name in imports_of(path):
-            assert not name.startswith("service"), f"{path}: imports {name}"
+            if name.split(".")[0] == "service":
+                assert name in DRIVERS_MAY_IMPORT, f"{path}: imports {name}"
+
+
+def test_what_drivers_may_import_of_the_service_is_pure() -> None:
+    # service.core.units must stay stdlib-only for drivers to keep working as a library.
+    for name in DRIVERS_MAY_IMPORT:
+        path = ROOT / (name.replace(".", "/") + ".py")
+        for imported in imports_of(path):
+            top = imported.split(".")[0]
+            assert top == "__future__" or top in sys.stdlib_module_names, f"{path}: imports {imported}"
 
 
 def test_nothing_below_the_adapters_imports_them() -> None:

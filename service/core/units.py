@@ -11,8 +11,14 @@ import math
 import re
 
 _TEMPERATURE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*(?:°\s*)?([CcFf])\s*$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h|hr)\s*$")
-_DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0}
+# One grammar for every duration potwatch reads, in the config and in probe URLs
+# alike: one or more "<number><unit>" parts ("15s", "90 min", "1h30min").
+_DURATION_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_DURATION_PART = re.compile(
+    rf"\s*({_DURATION_NUMBER})\s*(ms|milliseconds?|msecs?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)(?![a-z])\s*",
+    re.IGNORECASE,
+)
+_DURATION_BARE = re.compile(rf"\s*\+?({_DURATION_NUMBER})\s*")
 
 
 def c_to_f(c: float) -> float:
@@ -42,12 +48,39 @@ def _split_temperature(text: str) -> tuple[float, str]:
     return float(match.group(1)), match.group(2).upper()
 
 
-def parse_duration(text: str) -> float:
-    """``"15s"`` / ``"90min"`` / ``"2h"`` → seconds."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if match is None:
+def parse_duration(text: str, *, bare_seconds: bool = False) -> float:
+    """``"15s"`` / ``"90min"`` / ``"2h"`` / ``"1h30min"`` / ``"500ms"`` → seconds.
+
+    The same grammar serves the config and every probe URL, so a duration
+    means the same wherever it is written. A bare number is refused (seconds
+    or minutes?) unless ``bare_seconds``: probe URLs have always taken
+    ``interval=1`` as one second.
+    """
+    if not isinstance(text, str):
         raise ValueError(f'expected a duration with its unit, like "15s", "90min" or "2h", got {text!r}')
-    seconds = float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+    bare = _DURATION_BARE.fullmatch(text) if bare_seconds else None
+    if bare is not None:
+        return _finite_seconds(float(bare.group(1)), text)
+    parts = list(_DURATION_PART.finditer(text))
+    if not parts or "".join(part.group(0) for part in parts) != text:
+        raise ValueError(f'expected a duration with its unit, like "15s", "90min" or "2h", got {text!r}')
+    seconds = 0.0
+    for part in parts:
+        seconds += float(part.group(1)) * _unit_seconds(part.group(2).lower())
+    return _finite_seconds(seconds, text)
+
+
+def _unit_seconds(unit: str) -> float:
+    if unit.startswith(("ms", "milli")):
+        return 0.001
+    if unit.startswith("s"):
+        return 1.0
+    if unit.startswith("m"):
+        return 60.0
+    return 3600.0
+
+
+def _finite_seconds(seconds: float, text: str) -> float:
     if not math.isfinite(seconds):
         raise ValueError(f"duration out of range: {text!r}")
     return seconds

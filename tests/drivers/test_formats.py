@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 
 from drivers.base import PLAUSIBLE_MAX_C, PLAUSIBLE_MIN_C, SENTINELS_C, Decoded
 from drivers.formats import (
-    FORMATS,
+    LINE_FORMATS,
     MAX_LINE_BYTES,
     LineResult,
     LineSplitter,
     channel_name,
     decode_line,
-    make_decoder,
+    make_line_decoder,
     to_text,
 )
 
@@ -100,6 +100,13 @@ GOOD: list[Row] = [
     ),
     ("json", '{"id": "pot", "ok": true, "t": 20}', [("t", 20.0, None)]),
     ("json", "[107.25, 98.5]", [("0", 107.25, None), ("1", 98.5, None)]),
+    # One probe in both units is one reading (it was two): a sketch printing
+    # Shelly's temperature-component shape, and ArduinoJson examples' temp_c/temp_f.
+    ("json", '{"tC":107.3,"tF":225.1}', [("tC", 107.3, None)]),
+    ("json", '{"temp_c":107.25,"temp_f":225.05}', [("temp_c", 107.25, None)]),
+    # A unit key or a unit on the value beats unit= (the same rule as MQTT's JSON).
+    ("json", '{"TempUnit":"F","Temperature":212}', [("Temperature", 100.0, None)]),
+    ("json", '{"t":"212F"}', [("t", 100.0, None)]),
     # TC4 / aArtisan READ replies (CHAN;1200: two channels)
     ("tc4", "23.50,107.25,98.50,0,0", [("ambient", 23.5, None), ("1", 107.25, None), ("2", 98.5, None)]),
     (
@@ -114,6 +121,33 @@ GOOD: list[Row] = [
     ),  # old fw
     ("tc4", "23.50,107.25,nan,0,0", [("ambient", 23.5, None), ("1", 107.25, None), ("2", None, "nan")]),
     ("tc4", "23.50, 107.25, 98.50, 0, 0", [("ambient", 23.5, None), ("1", 107.25, None), ("2", 98.5, None)]),
+]
+
+# TC4 / aArtisan 3.10 replies to READ after CHAN;<chan>: ambient, one value per
+# logical slot switched on (in slot order), then heater, fan and SV while its
+# PID runs (aArtisan.ino logger()). (chan, line, expected)
+TC4: list[tuple[str, str, list[tuple[str, float | None, str | None]]]] = [
+    # Four channels: 3 and 4 used to be lost.
+    (
+        "1234",
+        "22.81,107.25,98.50,65.00,30.25,35,100,150.00",
+        [("ambient", 22.81, None), ("1", 107.25, None), ("2", 98.5, None), ("3", 65.0, None), ("4", 30.25, None)],
+    ),
+    (
+        "1234",
+        "22.81,107.25,98.50,65.00,30.25",
+        [("ambient", 22.81, None), ("1", 107.25, None), ("2", 98.5, None), ("3", 65.0, None), ("4", 30.25, None)],
+    ),  # PID off
+    # One channel: the heater duty "0" used to become channel 2 at 0 °C.
+    ("1000", "22.81,107.25,0,0,0.00", [("ambient", 22.81, None), ("1", 107.25, None)]),
+    ("1000", "22.81,107.25", [("ambient", 22.81, None), ("1", 107.25, None)]),
+    # Slots are named by their place in CHAN;, not by their order in the reply.
+    ("0200", "22.81,98.50", [("ambient", 22.81, None), ("2", 98.5, None)]),
+    (
+        "1034",
+        "22.81,107.25,65.00,30.25,0,0,0.00",
+        [("ambient", 22.81, None), ("1", 107.25, None), ("3", 65.0, None), ("4", 30.25, None)],
+    ),
 ]
 
 AUTO: list[tuple[str, str, list[tuple[str, float | None, str | None]]]] = [
@@ -174,37 +208,47 @@ def _check(result: LineResult, expected: list[tuple[str, float | None, str | Non
 
 @pytest.mark.parametrize(("fmt", "line", "expected"), GOOD, ids=[f"{f}:{line[:40]}" for f, line, _ in GOOD])
 def test_device_lines_decode(fmt: str, line: str, expected: list[tuple[str, float | None, str | None]]) -> None:
-    _check(make_decoder(fmt).decode(line), expected)
+    _check(make_line_decoder(fmt).decode(line), expected)
+
+
+@pytest.mark.parametrize(("chan", "line", "expected"), TC4, ids=[f"CHAN;{c}:{line}" for c, line, _ in TC4])
+def test_tc4_replies_follow_chan(chan: str, line: str, expected: list[tuple[str, float | None, str | None]]) -> None:
+    _check(make_line_decoder("tc4", chan=chan).decode(line), expected)
+
+
+def test_tc4_reply_shorter_than_chan_says_so() -> None:
+    result = make_line_decoder("tc4", chan="1234").decode("22.81,107.25,98.50")
+    assert not result.readable and "CHAN;1234" in (result.unreadable or "")
 
 
 @pytest.mark.parametrize(("line", "fmt", "expected"), AUTO, ids=[line[:40] for line, _, _ in AUTO])
 def test_auto_recognises_each_format(line: str, fmt: str, expected: list[tuple[str, float | None, str | None]]) -> None:
-    result = make_decoder("auto").decode(line)
+    result = make_line_decoder("auto").decode(line)
     _check(result, expected)
     assert result.fmt == fmt
 
 
 @pytest.mark.parametrize(("fmt", "line"), UNREADABLE, ids=[f"{f}:{line[:30]}" for f, line in UNREADABLE])
 def test_malformed_lines_are_unreadable_not_readings(fmt: str, line: str) -> None:
-    result = make_decoder(fmt).decode(line)
+    result = make_line_decoder(fmt).decode(line)
     assert not result.readable
     assert result.values == ()
 
 
 @pytest.mark.parametrize("line", ["MAX31855 test", "Requesting temperatures...DONE", "hello world", ""])
 def test_auto_leaves_banners_unreadable(line: str) -> None:
-    assert not make_decoder("auto").decode(line).readable
+    assert not make_line_decoder("auto").decode(line).readable
 
 
 def test_unit_option_says_what_a_bare_number_means() -> None:
-    assert make_decoder("number", unit="F").decode("225.05").values[0].celsius == pytest.approx(F225_05)
+    assert make_line_decoder("number", unit="F").decode("225.05").values[0].celsius == pytest.approx(F225_05)
     # A unit written in the line wins over unit=.
-    assert make_decoder("number", unit="F").decode("107.25 C").values[0].celsius == pytest.approx(107.25)
-    assert make_decoder("csv", unit="F").decode("212,32").values[1].celsius == pytest.approx(0.0)
+    assert make_line_decoder("number", unit="F").decode("107.25 C").values[0].celsius == pytest.approx(107.25)
+    assert make_line_decoder("csv", unit="F").decode("212,32").values[1].celsius == pytest.approx(0.0)
 
 
 def test_both_lines_of_the_max6675_example_agree() -> None:
-    decoder = make_decoder("auto")
+    decoder = make_line_decoder("auto")
     c = decoder.decode("C = 107.25").values[0]
     f = decoder.decode("F = 225.05").values[0]
     assert c.channel == f.channel == ""
@@ -235,53 +279,53 @@ def test_channel_names(label: str, channel: str, unit: str | None) -> None:
 
 class TestChannelSelection:
     def test_keyvalue_by_key(self) -> None:
-        result = make_decoder("keyvalue", channel="t2").decode("T1=107.25,T2=98.5")
+        result = make_line_decoder("keyvalue", channel="t2").decode("T1=107.25,T2=98.5")
         assert [(d.channel, d.celsius) for d in result.values] == [("t2", 98.5)]
 
     def test_csv_by_column_number_and_header(self) -> None:
-        decoder = make_decoder("csv", channel="2")
+        decoder = make_line_decoder("csv", channel="2")
         assert decoder.decode("107.25,98.5").values == (Decoded("2", 98.5),)
-        named = make_decoder("csv", channel="pot")
+        named = make_line_decoder("csv", channel="pot")
         assert named.decode("oven,pot").readable  # the header
         assert named.decode("180,107.25").values == (Decoded("pot", 107.25),)
 
     def test_csv_header_names_channels_until_the_shape_changes(self) -> None:
-        decoder = make_decoder("csv")
+        decoder = make_line_decoder("csv")
         assert decoder.decode("time,pot_f").values == ()
         assert [d.channel for d in decoder.decode("12,225.05").values] == ["time", "pot"]
         assert decoder.decode("12,225.05").values[1].celsius == pytest.approx(F225_05)
         assert [d.channel for d in decoder.decode("1,2,3").values] == ["1", "2", "3"]
 
     def test_json_dotted_path(self) -> None:
-        decoder = make_decoder("json", channel="probes.1.t")
+        decoder = make_line_decoder("json", channel="probes.1.t")
         assert decoder.decode('{"probes": [{"t": 1}, {"t": 107.2}]}').values == (Decoded("probes.1.t", 107.2),)
         assert decoder.decode('{"probes": [{"t": 1}, {"t": null}]}').values[0].celsius is None
 
     def test_json_missing_field_is_unreadable_not_a_fault(self) -> None:
         # Sketches that print several kinds of JSON lines would otherwise
         # flap between fault and restored; 30 s of it is a fault (driver).
-        result = make_decoder("json", channel="t").decode('{"status": "boot"}')
+        result = make_line_decoder("json", channel="t").decode('{"status": "boot"}')
         assert not result.readable
         assert "no field 't'" in (result.unreadable or "")
 
     def test_main_channel_by_name(self) -> None:
         # The MAX31855 example also prints its cold junction; keep the thermocouple.
-        decoder = make_decoder("unit", channel="main")
+        decoder = make_line_decoder("unit", channel="main")
         assert decoder.decode("C = 107.25").values == (Decoded("main", 107.25),)
         assert not decoder.decode("Internal Temp = 24.12").readable
         assert decoder.decode("FAULT: Thermocouple is open - no connections.").values[0].channel == "main"
 
     def test_tc4_channel(self) -> None:
-        result = make_decoder("tc4", channel="2").decode("23.5,107.25,98.5,0,0")
+        result = make_line_decoder("tc4", channel="2").decode("23.5,107.25,98.5,0,0")
         assert result.values == (Decoded("2", 98.5),)
 
     def test_a_line_without_the_channel_says_which_it_has(self) -> None:
-        result = make_decoder("auto", channel="T3").decode("T1=107.25,T2=98.5")
+        result = make_line_decoder("auto", channel="T3").decode("T1=107.25,T2=98.5")
         assert "no channel 'T3'" in (result.unreadable or "")
         assert "'T1'" in (result.unreadable or "")
 
     def test_device_wide_fault_reaches_the_selected_channel(self) -> None:
-        result = make_decoder("unit", channel="0").decode("Error: Could not read temperature data")
+        result = make_line_decoder("unit", channel="0").decode("Error: Could not read temperature data")
         assert result.device_wide
         assert result.values[0].channel == "0" and result.values[0].celsius is None
 
@@ -289,16 +333,16 @@ class TestChannelSelection:
 def test_tc4_counts_channels_from_chan_not_from_fields() -> None:
     # CHAN;1230: three channels on. The heater/fan fields that follow must not
     # be read as channel 3 and 4 and vice versa.
-    decoder = make_decoder("tc4", tc4_channels=3)
+    decoder = make_line_decoder("tc4", chan="1230")
     result = decoder.decode("23.5,107.25,98.5,60.0,35,100")
     assert [d.channel for d in result.values] == ["ambient", "1", "2", "3"]
     assert result.values[3].celsius == 60.0
-    assert not make_decoder("tc4", tc4_channels=4).decode("23.5,107.25,98.5").readable
+    assert not make_line_decoder("tc4", chan="1234").decode("23.5,107.25,98.5").readable
 
 
 def test_tc4_acks_are_protocol_lines() -> None:
     for ack in ("#", "# Active channels set to 1200", "# Changed units to C"):
-        result = make_decoder("tc4").decode(ack)
+        result = make_line_decoder("tc4").decode(ack)
         assert result.readable and result.values == ()
 
 
@@ -362,7 +406,7 @@ def test_text(raw: bytes, text: str) -> None:
 def test_bad_bytes_are_unreadable(raw: bytes) -> None:
     result = to_text(raw)
     assert isinstance(result, LineResult) and not result.readable
-    text, decoded = decode_line(make_decoder("auto"), raw)
+    text, decoded = decode_line(make_line_decoder("auto"), raw)
     assert not decoded.readable and text.isprintable()
 
 
@@ -386,14 +430,14 @@ _LINEISH = st.lists(_ALPHABET, max_size=60).map("".join)
 
 
 @settings(max_examples=400, deadline=None)
-@given(fmt=st.sampled_from(FORMATS), text=st.one_of(st.text(max_size=200), _LINEISH))
+@given(fmt=st.sampled_from(LINE_FORMATS), text=st.one_of(st.text(max_size=200), _LINEISH))
 def test_decoders_never_raise_nor_return_the_impossible(fmt: str, text: str) -> None:
-    _plausible(make_decoder(fmt).decode(text))
+    _plausible(make_line_decoder(fmt).decode(text))
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    fmt=st.sampled_from(FORMATS),
+    fmt=st.sampled_from(LINE_FORMATS),
     unit=st.sampled_from(["C", "F"]),
     channel=st.one_of(st.none(), st.sampled_from(["", "1", "T1", "t", "ambient", "a.0.b"])),
     value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**30), 10**30)),
@@ -401,7 +445,7 @@ def test_decoders_never_raise_nor_return_the_impossible(fmt: str, text: str) -> 
 def test_any_number_in_any_format_is_a_plausible_value_or_a_fault(
     fmt: str, unit: str, channel: str | None, value: float
 ) -> None:
-    decoder = make_decoder(fmt, "F" if unit == "F" else "C", channel)
+    decoder = make_line_decoder(fmt, "F" if unit == "F" else "C", channel)
     for line in (
         f"{value}",
         f"T1={value}",
@@ -413,10 +457,10 @@ def test_any_number_in_any_format_is_a_plausible_value_or_a_fault(
 
 
 @settings(max_examples=300, deadline=None)
-@given(chunks=st.lists(st.binary(max_size=3000), max_size=8), fmt=st.sampled_from(FORMATS))
+@given(chunks=st.lists(st.binary(max_size=3000), max_size=8), fmt=st.sampled_from(LINE_FORMATS))
 def test_any_bytes_through_the_splitter(chunks: list[bytes], fmt: str) -> None:
     splitter = LineSplitter(synced=False)
-    decoder = make_decoder(fmt)
+    decoder = make_line_decoder(fmt)
     for chunk in chunks:
         for line in splitter.feed(chunk):
             assert len(line) <= MAX_LINE_BYTES

@@ -248,6 +248,23 @@ ITH20R = (
     '{"time":"2022-12-01 20:00:00","model":"Inkbird-ITH20R","id":57658,"battery":90,"sensor_num":2,'
     '"temperature_C":21.8,"temperature2_C":2635.8,"humidity":40.0}'
 )
+# ThermoPro TempSpike XR (TP862b / TP863b): a meat tip and an ambient tip.
+# rtl_433 src/devices/thermopro_tp86xb.c; the events are PR #3485's captures
+# (a TP863b's booster repeats the probe's event with is_booster).
+TEMPSPIKE = (
+    '{"time" : "2026-02-26 21:55:23", "model" : "ThermoPro-TempSpikeXR", "id" : 156, "color" : "white", '
+    '"temperature_int_C" : 21.100, "temperature_amb_C" : 21.900, "is_probe" : 1, "probe_batery" : 2, "mic" : "CRC"}'
+)
+TEMPSPIKE_BOOSTER = (
+    '{"time" : "2026-02-26 21:55:23", "model" : "ThermoPro-TempSpikeXR", "id" : 156, "color" : "white", '
+    '"temperature_int_C" : 21.100, "temperature_amb_C" : 21.900, "is_booster" : 1, "booster_battery" : 1, '
+    '"mic" : "CRC"}'
+)
+# The first decoder (thermopro_tp862b.c) named the model after the TP862b; rtl_433 -C customary.
+TP862B_F = (
+    '{"time":"2026-02-01 18:00:00","model":"ThermoPro-TP862b","id":54,"color":"black","is_docked":0,'
+    '"temperature_int_F":225.0,"temperature_amb_F":98.6,"flags":31,"mic":"CRC"}'
+)
 ACURITE = (
     '{"time":"2020-01-01 10:00:00","model":"Acurite-986","id":2752,"channel":"1R","battery_ok":1,'
     '"temperature_F":-1.0,"status":0}'
@@ -266,6 +283,11 @@ ACURITE = (
         (ITH20R, None, [("temperature", 21.8), ("temperature_2", None)]),
         (ITH20R, "temperature2", [("temperature_2", None)]),
         (ACURITE, None, [("temperature", -18.33)]),
+        # Both tips of a TempSpike XR (they decoded to nothing).
+        (TEMPSPIKE, None, [("temperature_int", 21.1), ("temperature_amb", 21.9)]),
+        (TEMPSPIKE_BOOSTER, "temperature_int", [("temperature_int", 21.1)]),
+        (TP862B_F, "temperature_amb_F", [("temperature_amb", 37.0)]),
+        (TP862B_F, None, [("temperature_int", 107.22), ("temperature_amb", 37.0)]),
     ],
 )
 def test_rtl_433_events(payload: str, channel: str | None, expected: list[tuple[str, float | None]]) -> None:
@@ -325,6 +347,8 @@ def test_rtl_433_per_field_device_topics() -> None:
         ("temperature_1_C", ("temperature_1", "C")),
         ("temperature_2_F", ("temperature_2", "F")),
         ("temperature1_C", ("temperature_1", "C")),
+        ("temperature_int_C", ("temperature_int", "C")),
+        ("temperature_amb_F", ("temperature_amb", "F")),
         ("temperature_1_LO_C", None),
         ("temperature_2_HI_C", None),
         ("setpoint_C", None),
@@ -412,6 +436,13 @@ def test_omg_absent_probe_is_skipped_and_filters_work() -> None:
         # DallasTemperature's DEVICE_DISCONNECTED_C from a hand-written sketch.
         ('{"ds18b20":-127}', "ds18b20", "C", [("ds18b20", None)]),
         ('{"temp_c":107.2,"humidity":40,"ok":true,"name":"pot"}', None, "C", [("temp_c", 107.2), ("humidity", 40.0)]),
+        # Shelly Gen2's temperature component (status/temperature:100, a DS18B20
+        # on the Plus Add-on) carries tC and tF of one probe: one reading, not two.
+        ('{"id":100,"tC":107.3,"tF":225.1}', "tC", "F", [("tC", 107.3)]),
+        ('{"id":100,"tC":107.3,"tF":225.1}', None, "C", [("id", 100.0), ("tC", 107.3)]),
+        # A unit key (even Tasmota's TempUnit) or a unit on the value beats unit=, as over serial.
+        ('{"TempUnit":"F","Temperature":212}', None, "C", [("Temperature", 100.0)]),
+        ('{"t":"212F"}', None, "C", [("t", 100.0)]),
     ],
 )
 def test_json(payload: str, channel: str | None, unit: str, expected: list[tuple[str, float | None]]) -> None:
@@ -512,6 +543,8 @@ def test_guess_format_from_topic(topic: str, fmt: str | None) -> None:
         (NEXUS.encode(), "rtl_433"),
         (IBT2X.encode(), "omg"),
         (b'{"probe":{"temp":21}}', "json"),
+        (b'{"TempUnit":"F","Temperature":212}', "json"),  # flat: no Tasmota sensor object
+        (TEMPSPIKE.encode(), "rtl_433"),
         (b"hello", None),
         (b"\xff", None),
     ],

@@ -213,6 +213,16 @@ async def test_tc4_old_firmware_ambient_bt_et(device: PtyDevice) -> None:
             await events.wait_for(is_reading(98.5, "2"))
 
 
+async def test_tc4_reads_the_channels_chan_switched_on(device: PtyDevice) -> None:
+    # CHAN;1000 and a running PID: ambient, BT, then heater 0, fan 0 and SV, which are no temperatures.
+    with FakeTc4Board(device, lambda units: "22.81,107.25,0,0,0.00") as board:
+        async with EventCollector(probe_for(device.path, "format=tc4&chan=1000&interval=200ms")) as events:
+            first = await events.wait_for(is_reading(107.25, "1"))
+            await events.wait_for(is_reading(107.25, "1"), after=events.events.index(first) + 1)
+    assert board.commands[0] == "CHAN;1000"
+    assert {r.channel for r in events.readings()} == {"ambient", "1"}
+
+
 async def test_tc4_retries_setup_while_the_board_boots(device: PtyDevice) -> None:
     # Opening the port resets an Arduino (DTR); for a moment it hears nothing.
     settings = settings_from_url(parse_probe_url(f"serial://{device.path}?format=tc4&interval=200ms"))

@@ -10,6 +10,7 @@ import pytest
 from drivers.base import ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading
 from drivers.registry import open_probe, parse_probe_url
 from drivers.w1_probe import W1Dropped, W1Value, parse_w1_slave, settings_from_url, w1_decoded
+from service.core.units import parse_duration
 from tests.support.clock import OffsetClock
 from tests.support.events import EventCollector, is_down
 
@@ -218,3 +219,10 @@ async def test_no_bus_and_no_sensor_say_what_to_check(tmp_path: Path) -> None:
     async with EventCollector(open_probe("pot", w1(tmp_path))) as events:
         notice = await events.wait_for(lambda e: isinstance(e, ProbeNotice))
     assert isinstance(notice, ProbeNotice) and f"{SENSOR} not found" in notice.message
+
+
+@pytest.mark.parametrize("text", ["2s", "500ms", "1min", "1m30s", "90 seconds", "2"])
+def test_an_interval_means_what_the_config_means(text: str) -> None:
+    # One grammar for durations: a probe URL and the config read the same text alike.
+    interval = settings_from_url(parse_probe_url(f"w1://?interval={text}")).interval
+    assert interval == parse_duration(text, bare_seconds=True)
