@@ -10,15 +10,17 @@ from typing import Annotated, Any, cast
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import BaseRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from service import __version__
 from service.api.cooks import cooks_router, held_cook
 from service.api.metrics import metrics_text
-from service.api.models import Acked, Ended, StartCookBody
+from service.api.models import BAD_BODY, COMMAND_ERRORS, Acked, Ended, StartCookBody
 from service.api.sse import event_stream
 from service.core.cook import Cook
 from service.core.events import Acknowledge, AdvanceStep, CommandRefused, Output, StartCook, StopCook
@@ -140,14 +142,16 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
             start = int(last_event_id_header)
         return event_stream(hub.bus, hub.clock, start, settings.shutdown)
 
-    @app.post("/api/alerts/{alert_id}/ack", tags=["commands"], dependencies=authorized)
+    @app.post("/api/alerts/{alert_id}/ack", tags=["commands"], dependencies=authorized, responses=COMMAND_ERRORS)
     async def ack(alert_id: str) -> Acked:
         """Acknowledge one alert, or every active one with ``all``."""
         outputs = await hub.request(Acknowledge(hub.clock.monotonic(), alert_id))
         _refused(outputs)
         return Acked(acked=[o.alert_id for o in outputs if hasattr(o, "alert_id")])
 
-    @app.post("/api/cooks", tags=["commands"], dependencies=authorized, status_code=201)
+    @app.post(
+        "/api/cooks", tags=["commands"], dependencies=authorized, responses=COMMAND_ERRORS | BAD_BODY, status_code=201
+    )
     async def start_cook(body: StartCookBody) -> CookView:
         """Start a cook of a profile on a probe."""
         profile = hub.profiles.get(body.profile)
@@ -160,14 +164,14 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         cook_id = next(o.cook_id for o in outputs if hasattr(o, "cook_id"))
         return cook_json(kitchen, kitchen.cooks[cook_id], hub.clock)
 
-    @app.post("/api/cooks/{cook_id}/advance", tags=["commands"], dependencies=authorized)
+    @app.post("/api/cooks/{cook_id}/advance", tags=["commands"], dependencies=authorized, responses=COMMAND_ERRORS)
     async def advance(cook_id: str) -> CookView:
         """Move a cook to its next step (``current``: the newest running cook)."""
         cook = _running(cook_id)
         _refused(await hub.request(AdvanceStep(hub.clock.monotonic(), cook.id)))
         return cook_json(kitchen, cook, hub.clock)
 
-    @app.post("/api/cooks/{cook_id}/stop", tags=["commands"], dependencies=authorized)
+    @app.post("/api/cooks/{cook_id}/stop", tags=["commands"], dependencies=authorized, responses=COMMAND_ERRORS)
     async def stop(cook_id: str) -> Ended:
         """Stop a cook (``current``: the newest running cook)."""
         cook = _running(cook_id)
@@ -180,7 +184,13 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
             raise HTTPException(404, detail=f"no cook {cook_id!r}")
         return cook
 
-    @app.post("/api/probes/{probe_id}/calibrate", tags=["commands"], dependencies=authorized, status_code=202)
+    @app.post(
+        "/api/probes/{probe_id}/calibrate",
+        tags=["commands"],
+        dependencies=authorized,
+        responses=COMMAND_ERRORS,
+        status_code=202,
+    )
     async def calibrate(probe_id: str) -> CookView:
         """Start measuring where this probe says water boils (put it in a pot at a rolling boil)."""
         if probe_id not in kitchen.probes:
@@ -225,6 +235,16 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
 
     one_route_each(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; a path served by
+            # two routers (GET /api/cooks here, POST in the app) must list every method
+            allowed = allowed_methods(app, request)
+            exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allowed})
+        return await http_exception_handler(request, exc)
+
     if static is not None:
         app.mount("/", RevalidatedStaticFiles(directory=static), name="static")
     return app
@@ -243,6 +263,16 @@ def one_route_each(app: FastAPI) -> None:
             if key in seen:
                 raise ValueError(f"two routes answer {method} {route.path}: give each one home")
             seen.add(key)
+
+
+def allowed_methods(app: FastAPI, request: Request) -> str:
+    """Every method some route serves at this request's path, for a 405's ``Allow``."""
+    methods: set[str] = set()
+    for route in _api_routes(app.routes):
+        matched, _ = route.matches(request.scope)
+        if matched is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:

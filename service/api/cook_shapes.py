@@ -150,8 +150,8 @@ def series(record: CookRecord, most: int = SERIES_POINTS) -> CookSeries:
         target_c=aims["target_c"],
         low_c=aims["low_c"],
         high_c=aims["high_c"],
-        stages=[(round(at - t0, 1), stage) for at, _, _, stage, _ in record.stages],
-        alerts=[(a["t"], a["kind"]) for a in record.alerts],
+        stages=[[round(at - t0, 1), stage] for at, _, _, stage, _ in record.stages],
+        alerts=[[a["t"], a["kind"]] for a in record.alerts],
         restarts=[round(at - t0, 1) for at, _ in record.runs],
     )
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from service.api.cook_shapes import detail, live_state, memory_record, memory_row, series, stages, summary, trace_csv
+from service.api.models import READ_ERRORS
 from service.core.cook import Cook
 from service.history.reader import CookRecord, HistoryReader, Listing
 from service.runtime.clock import iso_utc
@@ -46,6 +47,10 @@ def held_cook(hub: Hub, cook_id: str) -> Cook | None:
             raise HTTPException(409, detail="nothing is cooking")
         return running[-1]
     return cooks.get(cook_id)
+
+
+class CsvResponse(PlainTextResponse):
+    media_type = "text/csv"
 
 
 def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
@@ -91,7 +96,7 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
             items.append(item)
         return items
 
-    @router.get("/api/cooks/{cook_id}")
+    @router.get("/api/cooks/{cook_id}", responses=READ_ERRORS)
     async def one_cook(cook_id: str) -> CookDetail:
         """One cook with its stage changes and alerts (one the hub holds: with its live view)."""
         live = held_cook(hub, cook_id)
@@ -115,7 +120,7 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
         body["alerts"] = sorted(alerts.values(), key=lambda a: float(a["t"]))
         return cast(CookDetail, body)
 
-    @router.get("/api/cooks/{cook_id}/series")
+    @router.get("/api/cooks/{cook_id}/series", responses=READ_ERRORS)
     async def cook_series(cook_id: str) -> CookSeries:
         """The cook's curve for a chart (at most ~2,000 points), its stage changes and alerts."""
         live = held_cook(hub, cook_id)
@@ -128,17 +133,16 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
             body["target_c"], body["low_c"], body["high_c"] = view["target_c"], view["low_c"], view["high_c"]
         return body
 
-    @router.get("/api/cooks/{cook_id}/readings.csv", response_class=PlainTextResponse)
-    async def readings_csv(cook_id: str) -> PlainTextResponse:
+    @router.get("/api/cooks/{cook_id}/readings.csv", response_class=CsvResponse, responses=READ_ERRORS)
+    async def readings_csv(cook_id: str) -> CsvResponse:
         """The cook's readings in the replay trace format; ``potwatch replay`` takes it as it is."""
         live = held_cook(hub, cook_id)
         name = live.id if live else cook_id
         record = await from_file(name, True) or from_memory(live)
         if record is None:
             raise HTTPException(404, detail=f"no cook {cook_id!r}")
-        return PlainTextResponse(
+        return CsvResponse(
             trace_csv(record),
-            media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="potwatch-{name}.csv"'},
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,3 +22,26 @@ class Acked(BaseModel):
 class Ended(BaseModel):
     cook: str
     outcome: str
+
+
+class Problem(BaseModel):
+    """An error's body: what is wrong, in words a cook or a script can show as they are."""
+
+    detail: str
+
+
+# The errors each route can answer with, for the OpenAPI schema (a 422 FastAPI documents itself).
+# Always JSON, whatever the route's own media type (the CSV export's 404 is JSON too).
+Responses = dict[int | str, dict[str, Any]]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": Problem.model_json_schema()}}}
+
+
+UNAUTHORIZED: Responses = {401: _problem("a token is set and this request has a wrong one")}
+NOT_FOUND: Responses = {404: _problem("no such cook, alert, probe or profile")}
+CONFLICT: Responses = {409: _problem("not now: nothing is cooking, or the probe is busy")}
+BAD_BODY: Responses = {400: _problem("the body could not be read as JSON")}
+COMMAND_ERRORS: Responses = UNAUTHORIZED | NOT_FOUND | CONFLICT
+READ_ERRORS: Responses = NOT_FOUND | CONFLICT

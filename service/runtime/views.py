@@ -200,8 +200,8 @@ class CookSeries(TypedDict):
     target_c: float | None
     low_c: float | None
     high_c: float | None
-    stages: list[tuple[float, str]]
-    alerts: list[tuple[float, str]]
+    stages: list[list[float | str]]  # [t, stage]
+    alerts: list[list[float | str]]  # [t, kind]
     restarts: list[float]
 
 
