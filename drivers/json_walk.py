@@ -168,14 +168,34 @@ def _key_unit(leaf: Leaf) -> Unit | None:
     return label_unit(leaf.key)[1] if leaf.in_object else None
 
 
+# Unit-key words that say "this number is not a temperature" (a humidity, a pressure, a
+# voltage beside the probe): the numbers under them are not read as degrees.
+NOT_TEMPERATURE_UNITS = frozenset(
+    {"%", "%rh", "rh", "hpa", "pa", "kpa", "mbar", "bar", "psi", "inhg", "mmhg", "v", "mv", "a", "ma", "w", "kw",
+     "kwh", "wh", "lx", "lux", "ppm", "ppb", "db", "dbm", "m", "cm", "mm", "s", "ms", "min", "h", "rpm", "hz"}
+)  # fmt: skip
+# Unit systems some firmwares name instead of a unit (Tasmota-likes, weather stations).
+SYSTEM_UNITS: dict[str, Unit] = {"metric": "C", "si": "C", "imperial": "F", "us": "F"}
+
+
 def leaf_unit(leaf: Leaf, default: Unit) -> Unit | None:
     """The unit rule for a number that says none itself: its key, then the nearest
-    unit key, then ``default``. None: the unit key names no temperature unit."""
+    unit key, then ``default``. None: the unit key names a unit that is not a temperature.
+
+    A unit key holding a word that is neither (a device name, a firmware's own
+    label) says nothing about degrees: the probe's ``unit=`` decides, as it did
+    before the key was looked at.
+    """
     own = _key_unit(leaf)
     if own is not None:
         return own
     if leaf.stated is not None:
-        return unit_word(leaf.stated)
+        word = " ".join(leaf.stated.split()).lower()
+        named = unit_word(word) or SYSTEM_UNITS.get(word)
+        if named is not None:
+            return named
+        if word in NOT_TEMPERATURE_UNITS:
+            return None
     return default
 
 
@@ -216,6 +236,29 @@ def temperature_at(doc: object, path: str, default: Unit) -> Decoded | str:
     return leaf.reason if isinstance(leaf, NotJson) else temperature(leaf, default)
 
 
+# Keys that hold what a device says about itself, never a probe's temperature: read without a
+# ``channel=``, their numbers, nulls and words would be channels of their own ("time": 12345 ms
+# reads as an impossible temperature, "error": null as a fault), flapping the probe.
+METADATA_KEYS = frozenset(
+    {"id", "name", "model", "type", "subtype", "error", "err", "errors", "status", "message", "msg", "time",
+     "timestamp", "ts", "date", "millis", "ms", "uptime", "rssi", "snr", "battery", "battery_ok", "batt", "ip",
+     "mac", "version", "ver", "firmware", "fw", "mode", "device", "host", "hostname", "label", "protocol", "mic",
+     "seq", "sequence", "count", "interval"}
+)  # fmt: skip
+
+
+def _reads_unselected(leaf: Leaf) -> bool:
+    """Whether a leaf counts as a probe when no ``channel=`` picked it.
+
+    Every number, null and word does (``"oven": null`` is that probe's fault:
+    a sketch writes NaN so), but for the device's own fields (``METADATA_KEYS``),
+    unless the key names a temperature unit (``"time_f"`` is one).
+    """
+    if not leaf.in_object or _key_unit(leaf) is not None:
+        return True
+    return leaf.key.casefold() not in METADATA_KEYS
+
+
 def temperatures(doc: object, default: Unit) -> list[Temperature]:
     """Every temperature in a document, in order; a ``_c``/``_f`` pair of one probe is one.
 
@@ -225,6 +268,8 @@ def temperatures(doc: object, default: Unit) -> list[Temperature]:
     """
     read: list[tuple[Temperature, tuple[tuple[str, ...], str], Unit | None]] = []
     for leaf in leaves(doc, TEMPERATURE_UNIT_KEYS):
+        if not _reads_unselected(leaf):
+            continue
         decoded = temperature(leaf, default)
         if isinstance(decoded, str):
             continue

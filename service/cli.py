@@ -59,11 +59,14 @@ def _relative(config_path: Path, folder: str) -> Path:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    _, problems = config_problems(Path(args.path))
+    config, problems = config_problems(Path(args.path))
     for line in problems:
         print(line)
     if problems:
         return EXIT_USAGE
+    warning = config.notify.not_built_warning() if config is not None else None
+    if warning:
+        print(f"{args.path}: warning: {warning}", file=sys.stderr)
     print(f"{args.path}: ok")
     return 0
 

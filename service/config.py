@@ -187,23 +187,24 @@ class CookConfig(Model):
 
 
 class NotifyConfig(Model):
-    """Push notifications: the section is reserved, and refused while nothing would send.
+    """Push notifications: the section is part of the file's contract, but nothing sends yet.
 
-    A cook who fills in a URL expects a phone to ring; accepting it with nothing
-    behind it would be silence at the moment that matters.
+    The URLs are accepted, so that a config written for a later version still
+    starts the service (a refused file would keep the page and every alarm
+    down), and ``not_built_warning`` says plainly that they reach nobody.
     """
 
-    urls: list[str] = Field(default_factory=list, description="Apprise URLs for critical alerts (not yet built)")
+    urls: list[str] = Field(default_factory=list, description="Apprise URLs for critical alerts (not built yet)")
 
-    @field_validator("urls")
-    @classmethod
-    def _not_yet(cls, urls: list[str]) -> list[str]:
-        if urls:
-            raise ValueError(
-                "push notifications are not built yet, so nothing would reach you: remove these urls "
-                "and use the phone page, MQTT or Home Assistant for alerts"
-            )
-        return urls
+    def not_built_warning(self) -> str | None:
+        if not self.urls:
+            return None
+        n = len(self.urls)
+        which = "this url reaches" if n == 1 else f"these {n} urls reach"
+        return (
+            f"notify.urls: push notifications are not built yet, so {which} nobody; "
+            "alerts reach the phone page, MQTT and Home Assistant"
+        )
 
 
 class Config(Model):

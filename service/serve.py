@@ -124,6 +124,10 @@ class Service:
 
         hub.on_output.append(remember)
         settings = AppSettings(token=config.server.token, secure=bool(config.server.tls), history=self.history)
+        not_built = config.notify.not_built_warning()
+        if not_built:
+            log.warning("%s", not_built)
+            settings.health.append(lambda: {"notify": f"not built yet: {len(config.notify.urls)} url(s) ignored"})
         for part in self.parts:
             part.attach(hub)
             settings.health.append(part.health)

@@ -61,6 +61,14 @@ SAME: list[tuple[str, Unit, Readings]] = [
     ('{"t":-127}', "C", [("t", None)]),
     ('{"t":6552.6}', "C", [("t", None)]),
     ('{"t":1' + "0" * 400 + "}", "C", [("t", None)]),  # a 400-digit integer
+    # A device's own fields beside the probe are no channels: no flapping between a reading and a fault.
+    ('{"temp":22.5,"error":null}', "C", [("temp", 22.5)]),
+    ('{"id":"1234","temp":22.5,"name":"Err","time":12345}', "C", [("temp", 22.5)]),
+    ('{"oven":null,"t":107.25}', "C", [("oven", None), ("t", 107.25)]),  # a probe's NaN is still its fault
+    # A unit key naming no unit at all leaves unit= to decide; a unit system names one.
+    ('{"unit":"esp32-kitchen","temperature":22.5}', "C", [("temperature", 22.5)]),
+    ('{"units":"metric","temperature":22.5}', "F", [("temperature", 22.5)]),
+    ('{"units":"imperial","temperature":72.5}', "C", [("temperature", 22.5)]),
     # Not temperatures at all.
     ('{"id":"pot","ok":true,"t":20}', "C", [("t", 20.0)]),
     ("[107.25, 98.5]", "C", [("0", 107.25), ("1", 98.5)]),
@@ -69,8 +77,7 @@ SAME: list[tuple[str, Unit, Readings]] = [
         '{"time":"2026-02-26 21:55:23","model":"ThermoPro-TempSpikeXR","id":156,"color":"white",'
         '"temperature_int_C":21.1,"temperature_amb_C":21.9,"is_probe":1,"probe_batery":2,"mic":"CRC"}',
         "F",
-        [
-            ("id", 68.89),
+        [  # the device's own id (156) is not a 68.89 °C probe
             ("temperature_int_C", 21.1),
             ("temperature_amb_C", 21.9),
             ("is_probe", -17.22),

@@ -439,7 +439,7 @@ def test_omg_absent_probe_is_skipped_and_filters_work() -> None:
         # Shelly Gen2's temperature component (status/temperature:100, a DS18B20
         # on the Plus Add-on) carries tC and tF of one probe: one reading, not two.
         ('{"id":100,"tC":107.3,"tF":225.1}', "tC", "F", [("tC", 107.3)]),
-        ('{"id":100,"tC":107.3,"tF":225.1}', None, "C", [("id", 100.0), ("tC", 107.3)]),
+        ('{"id":100,"tC":107.3,"tF":225.1}', None, "C", [("tC", 107.3)]),  # the component's id is no probe
         # A unit key (even Tasmota's TempUnit) or a unit on the value beats unit=, as over serial.
         ('{"TempUnit":"F","Temperature":212}', None, "C", [("Temperature", 100.0)]),
         ('{"t":"212F"}', None, "C", [("t", 100.0)]),

@@ -33,9 +33,9 @@ probe = "pot"
 """
 
 
-def service(tmp_path: Path, url: str = "sim://?kind=caramel") -> Service:
+def service(tmp_path: Path, url: str = "sim://?kind=caramel", extra: str = "") -> Service:
     path = tmp_path / "potwatch.toml"
-    path.write_text(CONFIG.format(url=url))
+    path.write_text(CONFIG.format(url=url) + extra)
     config = load_config(path)
     return Service(config, load_profiles(), host="127.0.0.1", port=free_port(), state=tmp_path)
 
@@ -127,6 +127,18 @@ async def test_a_bad_probe_url_keeps_the_service_up_and_says_so(tmp_path: Path) 
         async with asyncio.timeout(20):
             await said()
         assert not running.done(), "a bad probe URL stopped the service"
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_notify_urls_that_nothing_sends_to_are_said_on_healthz(tmp_path: Path) -> None:
+    svc = service(tmp_path, extra='\n[notify]\nurls = ["ntfy://kitchen", "pover://user@token"]\n')
+    running = asyncio.create_task(svc.run())
+    try:
+        health = (await answering(svc)).json()
+        assert health["notify"] == "not built yet: 2 url(s) ignored"
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
