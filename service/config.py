@@ -90,6 +90,10 @@ class ServerConfig(Model):
     host: str = Field("0.0.0.0", description="address to listen on; 0.0.0.0 = every interface of the Pi")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of the phone page and the API")
     token: str = Field("", description="when set, every POST needs 'Authorization: Bearer <token>'")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="more names the service answers to (a reverse proxy's), for the same-origin check of commands",
+    )
     tls: str = Field(
         "",
         description='"" = plain http; "self-signed" = make and keep a certificate; "files" = tls_cert/tls_key',

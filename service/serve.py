@@ -123,7 +123,14 @@ class Service:
                 calibrations.save(out.probe, out.boil_c)
 
         hub.on_output.append(remember)
-        settings = AppSettings(token=config.server.token, secure=bool(config.server.tls), history=self.history)
+        settings = AppSettings(
+            token=config.server.token,
+            secure=bool(config.server.tls),
+            history=self.history,
+            allowed_hosts=config.server.allowed_hosts,
+        )
+        if not config.server.token:
+            log.warning("no [server] token: anyone on this network can stop the cook (see docs/security.md)")
         not_built = config.notify.not_built_warning()
         if not_built:
             log.warning("%s", not_built)

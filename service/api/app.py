@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.routing import APIRoute
@@ -19,8 +18,12 @@ from starlette.routing import BaseRoute, Match
 
 from service import __version__
 from service.api.cooks import cooks_router, held_cook
+from service.api.guard import CommandGuard
+from service.api.json_body import StrictJsonRoute
+from service.api.limits import BodyLimit
 from service.api.metrics import metrics_text
 from service.api.models import BAD_BODY, COMMAND_ERRORS, Acked, Ended, StartCookBody
+from service.api.origin import SameOrigin
 from service.api.sse import event_stream
 from service.core.cook import Cook
 from service.core.events import Acknowledge, AdvanceStep, CommandRefused, Output, StartCook, StopCook
@@ -45,6 +48,8 @@ from service.runtime.words import page_module
 class AppSettings:
     token: str = ""
     secure: bool = False
+    # names this service answers to besides its own (a reverse proxy's), for the same-origin check
+    allowed_hosts: list[str] = field(default_factory=list)
     shutdown: anyio.Event = field(default_factory=anyio.Event)
     # each part's health, asked at every /healthz (recording, mqtt…)
     health: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
@@ -110,19 +115,15 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         version=__version__,
         description="A kitchen thermometer that follows the recipe. See docs/api.md.",
     )
+    # bodies are parsed as strict JSON (no NaN, no lone surrogates, bounded depth)
+    app.router.route_class = StrictJsonRoute
+    # outermost last: who may send a command is decided before any body is read, then the body is capped
+    app.add_middleware(BodyLimit)
+    app.add_middleware(CommandGuard, token=settings.token, origin=SameOrigin(settings.allowed_hosts))
     kitchen = hub.kitchen
     app.include_router(cooks_router(hub, settings.history))
     for router in settings.routers:
         app.include_router(router)
-
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not settings.token:
-            return
-        expected = f"Bearer {settings.token}"
-        if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
-            raise HTTPException(401, detail="missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
-
-    authorized = [Depends(require_token)]
 
     @app.get("/api/status", tags=["read"])
     def status() -> ApiStatus:
@@ -138,20 +139,19 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
     ) -> Response:
         """Server-sent events: reading, probe, cook, stage, alert, ack, cook_ended, calibrated, heartbeat."""
         start = last_event_id
-        if last_event_id_header is not None and last_event_id_header.strip().isdigit():
-            start = int(last_event_id_header)
+        header = (last_event_id_header or "").strip()
+        if header.isdecimal() and len(header) <= 18:  # an id this run could have sent: no 5,000-digit int()
+            start = int(header)
         return event_stream(hub.bus, hub.clock, start, settings.shutdown)
 
-    @app.post("/api/alerts/{alert_id}/ack", tags=["commands"], dependencies=authorized, responses=COMMAND_ERRORS)
+    @app.post("/api/alerts/{alert_id}/ack", tags=["commands"], responses=COMMAND_ERRORS)
     async def ack(alert_id: str) -> Acked:
         """Acknowledge one alert, or every active one with ``all``."""
         outputs = await hub.request(Acknowledge(hub.clock.monotonic(), alert_id))
         _refused(outputs)
         return Acked(acked=[o.alert_id for o in outputs if hasattr(o, "alert_id")])
 
-    @app.post(
-        "/api/cooks", tags=["commands"], dependencies=authorized, responses=COMMAND_ERRORS | BAD_BODY, status_code=201
-    )
+    @app.post("/api/cooks", tags=["commands"], responses=COMMAND_ERRORS | BAD_BODY, status_code=201)
     async def start_cook(body: StartCookBody) -> CookView:
         """Start a cook of a profile on a probe."""
         profile = hub.profiles.get(body.profile)
@@ -164,14 +164,14 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
         cook_id = next(o.cook_id for o in outputs if hasattr(o, "cook_id"))
         return cook_json(kitchen, kitchen.cooks[cook_id], hub.clock)
 
-    @app.post("/api/cooks/{cook_id}/advance", tags=["commands"], dependencies=authorized, responses=COMMAND_ERRORS)
+    @app.post("/api/cooks/{cook_id}/advance", tags=["commands"], responses=COMMAND_ERRORS)
     async def advance(cook_id: str) -> CookView:
         """Move a cook to its next step (``current``: the newest running cook)."""
         cook = _running(cook_id)
         _refused(await hub.request(AdvanceStep(hub.clock.monotonic(), cook.id)))
         return cook_json(kitchen, cook, hub.clock)
 
-    @app.post("/api/cooks/{cook_id}/stop", tags=["commands"], dependencies=authorized, responses=COMMAND_ERRORS)
+    @app.post("/api/cooks/{cook_id}/stop", tags=["commands"], responses=COMMAND_ERRORS)
     async def stop(cook_id: str) -> Ended:
         """Stop a cook (``current``: the newest running cook)."""
         cook = _running(cook_id)
@@ -187,7 +187,6 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
     @app.post(
         "/api/probes/{probe_id}/calibrate",
         tags=["commands"],
-        dependencies=authorized,
         responses=COMMAND_ERRORS,
         status_code=202,
     )

@@ -40,8 +40,10 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 UNAUTHORIZED: Responses = {401: _problem("a token is set and this request has a wrong one")}
+FORBIDDEN: Responses = {403: _problem("no token is set and the request came from another site's page")}
+TOO_LARGE: Responses = {413: _problem("the request body is over the cap (a few KiB)")}
 NOT_FOUND: Responses = {404: _problem("no such cook, alert, probe or profile")}
 CONFLICT: Responses = {409: _problem("not now: nothing is cooking, or the probe is busy")}
 BAD_BODY: Responses = {400: _problem("the body could not be read as JSON")}
-COMMAND_ERRORS: Responses = UNAUTHORIZED | NOT_FOUND | CONFLICT
+COMMAND_ERRORS: Responses = UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | TOO_LARGE
 READ_ERRORS: Responses = NOT_FOUND | CONFLICT

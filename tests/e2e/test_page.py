@@ -120,6 +120,8 @@ def test_page_shows_temperature_and_stage(demo: ServiceProcess, phone: Phone) ->
     expect(page.locator("#eta")).to_be_visible()
     expect(page.locator("#speed")).to_have_text("demo ×200")
     expect(page.locator("#boils")).to_be_hidden()  # no boil test, barometer or altitude: nothing moves the target
+    # no token in the demo: the page says what that means
+    expect(page.locator("#open-notice")).to_contain_text("anyone on this network can stop the cook")
 
     # the big number is the service's, live
     status = demo.get("/api/status")
@@ -292,6 +294,7 @@ def test_page_asks_for_the_token_to_acknowledge(tmp_path: Path, phone: Phone) ->
         alarm = page.locator("#alarm")
         expect(alarm).to_be_visible(timeout=ALARM_TIMEOUT_MS)
         shown = alarm.get_attribute("data-ids")
+        expect(page.locator("#open-notice")).to_be_hidden()  # a token is set: no "anyone can stop it"
         page.locator("#ack").click()
         dialog = page.locator("#token-dialog")
         expect(dialog).to_be_visible()

@@ -643,6 +643,7 @@ class Page {
   applyStatus(status) {
     this.speed = status.speed ?? 1;
     this.authRequired = Boolean(status.auth_required);
+    $("open-notice").hidden = this.authRequired;
     this.probes = new Map(status.probes.map((p) => [p.id, p]));
     const running = status.cooks ?? (status.cook ? [status.cook] : []);
     this.cooks = new Map(running.map((c) => [c.id, c]));
