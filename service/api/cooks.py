@@ -93,6 +93,8 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
             if cook is not None and item["running"] != (cook.ended_at is None):
                 # the file lags the hub by up to one flush: the hub knows whether it still cooks
                 item = live_state(item, cook, clock)
+            if cook is not None and cook.ended_at is None:
+                item["started_at"] = clock.iso(cook.started_at)  # a running cook: as /api/status says
             items.append(item)
         return items
 
@@ -109,8 +111,9 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
         body: dict[str, Any] = dict(detail(shaped)) if shaped is not None else {}
         body.update(cook_json(hub.kitchen, live, hub.clock))
         body["running"] = live.ended_at is None
-        if record is not None:
-            # stamped when it started; the hub's clock can only reconstruct it (a restart's downtime is an estimate)
+        if record is not None and live.ended_at is not None:
+            # an ended cook: the stamp it was recorded with. A running one keeps the hub's word, as
+            # /api/status gives it: after the wall clock steps (NTP after boot) both move together
             body["started_at"] = iso_utc(record.row.started_wall)
         body["stages"] = stages(shaped) if shaped is not None else []
         alerts = {a["id"]: a for a in (record.alerts if record is not None else [])}

@@ -191,6 +191,24 @@ async def test_the_hub_has_the_last_word_on_a_cook_it_holds(tmp_path: Path) -> N
         assert (await c.get("/api/cooks/current")).status_code == 409
 
 
+async def test_a_running_cooks_start_agrees_with_the_status_after_the_wall_clock_steps(tmp_path: Path) -> None:
+    """An NTP sync after boot moves the wall clock: every route must still give one start for a running cook."""
+    path = tmp_path / "h.db"
+    clock = HandClock()
+    hub, _ = one_cook_recorded(path, clock, stopped=False)
+    clock.jump = 3600.0  # the Pi booted an hour behind; NTP has just put it right
+    async with client(hub, HistoryReader(path)) as c:
+        status = (await c.get("/api/status")).json()["cook"]["started_at"]
+        detail = (await c.get("/api/cooks/1-c1")).json()["started_at"]
+        (listed,) = (await c.get("/api/cooks")).json()
+        assert detail == status == listed["started_at"]
+        hub.apply(StopCook(clock.t, "1-c1"))
+        # ended: the stamp it was recorded with (before the step), in the listing and the detail alike
+        ended = (await c.get("/api/cooks/1-c1")).json()["started_at"]
+        (listed,) = (await c.get("/api/cooks")).json()
+        assert ended == listed["started_at"] < status
+
+
 async def test_a_past_cook_comes_from_the_file(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     clock = HandClock()
