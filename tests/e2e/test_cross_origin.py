@@ -23,7 +23,7 @@ import pytest
 from tests.support.net import free_port
 from tests.support.phone import open_phone
 from tests.support.pty_device import PtyDevice
-from tests.support.service import ServiceProcess
+from tests.support.service import ServiceProcess, serial_service, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -70,23 +70,10 @@ def attack_site(service_base: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def device() -> Iterator[PtyDevice]:
-    with PtyDevice() as dev:
-        yield dev
-
-
-@pytest.fixture
-def service(tmp_path: Path, device: PtyDevice) -> Iterator[ServiceProcess]:
-    config = tmp_path / "potwatch.toml"
-    config.write_text(  # no [server] token: the same-origin check is all that guards the commands
-        f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
-        f'[[probes]]\nid = "pot"\nurl = "serial://{device.path}?baud=9600&format=number&unit=F"\n'
-        'stale_after = "30s"\n\n[cook]\nprofile = "caramel"\nprobe = "pot"\n'
-    )
-    svc = ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port()).start()
-    yield svc
-    if svc.proc is not None and svc.proc.poll() is None:
-        svc.stop()
+def service(tmp_path: Path) -> Iterator[tuple[ServiceProcess, PtyDevice]]:
+    # no [server] token: the same-origin check is all that guards the commands
+    with PtyDevice() as device, serving(serial_service(tmp_path, device.path, stale_after="30s")) as svc:
+        yield svc, device
 
 
 def reached_alarm(service: ServiceProcess, device: PtyDevice) -> dict[str, Any]:
@@ -107,27 +94,28 @@ def reached_alarm(service: ServiceProcess, device: PtyDevice) -> dict[str, Any]:
     raise AssertionError(f"the caramel never raised target_reached:\n{service.log()}")
 
 
-def test_a_foreign_page_cannot_ack_or_stop(service: ServiceProcess, device: PtyDevice, browser: Browser) -> None:
-    alert = reached_alarm(service, device)
+def test_a_foreign_page_cannot_ack_or_stop(service: tuple[ServiceProcess, PtyDevice], browser: Browser) -> None:
+    svc, device = service
+    alert = reached_alarm(svc, device)
     page = open_phone(browser).page
     try:
         with (
-            attack_site(service.base) as url,
+            attack_site(svc.base) as url,
             page.expect_response(lambda r: r.url.endswith("/api/alerts/all/ack")) as acked,
             page.expect_response(lambda r: r.url.endswith("/api/cooks/current/stop")) as stopped,
         ):
             page.goto(url)
         answers = {"ack": acked.value.status, "stop": stopped.value.status}
-        page.wait_for_url(service.base + "/api/cooks/current/stop")  # the form's navigation: the refusal
+        page.wait_for_url(svc.base + "/api/cooks/current/stop")  # the form's navigation: the refusal
         body = page.locator("body").inner_text()
     finally:
         page.context.close()
     assert answers == {"ack": 403, "stop": 403}, answers
     assert "may not send commands" in body, body
-    status = service.get("/api/status")
+    status = svc.get("/api/status")
     assert status["cook"] is not None and status["cook"]["profile"] == "caramel", "the cook was stopped"
     still = next(a for a in status["alerts"] if a["id"] == alert["id"])
     assert still["active"] and not still["acked"], "the alarm was acknowledged"
     # while the service's own page (same origin) still can: the ack goes through
-    r = service.post("/api/alerts/all/ack", headers={"Origin": service.base})
+    r = svc.post("/api/alerts/all/ack", headers={"Origin": svc.base})
     assert r.status_code == 200 and alert["id"] in r.json()["acked"]

@@ -23,9 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.net import free_port
 from tests.support.pty_device import PtyDevice
-from tests.support.service import ServiceProcess
+from tests.support.service import ServiceProcess, serial_service, serving
 from tests.support.waiting import wait_until
 
 TOKEN = "s3cret"
@@ -128,28 +127,19 @@ def peak_rss_kib(pid: int) -> int:
 
 
 @pytest.fixture
-def device() -> Iterator[PtyDevice]:
-    with PtyDevice() as dev:
-        yield dev
-
-
-@pytest.fixture
-def service(tmp_path: Path, device: PtyDevice) -> Iterator[ServiceProcess]:
-    config = tmp_path / "potwatch.toml"
-    config.write_text(
-        f'[server]\ntoken = "{TOKEN}"\n\n[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
-        f'[[probes]]\nid = "pot"\nurl = "serial://{device.path}?baud=9600&format=number&unit=F"\n'
-        'stale_after = "2s"\n\n[cook]\nprofile = "caramel"\nprobe = "pot"\n'
-    )
-    svc = ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port()).start()
-    yield svc
-    if svc.proc is not None and svc.proc.poll() is None:
-        svc.stop()
+def service(tmp_path: Path) -> Iterator[tuple[ServiceProcess, PtyDevice]]:
+    # stale after 2 s: a loop held that long raises a false probe_lost
+    with (
+        PtyDevice() as device,
+        serving(serial_service(tmp_path, device.path, stale_after="2s", server=f'token = "{TOKEN}"')) as svc,
+    ):
+        yield svc, device
 
 
 def test_huge_and_hostile_bodies_never_stall_the_tracker(
-    service: ServiceProcess, device: PtyDevice, record_property: pytest.RecordProperty
+    service: tuple[ServiceProcess, PtyDevice], record_property: pytest.RecordProperty
 ) -> None:
+    service, device = service
     assert service.proc is not None
     climb = Climb(device)
     climb.start()

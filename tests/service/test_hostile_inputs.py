@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
 from tests.support.net import free_port
-from tests.support.service import ServiceProcess
+from tests.support.service import ServiceProcess, serving
 
 # as they would appear in a URL, before percent-encoding (a lone surrogate goes out as its CESU bytes)
 HOSTILE = [
@@ -87,14 +86,10 @@ def header_bytes(value: str) -> bytes:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     state = tmp_path_factory.mktemp("state")
-    service = ServiceProcess(
-        ["demo", "--speed", "100", "--state-dir", str(state)], Path(state / "service.log"), free_port()
-    )
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
+    with serving(
+        ServiceProcess(["demo", "--speed", "100", "--state-dir", str(state)], state / "demo.log", free_port())
+    ) as svc:
+        yield svc
 
 
 def operations(base: str) -> list[tuple[str, str, list[dict[str, str]]]]:

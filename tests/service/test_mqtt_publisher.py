@@ -39,7 +39,7 @@ from tests.support.clock import HandClock
 from tests.support.ha_discovery import validate_all
 from tests.support.net import free_port
 from tests.support.pty_device import PtyDevice
-from tests.support.service import ServiceProcess, sse
+from tests.support.service import ServiceProcess, serving, sse
 from tests.support.waiting import wait_until, wait_until_async
 
 pytestmark = pytest.mark.real_part("mosquitto")
@@ -441,17 +441,6 @@ def ramp(device: PtyDevice, start_f: float, end_f: float, step_f: float = 0.1) -
         time.sleep(0.01)
 
 
-@contextlib.contextmanager
-def running_service(svc: ServiceProcess) -> Iterator[ServiceProcess]:
-    """Start ``svc``; whatever happens in the test, no process is left behind."""
-    svc.start()
-    try:
-        yield svc
-    finally:
-        if svc.proc is not None and svc.proc.poll() is None:
-            svc.stop(signal.SIGKILL)
-
-
 def mqtt_state(service: ServiceProcess) -> str:
     return str(service.get("/healthz")["mqtt"]["state"])
 
@@ -501,7 +490,7 @@ def test_last_will_after_sigkill_and_offline_on_sigterm(
     mosquitto: Broker,  # noqa: F811
 ) -> None:
     svc = service_for(tmp_path, device, mosquitto)
-    with recorder(mosquitto, "potwatch/availability") as rec, running_service(svc):
+    with recorder(mosquitto, "potwatch/availability") as rec, serving(svc, signal.SIGKILL):
         rec.wait_for(lambda m: m.text == "online", 10)
         mark = len(rec.all())
         killed_at = time.monotonic()

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.net import free_port
 from tests.support.waiting import wait_until
 
 POTWATCH = [sys.executable, "-m", "service.cli"]
@@ -168,3 +169,28 @@ def sse(url: str, headers: dict[str, str] | None = None) -> Iterator[SseReader]:
         yield reader
     finally:
         reader.stop()
+
+
+def serial_service(tmp_path: Path, device_path: str, *, stale_after: str, server: str = "") -> ServiceProcess:
+    """``potwatch run`` cooking the caramel on a serial probe at ``device_path`` (a pty), not started yet.
+
+    ``server``: the lines of a ``[server]`` table (a token), empty for none.
+    """
+    config = tmp_path / "potwatch.toml"
+    config.write_text(
+        (f"[server]\n{server}\n\n" if server else "") + f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
+        f'[[probes]]\nid = "pot"\nurl = "serial://{device_path}?baud=9600&format=number&unit=F"\n'
+        f'stale_after = "{stale_after}"\n\n[cook]\nprofile = "caramel"\nprobe = "pot"\n'
+    )
+    return ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port())
+
+
+@contextlib.contextmanager
+def serving(service: ServiceProcess, sig: int = signal.SIGTERM) -> Iterator[ServiceProcess]:
+    """``service`` started for the block; whatever happens in it, no process is left behind."""
+    service.start()
+    try:
+        yield service
+    finally:
+        if service.proc is not None and service.proc.poll() is None:
+            service.stop(sig)
