@@ -96,6 +96,7 @@ def reached_alarm(service: ServiceProcess, device: PtyDevice) -> dict[str, Any]:
 
 def test_a_foreign_page_cannot_ack_or_stop(service: tuple[ServiceProcess, PtyDevice], browser: Browser) -> None:
     svc, device = service
+    assert "anyone on this network can stop the cook" in svc.log()  # the warning at start, without a token
     alert = reached_alarm(svc, device)
     page = open_phone(browser).page
     try:

@@ -140,6 +140,7 @@ def test_huge_and_hostile_bodies_never_stall_the_tracker(
     service: tuple[ServiceProcess, PtyDevice], record_property: pytest.RecordProperty
 ) -> None:
     service, device = service
+    assert "anyone on this network" not in service.log()  # a token is set: no warning
     assert service.proc is not None
     climb = Climb(device)
     climb.start()

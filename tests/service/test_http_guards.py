@@ -21,6 +21,7 @@ from service.api.json_body import NotJson, strict_loads
 from service.api.limits import MAX_BODY_BYTES
 from service.api.origin import SameOrigin, machine_names
 from service.core.cook import Kitchen, ProbeSetup
+from service.core.events import StartCook
 from service.profiles import load_profiles
 from service.runtime.hub import Hub
 from tests.support.clock import HandClock
@@ -116,18 +117,21 @@ async def test_the_bearer_scheme_is_case_insensitive(hub: Hub, scheme: str) -> N
 # -- bodies are capped on the receive stream --------------------------------------------------
 
 
-async def test_a_declared_length_over_the_cap_is_413_without_calling_the_route(hub: Hub) -> None:
+@pytest.mark.parametrize("path", ["/api/cooks", "/api/cooks/current/stop"])
+async def test_a_declared_length_over_the_cap_is_413_without_calling_the_route(hub: Hub, path: str) -> None:
+    await hub.request(StartCook(hub.clock.monotonic(), hub.profiles["caramel"], "pot"))
     app = create_app(hub, AppSettings(token="s3cret"))
     headers = [
         (b"authorization", b"Bearer s3cret"),
         (b"content-type", b"application/json"),
         (b"content-length", b"209715200"),
     ]
-    # the ack route reads no body: a 413 must still mean nothing was done
-    status, response_headers, body, pulled = await asgi_call(app, "POST", "/api/cooks", headers, [b"{"])
+    # the stop route reads no body: a 413 must still mean nothing was done
+    status, response_headers, body, pulled = await asgi_call(app, "POST", path, headers, [b"{"])
     assert (status, pulled) == (413, 0), body
     assert response_headers[b"connection"] == b"close"
     assert "over 4096 bytes" in body["detail"]
+    assert [c.ended_at for c in hub.kitchen.cooks.values()] == [None]  # still cooking, nothing else started
 
 
 async def test_a_chunked_body_is_cut_off_at_the_cap(hub: Hub) -> None:
