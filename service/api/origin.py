@@ -67,6 +67,7 @@ class SameOrigin:
 
     def __init__(self, allowed_hosts: Iterable[str] = ()) -> None:
         self.allowed = frozenset(h.lower().rstrip(".") for h in allowed_hosts)
+        machine_names()  # resolved now, at start: never a name lookup on the event loop for a request
 
     def own_host(self, host: str, scope: Scope) -> bool:
         server = scope.get("server")
