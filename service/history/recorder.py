@@ -39,7 +39,7 @@ from service.core.events import (
 from service.history import checkpoint
 from service.history.codec import Kind, event_row
 from service.history.runs import RunInfo, boot_id, fresh_run, probe_setups
-from service.history.schema import NotOurs, Trouble, classify, describe, move_aside
+from service.history.schema import NotOurs, Trouble, classify, describe
 from service.history.store import Op, Store, Unit, Unusable
 from service.runtime.clock import Clock
 
@@ -359,15 +359,17 @@ class HistoryRecorder:
         self.store.close()
 
     def _corrupt_mid_run(self, exc: BaseException) -> None:
-        """The file went bad under us: move it aside, start a new one with this run's row first."""
-        self.store.close()
+        """The file went bad under us: set it aside, salvage what it still reads, go on with this run's row first.
+
+        Salvaged, because the cook running now began in that file: without its
+        start and its events a later resume would have nothing to rebuild.
+        """
         try:
-            moved = move_aside(self.path)
-        except OSError as move_exc:
+            self.store.replace(f"damaged while recording ({exc})", "corrupt")
+        except (sqlite3.Error, OSError) as move_exc:
+            self.store.close()
             self._pause(describe(classify(move_exc), self.path, move_exc), classify(move_exc), move_exc)
             return
-        self.store.note = f"new database: the old one was corrupt and moved to {moved}"
-        log.error("history: %s went corrupt (%s); moved it to %s and started a new one", self.path, exc, moved)
         info = self.run_info
         if info is not None:
             params = (info.id, info.chain, info.boot_id, info.started_wall, info.mono_base, info.line_base,

@@ -8,11 +8,12 @@ syrup's climb fed one reading (and one tick) a second on a hand clock.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from service.core.cook import ProbeSetup
+from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Output, Sample, Tick
 from service.core.units import f_to_c
 from service.history import HistoryRecorder
@@ -65,3 +66,39 @@ def feed(hub: Hub, clock: HandClock, temps_f: list[float | None], every: float =
         celsius = None if value is None else f_to_c(value)
         out += hub.apply(Sample(clock.t, "pot", "", celsius, None if value is not None else "Error"))
     return out
+
+
+def snapshot(kitchen: Kitchen, at: float | None = None) -> dict[str, Any]:
+    """Everything a cook's future depends on, as plain data, to compare two kitchens exactly.
+
+    ``Kitchen.now`` (the latest time seen) is compared too unless ``at`` is given:
+    a snapshot is taken after ticks that changed nothing and were not recorded,
+    and ``now`` is the one thing such a tick moves (nothing reads it).
+    """
+    view_at = kitchen.now if at is None else at
+    body: dict[str, Any] = {
+        "cooks": {
+            c.id: (
+                c.profile,
+                c.index,
+                c.machine.stage,
+                c.started_at,
+                c.ended_at,
+                c.outcome,
+                c.channel,
+                kitchen.cook_snapshot(c, view_at),
+            )
+            for c in kitchen.cooks.values()
+        },
+        "alerts": {a.id: dataclasses.asdict(a) for a in kitchen.alerts.values()},
+        "probes": {
+            h.id: (h.state, h.celsius, h.last_live_at, h.interval, h.fault_count, h.trouble_alert, h.boil_c)
+            for h in kitchen.probes.values()
+        },
+        "tracks": {
+            k: (t.level, t.prev_level, t.rate, t.sigma, t.accepted, t.rejected) for k, t in kitchen.tracks.items()
+        },
+    }
+    if at is None:
+        body["now"] = kitchen.now
+    return body
