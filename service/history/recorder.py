@@ -38,6 +38,7 @@ from service.core.events import (
 )
 from service.history import checkpoint
 from service.history.codec import Kind, event_row
+from service.history.reader import damage_found
 from service.history.runs import RunInfo, boot_id, fresh_run, probe_setups
 from service.history.schema import NotOurs, Trouble, classify, describe
 from service.history.store import Op, Store, Unit, Unusable
@@ -136,6 +137,9 @@ class HistoryRecorder:
         body: dict[str, object] = {"recording": self.status()}
         if self._paused is not None:
             body["recording_backlog"] = len(self._backlog) + len(self._queue)
+        damage = damage_found(self.path)
+        if damage is not None:
+            body["history_damage"] = damage  # a read of a past cook hit a damaged page (reader.py)
         return body
 
     def status(self) -> str:

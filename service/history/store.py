@@ -21,6 +21,7 @@ from typing import Any
 
 from service.history.codec import INSERT_EVENT
 from service.history.integrity import harmless, precheck, quick_check, serious, wal_tail
+from service.history.reader import forget_damage
 from service.history.salvage import salvage
 from service.history.schema import NotOurs, Trouble, aside_name, classify, connect, move_aside
 
@@ -125,6 +126,7 @@ class Store:
         path = self.path
         self.close()
         moved = move_aside(path, tag)
+        forget_damage(path)
         conn = connect(path)
         try:
             got = salvage(moved, conn)

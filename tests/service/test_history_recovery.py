@@ -18,18 +18,21 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from service.api.app import AppSettings
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Sample, StartCook, StopCook, Tick
 from service.core.units import f_to_c
-from service.history import HistoryRecorder
+from service.history import HistoryReader, HistoryRecorder
 from service.history.integrity import wal_tail
 from service.history.restore import restore_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION
 from service.runtime.hub import Hub
+from tests.support import api
 from tests.support.clock import HandClock
-from tests.support.history import PROFILES, climb, recorder_for, snapshot, stop
+from tests.support.history import PROFILES, climb, feed, recorder_for, snapshot, start, stop
 
 SETUPS = [ProbeSetup("pot"), ProbeSetup("pan")]
 
@@ -134,6 +137,10 @@ def ringing(kitchen: Kitchen) -> list[str]:
 
 
 RINGING = ["1-c1 target_reached", "1-c3 target_reached"]
+
+
+def client_for(hub: Hub, recorder: HistoryRecorder) -> httpx.AsyncClient:
+    return api.client_for(hub, AppSettings(history=HistoryReader(recorder.path), health=[recorder.health]))
 
 
 def aside(path: Path, tag: str) -> Path:
@@ -352,3 +359,31 @@ async def test_a_text_file_is_an_error_said_aloud_and_kept(tmp_path: Path, caplo
     assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert not kitchen.cooks
     recorder.store.close()
+
+
+# ---- a read that hits damage while the service runs ----------------------------------------------
+
+
+async def test_a_damaged_past_cook_says_damaged_not_no_cook(tmp_path: Path) -> None:
+    path = tmp_path / "potwatch.db"
+    clock = HandClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, climb(200.0, 229.5, 600))
+    hub.apply(StopCook(clock.t, "1-c1"))
+    stop(recorder)
+    hub, recorder = start(path, HandClock(clock.t + 60.0))  # checked, sound: 1-c1 is in the file only
+    assert recorder.status() == "ok" and "1-c1" not in hub.kitchen.cooks
+    (page,) = rows(path, "SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' LIMIT 1 OFFSET 2")
+    scribble(path, int(str(page[0])), 0, 200)  # the card fails under the running service
+    async with client_for(hub, recorder) as client:
+        listed = (await client.get("/api/cooks")).json()
+        assert "1-c1" in [c["id"] for c in listed]  # the cooks table still reads
+        for route in ("/api/cooks/1-c1/series", "/api/cooks/1-c1/readings.csv"):
+            answer = await client.get(route)
+            assert answer.status_code == 503, route
+            assert answer.json()["detail"].startswith("cook 1-c1 cannot be read: the history file is damaged")
+        health = (await client.get("/healthz")).json()
+        assert health["history_damage"].startswith("cook 1-c1 cannot be read")
+        assert (await client.get("/api/cooks/9-c9/series")).status_code == 404  # an unknown cook is still 404
+    stop(recorder)
