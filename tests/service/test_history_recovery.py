@@ -17,22 +17,25 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from service.api.app import AppSettings
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import Sample, StartCook, StopCook, Tick
+from service.core.events import Acknowledge, Sample, StartCook, StopCook, Tick
 from service.core.units import f_to_c
 from service.history import HistoryReader, HistoryRecorder
 from service.history.integrity import wal_tail
 from service.history.restore import restore_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION
+from service.history.store import Store
 from service.runtime.hub import Hub
 from tests.support import api
 from tests.support.clock import HandClock
 from tests.support.history import PROFILES, climb, feed, recorder_for, snapshot, start, stop
+from tests.support.waiting import wait_until
 
 SETUPS = [ProbeSetup("pot"), ProbeSetup("pan")]
 
@@ -125,8 +128,8 @@ def scribble(path: Path, page: int, start: int = 0, length: int = PAGE_SIZE) -> 
         fh.write(os.urandom(length))
 
 
-def resume(path: Path) -> tuple[Kitchen, HistoryRecorder]:
-    recorder = recorder_for(path)
+def resume(path: Path, **kwargs: Any) -> tuple[Kitchen, HistoryRecorder]:
+    recorder = recorder_for(path, **kwargs)
     kitchen, _ = restore_now(recorder, SETUPS, HandClock())
     return kitchen, recorder
 
@@ -387,3 +390,57 @@ async def test_a_damaged_past_cook_says_damaged_not_no_cook(tmp_path: Path) -> N
         assert health["history_damage"].startswith("cook 1-c1 cannot be read")
         assert (await client.get("/api/cooks/9-c9/series")).status_code == 404  # an unknown cook is still 404
     stop(recorder)
+
+
+# ---- a stop or a kill while recording is paused ------------------------------------------------------
+
+
+async def test_what_the_hub_did_while_paused_survives_a_stop_before_the_disk_came_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full, the cook stopped and its alarm acknowledged meanwhile, then the service goes down.
+
+    Before, the file ended at the pause: the stopped cook came back running, its alarm ringing again.
+    """
+    path = tmp_path / "potwatch.db"
+    spill = tmp_path / "run"  # the runtime directory: RAM on a real machine, another filesystem in any case
+    spill.mkdir()
+    clock = HandClock()
+    hub, recorder = start(path, clock, retry_s=0.05, spill_dir=spill)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, climb(200.0, 229.5, 60))
+    assert recorder.sync()
+    failing = [True]
+    real = Store.write
+
+    def write(self: Store, units: Any) -> int:
+        if failing[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, units)
+
+    monkeypatch.setattr(Store, "write", write)
+    alarms = [a.id for a in hub.kitchen.active_alerts() if a.level.value == "critical"]
+    assert alarms
+    hub.apply(Acknowledge(clock.t, "all"))
+    feed(hub, clock, [229.0] * 5)
+    hub.apply(StopCook(clock.t, "1-c1"))
+    recorder._close_unit()
+    recorder._wake.set()
+    kept = lambda: [op[0] for unit in recorder.spill.load() for op in unit]  # noqa: E731
+    wait_until(lambda: "end" in kept(), 5, "the paused backlog, the cook's end with it, kept in the runtime directory")
+    assert "ack" in kept()
+    assert recorder.status() == "paused: disk full"
+    recorder._stopping = True  # the service stops (a kill leaves the same file and the same spill)
+    recorder._wake.set()
+    assert recorder._thread is not None
+    recorder._thread.join(5)
+    assert rows(path, "SELECT outcome FROM cooks") == [(None,)]  # the file alone would say: still running
+    failing[0] = False
+    kitchen, recorder2 = resume(path, spill_dir=spill)
+    assert not [c for c in kitchen.cooks.values() if c.ended_at is None]  # not resumed: it was stopped
+    assert rows(path, "SELECT outcome FROM cooks") == [("stopped",)]
+    recorded = {str(r[0]): bool(r[1]) for r in rows(path, "SELECT id, acked_at IS NOT NULL FROM alerts")}
+    assert recorded == {a.id: a.acked for a in hub.kitchen.alerts.values()}  # the acknowledgements too
+    assert all(recorded[a] for a in alarms)
+    assert not list(spill.iterdir())
+    recorder2.store.close()

@@ -26,6 +26,8 @@ PROFILES = load_profiles()
 
 
 def recorder_for(path: Path, boot: str = "boot-A", **kwargs: Any) -> HistoryRecorder:
+    """The recorder on ``path``; what it keeps while paused goes beside the file (not into the machine's RAM)."""
+    kwargs.setdefault("spill_dir", path.parent)
     return HistoryRecorder(path, flush_every_s=kwargs.pop("flush_every_s", 0.05), boot=lambda: boot, **kwargs)
 
 
