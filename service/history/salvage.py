@@ -62,6 +62,10 @@ class Salvaged:
     rebuilt_schema: bool = False
     seconds: float = 0.0
 
+    def lost(self, table: str) -> bool:
+        """Whether some of ``table``'s rows could not be read."""
+        return bool(self.holes.get(table)) or table in self.unread
+
     @property
     def anything(self) -> bool:
         return self.rows.get("runs", 0) > 0 or self.rows.get("events", 0) > 0

@@ -22,7 +22,7 @@ from typing import Any
 from service.history.codec import INSERT_EVENT
 from service.history.integrity import harmless, precheck, quick_check, serious, wal_tail
 from service.history.reader import forget_damage
-from service.history.salvage import salvage
+from service.history.salvage import Salvaged, salvage
 from service.history.schema import NotOurs, Trouble, aside_name, classify, connect, move_aside
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ class Store:
         # set when a bad file was moved aside this run: /healthz keeps saying so
         self.note: str | None = None
         self.last_check = "not checked"
+        # what the first open carried over from a damaged file, for the restore (rederive.py)
+        self.salvaged: Salvaged | None = None
 
     # ---- opening -----------------------------------------------------------------
 
@@ -133,6 +135,7 @@ class Store:
         except BaseException:
             conn.close()
             raise
+        self.salvaged = got
         if got.anything:
             self.note = f"salvaged into a new file: {got.summary()}; the old file was {why} and is kept as {moved}"
             log.error("history: %s was %s; moved it to %s; %s (%.2f s)", path, why, moved, got.summary(), got.seconds)

@@ -444,3 +444,17 @@ async def test_what_the_hub_did_while_paused_survives_a_stop_before_the_disk_cam
     assert all(recorded[a] for a in alarms)
     assert not list(spill.iterdir())
     recorder2.store.close()
+
+
+async def test_cooks_lost_from_a_damaged_summary_are_rebuilt_from_their_events(tmp_path: Path) -> None:
+    path = tmp_path / "potwatch.db"
+    killed = cook_and_kill(path)
+    (root,) = [int(str(r[0])) for r in rows(path, "SELECT rootpage FROM sqlite_master WHERE name = 'cooks'")]
+    scribble(path, root)  # the cooks table (one page: three rows) is gone; the events that made it are not
+    kitchen, recorder = resume(path)
+    assert "rows lost from cooks" in recorder.status()
+    assert snapshot(kitchen, killed.clock.t) == snapshot(killed.kitchen, killed.clock.t)
+    assert ringing(kitchen) == RINGING
+    recorder.store.close()
+    listed = rows(path, "SELECT id, profile, outcome, first_seq > 0 FROM cooks ORDER BY first_seq")
+    assert listed == [("1-c1", "caramel", "stopped", 1), ("1-c2", "rillons", None, 1), ("1-c3", "caramel", None, 1)]
