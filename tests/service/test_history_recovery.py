@@ -27,7 +27,6 @@ from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Acknowledge, Sample, StartCook, StopCook, Tick
 from service.core.units import f_to_c
 from service.history import HistoryReader, HistoryRecorder
-from service.history.integrity import wal_tail
 from service.history.restore import restore_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION
 from service.history.store import Store
@@ -283,6 +282,8 @@ async def test_a_file_that_goes_bad_while_recording_is_salvaged_into_the_new_one
 
 
 async def test_garbage_in_the_write_ahead_log_is_said_and_kept(tmp_path: Path) -> None:
+    from service.history.integrity import wal_tail
+
     path = tmp_path / "potwatch.db"
     killed = cook_and_kill(path, keep_wal=True)
     wal = path.with_name("potwatch.db-wal")
