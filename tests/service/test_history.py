@@ -35,12 +35,11 @@ from service.history import HistoryReader, HistoryRecorder
 from service.history.codec import Kind, profile_from_json, profile_json
 from service.history.restore import RunRow, restore_now, resumed_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION, connect
-from service.history.store import Store
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
 from tests.support import api
 from tests.support.clock import HandClock
-from tests.support.history import PROFILES, climb, feed, recorder_for, snapshot, start, stop
+from tests.support.history import PROFILES, climb, fail_writes, feed, recorder_for, snapshot, start, stop
 from tests.support.waiting import wait_until
 
 # The rillons recipe with a 15 min braise, so a whole cook is a few thousand samples.
@@ -384,20 +383,6 @@ def tmpfs(folder: Path, size: str) -> Iterator[bool]:
 
 def simulated(what: str) -> None:
     warnings.warn(f"{what}: not possible on this machine; the sqlite3 error is simulated at the store", stacklevel=2)
-
-
-def fail_writes(monkeypatch: pytest.MonkeyPatch, message: str) -> list[bool]:
-    """Make Store.write raise ``message`` until the returned flag is cleared."""
-    failing = [True]
-    real = Store.write
-
-    def write(self: Store, units: Any) -> int:
-        if failing[0]:
-            raise sqlite3.OperationalError(message)
-        return real(self, units)
-
-    monkeypatch.setattr(Store, "write", write)
-    return failing
 
 
 async def test_a_read_only_directory_pauses_recording_but_still_resumes(

@@ -29,11 +29,10 @@ from service.core.units import f_to_c
 from service.history import HistoryReader, HistoryRecorder
 from service.history.restore import restore_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION
-from service.history.store import Store
 from service.runtime.hub import Hub
 from tests.support import api
 from tests.support.clock import HandClock
-from tests.support.history import PROFILES, climb, feed, recorder_for, snapshot, start, stop
+from tests.support.history import PROFILES, climb, fail_writes, feed, past_cook, recorder_for, snapshot, start, stop
 from tests.support.waiting import wait_until
 
 SETUPS = [ProbeSetup("pot"), ProbeSetup("pan")]
@@ -371,11 +370,7 @@ async def test_a_text_file_is_an_error_said_aloud_and_kept(tmp_path: Path, caplo
 async def test_a_damaged_past_cook_says_damaged_not_no_cook(tmp_path: Path) -> None:
     path = tmp_path / "potwatch.db"
     clock = HandClock()
-    hub, recorder = start(path, clock)
-    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
-    feed(hub, clock, climb(200.0, 229.5, 600))
-    hub.apply(StopCook(clock.t, "1-c1"))
-    stop(recorder)
+    past_cook(path, clock, 600)
     hub, recorder = start(path, HandClock(clock.t + 60.0))  # checked, sound: 1-c1 is in the file only
     assert recorder.status() == "ok" and "1-c1" not in hub.kitchen.cooks
     (page,) = rows(path, "SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' LIMIT 1 OFFSET 2")
@@ -411,15 +406,7 @@ async def test_what_the_hub_did_while_paused_survives_a_stop_before_the_disk_cam
     hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
     feed(hub, clock, climb(200.0, 229.5, 60))
     assert recorder.sync()
-    failing = [True]
-    real = Store.write
-
-    def write(self: Store, units: Any) -> int:
-        if failing[0]:
-            raise sqlite3.OperationalError("database or disk is full")
-        return real(self, units)
-
-    monkeypatch.setattr(Store, "write", write)
+    failing = fail_writes(monkeypatch, "database or disk is full")
     alarms = [a.id for a in hub.kitchen.active_alerts() if a.level.value == "critical"]
     assert alarms
     hub.apply(Acknowledge(clock.t, "all"))

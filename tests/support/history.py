@@ -13,11 +13,14 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import Output, Sample, Tick
+from service.core.events import Output, Sample, StartCook, StopCook, Tick
 from service.core.units import f_to_c
 from service.history import HistoryRecorder
 from service.history.restore import restore_now
+from service.history.store import Store
 from service.profiles import load_profiles
 from service.runtime.hub import Hub
 from tests.support.clock import HandClock
@@ -39,6 +42,15 @@ def start(path: Path, clock: HandClock, *, boot: str = "boot-A", **kwargs: Any) 
     recorder.attach(hub)
     recorder.start()
     return hub, recorder
+
+
+def past_cook(path: Path, clock: HandClock, readings: int) -> None:
+    """A caramel cook climbing to its target, stopped, and the service stopped: a past cook in the file."""
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, climb(200.0, 229.5, readings))
+    hub.apply(StopCook(clock.t, "1-c1"))
+    stop(recorder)
 
 
 def stop(recorder: HistoryRecorder, *, clean: bool = True) -> None:
@@ -104,3 +116,17 @@ def snapshot(kitchen: Kitchen, at: float | None = None) -> dict[str, Any]:
     if at is None:
         body["now"] = kitchen.now
     return body
+
+
+def fail_writes(monkeypatch: pytest.MonkeyPatch, message: str) -> list[bool]:
+    """Make Store.write raise ``message`` (as a full or refusing disk would) until the returned flag is cleared."""
+    failing = [True]
+    real = Store.write
+
+    def write(self: Store, units: Any) -> int:
+        if failing[0]:
+            raise sqlite3.OperationalError(message)
+        return real(self, units)
+
+    monkeypatch.setattr(Store, "write", write)
+    return failing
