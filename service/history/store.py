@@ -114,9 +114,10 @@ class Store:
         except NotOurs:
             raise
         except (sqlite3.Error, OSError) as exc:
-            if not (existed and (classify(exc) is Trouble.CORRUPT or _unreadable(path, exc))):
+            corrupt = classify(exc) is Trouble.CORRUPT
+            if not (existed and (corrupt or _unreadable(path, exc))):
                 raise
-            return self.replace(f"damaged ({exc})", "corrupt")
+            return self.replace(f"{'damaged' if corrupt else 'unreadable'} ({exc})", "corrupt")
         if problem is not None:
             conn.close()
             return self.replace(f"damaged (quick_check: {problem})", "corrupt")
