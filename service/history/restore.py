@@ -36,7 +36,7 @@ from service.history import checkpoint
 from service.history.codec import SELECT_EVENTS, row_event, setups_from_json
 from service.history.reader import HistoryReader
 from service.history.recorder import HistoryRecorder
-from service.history.rederive import missing_cooks, write_back
+from service.history.rederive import missing_cooks, write_back, write_back_alerts
 from service.history.runs import fresh_run, run_info
 from service.runtime.clock import Clock, ScaledClock
 
@@ -179,6 +179,8 @@ def _resume(
         unfinished += [c.id for c in missing if c.ended_at is None]
         if not unfinished:
             return None
+    if salvaged is not None and salvaged.lost("alerts") and conn is recorder.store.conn:
+        write_back_alerts(conn, kitchen)
     last_at, last_wall = float(last[0]), float(last[1])
     run = RunRow(*last[2:])
     now_line = resumed_now(last_at, last_wall, run, recorder.boot(), time.monotonic(), time.time(), clock.speed)

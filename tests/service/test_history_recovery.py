@@ -434,15 +434,21 @@ async def test_what_the_hub_did_while_paused_survives_a_stop_before_the_disk_cam
     recorder2.store.close()
 
 
-async def test_cooks_lost_from_a_damaged_summary_are_rebuilt_from_their_events(tmp_path: Path) -> None:
+async def test_cooks_and_alerts_lost_from_a_damaged_summary_are_rebuilt_from_their_events(tmp_path: Path) -> None:
     path = tmp_path / "potwatch.db"
     killed = cook_and_kill(path)
-    (root,) = [int(str(r[0])) for r in rows(path, "SELECT rootpage FROM sqlite_master WHERE name = 'cooks'")]
-    scribble(path, root)  # the cooks table (one page: three rows) is gone; the events that made it are not
+    recorded = rows(path, "SELECT id, cook, kind, level, acked_at, at, wall FROM alerts ORDER BY id")
+    for table in ("cooks", "alerts"):  # each one page; the events that made them are intact
+        (root,) = [int(str(r[0])) for r in rows(path, "SELECT rootpage FROM sqlite_master WHERE name = ?", table)]
+        assert not pages(path, table, "internal")
+        scribble(path, root)
     kitchen, recorder = resume(path)
-    assert "rows lost from cooks" in recorder.status()
+    assert "rows lost from alerts, cooks" in recorder.status()
     assert snapshot(kitchen, killed.clock.t) == snapshot(killed.kitchen, killed.clock.t)
     assert ringing(kitchen) == RINGING
     recorder.store.close()
     listed = rows(path, "SELECT id, profile, outcome, first_seq > 0 FROM cooks ORDER BY first_seq")
     assert listed == [("1-c1", "caramel", "stopped", 1), ("1-c2", "rillons", None, 1), ("1-c3", "caramel", None, 1)]
+    rebuilt = rows(path, "SELECT id, cook, kind, level, acked_at, at, wall FROM alerts ORDER BY id")
+    assert [r[:6] for r in rebuilt] == [r[:6] for r in recorded]
+    assert [r[6] for r in rebuilt] == pytest.approx([r[6] for r in recorded], abs=1.0)  # wall: of the event
