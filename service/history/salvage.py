@@ -189,7 +189,23 @@ def _rebuild_schema(copy: Path, page_size: int) -> None:
     data[92:96] = data[24:28]
     data[32:40] = b"\0" * 8  # the freelist is unknown: its pages read as "never used", harmlessly
     copy.write_bytes(bytes(data))
-    _drop_misplaced_roots(copy, page_size, pages)
+    _apply_log(copy)
+    _drop_misplaced_roots(copy, page_size, -(-copy.stat().st_size // page_size))
+
+
+def _apply_log(copy: Path) -> None:
+    """Copy the scratch ``-wal``'s pages into the scratch file, so that its bytes are the whole database.
+
+    After a kill most of a file's pages can still be in its ``-wal`` (even its
+    first page, then the undamaged one): the roots are checked on the bytes.
+    """
+    conn = sqlite3.connect(copy, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        log.warning("history: salvage: the write-ahead log could not be applied: %s", exc)
+    finally:
+        conn.close()
 
 
 def _drop_misplaced_roots(copy: Path, page_size: int, pages: int) -> None:

@@ -179,13 +179,13 @@ async def test_unused_pages_are_harmless_and_the_cooks_resume_in_place(
 # ---- damage that matters: set aside, salvaged, resumed ------------------------------------------
 
 
-@pytest.mark.parametrize("where", ["header", "schema page"])
+@pytest.mark.parametrize("where", ["header", "header, newest pages in the -wal", "schema page"])
 async def test_a_damaged_header_or_schema_page_is_rebuilt_and_everything_resumes_exactly(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, where: str
 ) -> None:
     path = tmp_path / "potwatch.db"
-    killed = cook_and_kill(path)
-    if where == "header":
+    killed = cook_and_kill(path, keep_wal="-wal" in where)
+    if where.startswith("header"):
         scribble(path, 1, 0, 100)
     else:
         schema = pages(path, "sqlite_schema") + pages(path, "sqlite_master")
@@ -194,7 +194,7 @@ async def test_a_damaged_header_or_schema_page_is_rebuilt_and_everything_resumes
     damaged = path.read_bytes()
     with caplog.at_level(logging.ERROR):
         kitchen, recorder = resume(path)
-    moved = aside(path, "unreadable" if where == "header" else "corrupt")
+    moved = aside(path, "unreadable" if where.startswith("header") else "corrupt")
     assert moved.read_bytes() == damaged  # kept as it was, for its owner
     assert snapshot(kitchen, killed.clock.t) == snapshot(killed.kitchen, killed.clock.t)
     assert ringing(kitchen) == RINGING
