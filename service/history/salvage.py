@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.history.integrity import MAGIC, WAL_MAGIC
+from service.history.integrity import MAGIC, WAL_MAGIC, precheck
 from service.history.schema import PAGE_SIZE, migrate
 
 log = logging.getLogger(__name__)
@@ -115,22 +115,29 @@ def salvage(damaged: Path, into: sqlite3.Connection) -> Salvaged:
 
 
 def _open_copy(damaged: Path, copy: Path, result: Salvaged) -> sqlite3.Connection:
-    shutil.copyfile(damaged, copy)
     wal = damaged.with_name(damaged.name + "-wal")
-    if wal.exists():
-        shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
-    if copy.stat().st_size > 0 and copy.read_bytes()[: len(MAGIC)] == MAGIC:
+    try:
+        shutil.copyfile(damaged, copy)
+        if wal.exists():
+            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+    except OSError as exc:
+        if precheck(damaged) is not None:
+            raise
+        # a card too full for a second copy: read the file where it lies, without writing to it
+        log.warning("history: salvage: no room for a scratch copy (%s); reading %s in place", exc, damaged)
+        return _readable(f"{damaged.as_uri()}?mode=ro")
+    if precheck(copy) is None:
         with contextlib.suppress(sqlite3.DatabaseError):
-            return _readable(copy)
-    # SQLite will not read it as it is (or would delete the -wal of a 0-byte file): rebuild page 1
+            return _readable(str(copy))
+    # SQLite will not read it as it is (or would delete the -wal of a 0-byte file): rebuild its schema
     _rebuild_schema(copy, _page_size(damaged, wal))
     result.rebuilt_schema = True
-    return _readable(copy)
+    return _readable(str(copy))
 
 
-def _readable(copy: Path) -> sqlite3.Connection:
-    """A connection on which our schema reads, or an error."""
-    conn = sqlite3.connect(copy, isolation_level=None)
+def _readable(target: str) -> sqlite3.Connection:
+    """A connection to ``target`` (a path or a file: URI) on which our schema reads, or an error."""
+    conn = sqlite3.connect(target, isolation_level=None, uri=target.startswith("file:"))
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not names & set(TABLES):
@@ -143,15 +150,16 @@ def _readable(copy: Path) -> sqlite3.Connection:
 
 def _page_size(damaged: Path, wal: Path) -> int:
     """The page size the file was written with: its header's word, else its log's, else ours."""
-    with contextlib.suppress(OSError):
-        head = damaged.read_bytes()[:100]
+    with contextlib.suppress(OSError), damaged.open("rb") as fh:
+        head = fh.read(100)
         if head[: len(MAGIC)] == MAGIC:
             size = struct.unpack(">H", head[16:18])[0]
             size = 65536 if size == 1 else size
             if _sane(size):
                 return size
     with contextlib.suppress(OSError, struct.error):
-        magic, _, size = struct.unpack(">3I", wal.read_bytes()[:12])
+        with wal.open("rb") as fh:
+            magic, _, size = struct.unpack(">3I", fh.read(12))
         if magic in WAL_MAGIC and _sane(size):
             return int(size)
     return PAGE_SIZE

@@ -12,6 +12,7 @@ it. For each: what comes back in the kitchen, and what ``/healthz``'s
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -452,3 +453,26 @@ async def test_cooks_and_alerts_lost_from_a_damaged_summary_are_rebuilt_from_the
     rebuilt = rows(path, "SELECT id, cook, kind, level, acked_at, at, wall FROM alerts ORDER BY id")
     assert [r[:6] for r in rebuilt] == [r[:6] for r in recorded]
     assert [r[6] for r in rebuilt] == pytest.approx([r[6] for r in recorded], abs=1.0)  # wall: of the event
+
+
+async def test_without_room_for_a_scratch_copy_the_damaged_file_is_read_where_it_lies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card nearly full: the new file fits, a second copy of the old one does not (ENOSPC, raised at the copy)."""
+    from service.history import salvage
+
+    path = tmp_path / "potwatch.db"
+    cook_and_kill(path)
+    leaves = pages(path, "events")
+    scribble(path, leaves[len(leaves) // 3], 0, 200)
+    damaged = path.read_bytes()
+
+    def no_room(source: Path, target: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(salvage.shutil, "copyfile", no_room)
+    kitchen, recorder = resume(path)
+    assert recorder.status().startswith("salvaged into a new file: 3 cooks and ")
+    assert ringing(kitchen) == RINGING
+    assert aside(path, "corrupt").read_bytes() == damaged  # read, never written
+    recorder.store.close()
