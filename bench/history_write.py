@@ -24,6 +24,10 @@ takes after a kill, on a time line of DAYS of a 1 Hz probe with one unfinished
 cook (integrity check, snapshot, replay), with the newest kitchen snapshot
 10 min before the cut, and with none (a replay from the start).
 
+``--salvage DAYS`` times a start on the same file, sound and with one page of
+its events damaged half-way: the integrity check, the salvage into a new file
+and the resume, and says what was resumed.
+
 ``--realtime SECONDS`` runs the real thing instead: a hub, the recorder with
 its writer thread and its 3 s batches, a cook, and a reading a second posted
 like a probe's, for that long. This includes what the fast mode cannot see:
@@ -36,6 +40,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -147,7 +153,8 @@ async def realtime(folder: Path, seconds: float) -> None:
     )
 
 
-def resume(folder: Path, days: float) -> None:
+def build(folder: Path, days: float) -> tuple[Path, list[ProbeSetup], int]:
+    """A history file with one unfinished braise of ``days`` at 1 Hz, written through the store."""
     readings = int(days * 86400)
     path = folder / "resume.db"
     store = Store(path)
@@ -173,6 +180,11 @@ def resume(folder: Path, days: float) -> None:
             units = []
     store.write(units)
     store.close()
+    return path, setups, readings
+
+
+def resume(folder: Path, days: float) -> None:
+    path, setups, readings = build(folder, days)
     size = path.stat().st_size
     print(f"a time line of {readings} readings ({days:g} days at 1 Hz, {size / 1e6:.1f} MB), one cook unfinished:")
     for label in ("the newest snapshot (10 min old)", "no snapshot: replay from the start"):
@@ -189,11 +201,39 @@ def resume(folder: Path, days: float) -> None:
         recorder.store.close()
 
 
+def salvage(folder: Path, days: float) -> None:
+    """How long a start takes on a file with a damaged page in the middle, and what it resumes."""
+    path, setups, readings = build(folder, days)
+    good = path.read_bytes()
+    with sqlite3.connect(path) as conn:
+        leaves = [r[0] for r in conn.execute("SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf'")]
+    print(f"a time line of {readings} readings ({days:g} days at 1 Hz, {len(good) / 1e6:.1f} MB), one cook unfinished:")
+    for label, damaged in (("sound", False), ("a damaged events page half-way", True)):
+        path.write_bytes(good)
+        if damaged:
+            with path.open("r+b") as fh:
+                fh.seek((leaves[len(leaves) // 2] - 1) * 1024)
+                fh.write(os.urandom(200))
+        recorder = HistoryRecorder(path, boot=lambda: "another boot")
+        started = time.perf_counter()
+        restored, _ = restore_now(recorder, setups, Clock())
+        took = time.perf_counter() - started
+        resumed = "resumed" if "1-c1" in restored.cooks else "NOT resumed"
+        check = recorder.store.last_check
+        print(f"- {label}: start-up {took:.2f} s ({check}), the cook {resumed}; recording: {recorder.status()}")
+        recorder.store.close()
+        for stale in folder.glob("resume.db?*"):
+            stale.unlink()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--readings", type=int, default=7200, help="readings per configuration (default: 2 h at 1 Hz)")
     parser.add_argument("--realtime", type=float, metavar="SECONDS", help="run the real recorder this long instead")
     parser.add_argument("--resume", type=float, metavar="DAYS", help="time a resume on a time line this long instead")
+    parser.add_argument(
+        "--salvage", type=float, metavar="DAYS", help="time a start on a damaged file this long instead"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temp dir in /var/tmp)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="potwatch-bench-", dir=args.dir or "/var/tmp") as tmp:
@@ -201,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(realtime(Path(tmp), args.realtime))
         elif args.resume:
             resume(Path(tmp), args.resume)
+        elif args.salvage:
+            salvage(Path(tmp), args.salvage)
         else:
             batches(Path(tmp), args.readings)
     return 0

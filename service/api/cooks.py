@@ -22,9 +22,9 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from service.api.cook_shapes import detail, live_state, memory_record, memory_row, series, stages, summary, trace_csv
-from service.api.models import READ_ERRORS
+from service.api.models import READ_ERRORS, Problem
 from service.core.cook import Cook
-from service.history.reader import CookRecord, HistoryReader, Listing
+from service.history.reader import CookRecord, Damaged, HistoryReader, Listing
 from service.runtime.clock import iso_utc
 from service.runtime.hub import Hub
 from service.runtime.views import CookDetail, CookSeries, CookSummary, alert_json, cook_json
@@ -33,6 +33,14 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 # SQLite takes 64-bit integers; a bound far below that turns a silly offset into a 422, not a 500
 MAX_OFFSET = 1_000_000_000
+# a past cook the file holds but cannot read back: not "no such cook" (404), but "there, and damaged"
+DAMAGED = {
+    503: {
+        "description": "the history file is damaged where this cook is kept (salvaged at the next start)",
+        "content": {"application/json": {"schema": Problem.model_json_schema()}},
+    }
+}
+ERRORS = READ_ERRORS | DAMAGED
 
 
 def held_cook(hub: Hub, cook_id: str) -> Cook | None:
@@ -57,10 +65,16 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
     """The four read routes of the cooks, fed by ``hub`` and, when there is one, by ``history``."""
     router = APIRouter(tags=["read"])
 
-    async def from_file(cook_id: str, with_readings: bool) -> CookRecord | None:
+    async def from_file(cook_id: str, with_readings: bool, held: bool) -> CookRecord | None:
+        """The file's record; a damaged one is a 503 unless the hub holds the cook (it answers from memory)."""
         if history is None:
             return None
-        return await asyncio.to_thread(history.record, cook_id, with_readings=with_readings)
+        try:
+            return await asyncio.to_thread(history.record, cook_id, with_readings=with_readings)
+        except Damaged as exc:
+            if held:
+                return None
+            raise HTTPException(503, detail=str(exc)) from exc
 
     def from_memory(live: Cook | None) -> CookRecord | None:
         cooklog = hub.logs.get(live.id) if live is not None else None
@@ -98,11 +112,11 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
             items.append(item)
         return items
 
-    @router.get("/api/cooks/{cook_id}", responses=READ_ERRORS)
+    @router.get("/api/cooks/{cook_id}", responses=ERRORS)
     async def one_cook(cook_id: str) -> CookDetail:
         """One cook with its stage changes and alerts (one the hub holds: with its live view)."""
         live = held_cook(hub, cook_id)
-        record = await from_file(live.id if live else cook_id, False)
+        record = await from_file(live.id if live else cook_id, False, live is not None)
         if live is None:
             if record is None:
                 raise HTTPException(404, detail=f"no cook {cook_id!r}")
@@ -123,11 +137,11 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
         body["alerts"] = sorted(alerts.values(), key=lambda a: float(a["t"]))
         return cast(CookDetail, body)
 
-    @router.get("/api/cooks/{cook_id}/series", responses=READ_ERRORS)
+    @router.get("/api/cooks/{cook_id}/series", responses=ERRORS)
     async def cook_series(cook_id: str) -> CookSeries:
         """The cook's curve for a chart (at most ~2,000 points), its stage changes and alerts."""
         live = held_cook(hub, cook_id)
-        record = await from_file(live.id if live else cook_id, True) or from_memory(live)
+        record = await from_file(live.id if live else cook_id, True, live is not None) or from_memory(live)
         if record is None:
             raise HTTPException(404, detail=f"no cook {cook_id!r}")
         body = series(record)
@@ -136,12 +150,12 @@ def cooks_router(hub: Hub, history: HistoryReader | None) -> APIRouter:
             body["target_c"], body["low_c"], body["high_c"] = view["target_c"], view["low_c"], view["high_c"]
         return body
 
-    @router.get("/api/cooks/{cook_id}/readings.csv", response_class=CsvResponse, responses=READ_ERRORS)
+    @router.get("/api/cooks/{cook_id}/readings.csv", response_class=CsvResponse, responses=ERRORS)
     async def readings_csv(cook_id: str) -> CsvResponse:
         """The cook's readings in the replay trace format; ``potwatch replay`` takes it as it is."""
         live = held_cook(hub, cook_id)
         name = live.id if live else cook_id
-        record = await from_file(name, True) or from_memory(live)
+        record = await from_file(name, True, live is not None) or from_memory(live)
         if record is None:
             raise HTTPException(404, detail=f"no cook {cook_id!r}")
         return CsvResponse(

@@ -6,8 +6,13 @@ cheap next to a cook's worth of rows), so it is safe from any worker thread
 and never shares state with the recorder. Nothing here runs on the event
 loop: callers hand the methods to ``asyncio.to_thread``.
 
-A file that is missing, locked away or broken reads as "nothing recorded"
-(logged), never as an error: the kitchen keeps working without its history.
+A file that is missing or locked away reads as "nothing recorded" (logged),
+never as an error: the kitchen keeps working without its history. A file
+that is damaged where a read goes is different: answering "no such cook" for
+a cook the listing shows would be a lie, so ``record`` raises ``Damaged``
+(the API answers 503 naming the damage) and the damage is noted for
+``/healthz`` (``damage_found``, which the recorder reports). The file is
+checked and salvaged at the next start (store.py, salvage.py).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +28,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from service.core.profile import Profile
 from service.history.codec import Kind, profile_from_json
-from service.history.schema import connect_read
+from service.history.schema import Trouble, classify, connect_read
 from service.runtime.clock import iso_utc
 from service.runtime.views import both
 
@@ -103,6 +109,32 @@ class Listing:
         return cls(list(live[offset : offset + limit]), [], len(live))
 
 
+class Damaged(Exception):
+    """A read hit a damaged part of the file: not "nothing there", but "there, and unreadable"."""
+
+
+# what reads found damaged, by file, for /healthz: the reader and the recorder share nothing else
+_damage: dict[Path, str] = {}
+_damage_lock = threading.Lock()
+
+
+def damage_found(path: Path) -> str | None:
+    """What a read of ``path`` last found damaged since the file was (re)opened, or None."""
+    with _damage_lock:
+        return _damage.get(path.absolute())
+
+
+def forget_damage(path: Path) -> None:
+    """The file at ``path`` was set aside and replaced: what was found in the old one no longer applies."""
+    with _damage_lock:
+        _damage.pop(path.absolute(), None)
+
+
+def _note_damage(path: Path, what: str) -> None:
+    with _damage_lock:
+        _damage[path.absolute()] = what
+
+
 class HistoryReader:
     """Read-only access to one history file."""
 
@@ -129,6 +161,8 @@ class HistoryReader:
         try:
             return work(conn, *args, **kwargs)
         except sqlite3.Error as exc:
+            if classify(exc) is Trouble.CORRUPT:
+                raise Damaged(str(exc)) from exc
             log.warning("history: cannot read %s: %s", self.path, exc)
             return None
         finally:
@@ -136,12 +170,29 @@ class HistoryReader:
 
     def listing(self, live: Sequence[str], limit: int, offset: int) -> Listing:
         """A page of every recorded cook; ``live``: the ids held in memory, newest first."""
-        found = self.read(_listing, live, limit, offset)
+        try:
+            found = self.read(_listing, live, limit, offset)
+        except Damaged as exc:
+            self._damaged("the list of cooks", exc)
+            found = None
         return found if found is not None else Listing.unrecorded(live, limit, offset)
 
     def record(self, cook_id: str, *, with_readings: bool) -> CookRecord | None:
-        """One cook with its stages and alerts (and its readings, for a chart or an export)."""
-        return self.read(_record, cook_id, with_readings)
+        """One cook with its stages and alerts (and its readings, for a chart or an export).
+
+        Raises Damaged when the file is damaged where the cook is kept.
+        """
+        try:
+            return self.read(_record, cook_id, with_readings)
+        except Damaged as exc:
+            raise self._damaged(f"cook {cook_id}", exc) from exc
+
+    def _damaged(self, what: str, exc: Damaged) -> Damaged:
+        detail = f"{what} cannot be read: the history file is damaged there ({exc}); it is salvaged at the next start"
+        if damage_found(self.path) != detail:
+            log.error("history: %s: %s", self.path, detail)
+        _note_damage(self.path, detail)
+        return Damaged(detail)
 
 
 def _listing(conn: sqlite3.Connection, live: Sequence[str], limit: int, offset: int) -> Listing:

@@ -10,7 +10,9 @@ measured bytes per reading).
 When the file cannot be written (disk full, read-only, I/O errors) recording
 pauses and says so on /healthz; what the hub applied meanwhile is kept in
 memory (up to ``MAX_BACKLOG`` hub steps; beyond that readings are dropped, never
-commands or alerts) and written when the file takes writes again.
+commands or alerts) and written when the file takes writes again. It is also
+saved in the runtime directory (spill.py) at each failed flush, so a stop or
+a kill before then does not lose it: the next start writes it first.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from service.core.events import (
 )
 from service.history import checkpoint
 from service.history.codec import Kind, event_row
+from service.history.reader import damage_found
 from service.history.runs import RunInfo, boot_id, fresh_run, probe_setups
-from service.history.schema import NotOurs, Trouble, classify, describe, move_aside
+from service.history.schema import NotOurs, Trouble, classify, describe
+from service.history.spill import Spill
 from service.history.store import Op, Store, Unit, Unusable
 from service.runtime.clock import Clock
 
@@ -72,8 +76,10 @@ class HistoryRecorder:
         retry_s: float = RETRY_S,
         checkpoint_every_s: float = checkpoint.CHECKPOINT_EVERY_S,
         boot: Callable[[], str] = boot_id,
+        spill_dir: Path | None = None,
     ) -> None:
         self.path = path
+        self.spill = Spill(path, spill_dir)
         self.retention_days = retention_days
         self.flush_every_s = flush_every_s
         self.retry_s = retry_s
@@ -102,6 +108,7 @@ class HistoryRecorder:
         self._opened = False
         self._retry_at = 0.0
         self._dropped = 0
+        self._spilled = -1  # backlog length last saved to the spill (-1: nothing there of ours)
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._forget_at = 0.0
@@ -136,6 +143,9 @@ class HistoryRecorder:
         body: dict[str, object] = {"recording": self.status()}
         if self._paused is not None:
             body["recording_backlog"] = len(self._backlog) + len(self._queue)
+        damage = damage_found(self.path)
+        if damage is not None:
+            body["history_damage"] = damage  # a read of a past cook hit a damaged page (reader.py)
         return body
 
     def status(self) -> str:
@@ -315,10 +325,12 @@ class HistoryRecorder:
         backlog = self._backlog
         try:
             self._open()
+            backlog = self._backlog  # _open may have put a spilled backlog in front
             if backlog:
                 self.store.write(backlog)
         except Unusable as exc:
             self._pause(exc.reason, exc.trouble)
+            self._keep_backlog()
             return
         except (sqlite3.Error, OSError) as exc:
             trouble = classify(exc)
@@ -326,14 +338,24 @@ class HistoryRecorder:
                 self._corrupt_mid_run(exc)
                 return
             self._pause(describe(trouble, self.path, exc), trouble, exc)
+            self._keep_backlog()
             return
         written = len(backlog)
         self._backlog = []
         self._mark_written(written)
+        if self._spilled >= 0:
+            self.spill.clear()
+            self._spilled = -1
         if self._paused is not None:
             log.warning("history: recording resumed; %d steps written from memory", written)
             self._paused = None
         self._maybe_forget()
+
+    def _keep_backlog(self) -> None:
+        """Paused: save the backlog beside memory too, so a stop or a kill before the file comes back loses nothing."""
+        if self._backlog and len(self._backlog) != self._spilled:
+            self.spill.save(self._backlog)
+            self._spilled = len(self._backlog)
 
     def _mark_written(self, units: int) -> None:
         with self._done:
@@ -343,11 +365,33 @@ class HistoryRecorder:
     def _open(self) -> None:
         if self.store.conn is not None:
             return
+        first = not self._opened
         try:
-            self.store.open(first=not self._opened)
+            self.store.open(first=first)
         except NotOurs as exc:
             raise Unusable(f"{exc}; move {self.path} away to record again", Trouble.OTHER) from None
         self._opened = True
+        if first:
+            self._write_spilled()
+
+    def _write_spilled(self) -> None:
+        """What the last run did while paused (spill.py): into the file before the restore reads it."""
+        units = self.spill.load()
+        if not units:
+            return
+        try:
+            self.store.write(units)
+        except (sqlite3.Error, OSError):
+            # still paused for it: keep it first in line, and in the spill
+            self._backlog[:0] = units
+            self._spilled = 0
+            raise
+        self.spill.clear()
+        log.warning(
+            "history: wrote %d steps the last run kept while recording was paused (from %s)",
+            len(units),
+            self.spill.path,
+        )
 
     def _pause(self, reason: str, trouble: Trouble, exc: BaseException | None = None) -> None:
         if self._paused != reason:
@@ -359,15 +403,17 @@ class HistoryRecorder:
         self.store.close()
 
     def _corrupt_mid_run(self, exc: BaseException) -> None:
-        """The file went bad under us: move it aside, start a new one with this run's row first."""
-        self.store.close()
+        """The file went bad under us: set it aside, salvage what it still reads, go on with this run's row first.
+
+        Salvaged, because the cook running now began in that file: without its
+        start and its events a later resume would have nothing to rebuild.
+        """
         try:
-            moved = move_aside(self.path)
-        except OSError as move_exc:
+            self.store.replace(f"damaged while recording ({exc})", "corrupt")
+        except (sqlite3.Error, OSError) as move_exc:
+            self.store.close()
             self._pause(describe(classify(move_exc), self.path, move_exc), classify(move_exc), move_exc)
             return
-        self.store.note = f"new database: the old one was corrupt and moved to {moved}"
-        log.error("history: %s went corrupt (%s); moved it to %s and started a new one", self.path, exc, moved)
         info = self.run_info
         if info is not None:
             params = (info.id, info.chain, info.boot_id, info.started_wall, info.mono_base, info.line_base,
@@ -404,7 +450,12 @@ class HistoryRecorder:
             except (sqlite3.Error, OSError) as exc:
                 log.warning("history: could not mark the run as stopped in order: %s", exc)
         elif self._backlog:
-            log.error("history: stopping with %d steps not recorded (%s)", len(self._backlog), self._paused)
+            log.error(
+                "history: stopping with %d steps not recorded (%s); kept in %s for the next start",
+                len(self._backlog),
+                self._paused,
+                self.spill.path,
+            )
         self.store.close()
 
     # ---- for the restore ---------------------------------------------------------------

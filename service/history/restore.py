@@ -36,6 +36,7 @@ from service.history import checkpoint
 from service.history.codec import SELECT_EVENTS, row_event, setups_from_json
 from service.history.reader import HistoryReader
 from service.history.recorder import HistoryRecorder
+from service.history.rederive import missing_cooks, write_back, write_back_alerts
 from service.history.runs import fresh_run, run_info
 from service.runtime.clock import Clock, ScaledClock
 
@@ -144,7 +145,9 @@ def _resume(
             (chain,),
         )
     ]
-    if not unfinished:
+    salvaged = recorder.store.salvaged
+    lost_rows = salvaged is not None and salvaged.lost("cooks")
+    if not unfinished and not lost_rows:
         return None
     head = conn.execute("SELECT after_seq, setups FROM runs WHERE id = ?", (chain,)).fetchone()
     if head is None:
@@ -168,6 +171,16 @@ def _resume(
     ).fetchone()
     if last is None:
         return None
+    if lost_rows:
+        # a damaged page cost rows of the cooks summary: the replay knows those cooks (rederive.py)
+        missing = missing_cooks(conn, kitchen, chain)
+        if missing and conn is recorder.store.conn:
+            write_back(conn, kitchen, chain, missing)
+        unfinished += [c.id for c in missing if c.ended_at is None]
+        if not unfinished:
+            return None
+    if salvaged is not None and salvaged.lost("alerts") and conn is recorder.store.conn:
+        write_back_alerts(conn, kitchen)
     last_at, last_wall = float(last[0]), float(last[1])
     run = RunRow(*last[2:])
     now_line = resumed_now(last_at, last_wall, run, recorder.boot(), time.monotonic(), time.time(), clock.speed)

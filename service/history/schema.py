@@ -265,23 +265,20 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def check(conn: sqlite3.Connection, thorough: bool) -> str:
-    """'ok', or what is wrong. ``thorough`` reads every page (after an unclean stop)."""
-    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    if not thorough:
-        return "ok"
-    rows = conn.execute("PRAGMA quick_check").fetchall()
-    return "ok" if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])
-
-
-def move_aside(path: Path) -> Path:
-    """Rename a bad file (and its WAL) out of the way; the data stays for anyone who wants to look."""
+def aside_name(path: Path, tag: str) -> Path:
+    """``potwatch.db.corrupt-20261128T140200Z`` (``-2``, ``-3`` when that is taken): a name beside ``path``."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    target = path.with_name(f"{path.name}.{tag}-{stamp}")
     n = 1
     while target.exists():
         n += 1
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        target = path.with_name(f"{path.name}.{tag}-{stamp}-{n}")
+    return target
+
+
+def move_aside(path: Path, tag: str = "corrupt") -> Path:
+    """Rename a bad file (and its WAL) out of the way, unchanged; the data stays for anyone who wants to look."""
+    target = aside_name(path, tag)
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)
         if side.exists():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -36,12 +35,11 @@ from service.history import HistoryReader, HistoryRecorder
 from service.history.codec import Kind, profile_from_json, profile_json
 from service.history.restore import RunRow, restore_now, resumed_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION, connect
-from service.history.store import Store
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
 from tests.support import api
 from tests.support.clock import HandClock
-from tests.support.history import PROFILES, climb, feed, recorder_for, start, stop
+from tests.support.history import PROFILES, climb, fail_writes, feed, recorder_for, snapshot, start, stop
 from tests.support.waiting import wait_until
 
 # The rillons recipe with a 15 min braise, so a whole cook is a few thousand samples.
@@ -59,42 +57,6 @@ def rows(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 def alerts_of(outputs: list[Output]) -> list[str]:
     return [o.alert.kind.value for o in outputs if isinstance(o, AlertRaised)]
-
-
-def snapshot(kitchen: Kitchen, at: float | None = None) -> dict[str, Any]:
-    """Everything a cook's future depends on, as plain data, to compare two kitchens exactly.
-
-    ``Kitchen.now`` (the latest time seen) is compared too unless ``at`` is given:
-    a snapshot is taken after ticks that changed nothing and were not recorded,
-    and ``now`` is the one thing such a tick moves (nothing reads it).
-    """
-    view_at = kitchen.now if at is None else at
-    body: dict[str, Any] = {
-        "cooks": {
-            c.id: (
-                c.profile,
-                c.index,
-                c.machine.stage,
-                c.started_at,
-                c.ended_at,
-                c.outcome,
-                c.channel,
-                kitchen.cook_snapshot(c, view_at),
-            )
-            for c in kitchen.cooks.values()
-        },
-        "alerts": {a.id: dataclasses.asdict(a) for a in kitchen.alerts.values()},
-        "probes": {
-            h.id: (h.state, h.celsius, h.last_live_at, h.interval, h.fault_count, h.trouble_alert, h.boil_c)
-            for h in kitchen.probes.values()
-        },
-        "tracks": {
-            k: (t.level, t.prev_level, t.rate, t.sigma, t.accepted, t.rejected) for k, t in kitchen.tracks.items()
-        },
-    }
-    if at is None:
-        body["now"] = kitchen.now
-    return body
 
 
 def sim_trace(seconds: float) -> list[tuple[float, float | None]]:
@@ -388,44 +350,6 @@ async def test_a_wall_clock_jump_never_reorders_history(tmp_path: Path) -> None:
     assert ts == sorted(ts) and ts[-1] == pytest.approx(20.0)  # durations from the monotonic line
 
 
-# ---- a bad file --------------------------------------------------------------------------------
-
-
-def test_a_corrupt_file_is_moved_aside_and_a_new_one_started(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = tmp_path / "potwatch.db"
-    path.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
-    recorder = recorder_for(path)
-    with caplog.at_level(logging.ERROR):
-        kitchen, _ = restore_now(recorder, [ProbeSetup("pot")], HandClock())
-    (moved,) = tmp_path.glob("potwatch.db.corrupt-*")
-    assert moved.read_bytes().startswith(b"this is not a database")
-    assert recorder.health() == {"recording": f"new database: the old one was corrupt and moved to {moved}"}
-    assert any("corrupt" in r.message and str(moved) in r.message for r in caplog.records)
-    assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
-    assert not kitchen.cooks
-    recorder.store.close()
-
-
-async def test_damaged_pages_are_found_after_an_unclean_stop(tmp_path: Path) -> None:
-    path = tmp_path / "potwatch.db"
-    clock = HandClock()
-    hub, recorder = start(path, clock)
-    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
-    feed(hub, clock, [150.0] * 3000)
-    stop(recorder, clean=False)
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    data = bytearray(path.read_bytes())
-    for page in (3, 5, 8, 13):  # scribble over a few b-tree pages, as a dying SD card would
-        data[page * PAGE_SIZE + 8 : page * PAGE_SIZE + 400] = os.urandom(392)
-    path.write_bytes(bytes(data))
-    hub2, recorder2 = start(path, HandClock())
-    assert recorder2.status().startswith("new database: the old one was corrupt")
-    assert not hub2.kitchen.cooks  # nothing trustworthy to resume from
-    assert len(list(tmp_path.glob("potwatch.db.corrupt-*"))) == 1
-    stop(recorder2)
-
-
 # ---- read-only and full filesystems -----------------------------------------------------------
 
 
@@ -459,20 +383,6 @@ def tmpfs(folder: Path, size: str) -> Iterator[bool]:
 
 def simulated(what: str) -> None:
     warnings.warn(f"{what}: not possible on this machine; the sqlite3 error is simulated at the store", stacklevel=2)
-
-
-def fail_writes(monkeypatch: pytest.MonkeyPatch, message: str) -> list[bool]:
-    """Make Store.write raise ``message`` until the returned flag is cleared."""
-    failing = [True]
-    real = Store.write
-
-    def write(self: Store, units: Any) -> int:
-        if failing[0]:
-            raise sqlite3.OperationalError(message)
-        return real(self, units)
-
-    monkeypatch.setattr(Store, "write", write)
-    return failing
 
 
 async def test_a_read_only_directory_pauses_recording_but_still_resumes(

@@ -8,15 +8,19 @@ syrup's climb fed one reading (and one tick) a second on a hand clock.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from service.core.cook import ProbeSetup
-from service.core.events import Output, Sample, Tick
+import pytest
+
+from service.core.cook import Kitchen, ProbeSetup
+from service.core.events import Output, Sample, StartCook, StopCook, Tick
 from service.core.units import f_to_c
 from service.history import HistoryRecorder
 from service.history.restore import restore_now
+from service.history.store import Store
 from service.profiles import load_profiles
 from service.runtime.hub import Hub
 from tests.support.clock import HandClock
@@ -25,6 +29,8 @@ PROFILES = load_profiles()
 
 
 def recorder_for(path: Path, boot: str = "boot-A", **kwargs: Any) -> HistoryRecorder:
+    """The recorder on ``path``; what it keeps while paused goes beside the file (not into the machine's RAM)."""
+    kwargs.setdefault("spill_dir", path.parent)
     return HistoryRecorder(path, flush_every_s=kwargs.pop("flush_every_s", 0.05), boot=lambda: boot, **kwargs)
 
 
@@ -36,6 +42,15 @@ def start(path: Path, clock: HandClock, *, boot: str = "boot-A", **kwargs: Any) 
     recorder.attach(hub)
     recorder.start()
     return hub, recorder
+
+
+def past_cook(path: Path, clock: HandClock, readings: int) -> None:
+    """A caramel cook climbing to its target, stopped, and the service stopped: a past cook in the file."""
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    feed(hub, clock, climb(200.0, 229.5, readings))
+    hub.apply(StopCook(clock.t, "1-c1"))
+    stop(recorder)
 
 
 def stop(recorder: HistoryRecorder, *, clean: bool = True) -> None:
@@ -65,3 +80,53 @@ def feed(hub: Hub, clock: HandClock, temps_f: list[float | None], every: float =
         celsius = None if value is None else f_to_c(value)
         out += hub.apply(Sample(clock.t, "pot", "", celsius, None if value is not None else "Error"))
     return out
+
+
+def snapshot(kitchen: Kitchen, at: float | None = None) -> dict[str, Any]:
+    """Everything a cook's future depends on, as plain data, to compare two kitchens exactly.
+
+    ``Kitchen.now`` (the latest time seen) is compared too unless ``at`` is given:
+    a snapshot is taken after ticks that changed nothing and were not recorded,
+    and ``now`` is the one thing such a tick moves (nothing reads it).
+    """
+    view_at = kitchen.now if at is None else at
+    body: dict[str, Any] = {
+        "cooks": {
+            c.id: (
+                c.profile,
+                c.index,
+                c.machine.stage,
+                c.started_at,
+                c.ended_at,
+                c.outcome,
+                c.channel,
+                kitchen.cook_snapshot(c, view_at),
+            )
+            for c in kitchen.cooks.values()
+        },
+        "alerts": {a.id: dataclasses.asdict(a) for a in kitchen.alerts.values()},
+        "probes": {
+            h.id: (h.state, h.celsius, h.last_live_at, h.interval, h.fault_count, h.trouble_alert, h.boil_c)
+            for h in kitchen.probes.values()
+        },
+        "tracks": {
+            k: (t.level, t.prev_level, t.rate, t.sigma, t.accepted, t.rejected) for k, t in kitchen.tracks.items()
+        },
+    }
+    if at is None:
+        body["now"] = kitchen.now
+    return body
+
+
+def fail_writes(monkeypatch: pytest.MonkeyPatch, message: str) -> list[bool]:
+    """Make Store.write raise ``message`` (as a full or refusing disk would) until the returned flag is cleared."""
+    failing = [True]
+    real = Store.write
+
+    def write(self: Store, units: Any) -> int:
+        if failing[0]:
+            raise sqlite3.OperationalError(message)
+        return real(self, units)
+
+    monkeypatch.setattr(Store, "write", write)
+    return failing
