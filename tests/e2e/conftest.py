@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.parts import require_binary
 from tests.support.phone import Phone, ignorable, open_phone
+from tests.support.power_cut import kitchen  # noqa: F401  (the power-cut tests' fixture)
 
 if TYPE_CHECKING:  # playwright is imported lazily: a missing browser skips, it does not break collection
     from playwright.sync_api import Browser

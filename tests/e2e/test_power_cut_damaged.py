@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.e2e.test_power_cut import (  # noqa: F401 (kitchen: the fixture)
+from tests.support.power_cut import (
     MISSING_AT_MOST_S,
     Thermometer,
     cook_of,
     kill_and_check_the_file,
-    kitchen,
     restart,
     service_for,
     until,
@@ -28,7 +27,7 @@ from tests.support.pty_device import PtyDevice
 
 def test_a_damaged_header_after_a_kill_still_resumes_the_braise(
     tmp_path: Path,
-    kitchen: tuple[PtyDevice, Thermometer],  # noqa: F811 (the fixture, imported above)
+    kitchen: tuple[PtyDevice, Thermometer],
 ) -> None:
     device, thermometer = kitchen
     svc = service_for(tmp_path, device, "braise-test").start()
