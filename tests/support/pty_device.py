@@ -100,6 +100,33 @@ class Streamer(threading.Thread):
         self.join(2)
 
 
+class UrandomDevice(threading.Thread):
+    """A device babbling ``os.urandom`` at the pace of a real UART (ten bits a byte) until stopped."""
+
+    def __init__(self, device: PtyDevice, baud: int, chunk: int = 256) -> None:
+        super().__init__(daemon=True)
+        self.device, self.chunk, self.period = device, chunk, chunk * 10 / baud
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.device.write(os.urandom(self.chunk))
+            except OSError:
+                return
+            self.sent += self.chunk
+            self.stop.wait(self.period)  # the line's own pace, not a wait for the driver
+
+    def __enter__(self) -> UrandomDevice:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join(2)
+
+
 class FakeTc4Board(threading.Thread):
     """Answers Artisan's TC4 commands on the master side, like aArtisan firmware.
 
