@@ -378,10 +378,9 @@ class JsonLineDecoder(_Base):
     """One JSON object a line. ``channel=`` is a dotted path (``probes.0.t``);
     without it every number becomes a channel named by its path.
 
-    The walk and the unit rule are the MQTT JSON format's too
-    (drivers/json_walk.py). The one difference is the parsing: ArduinoJson
-    writes NaN as ``null`` and older sketches print ``NaN``; here both are
-    faults, where MQTT refuses ``NaN`` as not JSON.
+    The walk, the unit rule and the parsing are the MQTT JSON format's too
+    (drivers/json_walk.py): ArduinoJson writes NaN as ``null`` and older
+    sketches print ``NaN``; both are faults of their channel.
     """
 
     name: str = "json"
