@@ -182,7 +182,7 @@ def _text(payload: bytes) -> str | Unreadable:
 
 
 def _json(text: str) -> object | Unreadable:
-    doc = load_json(text)
+    doc = load_json(text, strict=True)
     if isinstance(doc, PayloadResult):
         return Unreadable(doc.unreadable or "malformed JSON")
     return doc

@@ -54,6 +54,7 @@ class LineResult:
     unreadable: str | None = None
     fmt: str = ""
     device_wide: bool = False
+    binary: bool = False  # unreadable because it is not text at all: noise (drivers/noise.py)
 
     @property
     def readable(self) -> bool:
@@ -76,12 +77,18 @@ class LineSplitter:
     line (the port was opened while the device was sending): the bytes before
     the first line end are dropped, because the tail of ``107.25`` is ``7.25``,
     a perfectly plausible and perfectly wrong temperature.
+
+    What it drops is kept count of in bytes too (``overlong_bytes``, and the
+    cut-off piece itself in ``partial_piece``), so the driver can weigh it as
+    noise (drivers/noise.py).
     """
 
     max_line: int = MAX_LINE_BYTES
     synced: bool = True
     overlong: int = 0
     partial: int = 0
+    overlong_bytes: int = 0
+    partial_piece: bytes = b""
     _buf: bytearray = field(default_factory=bytearray)
     _after_cr: bool = False
     _discarding: bool = False
@@ -99,6 +106,7 @@ class LineSplitter:
         if len(self._buf) > self.max_line:
             # Drop the runaway line now and its tail up to the next line end,
             # so the tail of a 64 KiB blob is not read as a short line.
+            self.overlong_bytes += len(self._buf)
             self._buf.clear()
             if not self._discarding:
                 self.overlong += 1
@@ -108,14 +116,17 @@ class LineSplitter:
     def _admit(self, piece: bytes) -> bytes | None:
         if self._discarding:
             self._discarding = False
+            self.overlong_bytes += len(piece)
             return None
         if not self.synced:
             self.synced = True
             if piece:
                 self.partial += 1
+                self.partial_piece = piece
             return None
         if len(piece) > self.max_line:
             self.overlong += 1
+            self.overlong_bytes += len(piece)
             return None
         return piece
 
@@ -131,11 +142,11 @@ def to_text(raw: bytes) -> str | LineResult:
         # Sketches that print (char)176 send a Latin-1 degree sign: accept
         # that one byte, nothing else that is not UTF-8.
         if not _LATIN1_DEGREE_ONLY.fullmatch(raw):
-            return _bad("invalid UTF-8 (wrong baud?)")
+            return LineResult(unreadable="invalid UTF-8 (wrong baud?)", binary=True)
         text = raw.decode("latin-1")
     text = text.strip()
     if not text.replace("\t", " ").isprintable():
-        return _bad("control characters (wrong baud or binary data?)")
+        return LineResult(unreadable="control characters (wrong baud or binary data?)", binary=True)
     return text
 
 
@@ -367,10 +378,9 @@ class JsonLineDecoder(_Base):
     """One JSON object a line. ``channel=`` is a dotted path (``probes.0.t``);
     without it every number becomes a channel named by its path.
 
-    The walk and the unit rule are the MQTT JSON format's too
-    (drivers/json_walk.py). The one difference is the parsing: ArduinoJson
-    writes NaN as ``null`` and older sketches print ``NaN``; here both are
-    faults, where MQTT refuses ``NaN`` as not JSON.
+    The walk, the unit rule and the parsing are the MQTT JSON format's too
+    (drivers/json_walk.py): ArduinoJson writes NaN as ``null`` and older
+    sketches print ``NaN``; both are faults of their channel.
     """
 
     name: str = "json"

@@ -61,9 +61,10 @@ class NotJson:
 def parse_json(text: str, *, strict: bool) -> object | NotJson:
     """An object or array. ``strict`` refuses NaN/Infinity and numbers that overflow.
 
-    MQTT is strict: those tokens only come from hand-written publishers. A
-    serial sketch printing ``NaN`` (old ArduinoJson) is not refused but read
-    as a fault, which ``strict=False`` lets through.
+    Temperatures are never strict: a sketch printing ``NaN`` (old ArduinoJson)
+    and a Python publisher (``json.dumps`` writes NaN and Infinity bare) mean
+    "this sensor has no value", and the walk reads the non-finite float as a
+    fault of that value alone. A barometer is strict: it has no fault to give.
     """
     if not text.startswith(("{", "[")):
         return NotJson("not JSON")

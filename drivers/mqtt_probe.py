@@ -232,6 +232,7 @@ class MqttMonitor:
     garbage_pending: int = 0
     garbage_told_at: float | None = None
     readings: int = 0
+    channels_seen: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.decoder = make_decoder(self.settings.decoder)
@@ -310,8 +311,19 @@ class MqttMonitor:
             return out
         out.extend(self._announce(msg, result))
         raw = safe_raw(msg.payload)
-        out.extend(self._reading(msg, value, raw) for value in result.values)
+        out.extend(self._reading(msg, value, raw) for value in self._values(result))
         return out
+
+    def _values(self, result: PayloadResult) -> list[Decoded]:
+        """The result's channels; a fault that names none (a payload of only "nan") is a fault
+        of every channel the probe has shown, so the channel a cook follows hears of it."""
+        if not result.device_wide:
+            for value in result.values:
+                if value.channel not in self.channels_seen:
+                    self.channels_seen.append(value.channel)
+            return list(result.values)
+        reason = result.values[0].fault if result.values else "the sensor has no value"
+        return [Decoded(channel, None, reason) for channel in self.channels_seen or [""]]
 
     def _reading(self, msg: Message, value: Decoded, raw: str) -> Reading:
         self.readings += 1

@@ -9,8 +9,11 @@ rtl_433's ``output_mqtt.c`` and device decoders, the Theengs decoder's
 Three outcomes, as for the serial formats (drivers/formats.py):
 
 * ``values``: temperatures, or faults for values the device marks as errors;
-* ``unreadable``: a malformed payload (not UTF-8, not JSON, NaN/Infinity,
-  wrong types, far too big): counted and dropped by the driver;
+  a sensor without a value is a fault however it says so: ``null``, a bare
+  ``NaN``/``Infinity`` token (Python's ``json.dumps`` writes them, Node-RED
+  passes them on), or a whole payload that is only ``nan``/``null``/``None``;
+* ``unreadable``: a malformed payload (not UTF-8, not JSON, wrong types, far
+  too big): counted and dropped by the driver;
 * ``skipped``: a well-formed message that is simply not ours: another device
   on a shared rtl_433 events topic, a BLE beacon without a temperature, a
   Govee advert that carries the other probes. Not an error, not counted.
@@ -66,6 +69,9 @@ class PayloadResult:
     fmt: str = ""
     channels: tuple[str, ...] = ()
     device: str = ""
+    # A fault that names no channel (a payload that is only "nan"): it applies to the
+    # channel selected, or to every channel the probe has shown (the driver knows them).
+    device_wide: bool = False
 
 
 def _bad(reason: str) -> PayloadResult:
@@ -108,10 +114,33 @@ def safe_raw(payload: bytes, limit: int = RAW_LIMIT) -> str:
     return text + ("…" if len(payload) > limit else "")
 
 
-def load_json(text: str) -> object | PayloadResult:
-    """Strict JSON (drivers/json_walk.py): NaN/Infinity and numbers that overflow are refused."""
-    doc = parse_json(text, strict=True)
+def load_json(text: str, *, strict: bool = False) -> object | PayloadResult:
+    """JSON (drivers/json_walk.py). A ``NaN``/``Infinity`` token or a number that overflows is
+    read as a non-finite float, which the walk turns into a fault of that value alone: a
+    publisher that wrote NaN meant "no value", not "ignore this message". ``strict`` refuses
+    them instead (a barometer has no use for a fault)."""
+    doc = parse_json(text, strict=strict)
     return _bad(doc.reason) if isinstance(doc, NotJson) else doc
+
+
+def no_value(value: object) -> str | None:
+    """Why a JSON value under a temperature key is the sensor saying it has none, or None."""
+    if value is None:
+        return "the sensor has no value (null)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the sensor has no value ({value!r})"
+    return None
+
+
+def word_fault(payload: bytes, fmt: str, channel: str | None) -> PayloadResult | None:
+    """A payload that is only a word for "no value" (``nan``, ``NaN``, ``null``, ``None``…), as
+    firmware and Home Assistant publish for a sensor without one: a fault of the selected
+    channel, or of the whole probe. None for any other payload."""
+    text = payload_text(payload)
+    if isinstance(text, PayloadResult) or text.lower() not in NO_VALUE_WORDS:
+        return None
+    fault = Decoded(channel or "", None, f"the sensor has no value ({text!r})")
+    return PayloadResult((fault,), fmt=fmt, channels=(fault.channel,), device_wide=channel is None)
 
 
 def _json_object(payload: bytes) -> dict[str, object] | PayloadResult:
@@ -238,11 +267,12 @@ def _tasmota_sensor(name: str, obj: dict[str, object], unit: Unit) -> Iterator[T
             continue
         channel = f"{name}.{key}" if m.group(1) else name
         number = as_number(value)
+        missing = no_value(value)
         if error is not None:
             yield Temperature(channel, Decoded(channel, None, error))
-        elif value is None:
+        elif missing is not None:
             # Tasmota prints a NaN reading as JSON null (MAX6675, a lost DS18B20).
-            yield Temperature(channel, Decoded(channel, None, "the sensor has no value (null)"))
+            yield Temperature(channel, Decoded(channel, None, missing))
         elif number is not None:
             yield Temperature(channel, decoded(channel, number, unit))
 
@@ -278,6 +308,9 @@ class TasmotaDecoder:
     name: str = "tasmota"
 
     def decode(self, topic: str, payload: bytes) -> PayloadResult:
+        word = word_fault(payload, self.name, self.channel)
+        if word is not None:
+            return word
         doc = _json_object(payload)
         if isinstance(doc, PayloadResult):
             return doc
@@ -320,12 +353,14 @@ def _rtl_found(event: dict[str, object]) -> list[Temperature]:
     for key, value in event.items():
         parsed = rtl_channel(key)
         number = as_number(value)
-        if parsed is None or number is None:
+        missing = no_value(value) if isinstance(value, float) else None  # a NaN token, not a null
+        if parsed is None or (number is None and missing is None):
             continue
         channel, unit = parsed
         if channel in by_channel and unit == "F":
             continue  # both units present (-C si beside the native one): Celsius wins
-        by_channel[channel] = Temperature(channel, decoded(channel, number, unit), (key, key[:-2]))
+        reading = Decoded(channel, None, missing) if number is None else decoded(channel, number, unit)
+        by_channel[channel] = Temperature(channel, reading, (key, key[:-2]))
     return list(by_channel.values())
 
 
@@ -410,12 +445,14 @@ def _omg_found(doc: dict[str, object]) -> list[Temperature]:
         m = _OMG_TEMPERATURE.fullmatch(key)
         # Gateways before 0.9.6 sent every number as a string ("24.50").
         number = as_number(value, strings=True)
-        if m is None or number is None:
+        missing = no_value(value) if isinstance(value, float) else None  # a NaN token, not a null
+        if m is None or (number is None and missing is None):
             continue
         channel = f"tempc{m.group(2)}{m.group(3)}"
         target = celsius if m.group(1) == "c" else fahrenheit
         unit: Unit = "C" if m.group(1) == "c" else "F"
-        target[channel] = Temperature(channel, decoded(channel, number, unit), (m.group(2),))
+        reading = Decoded(channel, None, missing) if number is None else decoded(channel, number, unit)
+        target[channel] = Temperature(channel, reading, (m.group(2),))
     return list(celsius.values()) + [f for ch, f in fahrenheit.items() if ch not in celsius]
 
 
@@ -484,6 +521,9 @@ class JsonDecoder:
         text = payload_text(payload)
         if isinstance(text, PayloadResult):
             return text
+        word = word_fault(payload, self.name, self.channel)
+        if word is not None:
+            return word
         doc = load_json(text)
         if isinstance(doc, PayloadResult):
             return doc
@@ -541,14 +581,22 @@ def sniff_format(payload: bytes) -> str | None:
 
 @dataclass(slots=True)
 class AutoDecoder:
-    """Picks the format from the first readable payload, then sticks to it."""
+    """Picks the format from the first readable payload, then sticks to it.
+
+    A payload that only says "no value" (``nan``) is a fault but picks nothing:
+    it would read as the bare-number format and lock out the JSON to come.
+    """
 
     make: Callable[[str], PayloadDecoder]
     chosen: PayloadDecoder | None = None
     name: str = "auto"
+    channel: str | None = None
 
     def decode(self, topic: str, payload: bytes) -> PayloadResult:
         if self.chosen is None:
+            word = word_fault(payload, self.name, self.channel)
+            if word is not None:
+                return word
             fmt = sniff_format(payload)
             if fmt is None:
                 return _bad("not a payload any known format can read")
@@ -585,7 +633,7 @@ def make_decoder(options: DecoderOptions) -> PayloadDecoder:
         return JsonDecoder(o.unit, o.channel)
 
     if options.fmt == "auto":
-        return AutoDecoder(make)
+        return AutoDecoder(make, channel=options.channel)
     return make(options.fmt)
 
 

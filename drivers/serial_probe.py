@@ -15,7 +15,10 @@ What a wobbly cable looks like, and what we do:
   twice a second; a by-id symlink re-pointed at a new ``ttyUSBn`` is followed
   because every attempt opens the path afresh.
 * garbage (wrong baud, binary, runaway lines, bad UTF-8): counted, logged at
-  debug, dropped; 30 s of nothing else yields a fault reading.
+  debug, dropped; 30 s of nothing else yields a fault reading. Random bytes
+  also hold the odd well-formed line (a lone ``9``): while the recent stream
+  is more noise than sense, counted in bytes (drivers/noise.py), such lines
+  are suspect, garbage like the rest, so the fault still comes at 30 s.
 * busy or forbidden port: a notice naming the device, its group and what to do,
   once per change, while we keep retrying.
 """
@@ -44,12 +47,15 @@ from drivers.formats import (
     DEFAULT_TC4_CHAN,
     LINE_FORMATS,
     LineDecoder,
+    LineResult,
     LineSplitter,
     decode_line,
     make_line_decoder,
     safe_text,
     tc4_channels,
+    to_text,
 )
+from drivers.noise import NoiseMeter
 from drivers.registry import ProbeUrl
 from drivers.values import Unit
 
@@ -354,6 +360,8 @@ class StreamMonitor:
     garbage_told: bool = False
     lines: int = 0
     unreadable: int = 0
+    suspect: int = 0
+    noise: NoiseMeter = field(default_factory=NoiseMeter)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -375,11 +383,16 @@ class StreamMonitor:
         self.last_bytes_at = at
         self.silence_told = False
         splitter = self.splitter or self._first_splitter(at)
-        before = (splitter.overlong, splitter.partial)
+        before = (splitter.overlong, splitter.partial, splitter.overlong_bytes)
+        lines = [(raw, *decode_line(self.decoder, raw)) for raw in splitter.feed(data)]
+        self._weigh(at, splitter, before, lines)
+        # One verdict for the chunk, after weighing all of it: a chunk that is
+        # mostly noise makes each of its well-formed lines suspect.
+        suspect = self.noise.noisy(at)
         out: list[ProbeEvent] = []
         good = False
-        for raw in splitter.feed(data):
-            good = self._line(at, raw, out) or good
+        for _, text, result in lines:
+            good = self._line(at, text, result, suspect, out) or good
         if splitter.overlong != before[0]:
             log.debug("%s: dropped a line longer than %d bytes", self.probe_id, splitter.max_line)
             self.last_garbage = (f"a line longer than {splitter.max_line} bytes", safe_text(data, 40))
@@ -400,14 +413,38 @@ class StreamMonitor:
         self.splitter = LineSplitter(synced=at - self.opened_at >= tail_window)
         return self.splitter
 
-    def _line(self, at: float, raw: bytes, out: list[ProbeEvent]) -> bool:
-        """Decode one line into ``out``; True when it made sense."""
+    def _weigh(
+        self,
+        at: float,
+        splitter: LineSplitter,
+        before: tuple[int, int, int],
+        lines: list[tuple[bytes, str, LineResult]],
+    ) -> None:
+        """Tell the noise meter what this chunk was: noise, sense, or neither (drivers/noise.py)."""
+        noise = self.noise
+        dropped = splitter.overlong_bytes - before[2]
+        if dropped:
+            noise.weigh(at, dropped, 0)
+        if splitter.partial != before[1] and not isinstance(to_text(splitter.partial_piece), str):
+            noise.weigh(at, len(splitter.partial_piece) + 1, 0)
+        for raw, _, result in lines:
+            if result.readable:
+                noise.weigh(at, 0, len(raw) + 1)
+            elif result.binary:
+                noise.weigh(at, len(raw) + 1, 0)
+
+    def _line(self, at: float, text: str, result: LineResult, suspect: bool, out: list[ProbeEvent]) -> bool:
+        """One decoded line into ``out``; True when it made sense and the stream around it too."""
         self.lines += 1
-        text, result = decode_line(self.decoder, raw)
         if result.unreadable is not None:
             self.unreadable += 1
             self.last_garbage = (result.unreadable, text)
             log.debug("%s: unreadable line %r: %s", self.probe_id, text, result.unreadable)
+            return False
+        if suspect:
+            self.suspect += 1
+            self.last_garbage = (f"a well-formed line inside noise, {self.noise.describe()}", text)
+            log.debug("%s: suspect line %r: %s", self.probe_id, text, self.noise.describe())
             return False
         if self.tc4 is not None:
             self.tc4.heard(at, ack=not result.values)

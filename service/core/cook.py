@@ -66,6 +66,14 @@ def is_reference_channel(channel: str) -> bool:
     return channel.lower() in REFERENCE_CHANNELS
 
 
+def _jump_reason(track: Track) -> str:
+    jump = track.jump
+    if jump is None:
+        return "impossible jump"
+    (t0, v0), (t1, v1) = jump
+    return f"impossible jump: {c_to_f(v0):.1f} °F → {c_to_f(v1):.1f} °F in {t1 - t0:.2f} s"
+
+
 def machine_for(step: Step, offset_c: float, health: ProbeHealth | None = None) -> StepMachine:
     if isinstance(step, ReachStep):
         if health is None:
@@ -201,14 +209,16 @@ class Kitchen:
         health.heard(at)
         counted = self._counts(ev.probe, ev.channel)
         if celsius is None:
-            if not counted:
-                return out  # a fault on a channel nobody watches (an unused thermocouple input)
-            health.fault_reason = ev.fault or "fault reading"
-            health.fault_count += 1
-            if health.fault_since is None:
-                health.fault_since = at
-            if health.state is not ProbeState.FAULT and health.fault_count >= FAULTS_TO_CONFIRM:
-                self._trouble(at, health, ProbeState.FAULT, out)
+            self._fault(at, health, counted, ev.fault or "fault reading", out)
+            return out
+        key = (ev.probe, ev.channel)
+        track = self.tracks.get(key)
+        if track is None:
+            track = self.tracks[key] = Track(health.lag_s)
+        accepted = track.feed(at, celsius)
+        if track.faulty:
+            # a jump no probe can make: a fault reading, never a new track for a step to follow
+            self._fault(at, health, counted, _jump_reason(track), out)
             return out
         if counted:
             health.celsius = celsius
@@ -216,11 +226,7 @@ class Kitchen:
             health.fault_since = None
             if health.state is not ProbeState.OK:
                 self._restore(at, health, out)
-        key = (ev.probe, ev.channel)
-        track = self.tracks.get(key)
-        if track is None:
-            track = self.tracks[key] = Track()
-        if not track.feed(at, celsius):
+        if not accepted:
             return out
         for cook in self.cooks.values():
             if cook.ended_at is None and cook.probe == ev.probe:
@@ -235,6 +241,17 @@ class Kitchen:
                 signals = machine.on_sample(at, celsius, track, health.stale_timeout)
                 self._after_step(at, cook, before, signals, out)
         return out
+
+    def _fault(self, at: float, health: ProbeHealth, counted: bool, reason: str, out: list[Output]) -> None:
+        """A reading that is no temperature: two in a row (or three seconds of them) are a fault."""
+        if not counted:
+            return  # a fault on a channel nobody watches (an unused thermocouple input)
+        health.fault_reason = reason
+        health.fault_count += 1
+        if health.fault_since is None:
+            health.fault_since = at
+        if health.state is not ProbeState.FAULT and health.fault_count >= FAULTS_TO_CONFIRM:
+            self._trouble(at, health, ProbeState.FAULT, out)
 
     def _counts(self, probe: str, channel: str) -> bool:
         """Does this channel speak for the probe's health? The watched one does; a board's

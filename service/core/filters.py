@@ -20,6 +20,19 @@ A probe pulled out of the pot reads the counter's temperature; the track
 follows it (four agreeing suspects), but remembers where the pot was heading.
 When the probe goes back in, the first sample that agrees with that memory
 restores the pot's track at once, so an alert is not held back by the gate.
+
+What no probe can do is *jump*. A probe is a first-order lag: in Δt it moves
+towards what surrounds it by at most ``(x − y)(1 − e^(−Δt/τ))``, and nothing in
+a kitchen is colder than ``ENV_MIN_C`` or hotter than ``ENV_MAX_C``. A sample
+farther from the one before than that (195 °F → 5 °F in 0.1 s) is *faulty*:
+not a suspect, so it can never start a new track, and so are the samples that
+follow it, however well they agree with each other, until one is back on the
+pot's track, one jumps away again (it is judged afresh), or the stream pauses
+long enough (``SETTLE_LAGS`` τ) that anything is possible again. A probe truly
+moved, to the counter or another pot, moves at its own pace, and is followed as
+before. τ is the fastest the probe could be: a third of its configured ``lag``
+(a lag may be overstated), and never less than ``FASTEST_LAG_S``; so with no
+lag configured only a fast stream (a few samples a second) can show a jump.
 """
 
 from __future__ import annotations
@@ -44,6 +57,13 @@ MEMORY_SETTLE_S = 10.0
 SIGMA_START_C = 0.15
 SIGMA_MIN_C = 0.02
 SIGMA_ALPHA = 0.05
+# What a probe can reach, and how fast (see the module docstring).
+ENV_MIN_C = -50.0  # colder than a freezer or an ice bath: the drivers' own floor
+ENV_MAX_C = 550.0  # hotter than any oven, pan or oil: the drivers' own ceiling
+FASTEST_LAG_S = 0.1  # a bare fine-gauge thermocouple plunged into liquid; every other probe is slower
+LAG_OVERSTATED = 3.0  # a configured lag may be up to this many times the probe's true τ
+STAMP_JITTER_S = 0.02  # readings are stamped on arrival: their spacing is known only to this
+SETTLE_LAGS = 5.0  # after this many τ without a sample, a probe may be anywhere
 
 
 class Track:
@@ -52,6 +72,7 @@ class Track:
     __slots__ = (
         "_mem",
         "_mem_until",
+        "_raw",
         "_recent",
         "_s",
         "_st",
@@ -60,6 +81,8 @@ class Track:
         "_suspects",
         "_sv",
         "accepted",
+        "faulty",
+        "jump",
         "last_t",
         "level",
         "prev_level",
@@ -68,9 +91,10 @@ class Track:
         "reseeds",
         "settled",
         "sigma",
+        "tau",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, lag_s: float | None = None) -> None:
         self.level: float | None = None
         self.prev_level: float | None = None
         self.rate = 0.0
@@ -87,6 +111,13 @@ class Track:
         self._mem: tuple[float, float, float] | None = None
         self._mem_until = math.inf
         self._s = self._st = self._stt = self._sv = self._stv = 0.0
+        # The fastest this probe could follow its surroundings: what marks a jump.
+        self.tau = max(FASTEST_LAG_S, (lag_s or 0.0) / LAG_OVERSTATED)
+        self._raw: tuple[float, float] | None = None  # the sample before, faulty or not
+        # The last sample was faulty (an impossible jump, or the stretch after one); ``jump``
+        # is that jump: (t, value) before it and after it.
+        self.faulty = False
+        self.jump: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     @property
     def sigma_level(self) -> float:
@@ -97,9 +128,16 @@ class Track:
         return self.sigma / math.sqrt(max(n, 1))
 
     def feed(self, t: float, v: float) -> bool:
-        """Take one sample; True when it was accepted and ``level`` moved."""
+        """Take one sample; True when it was accepted and ``level`` moved.
+
+        False and ``faulty`` set: the sample is no temperature at all (a jump no
+        probe can make, or the stretch after one), and says nothing about the pot.
+        """
+        before = self._raw
+        self._raw = (t, v)
         level = self.level
         if level is None:
+            self.faulty = False
             self._reseed([(t, v)], settled=False)
             return True
         dt = t - self.last_t
@@ -107,7 +145,16 @@ class Track:
             dt = 0.0
         residual = v - (level + self.rate * dt)
         tol = max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * dt
-        if -tol <= residual <= tol:
+        in_gate = -tol <= residual <= tol
+        # a step within the gate's floor is never a jump: the common case costs one comparison
+        if (
+            before is not None
+            and (self.faulty or abs(v - before[1]) > GATE_MIN_C)
+            and self._broken(before, t, v, in_gate)
+        ):
+            self.rejected += 1
+            return False
+        if in_gate:
             clipped = min(residual * residual, 9.0 * self.sigma * self.sigma)
             self.sigma = max(SIGMA_MIN_C, math.sqrt((1.0 - SIGMA_ALPHA) * self.sigma**2 + SIGMA_ALPHA * clipped))
             self._suspects.clear()
@@ -115,6 +162,36 @@ class Track:
             return True
         self.rejected += 1
         return self._suspect(t, v)
+
+    # -- impossible jumps ---------------------------------------------------
+
+    def _broken(self, before: tuple[float, float], t: float, v: float, in_gate: bool) -> bool:
+        """Is this sample faulty: a jump from the one before, or still in the stretch after one?"""
+        t0, v0 = before
+        gap = t - t0
+        if self.faulty:
+            # back on the pot's track, jumped away again, or silent long enough to be anywhere
+            if in_gate or gap > SETTLE_LAGS * self.tau or self._jumped(v0, v, gap):
+                self.faulty = False
+                return False
+            return True
+        if self._jumped(v0, v, gap):
+            self.faulty = True
+            self.jump = (before, (t, v))
+            self._suspects.clear()  # what came before the jump and what comes after never agree
+            return True
+        return False
+
+    def _jumped(self, v0: float, v: float, gap: float) -> bool:
+        """Farther from ``v0`` than a probe of time constant ``tau`` can move in ``gap``?"""
+        slack = max(GATE_MIN_C, GATE_SIGMAS * self.sigma)
+        step = v - v0
+        if -slack <= step <= slack or gap <= 0.0:
+            return False  # near, or no time between them (one read of the port): nothing to judge
+        reach = 1.0 - math.exp(-(gap + STAMP_JITTER_S) / self.tau)
+        if step < 0.0:
+            return -step > (v0 - ENV_MIN_C) * reach + slack
+        return step > (ENV_MAX_C - v0) * reach + slack
 
     # -- accepted samples -------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from service.core.profile import HoldStep, Profile, ReachStep
 from service.core.steps.hold import HoldMachine
 from service.core.units import f_to_c
-from tests.core.traces import Trace, run
+from tests.core.traces import Trace, lagged, run
 
 BRAISE = HoldStep("braise", f_to_c(185.0), f_to_c(205.0), duration_s=600.0, grace_s=60.0)
 RILLONS = Profile("rillons", "rillons", (BRAISE, ReachStep("caramel", f_to_c(225.0))))
@@ -72,3 +72,43 @@ def test_a_gap_longer_than_the_stale_timeout_is_not_counted() -> None:
     machine = hold_of(result)
     assert machine.elapsed_s < 200.0
     assert len(result.alerts("probe_lost")) == 1
+
+
+def at_10_hz(value: float, start: float, seconds: float) -> Trace:
+    return [(start + i / 10.0, value) for i in range(int(seconds * 10))]
+
+
+def test_an_impossible_jump_is_a_fault_not_a_cold_pot() -> None:
+    """195 °F → 5 °F in 0.1 s: no probe moves so (a wrong baud, a shorted thermocouple)."""
+    trace = at_10_hz(195.0, 0, 100) + at_10_hz(5.0, 100, 75) + at_10_hz(195.0, 175, 30)
+    result = run(trace, Profile("braise", "b", (BRAISE,)))
+    assert result.alerts("hold_too_cold") == []
+    fault = result.alerts("probe_fault")
+    assert len(fault) == 1 and abs(fault[0].at - 100.1) < 1e-6
+    assert "impossible jump: 195.0 °F → 5.0 °F in 0.10 s" in fault[0].alert.message
+    assert "too_cold" not in result.stages()
+    assert result.first_alert_at("probe_restored") == 175.0
+    machine = hold_of(result)
+    # the timer kept what it had and counted on after; the 75 s nobody could measure are not in it
+    assert 125.0 <= machine.elapsed_s <= 130.0
+    assert result.kitchen.tracks[("pot", "")].reseeds == 1  # never a track at 5 °F
+
+
+def test_a_lone_impossible_sample_is_a_glitch() -> None:
+    trace = at_10_hz(195.0, 0, 100)
+    trace[500] = (trace[500][0], 5.0)
+    result = run(trace, Profile("braise", "b", (BRAISE,)))
+    assert result.alerts("probe_fault") == [] and result.alerts("hold_too_cold") == []
+
+
+def test_a_probe_moved_to_a_cold_pot_or_the_counter_still_leaves_the_window() -> None:
+    """A real move is a lag curve, however fast the probe: followed as before, never a fault."""
+    for tau, air_f in ((0.5, 40.0), (20.0, 70.0)):  # a fine thermocouple into iced water; a probe into the air
+        truth = at_10_hz(195.0, 0, 100) + at_10_hz(air_f, 100, 200)
+        result = run(lagged(truth, tau), Profile("braise", "b", (BRAISE,)), lag_s=tau)
+        assert result.alerts("probe_fault") == [], tau
+        assert len(result.alerts("hold_too_cold")) == 1, tau
+        assert result.kitchen.tracks[("pot", "")].reseeds >= 2, tau
+    # and at 1 Hz, where even a step is possible for a fast probe
+    result = run(flat(195.0, 0, 100) + flat(40.0, 100, 100), Profile("braise", "b", (BRAISE,)))
+    assert result.alerts("probe_fault") == [] and len(result.alerts("hold_too_cold")) == 1

@@ -183,3 +183,32 @@ def test_lag_compensation_never_rings_for_a_pot_that_stopped_short(
     result = run(noisy, lag_s=tau)
     assert result.alerts("target_reached") == []
     assert result.alerts("target_overshoot") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tau=st.floats(min_value=0.1, max_value=30.0),
+    configured=st.booleans(),
+    hz=st.sampled_from([1.0, 2.0, 5.0, 10.0, 20.0]),
+    to_c=st.floats(min_value=-40.0, max_value=300.0),
+    noise=st.floats(min_value=0.0, max_value=0.5),
+    moved_at=st.floats(min_value=0.0, max_value=1.0),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_a_probe_moved_anywhere_along_its_lag_is_never_a_fault(
+    tau: float, configured: bool, hz: float, to_c: float, noise: float, moved_at: float, seed: int
+) -> None:
+    """However fast the probe (down to a bare thermocouple) and wherever it goes, a real move is no jump:
+    the exact step response of a first-order probe plunged at any moment between two samples."""
+    import math
+    import random
+
+    rng = random.Random(seed)
+    start_c, move = f_to_c(195.0), 60.0 + moved_at / hz
+    trace: Trace = []
+    for i in range(int(120 * hz)):
+        t = i / hz
+        c = start_c if t < move else to_c + (start_c - to_c) * math.exp(-(t - move) / tau)
+        trace.append((t, c * 9.0 / 5.0 + 32.0 + rng.uniform(-noise, noise)))
+    result = run(trace, RILLONS, lag_s=tau if configured else None)
+    assert result.alerts("probe_fault") == []

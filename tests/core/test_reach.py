@@ -198,3 +198,15 @@ def test_lone_value_after_a_dropout_is_not_enough() -> None:
     trace += [(401.0 + t, 221.0) for t in range(60)]
     result = run(trace)
     assert result.alerts("target_reached") == []
+
+
+def test_an_impossible_jump_near_the_target_is_a_critical_fault_not_a_new_pot() -> None:
+    trace, t_cross = syrup_curve(rate_at_target=4.0, interval=0.1)
+    broken: Trace = [(t, 5.0 if t_cross - 60 <= t < t_cross - 40 else f) for t, f in trace]
+    result = run(broken)
+    fault = result.alerts("probe_fault")
+    assert len(fault) == 1 and fault[0].alert.level is AlertLevel.CRITICAL
+    assert "impossible jump" in fault[0].alert.message
+    assert result.kitchen.tracks[("pot", "")].reseeds == 1  # the 5 °F never became a pot
+    assert result.stages().count("approaching") == 1  # the warning stood through it
+    assert_on_time(trace, result.first_alert_at("target_reached"))

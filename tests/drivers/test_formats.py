@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.base import PLAUSIBLE_MAX_C, PLAUSIBLE_MIN_C, SENTINELS_C, Decoded
+from drivers.base import PLAUSIBLE_MAX_C, PLAUSIBLE_MIN_C, SENTINELS_C, Decoded, Reading
 from drivers.formats import (
     LINE_FORMATS,
     MAX_LINE_BYTES,
@@ -19,6 +19,7 @@ from drivers.formats import (
     make_line_decoder,
     to_text,
 )
+from drivers.serial_probe import SerialSettings, StreamMonitor
 
 F225_05 = 107.25  # 225.05 °F, as the Adafruit MAX6675 example prints both
 
@@ -209,6 +210,19 @@ def _check(result: LineResult, expected: list[tuple[str, float | None, str | Non
 @pytest.mark.parametrize(("fmt", "line", "expected"), GOOD, ids=[f"{f}:{line[:40]}" for f, line, _ in GOOD])
 def test_device_lines_decode(fmt: str, line: str, expected: list[tuple[str, float | None, str | None]]) -> None:
     _check(make_line_decoder(fmt).decode(line), expected)
+
+
+@pytest.mark.parametrize(("fmt", "line", "expected"), GOOD, ids=[f"{f}:{line[:40]}" for f, line, _ in GOOD])
+def test_device_lines_printed_once_a_second_are_never_suspect(
+    fmt: str, line: str, expected: list[tuple[str, float | None, str | None]]
+) -> None:
+    """The noise meter (drivers/noise.py) must never doubt a real device's own lines."""
+    monitor = StreamMonitor("pot", SerialSettings("/dev/ttyUSB0", fmt=fmt), opened_at=0.0)
+    for second in range(1, 21):
+        events = monitor.on_chunk(float(second), line.encode() + b"\r\n")
+        readings = [e for e in events if isinstance(e, Reading)]
+        _check(LineResult(tuple(Decoded(r.channel, r.celsius, r.fault) for r in readings)), expected)
+    assert monitor.suspect == 0
 
 
 @pytest.mark.parametrize(("chan", "line", "expected"), TC4, ids=[f"CHAN;{c}:{line}" for c, line, _ in TC4])

@@ -170,6 +170,20 @@ def test_monitor_garbage_is_summarised_not_repeated() -> None:
     assert next(e for e in good if isinstance(e, Reading)).celsius == 107.25
 
 
+def test_monitor_gives_a_no_value_payload_to_every_channel_it_has_seen() -> None:
+    m = monitor_for("mqtt://pi/kitchen/probe?format=json")
+    m.on_link(Message(1.0, "kitchen/probe", b'{"pot": 107.2, "oven": 180.0}'))
+    out = m.on_link(Message(2.0, "kitchen/probe", b"nan"))
+    faults = [(e.channel, e.celsius, e.fault) for e in out if isinstance(e, Reading)]
+    assert faults == [
+        ("pot", None, "the sensor has no value ('nan')"),
+        ("oven", None, "the sensor has no value ('nan')"),
+    ]
+    assert m.unreadable == 0
+    first = monitor_for("mqtt://pi/kitchen/probe").on_link(Message(1.0, "kitchen/probe", b"NaN"))
+    assert [(e.channel, e.celsius) for e in first if isinstance(e, Reading)] == [("", None)]
+
+
 def test_monitor_availability_changes_only() -> None:
     m = monitor_for("mqtt://pi/tele/kitchen/SENSOR")
     lwt = "tele/kitchen/LWT"
@@ -322,6 +336,21 @@ async def test_any_json_with_a_dotted_path(mosquitto: Broker, publisher: Publish
         assert reading.celsius is not None and round(reading.celsius, 2) == 107.28
 
 
+async def test_nan_and_null_from_a_json_probe_are_faults_not_dropped(mosquitto: Broker, publisher: Publisher) -> None:
+    """A Python publisher writes NaN bare, firmware a plain "nan": each is the probe's fault."""
+    probe = probe_at(mosquitto, "kitchen/probe", "channel=temperature")
+    async with EventCollector(probe, BROKER_WAIT_S) as ev:
+        await connected(ev)
+        publisher.publish("kitchen/probe", '{"temperature": 107.2}')
+        await ev.reading(is_reading(107.2, "temperature"))
+        for payload in ("nan", '{"temperature": NaN}', '{"temperature": null}'):
+            mark = ev.mark()
+            publisher.publish("kitchen/probe", payload)
+            fault = await ev.reading(is_fault("temperature"), after=mark)
+            assert fault.celsius is None and fault.raw == payload
+    assert not [e for e in ev.events if isinstance(e, ProbeNotice) and "dropped" in e.message]
+
+
 async def test_auto_format_announces_what_it_recognised(mosquitto: Broker, publisher: Publisher) -> None:
     probe = probe_at(mosquitto, "kitchen/thing")
     async with EventCollector(probe, BROKER_WAIT_S) as ev:
@@ -441,12 +470,9 @@ async def test_a_flood_of_malformed_payloads_is_dropped_and_the_network_thread_s
 ) -> None:
     topic = "tele/kitchen/SENSOR"
     probe = probe_at(mosquitto, topic, "channel=DS18B20-1")
-    bad = [
+    bad = [  # NaN/Infinity tokens are no longer here: they are the sensor's fault (test_payloads.py)
         b"not json at all",
-        b'{"DS18B20-1":{"Temperature":NaN},"TempUnit":"C"}',
-        b'{"DS18B20-1":{"Temperature":Infinity},"TempUnit":"C"}',
         b'{"DS18B20-1":{"Temperature":"hot"},"TempUnit":"C"}',
-        b'{"DS18B20-1":{"Temperature":1e400},"TempUnit":"C"}',
         b"\xff\xfe\xfd invalid utf-8",
         b"[" * 5000 + b"]" * 5000,
         b"",

@@ -469,9 +469,6 @@ def test_json_missing_or_wrong_field_is_unreadable(payload: str, channel: str | 
 
 MALFORMED: list[tuple[str, bytes]] = [
     ("not JSON", b"hello"),
-    ("NaN token", b'{"DS18B20":{"Temperature":NaN},"TempUnit":"C"}'),
-    ("Infinity token", b'{"tempc":Infinity,"model":"x"}'),
-    ("overflow", b'{"temperature_C":1e400,"model":"x","tempc":1e400}'),
     ("huge int", b'{"temperature_C":1' + b"0" * 400 + b',"model":"x","tempc":-1' + b"0" * 400 + b"}"),
     ("wrong type", b'{"temperature_C":"warm","model":"x","tempc":[1],"DS18B20":{"Temperature":"hot"}}'),
     ("truncated", b'{"DS18B20":{"Temperature":10'),
@@ -495,6 +492,50 @@ def test_malformed_payloads_are_unreadable_in_every_format(fmt: str, why: str, p
     result = decoder.decode(topic, payload)
     assert result.unreadable is not None, f"{fmt}: {why} was read as {result}"
     assert result.values == ()
+
+
+# A sensor without a value, however the publisher says so: never dropped, a fault of its channel.
+# Python's json.dumps writes NaN and Infinity bare; firmware and Home Assistant publish the words.
+NO_VALUE: list[tuple[str, str, bytes, str]] = [
+    ("json", "temperature", b'{"temperature": NaN}', "temperature"),
+    ("json", "temperature", b'{"temperature": null}', "temperature"),
+    ("json", "temperature", b'{"temperature": Infinity}', "temperature"),
+    ("json", "temperature", b'{"temperature": 1e400}', "temperature"),
+    ("json", "temperature", b"nan", "temperature"),
+    ("json", "temperature", b"NaN", "temperature"),
+    ("json", "temperature", b"null", "temperature"),
+    ("auto", "temperature", b'{"temperature": NaN}', "temperature"),
+    ("auto", "temperature", b"NaN", "temperature"),
+    ("auto", "", b'{"temperature": NaN}', "temperature"),
+    ("tasmota", "DS18B20", b'{"DS18B20":{"Temperature":NaN},"TempUnit":"C"}', "DS18B20"),
+    ("tasmota", "DS18B20", b"nan", "DS18B20"),
+    ("tasmota", "", b'{"DS18B20":{"Temperature":NaN},"TempUnit":"C"}', "DS18B20"),
+    ("rtl_433", "", b'{"model":"ThermoPro-TP829b","id":92,"temperature_1_C":NaN}', "temperature_1"),
+    ("omg", "", b'{"id":"49:22:05:17:00:FF","model":"iBBQ","tempc":NaN}', "tempc"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "channel", "payload", "faulty"), NO_VALUE, ids=[f"{f}:{p[:40]!r}" for f, _, p, _ in NO_VALUE]
+)
+def test_a_sensor_without_a_value_is_a_fault_in_every_format(
+    fmt: str, channel: str, payload: bytes, faulty: str
+) -> None:
+    decoder = make_decoder(DecoderOptions(fmt=fmt, channel=channel or None))
+    topic = "rtl_433/pi/events" if fmt == "rtl_433" else "kitchen/probe"
+    result = decoder.decode(topic, payload)
+    assert result.unreadable is None, result.unreadable
+    assert [(d.channel, d.celsius) for d in result.values] == [(faulty, None)]
+    assert result.values[0].fault  # says why
+
+
+def test_a_bare_no_value_word_names_no_channel_and_picks_no_format() -> None:
+    decoder = make_decoder(DecoderOptions(fmt="auto"))
+    word = decoder.decode("kitchen/probe", b"nan")
+    assert word.device_wide and [(d.channel, d.celsius) for d in word.values] == [("", None)]
+    # the JSON that follows is still read: "nan" did not lock the probe to the bare-number format
+    assert readings(decoder.decode("kitchen/probe", b'{"temperature": 107.2}')) == [("temperature", 107.2)]
+    assert decoder.name == "json"
 
 
 def test_json_arrays_are_not_objects_for_object_formats() -> None:

@@ -21,6 +21,7 @@ import pytest
 import serial
 
 from drivers.base import Probe, ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading
+from drivers.noise import WINDOW_S
 from drivers.registry import open_probe, parse_probe_url
 from drivers.serial_probe import (
     OpenProblem,
@@ -31,9 +32,14 @@ from drivers.serial_probe import (
     explain_open_error,
     settings_from_url,
 )
+from service.core.cook import Kitchen, ProbeSetup
+from service.core.events import AlertRaised, Output, Sample, StartCook, Tick
+from service.core.profile import HoldStep, Profile
+from service.core.units import f_to_c
 from tests.support.clock import OffsetClock
 from tests.support.events import EventCollector, Predicate, is_down, is_notice, is_reading
-from tests.support.pty_device import FakeTc4Board, PtyDevice, Streamer
+from tests.support.pty_device import FakeTc4Board, PtyDevice, Streamer, UrandomDevice
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.real_part("pty")
 
@@ -325,26 +331,40 @@ async def test_garbage_and_binary_never_become_readings(device: PtyDevice) -> No
         await events.wait_for(is_notice("reading"))
         for chunk in (WRONG_BAUD, b"\n\n\r\n", noise, b"\n\x00\x01\x02\n", b"10", b"7.2\xff5\n", b"\n"):
             await device.send(chunk)
-        await device.send(b"\n107.25\n")
-        await events.wait_for(is_reading(107.25))
-    assert [r.celsius for r in events.readings()] == [107.25]
+        # Right after noise a line is suspect: the device printing on is read once the noise is behind it.
+        with Streamer(device, b"107.25\n"):
+            await events.wait_for(is_reading(107.25))
+    assert {r.celsius for r in events.readings()} == {107.25}
 
 
 async def test_a_64_kib_line_is_capped_and_the_stream_goes_on(device: PtyDevice) -> None:
     async with EventCollector(probe_for(device.path)) as events:
         await events.wait_for(is_notice("reading"))
         await device.send(b"\n" + b"1" * 65536)
-        await device.send(b"11\n107.25\n")
-        await events.wait_for(is_reading(107.25))
-    assert [r.celsius for r in events.readings()] == [107.25]
+        await device.send(b"11\n")
+        with Streamer(device, b"107.25\n"):  # the runaway line is noise: read once it is behind
+            await events.wait_for(is_reading(107.25))
+    assert {r.celsius for r in events.readings()} == {107.25}
+
+
+async def test_a_device_that_opens_on_bootloader_noise_reads_once_it_stops(device: PtyDevice) -> None:
+    async with EventCollector(probe_for(device.path, "baud=115200&format=number")) as events:
+        await events.wait_for(is_notice("reading"))
+        await device.send(random.Random(5).randbytes(600) + b"\r\n")  # the ROM's boot log at the wrong baud
+        stopped_at = time.monotonic()
+        with Streamer(device, b"107.25\r\n", period=0.25):
+            first = await events.reading(is_reading(107.25), timeout=WINDOW_S + 3.0)
+    assert first.at - stopped_at <= WINDOW_S + 1.0
+    assert {r.celsius for r in events.readings()} == {107.25}
 
 
 async def test_invalid_utf8_is_dropped(device: PtyDevice) -> None:
     async with EventCollector(probe_for(device.path, "format=auto")) as events:
         await events.wait_for(is_notice("reading"))
-        device.write(b"\n\xff\xfe107.25\n\xc3(\n1\xe2\x82\n107.5\n")
-        await events.wait_for(is_reading(107.5))
-    assert [r.celsius for r in events.readings()] == [107.5]
+        device.write(b"\n\xff\xfe107.25\n\xc3(\n1\xe2\x82\n")
+        with Streamer(device, b"107.5\n"):
+            await events.wait_for(is_reading(107.5))
+    assert {r.celsius for r in events.readings()} == {107.5}
 
 
 async def garbage_until(
@@ -371,14 +391,72 @@ async def test_30_s_of_garbage_is_a_fault(device: PtyDevice) -> None:
         notice = await garbage_until(device, events, clock, is_notice("only unreadable data"), 1.0)
         fault = await garbage_until(device, events, clock, lambda e: isinstance(e, Reading) and e.celsius is None, 1.0)
         faulted_after = clock() - started
-        device.write(b"107.5\n")
-        await events.wait_for(is_reading(107.5))
+        with Streamer(device, b"107.5\n"):  # the garbage stops, the device prints on
+            await events.wait_for(is_reading(107.5))
     assert isinstance(notice, ProbeNotice)
     assert "tried 9600" in notice.message and "format=number" in notice.message
     assert isinstance(fault, Reading)
     assert (fault.channel, fault.fault) == ("", "only unreadable data for 30 s")
     assert 30 <= faulted_after <= 33
     assert sum(1 for e in events.events if is_notice("only unreadable")(e)) == 1  # once per change
+
+
+class KitchenFeed:
+    """Hands a probe's readings to a Kitchen as the service would, with the ticks it asks for."""
+
+    def __init__(self, events: EventCollector, kitchen: Kitchen) -> None:
+        self.events, self.kitchen, self.done = events, kitchen, 0
+        self.outputs: list[Output] = []
+
+    def pump(self) -> None:
+        for event in self.events.events[self.done :]:
+            if isinstance(event, Reading):
+                sample = Sample(event.at, event.probe, event.channel, event.celsius, event.fault, event.live)
+                self.outputs += self.kitchen.handle(sample)
+        self.done = len(self.events.events)
+        now = time.monotonic()
+        deadline = self.kitchen.next_deadline()
+        if deadline is not None and deadline <= now:
+            self.outputs += self.kitchen.handle(Tick(now))
+
+    def alerts(self) -> list[str]:
+        return [o.alert.kind.value for o in self.outputs if isinstance(o, AlertRaised)]
+
+
+async def test_urandom_at_115200_during_a_hold_is_a_fault_never_a_reading(device: PtyDevice) -> None:
+    """The braise of the garbage report: random bytes on the line must not read as a cold pot."""
+    timing = Timing(garbage_notice=0.5, garbage_fault=2.0)  # 30 s shrunk, so real time stays short
+    settings = settings_from_url(parse_probe_url(f"serial://{device.path}?baud=115200&format=number&unit=F"))
+    braise = HoldStep("braise", f_to_c(185.0), f_to_c(205.0), duration_s=3600.0, grace_s=0.5)
+    kitchen = Kitchen([ProbeSetup("pot")])
+    kitchen.handle(StartCook(time.monotonic(), Profile("braise", "braise", (braise,)), "pot"))
+    feed = KitchenFeed(EventCollector(SerialProbe("pot", settings, time.monotonic, timing)), kitchen)
+    async with feed.events as events:
+        await events.wait_for(is_notice("reading", "115200 baud"))
+        with Streamer(device, b"195.00\r\n", period=0.05):
+
+            def holding() -> bool:
+                feed.pump()
+                return kitchen.cooks["c1"].machine.stage == "holding"
+
+            await wait_until_async(holding, 5.0, "the hold to start on the real readings")
+        noise_from = events.mark()
+        with UrandomDevice(device, 115200) as noise:
+
+            def faulted() -> bool:
+                feed.pump()
+                return "probe_fault" in feed.alerts()
+
+            await wait_until_async(faulted, 10.0, lambda: f"probe_fault; alerts so far {feed.alerts()}")
+            await wait_until_async(lambda: noise.sent >= 4 * 11_520, 10.0, "four seconds of noise")
+        feed.pump()
+        noise_bytes = noise.sent
+    during = events.readings(noise_from)
+    print(f"{noise_bytes} random bytes at 115200 baud: {len(during)} fault readings, 0 accepted")
+    assert [r for r in during if r.celsius is not None] == []
+    assert during and {r.fault for r in during} == {"only unreadable data for 2 s"}
+    assert feed.alerts() == ["hold_reached", "probe_fault"]
+    assert kitchen.cooks["c1"].machine.stage == "holding"
 
 
 async def test_a_silent_port_gives_no_readings_and_one_notice(device: PtyDevice) -> None:

@@ -73,23 +73,28 @@ class PtyDevice:
 
 
 class Streamer(threading.Thread):
-    """A device that prints a line every ``period`` seconds until stopped."""
+    """A device that prints a line every ``period`` seconds until stopped; ``sent`` counts its bytes."""
 
     def __init__(self, device: PtyDevice, line: bytes, period: float = 0.02) -> None:
         super().__init__(daemon=True)
         self.device, self.line, self.period = device, line, period
         self.stop = threading.Event()
+        self.sent = 0
         os.set_blocking(device.master, False)
+
+    def next_bytes(self) -> bytes:
+        """What the device sends each period."""
+        return self.line
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                os.write(self.device.master, self.line)
+                self.sent += os.write(self.device.master, self.next_bytes())
             except BlockingIOError:
                 pass  # nobody reading yet and the pty buffer is full: like a real UART, drop
             except OSError:
                 return
-            self.stop.wait(self.period)
+            self.stop.wait(self.period)  # the device's own pace, not a wait for the driver
 
     def __enter__(self) -> Streamer:
         self.start()
@@ -98,6 +103,17 @@ class Streamer(threading.Thread):
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.join(2)
+
+
+class UrandomDevice(Streamer):
+    """A device babbling ``os.urandom`` at the pace of a real UART (ten bits a byte) until stopped."""
+
+    def __init__(self, device: PtyDevice, baud: int, chunk: int = 256) -> None:
+        super().__init__(device, b"", chunk * 10 / baud)
+        self.chunk = chunk
+
+    def next_bytes(self) -> bytes:
+        return os.urandom(self.chunk)
 
 
 class FakeTc4Board(threading.Thread):
