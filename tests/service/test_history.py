@@ -344,7 +344,10 @@ async def test_a_wall_clock_jump_never_reorders_history(tmp_path: Path) -> None:
     async with client_for(hub, recorder) as client:
         listed = (await client.get("/api/cooks")).json()
         assert [c["id"] for c in listed] == ["1-c2", "1-c1"]  # newest first although its wall time is older
-        assert listed[0]["started_at"] < listed[1]["started_at"]
+        # the running cook shows the start /api/status shows (its time line, on today's wall clock)
+        status = (await client.get("/api/status")).json()
+        assert listed[0]["started_at"] == status["cook"]["started_at"]
+        assert listed[1]["started_at"] < listed[0]["started_at"]  # the ended one keeps the stamp it was written with
         points = (await client.get("/api/cooks/1-c2/series")).json()["points"]
     ts = [p[0] for p in points]
     assert ts == sorted(ts) and ts[-1] == pytest.approx(20.0)  # durations from the monotonic line
