@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from service.api import accept_errors
 from service.api.app import AppSettings, create_app
+from service.api.connections import ACCEPT_BACKLOG, ConnectionLimits, guarded_protocol
 from service.config import Config, probe_setups
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import CalibrationMeasured, Output, SetPressure, StartCook
@@ -143,11 +145,14 @@ class Service:
             ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
         elif config.server.tls == "files":
             ssl = {"ssl_certfile": config.server.tls_cert, "ssl_keyfile": config.server.tls_key}
+        limits = ConnectionLimits().within()  # the cap fits the descriptor limit (LimitNOFILE)
         server = _Server(
             uvicorn.Config(
                 app,
                 host=host,
                 port=port,
+                http=guarded_protocol(limits),
+                backlog=ACCEPT_BACKLOG,
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
@@ -157,6 +162,7 @@ class Service:
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        accept_errors.install(loop)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
