@@ -53,6 +53,13 @@ class ServiceProcess:
         wait_until(self.healthy, timeout, lambda: f"potwatch to answer on port {self.port}\n{self.log()}")
         return self
 
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+
     def _limit_descriptors(self) -> None:
         assert self.nofile is not None
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
