@@ -146,12 +146,13 @@ class Service:
         elif config.server.tls == "files":
             ssl = {"ssl_certfile": config.server.tls_cert, "ssl_keyfile": config.server.tls_key}
         limits = ConnectionLimits().within()  # the cap fits the descriptor limit (LimitNOFILE)
+        protocol = guarded_protocol(limits)
         server = _Server(
             uvicorn.Config(
                 app,
                 host=host,
                 port=port,
-                http=guarded_protocol(limits),
+                http=protocol,
                 backlog=ACCEPT_BACKLOG,
                 log_level="warning",
                 access_log=False,
@@ -204,6 +205,7 @@ class Service:
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(serving), GRACEFUL_S + 1.0)
+            protocol.report.flush()  # what the connection guard counted since its last line
             for part in self.parts:
                 try:
                     await asyncio.wait_for(part.close(), PART_CLOSE_S)

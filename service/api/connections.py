@@ -13,9 +13,11 @@ a Pi with a descriptor limit, 300 half-sent requests took the page down. So:
   closed (a phone sends its few hundred bytes in milliseconds);
 - at most ``max_connections`` are open; the one that opens past the cap
   evicts the connection that has waited longest for its request (an idle
-  keep-alive, a half-sent request), never one being answered (the page's
-  event stream): so a cook's phone gets in while an attacker holds sockets.
-  Only when every connection is busy answering is the new one refused;
+  keep-alive, a half-sent request): so a cook's phone gets in while an
+  attacker holds sockets. When none is idle, the oldest event stream is ended
+  instead (its ``EventSource`` reconnects and resumes from ``Last-Event-ID``),
+  never a request being answered otherwise; only with neither is the new
+  connection refused;
 - a response whose client stops reading is cut off after ``drain_timeout_s``
   of back-pressure; the socket's kernel send buffer is set small so that the
   back-pressure shows within a few hundred kilobytes, not megabytes.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import resource
 import socket
@@ -60,6 +63,8 @@ class ConnectionLimits:
     request_timeout_s: float = 10.0
     drain_timeout_s: float = 30.0
     send_buffer_bytes: int = 64 * 1024
+    # answered for as long as the client stays, and resumed by it when cut (EventSource + Last-Event-ID)
+    resumable_paths: frozenset[str] = frozenset({"/api/events"})
 
     def within(self, nofile: int | None = None) -> ConnectionLimits:
         """These limits with the cap lowered to fit the process's descriptor limit."""
@@ -69,10 +74,10 @@ class ConnectionLimits:
         room = max(soft - RESERVED_FDS - ACCEPT_BACKLOG, 8)
         if room >= self.max_connections:
             return self
-        return ConnectionLimits(room, self.request_timeout_s, self.drain_timeout_s, self.send_buffer_bytes)
+        return dataclasses.replace(self, max_connections=room)
 
 
-def guarded_protocol(limits: ConnectionLimits, report: ThrottledLog | None = None) -> type[H11Protocol]:
+def guarded_protocol(limits: ConnectionLimits, report: ThrottledLog | None = None) -> type[GuardedH11Protocol]:
     """An ``H11Protocol`` class for ``uvicorn.Config(http=...)`` that enforces ``limits``."""
     noted = report or ThrottledLog(log)
 
@@ -120,14 +125,26 @@ class GuardedH11Protocol(H11Protocol):
         self._watch_request()
 
     def _make_room(self) -> bool:
-        """Close the connection that has waited longest for a request; False when all are busy."""
-        idle = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and c.waiting_for_request()]
-        if not idle:
+        """Close the connection that has waited longest for a request, else the oldest event
+        stream (its client reconnects and resumes); False when neither is open."""
+        guarded = [c for c in self.connections if isinstance(c, GuardedH11Protocol)]
+        idle = [c for c in guarded if c.waiting_for_request()]
+        if idle:
+            what, victims = "connections evicted to make room", idle
+        else:
+            victims = [c for c in guarded if c.resumable()]
+            what = "event streams ended to make room (their clients resume)"
+        if not victims:
             return False
-        oldest = min(idle, key=lambda c: c.waiting_since)
-        self.report.note("connections evicted to make room", f"cap {self.limits.max_connections}")
-        oldest.close_now()
+        self.report.note(what, f"cap {self.limits.max_connections}")
+        min(victims, key=lambda c: c.waiting_since).close_now()
         return True
+
+    def resumable(self) -> bool:
+        """Whether this connection answers a request its client repeats on its own when cut (SSE)."""
+        if not self.scope or self.transport.is_closing():
+            return False
+        return self.scope["path"] in self.limits.resumable_paths
 
     def waiting_for_request(self) -> bool:
         """Whether this connection is between requests or still receiving one: nothing to lose."""

@@ -132,6 +132,29 @@ def test_idle_sockets_under_256_descriptors_leave_the_page_and_its_stream_up(
             s.close()
     grew = log_lines(svc) - quiet
     assert grew <= 5, f"{grew} log lines for 300 idle sockets:\n{svc.log()}"
+    svc.stop()  # what was counted within the minute is written at the stop, not lost
+    assert "a request still not whole after the deadline ×" in svc.log()
+
+
+def test_streams_holding_every_connection_make_room_for_the_phone(starved_demo: ServiceProcess) -> None:
+    svc = starved_demo
+    held = []
+    try:
+        for _ in range(140):  # past the cap (128 under this limit), each one a whole request being answered
+            s = socket.create_connection(("127.0.0.1", svc.port), timeout=5.0)
+            s.sendall(b"GET /api/events HTTP/1.1\r\nHost: kitchen\r\n\r\n")
+            held.append(s)
+        assert healthz_s(svc) < 1.0
+        assert httpx.get(svc.base + "/", timeout=2.0).status_code == 200
+        with sse(svc.base + "/api/events") as phone:
+            phone.attached(timeout=2.0)
+            phone.take("heartbeat", 10.0)
+        # about one held stream per connection past the cap (a spare keep-alive of the
+        # test's own requests may go first: it was idle)
+        wait_until(lambda: sum(closed_by_server(s) for s in held) >= 140 - 128 - 2, 5.0, "streams ended for room")
+    finally:
+        for s in held:
+            s.close()
 
 
 def test_aborted_event_stream_replays_leave_the_log_quiet(fast_demo: ServiceProcess) -> None:
