@@ -146,6 +146,8 @@ class Service:
         elif config.server.tls == "files":
             ssl = {"ssl_certfile": config.server.tls_cert, "ssl_keyfile": config.server.tls_key}
         limits = ConnectionLimits().within()  # the cap fits the descriptor limit (LimitNOFILE)
+        if limits.max_connections < ConnectionLimits().max_connections:
+            log.warning("few descriptors (LimitNOFILE): at most %d HTTP connections", limits.max_connections)
         protocol = guarded_protocol(limits)
         server = _Server(
             uvicorn.Config(
