@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from service.api import accept_errors
 from service.api.app import AppSettings, create_app
+from service.api.connections import ACCEPT_BACKLOG, ConnectionLimits, guarded_protocol
 from service.config import Config, probe_setups
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import CalibrationMeasured, Output, SetPressure, StartCook
@@ -150,11 +152,17 @@ class Service:
             ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
         elif config.server.tls == "files":
             ssl = {"ssl_certfile": config.server.tls_cert, "ssl_keyfile": config.server.tls_key}
+        limits = ConnectionLimits().within()  # the cap fits the descriptor limit (LimitNOFILE)
+        if limits.max_connections < ConnectionLimits().max_connections:
+            log.warning("few descriptors (LimitNOFILE): at most %d HTTP connections", limits.max_connections)
+        protocol = guarded_protocol(limits)
         server = _Server(
             uvicorn.Config(
                 app,
                 host=host,
                 port=port,
+                http=protocol,
+                backlog=ACCEPT_BACKLOG,
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
@@ -164,6 +172,7 @@ class Service:
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        accept_errors.install(loop)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
@@ -205,6 +214,7 @@ class Service:
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(serving), GRACEFUL_S + 1.0)
+            protocol.report.flush()  # what the connection guard counted since its last line
             for part in self.parts:
                 try:
                     await asyncio.wait_for(part.close(), PART_CLOSE_S)

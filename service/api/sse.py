@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Iterable
 
 import anyio
@@ -22,7 +23,8 @@ from service.runtime.clock import Clock
 HEARTBEAT_S = 5.0
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
-SEND_TIMEOUT_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 def _event(ev: BusEvent) -> ServerSentEvent:
@@ -42,6 +44,7 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         nonlocal seen
+        sent = 0
         try:
             yield ServerSentEvent(comment="potwatch", retry=RETRY_MS)
             if lost:
@@ -49,6 +52,12 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
             for old in backlog:
                 seen = old.id
                 yield _event(old)
+                # Let the loop run between events: uvicorn learns of a client gone only in a
+                # callback, and until it runs every write of the backlog (up to 2,000) makes
+                # asyncio log "socket.send() raised exception". It also keeps a long replay
+                # from holding up the hub and the other phones.
+                await asyncio.sleep(0)
+                sent += 1
             loop = asyncio.get_running_loop()
             next_beat = loop.time() + HEARTBEAT_S
             while True:
@@ -66,13 +75,18 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
                     continue
                 seen = ev.id
                 yield _event(ev)
+                sent += 1
         finally:
             sub.close()
+            log.debug("event stream ended after %d events", sent)
 
     return EventSourceResponse(
         stream(),
         ping=KEEPALIVE_S,
-        send_timeout=SEND_TIMEOUT_S,
+        # no send_timeout: it raised out of the response (a traceback per slow client) and then
+        # left the socket to uvicorn's close(), which waits for a flush that never comes. A
+        # client that stops reading is cut off by the connection guard (service/api/connections.py).
+        send_timeout=None,
         shutdown_event=shutdown,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -32,6 +33,8 @@ class ServiceProcess:
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
     scheme: str = "http"
+    # RLIMIT_NOFILE for the process (as systemd's LimitNOFILE= or ``ulimit -n``); None: inherited
+    nofile: int | None = None
 
     @property
     def base(self) -> str:
@@ -46,9 +49,21 @@ class ServiceProcess:
             start_new_session=True,
             env={**os.environ, **self.env},
             cwd=Path(__file__).resolve().parents[2],
+            preexec_fn=None if self.nofile is None else self._limit_descriptors,
         )
         wait_until(self.healthy, timeout, lambda: f"potwatch to answer on port {self.port}\n{self.log()}")
         return self
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+
+    def _limit_descriptors(self) -> None:
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def healthy(self) -> bool:
         assert self.proc is not None
