@@ -36,7 +36,8 @@ GONE = """ids => {
   const now = (a.dataset.ids || '').split(',');
   return a.hidden || !ids.split(',').some(i => now.includes(i));
 }"""
-STALE_TEXT = re.compile(r"last update (\d+) s ago — alarm not guaranteed")
+# a no-break space between the number and its unit: \s matches it
+STALE_TEXT = re.compile(r"last update (\d+)\ss ago — alarm not guaranteed")
 
 
 def expect(target: Any) -> Any:
@@ -360,7 +361,8 @@ def test_page_controls_stop_start_calibrate_and_history(tmp_path: Path, phone: P
         page.locator("#calibrate-box > summary").click()
         page.locator("#calibrate-probe").select_option("pot")
         page.locator("#calibrate-form button[type=submit]").click()
-        expect(page.locator("#calibration")).to_contain_text("Calibrating pot")
+        label = svc.get("/api/status")["probes"][0]["label"] or "pot"  # the page names probes by their label
+        expect(page.locator("#calibration")).to_contain_text(f"Calibrating {label}")
         assert svc.get("/api/status")["cook"]["profile"] == "boil"
 
         # past cooks, and one's chart

@@ -39,6 +39,12 @@ const ICON_SOUND_OFF = `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"
 
 const cToF = (c) => (c * 9) / 5 + 32;
 
+// A line may break between words, never between a number and its unit ("± 6 s", "230.1 °F").
+const NB = "\u00a0";
+
+/** "1 alert", "5 alerts". */
+const plural = (n, word) => `${n}${NB}${word}${n === 1 ? "" : "s"}`;
+
 /** A temperature in the chosen unit, from an object with celsius/fahrenheit or a bare °C. */
 function temp(unit, c, f = null) {
   if (c === null || c === undefined) return null;
@@ -47,7 +53,7 @@ function temp(unit, c, f = null) {
 
 function fmtTemp(unit, c, f = null, digits = 0) {
   const v = temp(unit, c, f);
-  return v === null ? "—" : `${v.toFixed(digits)} °${unit}`;
+  return v === null ? "—" : `${v.toFixed(digits)}${NB}°${unit}`;
 }
 
 const FT_PER_M = 3.28084;
@@ -67,30 +73,49 @@ function boilsText(unit, cal, probe) {
   if (source === "pressure" && probe?.pressure_hpa != null) why = `barometer, ${Math.round(probe.pressure_hpa)} hPa`;
   if (source === "altitude" && probe?.altitude_m != null) {
     const [value, word] = unit === "F" ? [probe.altitude_m * FT_PER_M, "ft"] : [probe.altitude_m, "m"];
-    why = `${Math.round(value).toLocaleString("en-US")} ${word}`;
+    why = `${Math.round(value).toLocaleString("en-US")}${NB}${word}`;
   }
   const shift = unit === "F" ? cal.calibration_offset_f ?? cal.calibration_offset_c * 1.8 : cal.calibration_offset_c;
   const by =
     Math.abs(shift) < 0.05
       ? "targets unchanged"
-      : `targets ${Math.abs(shift).toFixed(1)} °${unit} ${shift < 0 ? "lower" : "higher"}`;
+      : `targets ${Math.abs(shift).toFixed(1)}${NB}°${unit} ${shift < 0 ? "lower" : "higher"}`;
   return `Water boils at ${fmtTemp(unit, cal.water_boils_c, cal.water_boils_f, 1)} here (${why}): ${by}`;
 }
 
-/** "45 s", "1 min 30 s", "12 min", "1 h 12 min": what a cook says aloud. */
+/**
+ * "45 s", "1 min 30 s", "12 min", "1 h 12 min": what a cook says aloud, the one way the
+ * page writes a duration. No line breaks inside it.
+ */
 function fmtDuration(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  if (s < 600) {
+  let parts;
+  if (s < 60) parts = [`${s} s`];
+  else if (s < 600) {
     const m = Math.floor(s / 60);
     const rest = s % 60;
-    return rest ? `${m} min ${rest} s` : `${m} min`;
+    parts = rest ? [`${m} min`, `${rest} s`] : [`${m} min`];
+  } else if (s < 3600) parts = [`${Math.round(s / 60)} min`];
+  else {
+    const h = Math.floor(s / 3600);
+    const m = Math.round((s % 3600) / 60);
+    parts = m ? [`${h} h`, `${m} min`] : [`${h} h`];
   }
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  const h = Math.floor(s / 3600);
-  const m = Math.round((s % 3600) / 60);
-  return m ? `${h} h ${m} min` : `${h} h`;
+  return parts.join(" ").replaceAll(" ", NB);
+}
+
+/**
+ * A message written by the service, in the page's way of writing: its durations
+ * ("about 77 s") as fmtDuration says them ("1 min 17 s"), and no line break
+ * between a number and its unit.
+ */
+function tidy(message) {
+  if (!message) return "";
+  return message
+    .replace(/(\d+(?:\.\d+)?) ?s\b/g, (_, n) => fmtDuration(Number(n)))
+    .replace(/(\d) (°[FC]|min\b|h\b|s\b|hPa\b|ft\b|m\b|%)/g, `$1${NB}$2`)
+    .replace(/± /g, `±${NB}`);
 }
 
 const capitalise = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
@@ -307,12 +332,14 @@ function niceStep(range, count) {
   return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
 }
 
+/** The time axis, one format for every tick: hours and minutes since the cook began, "0:50", "1:40". */
 function fmtClock(s) {
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  const h = Math.floor(s / 3600);
-  const m = Math.round((s % 3600) / 60);
-  return m ? `${h} h ${String(m).padStart(2, "0")}` : `${h} h`;
+  const m = Math.round(s / 60);
+  return `${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")}`;
 }
+
+const STEP_VIEW_FALLBACK_S = 15 * 60; // no step start known: the last 15 minutes
+const MIN_VIEW_S = 120;
 
 const CHART_COLORS = {
   grid: "rgba(255,255,255,0.12)",
@@ -332,6 +359,8 @@ class Chart {
   target = { target_c: null, overshoot_c: null, low_c: null, high_c: null };
   unit = "F";
   emptyText = "waiting for readings…";
+  view = "all"; // "step": from the current step's start (or the last 15 min) to now
+  stepStart = null; // seconds since t0 when the shown step began, if known
   #canvas;
   #queued = false;
 
@@ -393,8 +422,17 @@ class Chart {
     ctx.font = "13px system-ui, sans-serif";
     const u = (c) => (c === null || c === undefined ? null : this.unit === "F" ? cToF(c) : c);
 
-    const values = this.points.map((p) => u(p[1])).filter((v) => v !== null);
+    const tEnd = this.points.length ? this.points[this.points.length - 1][0] : 0;
+    let tFrom = 0;
+    if (this.view === "step" && this.points.length) {
+      tFrom = this.stepStart ?? tEnd - STEP_VIEW_FALLBACK_S;
+      tFrom = Math.max(0, Math.min(tFrom, tEnd - MIN_VIEW_S));
+    }
+    const shown = this.points.filter((p) => p[0] >= tFrom);
+    const values = shown.map((p) => u(p[1])).filter((v) => v !== null);
+    canvas.dataset.from = String(Math.round(tFrom));
     if (!values.length) {
+      canvas.dataset.ticks = "";
       ctx.fillStyle = CHART_COLORS.axis;
       ctx.textAlign = "center";
       ctx.fillText(this.emptyText, w / 2, h / 2);
@@ -413,10 +451,10 @@ class Chart {
     const ystep = niceStep(ymax - ymin, 4);
     ymin = Math.floor(ymin / ystep) * ystep;
     ymax = Math.ceil(ymax / ystep) * ystep;
-    const tmax = Math.max(this.points[this.points.length - 1][0], 60);
+    const tmax = Math.max(tEnd, tFrom + 60);
 
     const pad = { l: 40, r: 8, t: 8, b: 20 };
-    const X = (t) => pad.l + (t / tmax) * (w - pad.l - pad.r);
+    const X = (t) => pad.l + ((t - tFrom) / (tmax - tFrom)) * (w - pad.l - pad.r);
     const Y = (v) => pad.t + (1 - (v - ymin) / (ymax - ymin)) * (h - pad.t - pad.b);
 
     // grid and labels
@@ -432,19 +470,24 @@ class Chart {
       ctx.stroke();
       ctx.fillText(`${Math.round(v)}°`, pad.l - 5, Y(v));
     }
-    const tstep = niceStep(tmax, 4) < 60 ? 60 : Math.ceil(niceStep(tmax / 60, 4)) * 60;
+    const span = tmax - tFrom;
+    const tstep = niceStep(span, 4) < 60 ? 60 : Math.ceil(niceStep(span / 60, 4)) * 60;
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (let t = 0; t <= tmax + 1e-9; t += tstep) {
-      ctx.fillText(fmtClock(t), Math.min(Math.max(X(t), pad.l + 14), w - 24), h - pad.b + 4);
+    const ticks = [];
+    for (let t = Math.ceil(tFrom / tstep) * tstep; t <= tmax + 1e-9; t += tstep) {
+      const label = fmtClock(t);
+      ticks.push(label);
+      ctx.fillText(label, Math.min(Math.max(X(t), pad.l + 14), w - 24), h - pad.b + 4);
     }
+    canvas.dataset.ticks = ticks.join(" ");
 
     // the hold window, the target and the overshoot line
     if (low_c !== null && high_c !== null) {
       ctx.fillStyle = CHART_COLORS.band;
       ctx.fillRect(pad.l, Y(u(high_c)), w - pad.l - pad.r, Y(u(low_c)) - Y(u(high_c)));
     }
-    const hline = (c, color, dash, label) => {
+    const hline = (c, color, dash) => {
       if (c === null || c === undefined) return;
       const y = Y(u(c));
       if (y < pad.t - 1 || y > h - pad.b + 1) return;
@@ -456,21 +499,17 @@ class Chart {
       ctx.moveTo(pad.l, y);
       ctx.lineTo(w - pad.r, y);
       ctx.stroke();
-      if (label) {
-        ctx.fillStyle = color;
-        ctx.textAlign = "left";
-        ctx.textBaseline = "bottom";
-        ctx.fillText(label, pad.l + 4, y - 2);
-      }
       ctx.restore();
     };
-    hline(target_c, CHART_COLORS.target, [8, 5], `target ${Math.round(u(target_c))}°`);
-    if (overshoot_c !== null && u(overshoot_c) <= ymax) hline(overshoot_c, CHART_COLORS.overshoot, [2, 4], "");
+    // the lines are named in the legend under the chart, never on the chart: no word crosses a line
+    hline(target_c, CHART_COLORS.target, [8, 5]);
+    if (overshoot_c !== null && u(overshoot_c) <= ymax) hline(overshoot_c, CHART_COLORS.overshoot, [2, 4]);
 
     // alerts that mattered, as ticks along the top
     ctx.fillStyle = CHART_COLORS.alert;
     for (const [t, kind] of this.marks) {
       if (kind !== "target_reached" && kind !== "target_overshoot" && kind !== "probe_lost") continue;
+      if (t < tFrom) continue;
       const x = X(t);
       ctx.beginPath();
       ctx.moveTo(x - 5, pad.t);
@@ -485,7 +524,7 @@ class Chart {
     ctx.lineJoin = "round";
     ctx.beginPath();
     let pen = false;
-    for (const [t, c] of this.points) {
+    for (const [t, c] of shown) {
       const v = u(c);
       if (v === null) {
         pen = false;
@@ -600,8 +639,10 @@ class Page {
     onChange: () => this.renderLive(),
   });
   freshStatus = false; // the status was just loaded: the first open need not reload it
+  liveShown = null; // the stream state the page last drew its chips and buttons for
 
   async start() {
+    this.chart.view = "step";
     this.wireControls();
     this.renderUnit();
     let from = null;
@@ -644,6 +685,9 @@ class Page {
     this.speed = status.speed ?? 1;
     this.authRequired = Boolean(status.auth_required);
     $("open-notice").hidden = this.authRequired;
+    // when each reading was taken, on this phone's clock (age_s is on the kitchen's, `speed` times faster)
+    const now = performance.now();
+    for (const p of status.probes) p.seenAt = now - ((p.age_s ?? 0) / this.speed) * 1000;
     this.probes = new Map(status.probes.map((p) => [p.id, p]));
     const running = status.cooks ?? (status.cook ? [status.cook] : []);
     this.cooks = new Map(running.map((c) => [c.id, c]));
@@ -689,7 +733,14 @@ class Page {
   }
 
   onEvent(name, data, id) {
-    const before = name === "alert" ? this.alerts.get(data.id) : name === "cook" ? this.cooks.get(data.id) : null;
+    const before =
+      name === "alert"
+        ? this.alerts.get(data.id)
+        : name === "cook"
+          ? this.cooks.get(data.id)
+          : name === "cook_ended"
+            ? this.cooks.get(data.cook)
+            : null;
     if (STATE_EVENTS.has(name) && id !== null) {
       this.recent.push([id, name, data]);
       if (this.recent.length > RECENT_EVENTS) this.recent.shift();
@@ -709,10 +760,15 @@ class Page {
         break;
       case "cook":
         if (!before || before.step !== data.step) this.refreshSoon();
+        if (before && before.step_index !== data.step_index) {
+          // a new step began now: the chart's step view starts here
+          const last = this.chart.points[this.chart.points.length - 1];
+          this.chart.stepStart = last ? last[0] : null;
+        }
         this.syncChart();
         break;
       case "alert":
-        if (data.level === "info" && !before) this.say(data.message);
+        if (data.level === "info" && !before) this.say(tidy(data.message));
         if (data.level === "warning" && !before && !data.acked) this.siren.chime();
         this.updateAlarm();
         break;
@@ -720,13 +776,13 @@ class Page {
         this.updateAlarm();
         break;
       case "cook_ended":
-        this.say(`Cook ${data.cook} ${data.outcome === "done" ? "is done" : "was stopped"}.`);
+        this.say(`${this.cookName(before)} ${data.outcome === "done" ? "is done" : "was stopped"}.`);
         this.refreshSoon();
         this.syncChart();
         if ($("history-box").open) this.loadHistory();
         break;
       case "calibrated":
-        this.say(`${data.probe}: water boils at ${fmtTemp(this.unit, data.boil_c, data.boil_f, 1)} here.`);
+        this.say(`${this.probeName(data.probe)}: water boils at ${fmtTemp(this.unit, data.boil_c, data.boil_f, 1)} here.`);
         this.refreshSoon();
         break;
       case "reset":
@@ -781,7 +837,13 @@ class Page {
 
   onReading(r) {
     const p = this.probes.get(r.probe) ?? { id: r.probe, label: r.probe };
-    Object.assign(p, { celsius: r.celsius, fahrenheit: r.fahrenheit, at: r.at, state: r.state ?? p.state });
+    Object.assign(p, {
+      celsius: r.celsius,
+      fahrenheit: r.fahrenheit,
+      at: r.at,
+      state: r.state ?? p.state,
+      seenAt: performance.now(),
+    });
     this.probes.set(r.probe, p);
     const cook = this.shownCook();
     const probe = cook ? cook.probe : this.shownProbeId();
@@ -813,6 +875,18 @@ class Page {
     return running.find((c) => c.profile !== "boil") ?? running[0] ?? null;
   }
 
+  /** A probe as the cook knows it: its label from the config, else its id. */
+  probeName(id) {
+    return this.probes.get(id)?.label || id;
+  }
+
+  /** A cook by its recipe: "Rillons" (the profile's title up to its colon), never its id. */
+  cookName(cook) {
+    const profile = this.profiles.find((p) => p.name === cook?.profile);
+    const title = (cook?.title || profile?.title || cook?.profile || "").split(":")[0].trim();
+    return title ? `The ${title.toLowerCase()} cook` : "The cook";
+  }
+
   shownProbeId() {
     const cook = this.shownCook();
     if (cook) return cook.probe;
@@ -835,6 +909,7 @@ class Page {
     if (id === this.chartCook) return;
     this.chartCook = id;
     this.chartT0 = null;
+    this.chart.stepStart = null;
     this.chart.set([]);
     if (!id) {
       this.chart.target = { target_c: null, overshoot_c: null, low_c: null, high_c: null };
@@ -854,7 +929,12 @@ class Page {
   async loadSeries(id) {
     try {
       const series = await getJson(`api/cooks/${encodeURIComponent(id)}/series`);
-      if (this.chartCook === id) this.chart.merge(series.points, series.alerts ?? []);
+      if (this.chartCook === id) {
+        // every step begins heating: the last "heating" is where the shown step began
+        const starts = (series.stages ?? []).filter(([, stage]) => stage === "heating");
+        this.chart.stepStart = starts.length ? starts[starts.length - 1][0] : null;
+        this.chart.merge(series.points, series.alerts ?? []);
+      }
     } catch {
       if (this.chartCook === id) this.chartCook = undefined; // try again on the next change or refresh
     }
@@ -880,18 +960,23 @@ class Page {
     const probeId = this.shownProbeId();
     const probe = probeId ? this.probes.get(probeId) : null;
 
+    // Not live: what the page last heard may no longer be so. No chip stays green,
+    // no button looks ready (docs/page.md, "Honest about itself").
+    const live = this.stream.state === "live";
+    this.liveShown = this.stream.state;
+
     // the probe and the big number
     setText($("probe-name"), probe ? probe.label || probe.id : "No probe");
     const pstate = $("probe-state");
     const state = probe?.state ?? "waiting";
-    pstate.dataset.state = state;
     const words = {
       ok: "probe ok",
       waiting: "waiting for the probe",
       lost: "PROBE LOST — no readings",
       fault: `PROBE FAULT${probe?.fault ? `: ${probe.fault}` : ""}`,
     };
-    setText(pstate, words[state] ?? state);
+    pstate.dataset.state = live ? state : "unknown";
+    setText(pstate, live ? (words[state] ?? state) : "probe: unknown");
     const value = probe ? temp(unit, probe.celsius, probe.fahrenheit) : null;
     const main = $("temp");
     if (value === null) {
@@ -903,7 +988,7 @@ class Page {
       setText($("temp-dec"), `.${dec}`);
     }
     main.dataset.at = probe?.at ?? "";
-    setText($("alarm-now"), value === null ? "" : `Now ${value.toFixed(1)} °${unit}`);
+    this.renderAlarmNow();
     main.dataset.value = value === null ? "" : value.toFixed(1);
     setText($("temp-unit"), `°${unit}`);
     document.body.classList.toggle("probe-bad", state === "lost" || state === "fault");
@@ -916,6 +1001,7 @@ class Page {
       setText($("step"), `${capitalise(cook.step)}${which}`);
       setText(stage, STAGE_WORDS[cook.stage] ?? cook.stage);
       stage.dataset.stage = cook.stage;
+      stage.dataset.live = String(live);
     } else {
       setText($("step"), "No cook running");
       setText(stage, "");
@@ -926,7 +1012,10 @@ class Page {
     const eta = $("eta");
     const line = cook ? this.etaText(cook) : null;
     eta.hidden = !line;
-    setText(eta, line ?? "");
+    const countdown = typeof line === "object" && line !== null;
+    eta.classList.toggle("countdown", countdown);
+    setText($("eta-big"), countdown ? line.big : "");
+    setText($("eta-text"), countdown ? line.rest : (line ?? ""));
 
     const boils = $("boils");
     const boilsLine = cook?.step_kind === "boil" ? null : boilsText(unit, cook ?? probe, probe);
@@ -938,12 +1027,13 @@ class Page {
     rate.hidden = r === null || r === undefined;
     if (!rate.hidden) {
       const v = unit === "F" ? r : r / 1.8;
-      setText(rate, `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} °${unit}/min`);
+      setText(rate, `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)}${NB}°${unit}/min`);
     }
     const sugar = $("sugar");
-    sugar.hidden = !cook?.sugar_stage && !cook?.next_sugar_stage;
+    // nothing to say about sugar until it is syrup ("below syrup" at 70 °F means nothing to a cook)
+    sugar.hidden = !cook?.sugar_stage;
     if (!sugar.hidden) {
-      const now = cook.sugar_stage ? `Sugar: ${cook.sugar_stage}` : `Sugar: below ${cook.next_sugar_stage}`;
+      const now = `Sugar: ${cook.sugar_stage}`;
       const next =
         cook.next_sugar_stage && cook.next_sugar_stage_eta_s !== null && cook.next_sugar_stage_eta_s !== undefined
           ? ` → ${cook.next_sugar_stage} in ~${fmtDuration(cook.next_sugar_stage_eta_s)}`
@@ -958,6 +1048,10 @@ class Page {
     speedChip.title = `Simulated pot, ${this.speed} times faster than real time: durations are the pot's.`;
 
     $("cook-controls").hidden = !cook;
+    // not live: a command may not get through, and the page cannot say what it would act on
+    $("advance").disabled = !live;
+    $("stop").disabled = !live;
+    this.renderLegend(cook);
     this.screen.want(Boolean(cook));
     this.renderCalibration();
     this.renderProbes();
@@ -973,13 +1067,17 @@ class Page {
       const target = fmtTemp(u, cook.target_c, cook.target_f, u === "C" ? 1 : 0);
       if (cook.stage === "reached" || cook.stage === "overshoot") return `Target ${target}`;
       if (cook.eta_s === null || cook.eta_s === undefined) return `Target ${target}`;
-      const sigma = cook.eta_sigma_s ? ` ± ${fmtDuration(cook.eta_sigma_s)}` : "";
+      const sigma = cook.eta_sigma_s ? ` ±${NB}${fmtDuration(cook.eta_sigma_s)}` : "";
+      // approaching: the time left is what the cook watches, so it is the big line
+      if (cook.stage === "approaching") {
+        return { big: `~${fmtDuration(cook.eta_s)}`, rest: ` to ${target}${sigma}` };
+      }
       return `${target} in ~${fmtDuration(cook.eta_s)}${sigma}`;
     }
     if (cook.step_kind === "hold") {
       const low = temp(u, cook.low_c, cook.low_f);
       const high = temp(u, cook.high_c, cook.high_f);
-      const window = low !== null && high !== null ? `${Math.round(low)}–${Math.round(high)} °${u}` : "";
+      const window = low !== null && high !== null ? `${Math.round(low)}–${Math.round(high)}${NB}°${u}` : "";
       if (cook.stage === "done") return `Hold done (window ${window})`;
       if (cook.stage === "heating") return `Heating to the window ${window}`;
       const left = cook.hold_remaining_s ?? cook.eta_s;
@@ -1010,6 +1108,9 @@ class Page {
       else if (state === "live") setText($("sr-alert"), "");
     }
     document.body.classList.toggle("is-stale", state === "stale");
+    document.body.classList.toggle("not-live", state !== "live");
+    if (this.liveShown !== state) this.render();
+    this.renderAlarmNow();
     const banner = $("stale");
     banner.hidden = state !== "stale";
     if (state === "stale") {
@@ -1020,6 +1121,48 @@ class Page {
         : "This phone is offline. Reconnecting as soon as the network is back…";
       setText($("stale-detail"), detail);
     }
+  }
+
+  /** The alarm's reading, and how old it is when it is not fresh: "225.1 °F, 10 s ago". */
+  renderAlarmNow() {
+    const probeId = this.shownProbeId();
+    const probe = probeId ? this.probes.get(probeId) : null;
+    const value = probe ? temp(this.unit, probe.celsius, probe.fahrenheit) : null;
+    let text = "";
+    if (value !== null) {
+      const reading = `${value.toFixed(1)}${NB}°${this.unit}`;
+      const age = probe.seenAt === undefined ? 0 : (performance.now() - probe.seenAt) / 1000;
+      text = age < 3 ? `Now ${reading}` : `${reading}, ${fmtDuration(age)} ago`;
+    }
+    setText($("alarm-now"), text);
+  }
+
+  /** What each line of the chart is, in words, under it. */
+  renderLegend(cook) {
+    const u = this.unit;
+    const digits = u === "C" ? 1 : 0;
+    const items = [["line", "reading"]];
+    if (cook?.target_c != null) items.push(["target", `target ${fmtTemp(u, cook.target_c, cook.target_f, digits)}`]);
+    if (cook?.overshoot_c != null) {
+      items.push(["overshoot", `too far ${fmtTemp(u, cook.overshoot_c, cook.overshoot_f, digits)}`]);
+    }
+    if (cook?.low_c != null && cook?.high_c != null) items.push(["band", "hold window"]);
+    if (this.chart.marks.length) items.push(["alert", "alarm"]);
+    const key = items.map((i) => i.join(":")).join("|");
+    const legend = $("chart-legend");
+    if (legend.dataset.key === key) return;
+    legend.dataset.key = key;
+    legend.replaceChildren(
+      ...items.map(([kind, words]) => {
+        const li = document.createElement("li");
+        li.dataset.kind = kind;
+        const swatch = document.createElement("span");
+        swatch.className = "swatch";
+        swatch.setAttribute("aria-hidden", "true");
+        li.append(swatch, words);
+        return li;
+      }),
+    );
   }
 
   /** The heartbeat made visible: the dot pulses (or, with reduced motion, rings) for a moment. */
@@ -1036,6 +1179,7 @@ class Page {
     const box = $("warnings");
     const warnings = [...this.alerts.values()].filter((a) => a.level === "warning" && a.active && !a.acked);
     box.hidden = warnings.length === 0;
+    document.body.classList.toggle("has-warnings", warnings.length > 0);
     const key = warnings.map((a) => a.id).join(",");
     if (box.dataset.key === key) return; // unchanged: don't steal a screen reader's place
     box.dataset.key = key;
@@ -1051,7 +1195,7 @@ class Page {
         const text = document.createElement("p");
         const b = document.createElement("strong");
         b.textContent = `${ALERT_TITLES[a.kind] ?? a.kind}: `;
-        text.append(b, a.message);
+        text.append(b, tidy(a.message));
         const ok = document.createElement("button");
         ok.type = "button";
         ok.className = "btn small";
@@ -1097,9 +1241,10 @@ class Page {
       const lines = boils.map((c) => {
         const p = this.probes.get(c.probe);
         const now = p ? fmtTemp(this.unit, p.celsius, p.fahrenheit, 1) : "";
-        if (c.stage === "boiling") return `Calibrating ${c.probe}: boiling at ${now}, waiting for ${wait} of steady readings…`;
-        if (c.stage === "done") return `Calibrating ${c.probe}: done.`;
-        return `Calibrating ${c.probe}: heating (${now}); the water must be at a rolling boil.`;
+        const name = this.probeName(c.probe);
+        if (c.stage === "boiling") return `Calibrating ${name}: boiling at ${now}, waiting for ${wait} of steady readings…`;
+        if (c.stage === "done") return `Calibrating ${name}: done.`;
+        return `Calibrating ${name}: heating (${now}); the water must be at a rolling boil.`;
       });
       setText(out, lines.join(" "));
       return;
@@ -1108,9 +1253,9 @@ class Page {
       let by = "";
       if (d.boil_f !== null && d.boil_f !== undefined) {
         const shift = this.unit === "F" ? d.boil_f - 212 : (d.boil_f - 212) / 1.8;
-        by = `; targets shift by ${shift >= 0 ? "+" : "−"}${Math.abs(shift).toFixed(1)} °${this.unit}`;
+        by = `; targets shift by ${shift >= 0 ? "+" : "−"}${Math.abs(shift).toFixed(1)}${NB}°${this.unit}`;
       }
-      return `${d.probe}: water boils at ${fmtTemp(this.unit, d.boil_c, d.boil_f, 1)} here${by}.`;
+      return `${this.probeName(d.probe)}: water boils at ${fmtTemp(this.unit, d.boil_c, d.boil_f, 1)} here${by}.`;
     });
     setText(out, lines.join(" "));
   }
@@ -1165,12 +1310,12 @@ class Page {
       const newest = critical[0];
       $("alarm-title").textContent = ALERT_TITLES[newest.kind] ?? newest.kind;
       // words for everyone, read out at once by screen readers (aria-live=assertive)
-      $("alarm-text").textContent = newest.message;
+      $("alarm-text").textContent = tidy(newest.message);
       $("alarm-list").replaceChildren(
         ...critical.slice(1).map((a) => {
           const li = document.createElement("li");
           li.dataset.kind = a.kind;
-          li.textContent = `${ALERT_TITLES[a.kind] ?? a.kind}: ${a.message}`;
+          li.textContent = `${ALERT_TITLES[a.kind] ?? a.kind}: ${tidy(a.message)}`;
           return li;
         }),
       );
@@ -1305,7 +1450,8 @@ class Page {
         btn.className = "btn history-item";
         const when = new Date(c.started_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
         const outcome = c.ended_at ? (c.outcome ?? "ended") : "running";
-        btn.textContent = `${c.profile} on ${c.probe} · ${when} · ${outcome}`;
+        const what = (c.title || c.profile).split(":")[0];
+        btn.textContent = `${what} on ${this.probeName(c.probe)} · ${when} · ${outcome}`;
         btn.addEventListener("click", () => this.openCook(c));
         li.append(btn);
         return li;
@@ -1315,7 +1461,7 @@ class Page {
 
   async openCook(c) {
     const dialog = $("history-dialog");
-    $("history-title").textContent = `${c.profile} on ${c.probe}`;
+    $("history-title").textContent = `${(c.title || c.profile).split(":")[0]} on ${this.probeName(c.probe)}`;
     $("history-summary").textContent = "Loading…";
     $("history-csv").href = `api/cooks/${encodeURIComponent(c.id)}/readings.csv`;
     $("history-csv").setAttribute("download", `potwatch-${c.id}.csv`);
@@ -1337,7 +1483,8 @@ class Page {
       const started = new Date(c.started_at).toLocaleString();
       const alerts = detail?.alerts?.length ?? series.alerts?.length ?? 0;
       $("history-summary").textContent =
-        `Started ${started}; ${c.ended_at ? `ended: ${c.outcome ?? "—"}` : "still running"}; ${alerts} alert(s).`;
+        `Started ${started}; ${c.ended_at ? `ended: ${c.outcome ?? "—"}` : "still running"}; ` +
+        `${plural(alerts, "alert")}.`;
     } catch (e) {
       $("history-summary").textContent = `Could not load this cook: ${e.message}`;
     }
@@ -1406,7 +1553,8 @@ class Page {
       const probe = $("start-probe").value;
       const cook = await this.run("Start", "api/cooks", { profile, probe, channel: null });
       if (cook) {
-        this.say(`Started ${profile} on ${probe}.`);
+        const title = this.profiles.find((p) => p.name === profile)?.title ?? profile;
+        this.say(`Started ${title.split(":")[0]} on ${this.probeName(probe)}.`);
         $("start-box").open = false;
       }
     });
@@ -1418,13 +1566,18 @@ class Page {
       ev.preventDefault();
       const probe = $("calibrate-probe").value;
       const cook = await this.run("Calibrate", `api/probes/${encodeURIComponent(probe)}/calibrate`);
-      if (cook) this.say(`Calibrating ${probe}: keep it in water at a rolling boil.`);
+      if (cook) this.say(`Calibrating ${this.probeName(probe)}: keep it in water at a rolling boil.`);
     });
 
     $("history-box").addEventListener("toggle", () => {
       if ($("history-box").open) this.loadHistory();
     });
     $("history-close").addEventListener("click", () => $("history-dialog").close());
+    $("chart-view").addEventListener("click", () => {
+      this.chart.view = this.chart.view === "step" ? "all" : "step";
+      $("chart-view").setAttribute("aria-pressed", String(this.chart.view === "all"));
+      this.chart.redraw();
+    });
     $("probes-box").addEventListener("toggle", () => this.renderProbes());
 
     $("forget-token").hidden = !this.token.value;
