@@ -105,3 +105,14 @@ def test_probe_lost_after_the_cook_ended_is_a_warning() -> None:
     result = run(trace)
     assert ended(result)
     assert lost_level(result, trace[-1][0] + 1.0) is AlertLevel.WARNING
+
+
+def test_the_view_says_what_ends_the_step_and_when_the_pot_is_cooling() -> None:
+    trace, t_cross = syrup_curve()
+    at_target = run([(t, f) for t, f in trace if t <= t_cross + 5.0])
+    cooling = run(climb_then_cool(222.0), caramel(ReachEnd.ACK))
+    for result, expected_end, expected_cooling in ((at_target, "cooled", False), (cooling, "ack", True)):
+        kitchen = result.kitchen
+        cook = next(iter(kitchen.cooks.values()))
+        view = kitchen.cook_snapshot(cook, kitchen.now).progress
+        assert (view.step_end, view.cooling) == (expected_end, expected_cooling)

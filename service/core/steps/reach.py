@@ -380,4 +380,6 @@ class ReachMachine:
             sugar_stage=sugar_stage,
             next_sugar_stage=next_sugar_stage,
             next_sugar_stage_eta_s=next_eta,
+            step_end=p.end.value,
+            cooling=self.cooling,
         )
