@@ -29,7 +29,7 @@ import math
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from drivers.base import Clock, ProbeEvent, ProbeNotice, ProbeUrlError, Reading, f_to_c
@@ -86,6 +86,7 @@ MIN_SLEEP_S = 0.02  # never wake more often than this: at high speeds skip sampl
 MAX_SPEED = 10_000.0  # beyond this the simulation cannot keep up on a Raspberry Pi
 LIVE_WATER_S = 3600.0  # the live water pot comes off the heat after an hour
 LIVE_LONGEST_S = 12 * 3600.0  # any live pot comes off the heat after this
+LIVE_TAKE_OFF_C = f_to_c(225.0)  # the rillons' caramel target: the live cook acts on its alarm
 
 
 def syrup_boiling_point_c(sugar_fraction: float, water_boil_c: float = 100.0) -> float:
@@ -132,6 +133,10 @@ class PotScenario:
     caramel_start_c: float | None = None  # None: ambient, or 70 °C when it follows the braise (rillons)
     burnt_c: float = 150.0  # past this the cook smells smoke and pulls the pot off the heat
     off_heat_at_s: float | None = None  # the cook pulls the pot off the heat at this time
+    # The cook at the caramel waits for the alarm: once the syrup is at this temperature they take it
+    # off the heat take_off_after_s later (or at once when told: the alarm acknowledged). None: never.
+    take_off_at_c: float | None = None
+    take_off_after_s: float = 20.0
     hold_below_c: float | None = None  # the cook turns the heat down so the pot stalls just below this
     # The braise (kind "braise", and the first part of "rillons").
     braise_s: float = 7200.0  # then the braise comes off the heat (rillons: the probe moves to the caramel)
@@ -159,6 +164,8 @@ class PotScenario:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         positive = {"interval_s": self.interval_s, "liquid_g": self.liquid_g, "braise_s": self.braise_s}
+        if not self.take_off_after_s >= 0.0:
+            raise ValueError(f"take_off_after_s must be >= 0, not {self.take_off_after_s}")
         for name, value in positive.items():
             if not value > 0.0:
                 raise ValueError(f"{name} must be > 0, not {value}")
@@ -375,6 +382,7 @@ class _Kitchen:
         self.t = 0.0
         self.dt = dt
         self.burnt = False
+        self.off_from = s.off_heat_at_s  # when the pot comes off the heat (the cook may bring it forward)
         self.phase = "braise" if s.kind in ("braise", "rillons") else s.kind
         self.cook: _BraiseCook | None = None
         if self.phase == "braise":
@@ -422,7 +430,14 @@ class _Kitchen:
         temp_c = self.pot.temp_c
         if temp_c >= s.burnt_c:
             self.burnt = True
-        if self.burnt or (s.off_heat_at_s is not None and t >= s.off_heat_at_s):
+        if (
+            s.take_off_at_c is not None
+            and self.phase == "caramel"
+            and temp_c >= s.take_off_at_c
+            and (self.off_from is None or self.off_from > t + s.take_off_after_s)
+        ):
+            self.off_from = t + s.take_off_after_s  # the alarm rang: the cook comes over to the stove
+        if self.burnt or (self.off_from is not None and t >= self.off_from):
             return 0.0
         if self.cook is not None:
             if t >= s.braise_s:  # the braise is done: off the heat
@@ -435,6 +450,11 @@ class _Kitchen:
             # it settles where the throttled heat just covers the losses: a stall a little below.
             power *= min(1.0, max(0.0, (s.hold_below_c - temp_c) / HOLD_BAND_C))
         return power
+
+    def take_off(self, t: float) -> None:
+        """The cook takes the pot off the heat now (they acknowledged the alarm)."""
+        if self.off_from is None or self.off_from > t:
+            self.off_from = t
 
     def step(self) -> None:
         s = self.s
@@ -465,7 +485,20 @@ def _quantise(value: float, resolution_c: float) -> float:
     return round(value / resolution_c) * resolution_c if resolution_c > 0.0 else value
 
 
-def simulate(scenario: PotScenario, duration_s: float) -> Iterator[SimSample]:
+class CookHand:
+    """The simulated cook's ear for the live service: told the alarm was acknowledged, they act at once.
+
+    Outside the scenario (which stays a frozen, replayable description) because it is what happens
+    live; :func:`simulate` reads it before every sample.
+    """
+
+    __slots__ = ("off_heat",)
+
+    def __init__(self) -> None:
+        self.off_heat = False
+
+
+def simulate(scenario: PotScenario, duration_s: float, hand: CookHand | None = None) -> Iterator[SimSample]:
     """One SimSample per probe sample (every interval_s, from t = 0 while t < duration_s), none in dropouts.
 
     Deterministic for a given scenario: each source of chance (the cook, the probe's noise, the wild
@@ -492,6 +525,8 @@ def simulate(scenario: PotScenario, duration_s: float) -> Iterator[SimSample]:
             for _ in range(substeps):
                 kitchen.step()
             kitchen.t = t  # no drift from adding up substeps
+        if hand is not None and hand.off_heat and kitchen.phase == "caramel":
+            kitchen.take_off(t)
         k += 1
         noise = min(s.noise_clip_c, max(-s.noise_clip_c, noise_rng.gauss(0.0, s.noise_c)))
         if dropouts.covers(t):
@@ -699,6 +734,14 @@ class SimulatedProbe:
         self.scenario = _live(scenario)
         self.speed = speed
         self._clock = clock
+        self._hand = CookHand()
+        self._loop_time: Callable[[], float] | None = None  # the event loop's clock, once running
+        self._base = (0.0, 0.0)  # (loop time, sim time) that the pacing counts from
+        self._last_t = 0.0  # the sim time of the last sample given out
+
+    def take_off_heat(self) -> None:
+        """The cook acknowledged the caramel's alarm: the pot comes off the heat now, not in a while."""
+        self._hand.off_heat = True
 
     def describe(self) -> str:
         s = self.scenario
@@ -717,29 +760,50 @@ class SimulatedProbe:
         s = self.scenario
         yield ProbeNotice(self.probe_id, self._clock(), self.describe())
         loop = asyncio.get_running_loop()
-        period_s = s.interval_s / self.speed
-        every = max(1, math.ceil(MIN_SLEEP_S / period_s - 1e-9))
+        self._loop_time = loop.time
         decimals = _decimals(s.resolution_c)
-        start = loop.time()
-        for sample in simulate(s, math.inf):
-            if round(sample.t / s.interval_s) % every:
+        self._base = (loop.time(), 0.0)
+        for sample in simulate(s, math.inf, self._hand):
+            if round(sample.t / s.interval_s) % self._every():
                 continue
-            delay = start + sample.t / self.speed - loop.time()
+            base_real, base_sim = self._base
+            delay = base_real + (sample.t - base_sim) / self.speed - loop.time()
             # Behind schedule (a slow consumer, a busy Pi): do not sleep, but still let others run.
             await asyncio.sleep(max(0.0, delay))
+            self._last_t = sample.t
             if sample.reading_c is None:
                 yield Reading(self.probe_id, "", None, self._clock(), "nan", fault="simulated fault")
                 continue
             raw = f"{sample.reading_c:.{decimals}f}"
             yield Reading(self.probe_id, "", float(raw), self._clock(), raw)
 
+    def _every(self) -> int:
+        """Yield every n-th sample, so that no two readings come less than MIN_SLEEP_S apart."""
+        period_s = self.scenario.interval_s / self.speed
+        return max(1, math.ceil(MIN_SLEEP_S / period_s - 1e-9))
+
+    def set_speed(self, speed: float) -> None:
+        """Run at another speed from now on (the demo slows near the target), without a jump in sim
+        time: the service's clock changes speed at the same moment, so the two keep agreeing."""
+        if not 0.0 < speed <= MAX_SPEED:
+            raise ValueError(f"speed must be in (0, {MAX_SPEED:g}], not {speed}")
+        if self._loop_time is not None:
+            # from the last sample given out: behind schedule at the old speed, the pot does
+            # not rush through the lost time at the new one (a flood of readings)
+            self._base = (self._loop_time(), self._last_t)
+        self.speed = speed
+
 
 def _live(scenario: PotScenario) -> PotScenario:
-    """The scenario with an end: the live pot must come off the heat some time."""
+    """The scenario with an end: the live pot must come off the heat some time, and a live caramel
+    comes off when its alarm rings (at 225 °F), as a cook would take it: not when it burns."""
     off = scenario.off_heat_at_s
     if off is None:
         off = LIVE_WATER_S if scenario.kind == "water" else LIVE_LONGEST_S
-    return replace(scenario, off_heat_at_s=min(off, LIVE_LONGEST_S))
+    take_off = scenario.take_off_at_c
+    if take_off is None and scenario.kind in ("caramel", "rillons"):
+        take_off = LIVE_TAKE_OFF_C
+    return replace(scenario, off_heat_at_s=min(off, LIVE_LONGEST_S), take_off_at_c=take_off)
 
 
 def _decimals(resolution_c: float) -> int:

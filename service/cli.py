@@ -217,6 +217,12 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         return EXIT_USAGE
     clock = ScaledClock(speed) if speed != 1.0 else Clock()
     service = Service(config, profiles, clock=clock, host=args.host, port=args.port)
+    if speed != 1.0:
+        from service.runtime.demo_pace import DemoPace
+
+        pace = DemoPace(speed)  # slow near the target, and the simulated cook hears the ack
+        service.parts.append(pace)
+        service.on_probe_open = pace.probe_opened
     if args.state_dir:
         service.state = Path(args.state_dir)
         service.state.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from service.config import (
     read_toml,
     validation_problems,
 )
-from service.core.profile import BoilStep, EtaModel, HoldStep, Profile, ReachStep, Step, SugarStage
+from service.core.profile import BoilStep, EtaModel, HoldStep, Profile, ReachEnd, ReachStep, Step, SugarStage
 from service.resources import builtin_profiles_dir
 
 
@@ -39,6 +39,9 @@ class ReachModel(Model):
     overshoot: Temperature | None = Field(None, description="overshoot alert from here; default target + 5 °F")
     eta_model: EtaModel = EtaModel.AUTO
     stages: list[SugarStageModel] = Field(default_factory=list)
+    end: ReachEnd = Field(
+        ReachEnd.COOLED, description='when the step is over: "cooled" (off the heat), "ack" or "manual"'
+    )
 
     @model_validator(mode="after")
     def _order(self) -> ReachModel:
@@ -58,6 +61,7 @@ class ReachModel(Model):
             overshoot_c=self.overshoot,
             eta_model=self.eta_model,
             sugar_stages=tuple(SugarStage(s.name, s.at) for s in self.stages),
+            end=self.end,
         )
 
 

@@ -106,6 +106,8 @@ class Service:
     # the recorded cooks, for GET /api/cooks… (None: only this run's)
     history: HistoryReader | None = None
     on_ready: Callable[[str], None] | None = None
+    # sees every probe driver opened (the demo paces its simulated pots)
+    on_probe_open: Callable[[object], None] | None = None
 
     async def run(self) -> int:
         config = self.config
@@ -192,7 +194,8 @@ class Service:
         # rather than a page that stays up while nothing is tracked.
         tasks = [asyncio.create_task(hub.run(), name="hub")]
         tasks += [
-            asyncio.create_task(supervise_probe(p.id, p.url, hub, clock), name=f"probe {p.id}") for p in config.probes
+            asyncio.create_task(supervise_probe(p.id, p.url, hub, clock, self.on_probe_open), name=f"probe {p.id}")
+            for p in config.probes
         ]
         tasks += [asyncio.create_task(part.run(), name=part.name) for part in self.parts]
         serving = asyncio.create_task(self._serve(server), name="http")

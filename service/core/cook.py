@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from service.core.alert_text import fault_words, probe_name
 from service.core.events import (
     Acknowledge,
     AdvanceStep,
@@ -143,6 +144,8 @@ class Kitchen:
         self.cooks: dict[str, Cook] = {}
         self.alerts: dict[str, Alert] = {}
         self.id_prefix = id_prefix
+        # what the cook calls each probe ("Caramel pot"), for the alerts' words; the hub sets it
+        self.labels: dict[str, str] = {}
         self._cook_seq = 0
         self._alert_seq = 0
         self.now = 0.0
@@ -298,12 +301,13 @@ class Kitchen:
         critical = self._blind_at_target(health.id)
         level = AlertLevel.CRITICAL if critical else AlertLevel.WARNING
         cook = self._cook_on(health.id)
+        name = probe_name(health.id, self.labels.get(health.id))
         if state is ProbeState.LOST:
             kind = AlertKind.PROBE_LOST
-            message = f"probe {health.id} lost: {health.lost_reason}"
+            message = f"{name} lost: {health.lost_reason}"
         else:
             kind = AlertKind.PROBE_FAULT
-            message = f"probe {health.id} fault: {health.fault_reason}"
+            message = f"{name}: {fault_words(health.fault_reason or 'fault reading')}"
         if critical:
             message += " — the alarm is blind while the pot is near its target"
         alert = self._raise(at, kind, level, health.id, message, cook, health.celsius, out)
@@ -323,7 +327,7 @@ class Kitchen:
             AlertKind.PROBE_RESTORED,
             AlertLevel.INFO,
             health.id,
-            f"probe {health.id} back: {c_to_f(health.celsius or 0.0):.1f} °F",
+            f"{probe_name(health.id, self.labels.get(health.id))} back: {c_to_f(health.celsius or 0.0):.1f} °F",
             self._cook_on(health.id),
             health.celsius,
             out,
@@ -337,6 +341,7 @@ class Kitchen:
                 and cook.probe == probe_id
                 and isinstance(machine, ReachMachine)
                 and machine.stage in (ReachStage.APPROACHING, ReachStage.REACHED)
+                and not machine.cooling  # off the heat and falling: nothing left to miss
             ):
                 return True
         return False
@@ -487,7 +492,22 @@ class Kitchen:
             alert.acked = True
             alert.acked_at = ev.at
             out.append(AlertAcked(ev.at, alert.id))
+        for alert in targets:
+            self._alarm_acked(ev.at, alert, out)
         return out
+
+    def _alarm_acked(self, at: float, alert: Alert, out: list[Output]) -> None:
+        """A reach step that ends on its acknowledgement (``end = "ack"``) ends with its alarm's."""
+        if alert.kind not in (AlertKind.TARGET_REACHED, AlertKind.TARGET_OVERSHOOT) or alert.cook_id is None:
+            return
+        cook = self.cooks.get(alert.cook_id)
+        if cook is None or cook.ended_at is not None or cook.step.name != alert.step:
+            return
+        machine = cook.machine
+        if isinstance(machine, ReachMachine):
+            machine.acknowledged()
+            if machine.done:
+                self._next_step(at, cook, out)
 
     def _calibrate(self, ev: SetCalibration) -> list[Output]:
         health = self.probe(ev.probe)

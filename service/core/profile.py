@@ -20,6 +20,19 @@ class EtaModel(StrEnum):
     AUTO = "auto"
 
 
+class ReachEnd(StrEnum):
+    """When a reach step is over, so that its cook can end by itself.
+
+    ``cooled``: the pot is off the heat, seen as the temperature falling clearly
+    below the target after it was reached; ``ack``: the cook acknowledged the
+    alarm; ``manual``: only the cook's own stop or advance ends it.
+    """
+
+    COOLED = "cooled"
+    ACK = "ack"
+    MANUAL = "manual"
+
+
 @dataclass(frozen=True, slots=True)
 class SugarStage:
     name: str
@@ -39,6 +52,7 @@ class ReachStep:
     overshoot_c: float | None = None  # absolute; None = target + 5 °F
     eta_model: EtaModel = EtaModel.AUTO
     sugar_stages: tuple[SugarStage, ...] = ()
+    end: ReachEnd = ReachEnd.COOLED
     kind: str = "reach"
 
     @property

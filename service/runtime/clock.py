@@ -52,6 +52,18 @@ class ScaledClock(Clock):
         now = time.monotonic()
         return self._origin + (now - self._origin) * self.speed + self.offset
 
+    def set_speed(self, speed: float) -> None:
+        """Run at another speed from now on, without a jump: the demo slows near the target so
+        that the warning, the countdown and the alarm can be seen. (``wall_at`` of a moment
+        before the change is then approximate: the demo's history is a demo's.)"""
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        now = time.monotonic()
+        line = self._origin + (now - self._origin) * self.speed + self.offset
+        self._origin = now
+        self.offset = line - now
+        self.speed = speed
+
 
 def iso_utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -83,6 +83,7 @@ class Hub:
         self.clock = clock
         self.profiles = profiles
         self.labels = labels or {}
+        kitchen.labels = self.labels  # the alerts name each probe as the cook does
         self.bus = bus or Bus()
         self.logs = CookLogs()
         self.dropped = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from drivers import ProbeDown, ProbeNotice, ProbeUrlError, Reading, open_probe
 from service.core.events import ProbeGone, Sample
@@ -28,7 +29,10 @@ NOTICE_LEVELS = {
 }
 
 
-async def supervise_probe(probe_id: str, url: str, hub: Hub, clock: Clock) -> None:
+async def supervise_probe(
+    probe_id: str, url: str, hub: Hub, clock: Clock, on_open: Callable[[object], None] | None = None
+) -> None:
+    """``on_open`` sees each driver opened (the demo keeps its simulated pots, to pace them)."""
     backoff = BACKOFF_START_S
     while True:
         try:
@@ -39,6 +43,8 @@ async def supervise_probe(probe_id: str, url: str, hub: Hub, clock: Clock) -> No
             hub.post(ProbeGone(clock.monotonic(), probe_id, f"bad probe URL: {exc}"))
             # parked, not returned: a task that ends is taken by the wiring for one that died
             await asyncio.Event().wait()
+        if on_open is not None:
+            on_open(probe)
         try:
             async for event in probe.events():
                 if isinstance(event, Reading):

@@ -82,6 +82,8 @@ class CookView(TypedDict):
     sugar_stage: str | None
     next_sugar_stage: str | None
     next_sugar_stage_eta_s: float | None
+    step_end: str | None
+    cooling: bool | None
     low_c: float | None
     low_f: float | None
     high_c: float | None
@@ -472,6 +474,8 @@ def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> CookView:
         sugar_stage=step.sugar_stage,
         next_sugar_stage=step.next_sugar_stage,
         next_sugar_stage_eta_s=step.next_sugar_stage_eta_s,
+        step_end=step.step_end,
+        cooling=step.cooling,
         low_c=low_c,
         low_f=low_f,
         high_c=high_c,

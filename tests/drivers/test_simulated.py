@@ -17,6 +17,7 @@ import pytest
 from drivers.base import ProbeEvent, ProbeNotice, ProbeUrlError, Reading, c_to_f, f_to_c
 from drivers.registry import open_probe, parse_probe_url
 from drivers.simulated import (
+    CookHand,
     PotScenario,
     SimSample,
     SimulatedProbe,
@@ -429,3 +430,57 @@ async def test_live_faults_and_device_formatting() -> None:
     assert good.celsius is not None
     assert len(good.raw.split(".")[1]) == 4  # a DS18B20 prints sixteenths
     assert good.celsius * 16 == round(good.celsius * 16)
+
+
+# --- the cook at the caramel: off the heat after the alarm ------------------------------------------------
+
+
+def test_the_cook_takes_the_caramel_off_the_heat_after_its_alarm() -> None:
+    target = f_to_c(225.0)
+    trace = list(simulate(PotScenario(kind="caramel", take_off_at_c=target, take_off_after_s=20.0), 2400.0))
+    reached = next(s.t for s in trace if s.pot_c >= target)
+    top = max(trace, key=lambda s: s.pot_c)
+    assert reached < top.t <= reached + 21.0
+    assert c_to_f(top.pot_c) < 228.0  # never near the 230 °F overshoot
+    assert c_to_f(trace[-1].pot_c) < 200.0  # then it cools
+
+
+def test_told_of_the_acknowledgement_the_cook_takes_it_off_at_once() -> None:
+    target = f_to_c(225.0)
+    hand = CookHand()
+    samples = simulate(PotScenario(kind="caramel", take_off_at_c=target, take_off_after_s=60.0), 2400.0, hand)
+    reached = None
+    peak_after = -1.0
+    for sample in samples:
+        if reached is None and sample.pot_c >= target:
+            reached = sample.t
+            hand.off_heat = True
+        if reached is not None:
+            peak_after = max(peak_after, sample.pot_c)
+            if sample.t > reached + 30.0:
+                break
+    assert reached is not None
+    assert peak_after - target < 0.1  # off the heat within a second: no 60 s of climbing on
+
+
+def test_a_live_caramel_comes_off_at_its_alarm_not_when_it_burns() -> None:
+    assert SimulatedProbe("pot", PotScenario(kind="rillons")).scenario.take_off_at_c == pytest.approx(f_to_c(225.0))
+    assert SimulatedProbe("pot", PotScenario(kind="braise")).scenario.take_off_at_c is None
+    assert PotScenario(kind="caramel").take_off_at_c is None  # simulate() alone keeps the old physics
+
+
+async def test_a_live_pot_follows_a_change_of_speed_without_a_jump_in_sim_time() -> None:
+    loop = asyncio.get_running_loop()
+    probe = from_url("pot", parse_probe_url("sim://?speed=5000&kind=water"), time.monotonic)
+    arrivals: list[float] = []
+    async with asyncio.timeout(10.0), aclosing(probe.events()) as events:
+        async for event in events:
+            if not isinstance(event, Reading):
+                continue
+            arrivals.append(loop.time())
+            if len(arrivals) == 3:
+                probe.set_speed(20.0)  # from now on a reading every 1/20 s
+            if len(arrivals) == 8:
+                break
+    slow_gaps = [b - a for a, b in itertools.pairwise(arrivals[4:])]
+    assert min(slow_gaps) >= 0.04, slow_gaps  # paced at the new speed (a few ms of timer slack)

@@ -52,6 +52,10 @@ class StepView:
     sugar_stage: str | None = None
     next_sugar_stage: str | None = None
     next_sugar_stage_eta_s: float | None = None
+    # reach: what ends the step ("cooled", "ack", "manual"), and whether the pot is off the heat
+    # (past the alarm and falling): the page turns "take it off" into "cooling" on it
+    step_end: str | None = None
+    cooling: bool | None = None
     # hold: the window and the time in it
     low_c: float | None = None
     high_c: float | None = None

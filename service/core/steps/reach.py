@@ -28,6 +28,13 @@ knee): a pot heating up to a plateau 5 °F below the target is not "nearly
 there", however fast it climbs. It fires once per approach, and goes back to
 heating only if the pot truly falls (3 °F below its best since the warning, and
 falling): an ETA that grows is not a retreat.
+
+After the target the step watches the pot come off the heat: once its level
+has fallen 1 °F below its best since the alarm, it is *cooling* (a probe lost
+then blinds no alarm that could still be needed), and with ``end = "cooled"``
+two levels 5 °F below the target, on the way down from it, end the step. The
+5 °F between the alarm's line and that one is the hysteresis: noise at the
+target, or a pot that pauses, cannot end a step that is still on the heat.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from service.core.estimate import EtaEstimator
 from service.core.events import AlertKind, AlertLevel
 from service.core.filters import Track
 from service.core.lines import SlidingLines
-from service.core.profile import ReachStep
+from service.core.profile import ReachEnd, ReachStep
 from service.core.steps.base import NO_SIGNALS, ClearAlert, RaiseAlert, Signal, StepView
 from service.core.units import c_to_f, format_duration
 
@@ -55,6 +62,8 @@ PROOF_SIGMAS = 5.0
 SETTLE_LAGS = 4.0  # a probe put into the pot has settled onto it after this many time constants
 RESEED_QUIET_S = 30.0
 FORESEEN_SLACK_S = 1.0
+COOLED_BELOW_C = 5.0 / 1.8  # two falling levels this far below the target: off the heat, the step is done
+COOLING_DROP_C = 1.0 / 1.8  # this far below its best since the alarm: the pot is cooling
 
 
 class ReachStage(StrEnum):
@@ -84,11 +93,13 @@ class ReachMachine:
         "_base",
         "_eta",
         "_eta_at",
+        "_peak_after_target",
         "_peak_since_warning",
         "_pot",
         "_recent",
         "_track_reseeds",
         "_track_since",
+        "cooling",
         "done",
         "estimator",
         "lag_s",
@@ -111,6 +122,8 @@ class ReachMachine:
         self._eta_at = 0.0
         self._pot: float | None = None
         self._peak_since_warning = -math.inf
+        self._peak_after_target = -math.inf
+        self.cooling = False
         self._recent = SlidingLines()
         self._track_reseeds = 0
         self._track_since = -math.inf
@@ -131,9 +144,11 @@ class ReachMachine:
             self.estimator.restart()
         self.estimator.add(at, value)
         stage = self.stage
-        if stage is ReachStage.OVERSHOOT:
-            self._eta = None
-            return NO_SIGNALS
+        if stage in (ReachStage.REACHED, ReachStage.OVERSHOOT):
+            self._after_target(track)
+            if stage is ReachStage.OVERSHOOT or self.done:
+                self._eta = None
+                return NO_SIGNALS
         # Did the fit made at the previous sample put the crossing before now (give or take a second)?
         previous = self._eta
         foreseen = previous is not None and at - self._eta_at >= previous[0] - FORESEEN_SLACK_S
@@ -190,6 +205,26 @@ class ReachMachine:
                 self.stage = ReachStage.HEATING
                 return (ClearAlert(AlertKind.TARGET_APPROACHING),)
         return NO_SIGNALS
+
+    def _after_target(self, track: Track) -> None:
+        """Past the alarm: is the pot off the heat yet (cooling), and is the step over?"""
+        level, prev = track.level, track.prev_level
+        if level is None or not track.settled:
+            return
+        self._peak_after_target = max(self._peak_after_target, level)
+        # the level is a median: 1 °F down from its best is no noise, and a pot still on
+        # the heat past its target only climbs, so this needs no rate (which lags a turn)
+        self.cooling = level <= self._peak_after_target - COOLING_DROP_C
+        if self.params.end is not ReachEnd.COOLED or prev is None:
+            return
+        line = self.params.target_c - COOLED_BELOW_C
+        if level <= line and prev <= line:
+            self.done = True
+
+    def acknowledged(self) -> None:
+        """The cook acknowledged this step's alarm: with ``end = "ack"`` that ends the step."""
+        if self.params.end is ReachEnd.ACK and self.stage in (ReachStage.REACHED, ReachStage.OVERSHOOT):
+            self.done = True
 
     def _pot_eta(self, at: float) -> tuple[float, float] | None:
         """When the pot (not the lagging probe) gets to the target: the probe follows τ later."""
@@ -299,7 +334,7 @@ class ReachMachine:
             RaiseAlert(
                 AlertKind.TARGET_OVERSHOOT,
                 AlertLevel.CRITICAL,
-                f"{p.name}: past {c_to_f(p.overshoot_at_c):.0f} °F ({c_to_f(level):.1f} °F) — overshoot",
+                f"{p.name}: past {c_to_f(p.overshoot_at_c):.0f} °F ({c_to_f(level):.1f} °F) — take it off the heat now",
             ),
         )
 
@@ -345,4 +380,6 @@ class ReachMachine:
             sugar_stage=sugar_stage,
             next_sugar_stage=next_sugar_stage,
             next_sugar_stage_eta_s=next_eta,
+            step_end=p.end.value,
+            cooling=self.cooling,
         )
