@@ -24,7 +24,7 @@ from pydantic import (
 
 from drivers.barometer import barometer_settings
 from drivers.base import ProbeError
-from drivers.registry import parse_probe_url
+from drivers.registry import check_probe_url
 from service.core.cook import ProbeSetup
 from service.core.units import (
     parse_altitude,
@@ -151,7 +151,7 @@ class ProbeConfig(Model):
     @classmethod
     def _url(cls, value: str) -> str:
         try:
-            parse_probe_url(value)
+            check_probe_url(value)
         except ProbeError as exc:
             raise ValueError(str(exc)) from None
         return value
