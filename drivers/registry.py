@@ -89,6 +89,17 @@ def parse_probe_url(text: str) -> ProbeUrl:
     )
 
 
+def check_probe_url(url: str) -> None:
+    """Raise ProbeUrlError for a URL its driver would refuse, touching no device.
+
+    The config's check runs exactly the code ``potwatch probe`` and the
+    service run (building the driver validates everything and opens
+    nothing), so ``check-config`` can never call a URL good that the service
+    then refuses.
+    """
+    open_probe("check", url)
+
+
 def open_probe(probe_id: str, url: str, *, clock: Clock = time.monotonic) -> Probe:
     """A driver for ``url``; raises ProbeUrlError for a URL it cannot use."""
     parsed = parse_probe_url(url)

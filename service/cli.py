@@ -1,4 +1,4 @@
-"""``potwatch`` — the command line: run | demo | probe | replay | check-config.
+"""potwatch — the command line: run | demo | probe | replay | check-config.
 
 Each command turns the errors people make (a bad file, a bad URL) into one
 clear line and exit code 2; a traceback is a bug.
@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from service.config import Config, ConfigError, load_config, probe_setups
+from service import __version__
+from service.config import Config, ConfigError, did_you_mean, load_config, probe_setups
 from service.core.units import c_to_f
 from service.resources import demo_config
 
@@ -49,7 +50,8 @@ def config_problems(path: Path) -> tuple[Config | None, list[str]]:
         return config, exc.problems
     if config.cook is not None and config.cook.profile not in profiles:
         known = ", ".join(sorted(profiles))
-        problems.append(f"{path}: cook.profile: no profile {config.cook.profile!r} (known: {known})")
+        hint = did_you_mean(config.cook.profile, profiles)
+        problems.append(f"{path}: cook.profile: no profile {config.cook.profile!r} (known: {known}){hint}")
     return config, problems
 
 
@@ -107,7 +109,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     profile_name = profile_name or header.profile or "caramel"
     profile = profiles.get(profile_name)
     if profile is None:
-        return _fail(f"no profile {profile_name!r} (known: {', '.join(sorted(profiles))})")
+        hint = did_you_mean(profile_name, profiles)
+        return _fail(f"no profile {profile_name!r} (known: {', '.join(sorted(profiles))}){hint}")
     if args.config and probe not in {p.id for p in probes}:
         probes.append(ProbeSetup(probe, altitude_m=kitchen_altitude))
     out = sys.stdout
@@ -289,7 +292,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="potwatch", description=__doc__.splitlines()[0] if __doc__ else None)
+    # Help is plain text for a terminal: no reST markup (argparse prints it as it is).
+    parser = argparse.ArgumentParser(
+        prog="potwatch",
+        description="Follows a recipe on a kitchen thermometer and tells the cook the moment the pot needs them.",
+        epilog="Each command's options: potwatch COMMAND --help. Every config option: config/example.toml.",
+    )
+    parser.add_argument("--version", action="version", version=f"potwatch {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -8,11 +8,16 @@ Pi owner fixes the file in one go instead of one restart per typo.
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
+import types
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,7 +29,7 @@ from pydantic import (
 
 from drivers.barometer import barometer_settings
 from drivers.base import ProbeError
-from drivers.registry import parse_probe_url
+from drivers.registry import check_probe_url
 from service.core.cook import ProbeSetup
 from service.core.units import (
     parse_altitude,
@@ -75,6 +80,27 @@ def _lag(value: Any) -> float:
     return seconds
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` — did you mean 'port'?`` for a near miss, else "": a typo is fixed in one read."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean {close[0]!r}?" if close else ""
+
+
+def plain_pattern(regex: str, words: str) -> AfterValidator:
+    """A pattern check that says what is expected in words, not in pydantic's regex wording."""
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{words}, not {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+ProbeId = Annotated[
+    str, plain_pattern(r"[A-Za-z0-9_-]{1,32}", 'a probe id is 1 to 32 letters, digits, "-" or "_" (like "pot")')
+]
 Altitude = Annotated[float, BeforeValidator(_altitude)]
 Lag = Annotated[float, BeforeValidator(_lag)]
 Temperature = Annotated[float, BeforeValidator(_temperature)]
@@ -131,7 +157,7 @@ class MqttConfig(Model):
 
 
 class ProbeConfig(Model):
-    id: str = Field(..., pattern=r"^[A-Za-z0-9_-]{1,32}$", description="short name used in topics and the API")
+    id: ProbeId = Field(..., description="short name used in topics and the API")
     url: str = Field(..., description="serial://, w1://, mqtt:// or sim:// (see the README)")
     stale_after: Duration | None = Field(
         None, description="lost after this long without a reading; default 3× its interval, at least 10 s"
@@ -151,7 +177,7 @@ class ProbeConfig(Model):
     @classmethod
     def _url(cls, value: str) -> str:
         try:
-            parse_probe_url(value)
+            check_probe_url(value)
         except ProbeError as exc:
             raise ValueError(str(exc)) from None
         return value
@@ -233,7 +259,8 @@ class Config(Model):
             seen.add(probe.id)
         if self.cook is not None and self.cook.probe not in seen:
             known = ", ".join(sorted(seen)) or "none configured"
-            raise ValueError(f"cook.probe {self.cook.probe!r} names no [[probes]] entry ({known})")
+            hint = did_you_mean(self.cook.probe, seen)
+            raise ValueError(f"cook.probe {self.cook.probe!r} names no [[probes]] entry ({known}){hint}")
         return self
 
 
@@ -277,19 +304,63 @@ _MESSAGES = {
 }
 
 
+def _keys_at(model: Any, loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the file may use at ``loc`` (the unknown key's table), for a "did you mean"."""
+    current = model
+    for part in loc:
+        current = _step_into(current, part)
+        if current is None:
+            return []
+    if get_origin(current) in (Union, types.UnionType):  # an optional table: [mqtt], [cook]
+        current = next((a for a in get_args(current) if hasattr(a, "model_fields")), None)
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if isinstance(fields, dict) else []
+
+
+def _step_into(annotation: Any, part: int | str) -> Any:
+    """One step of a location into a type: a field of a model, an item of a list, a member of a union."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _step_into(get_args(annotation)[0], part)
+    if origin in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        for member in members:
+            # a tagged union's location names the member by its tag (steps[0].reach.target)
+            fields = getattr(member, "model_fields", {})
+            tag = fields.get("kind")
+            if tag is not None and get_args(tag.annotation) == (part,):
+                return member
+        for member in members:
+            found = _step_into(member, part)
+            if found is not None:
+                return found
+        return None
+    if isinstance(part, int):
+        args = get_args(annotation)
+        return args[0] if origin is list and args else None
+    fields = getattr(annotation, "model_fields", None)
+    if isinstance(fields, dict) and part in fields:
+        return fields[part].annotation
+    return None
+
+
 def describe(error: Any, model: type[BaseModel] | None = None) -> str:
     kind = error.get("type", "")
+    if kind == "extra_forbidden" and model is not None:
+        loc = tuple(error["loc"])
+        return _MESSAGES[kind] + did_you_mean(str(loc[-1]), _keys_at(model, loc[:-1]))
     if kind in _MESSAGES:
         return _MESSAGES[kind]
     message = str(error.get("msg", "invalid"))
     return message.removeprefix("Value error, ")
 
 
-def validation_problems(source: str, exc: ValidationError) -> list[str]:
+def validation_problems(source: str, exc: ValidationError, model: type[BaseModel] | None = None) -> list[str]:
+    """One line per error; with the ``model`` validated, an unknown key gets a "did you mean"."""
     lines = []
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        lines.append(f"{source}: {key_path(loc)}: {describe(error)}")
+        lines.append(f"{source}: {key_path(loc)}: {describe({**error, 'loc': loc}, model)}")
     return lines
 
 
@@ -312,7 +383,7 @@ def parse_config(data: dict[str, Any], source: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(source, exc)) from None
+        raise ConfigError(validation_problems(source, exc, Config)) from None
 
 
 def load_config(path: Path) -> Config:

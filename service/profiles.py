@@ -18,6 +18,7 @@ from service.config import (
     Model,
     Temperature,
     TemperatureDelta,
+    plain_pattern,
     read_toml,
     validation_problems,
 )
@@ -97,7 +98,9 @@ StepModel = Annotated[ReachModel | HoldModel | BoilModel, Field(discriminator="k
 
 
 class ProfileModel(Model):
-    name: str = Field(..., pattern=r"^[a-z0-9_-]+$")
+    name: Annotated[
+        str, plain_pattern(r"[a-z0-9_-]+", 'a profile name is lowercase letters, digits, "-" or "_" (like "caramel")')
+    ]
     title: str = ""
     description: str = ""
     steps: list[StepModel] = Field(..., min_length=1)
@@ -111,7 +114,7 @@ def load_profile(path: Path) -> Profile:
     try:
         model = ProfileModel.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(str(path), exc)) from None
+        raise ConfigError(validation_problems(str(path), exc, ProfileModel)) from None
     if model.name != path.stem:
         raise ConfigError([f"{path}: name: {model.name!r} must match the file name {path.stem!r}"])
     return model.build()

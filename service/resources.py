@@ -43,6 +43,11 @@ def demo_config() -> Path:
     return _folder("service.bundled") / "demo.toml"
 
 
+def starter_config() -> Path:
+    """One probe, no cook, no MQTT: what an install copies to /etc/potwatch/ and then edits."""
+    return _folder("service.bundled") / "potwatch.toml"
+
+
 def example_config() -> Path:
-    """Every option, commented: what an installer copies to /etc/potwatch/ when there is no config yet."""
+    """Every option, commented: the reference a cook reads next to the starter config."""
     return _folder("service.bundled") / "example.toml"

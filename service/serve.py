@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from service.runtime.hub import Hub
 from service.runtime.pages import page_urls
 from service.runtime.parts import Part
 from service.runtime.probes import supervise_probe
+from service.runtime.qr import qr_terminal
 
 if TYPE_CHECKING:
     from service.history.reader import HistoryReader
@@ -200,7 +202,7 @@ class Service:
         tasks += [asyncio.create_task(part.run(), name=part.name) for part in self.parts]
         serving = asyncio.create_task(self._serve(server), name="http")
         scheme = "https" if ssl else "http"
-        started = asyncio.create_task(self._announce(server, scheme, host, port))
+        started = asyncio.create_task(self._announce(server, settings, scheme, host, port))
         stopper = asyncio.create_task(stop.wait())
         code = 0
         try:
@@ -245,12 +247,15 @@ class Service:
         if not server.started:
             raise ListenError(f"cannot listen on {server.config.host}:{server.config.port} (in use, or not allowed)")
 
-    async def _announce(self, server: uvicorn.Server, scheme: str, host: str, port: int) -> None:
+    async def _announce(self, server: uvicorn.Server, settings: AppSettings, scheme: str, host: str, port: int) -> None:
         while not server.started:
             await asyncio.sleep(0.05)
         urls = page_urls(scheme, host, port)
         for url in urls:
             log.info("phone page: %s", url)
+        settings.page_url = urls[0]
+        # once, for a phone to scan instead of typing the address (the page serves it too, /qr.svg)
+        print(f"scan to open {urls[0]} on a phone:\n{qr_terminal(urls[0])}", file=sys.stderr, flush=True)
         if self.on_ready is not None:
             self.on_ready(urls[0])
 

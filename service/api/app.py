@@ -31,6 +31,7 @@ from service.core.profile import BoilStep, HoldStep, Profile, ReachStep
 from service.history.reader import HistoryReader
 from service.resources import NotInstalled, page_dir
 from service.runtime.hub import Hub
+from service.runtime.qr import qr_svg
 from service.runtime.views import (
     ApiStatus,
     CookView,
@@ -57,6 +58,8 @@ class AppSettings:
     history: HistoryReader | None = None
     # routes of parts; one that claims a method and path already served is refused
     routers: list[APIRouter] = field(default_factory=list)
+    # the page's best address for another phone (set by the wiring once it listens); empty: the asked one
+    page_url: str = ""
 
 
 class RevalidatedStaticFiles(StaticFiles):
@@ -226,6 +229,12 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
     def words() -> Response:
         # the stage and alert words, from the one table the service holds (service/runtime/words.py)
         return Response(page_module(), media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/qr.svg", include_in_schema=False)
+    def qr(request: Request) -> Response:
+        # the page's LAN address as a QR code, for the second phone at the stove (docs/page.md)
+        url = settings.page_url or str(request.base_url)
+        return Response(qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     def index(request: Request) -> Response:

@@ -64,7 +64,7 @@ def test_the_wheel_holds_the_page_the_recipes_and_the_demo(wheel: Path) -> None:
     recipes = {p.name for p in (ROOT / "config" / "profiles").glob("*.toml")}
     assert {f"service/api/static/{n}" for n in page} <= names
     assert {f"service/bundled/profiles/{n}" for n in recipes} <= names
-    assert {"service/bundled/demo.toml", "service/bundled/example.toml"} <= names
+    assert {"service/bundled/demo.toml", "service/bundled/example.toml", "service/bundled/potwatch.toml"} <= names
 
 
 def test_every_package_of_the_tree_is_in_the_wheel(wheel: Path) -> None:
@@ -76,10 +76,11 @@ def test_every_package_of_the_tree_is_in_the_wheel(wheel: Path) -> None:
             assert rel in names, f"{rel} is not in the wheel: add its package to pyproject.toml"
 
 
-def test_check_config_of_the_shipped_example(installed: Path, outside: Path) -> None:
+@pytest.mark.parametrize("which", ["example_config", "starter_config"])
+def test_check_config_of_the_shipped_example(installed: Path, outside: Path, which: str) -> None:
     example = outside / "potwatch.toml"
     shown = _run(
-        [str(installed / "python"), "-c", "from service.resources import example_config; print(example_config())"],
+        [str(installed / "python"), "-c", f"from service.resources import {which}; print({which}())"],
         cwd=outside,
     )
     assert shown.returncode == 0, shown.stderr

@@ -103,3 +103,14 @@ def test_notify_urls_start_the_service_but_say_nothing_sends(
     quiet = write(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n')
     assert main(["check-config", str(quiet)]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_the_starter_config_is_valid_and_starts_no_cook(capsys: pytest.CaptureFixture[str]) -> None:
+    """config/potwatch.toml is what an install copies: one probe, nothing cooking, no MQTT."""
+    starter = ROOT / "config" / "potwatch.toml"
+    assert main(["check-config", str(starter)]) == 0
+    assert capsys.readouterr().out.strip() == f"{starter}: ok"
+    config = load_config(starter)
+    assert config.cook is None and config.mqtt is None
+    assert [p.id for p in config.probes] == ["pot"]
+    assert "# [mqtt]" in starter.read_text()  # there to uncomment, not on
