@@ -26,7 +26,7 @@ from service.core.events import (
     StopCook,
     Tick,
 )
-from service.core.profile import BoilStep, EtaModel, HoldStep, Profile, ReachStep, Step, SugarStage
+from service.core.profile import BoilStep, EtaModel, HoldStep, Profile, ReachEnd, ReachStep, Step, SugarStage
 
 
 class Kind(IntEnum):
@@ -129,6 +129,8 @@ def profile_from_json(data: dict[str, Any]) -> Profile:
             args["sugar_stages"] = tuple(SugarStage(name, from_c) for name, from_c in args["sugar_stages"])
         if "eta_model" in args:
             args["eta_model"] = EtaModel(args["eta_model"])
+        if "end" in args:
+            args["end"] = ReachEnd(args["end"])
         steps.append(cls(**args))
     return Profile(data["name"], data["title"], tuple(steps), data.get("description", ""))
 

@@ -118,7 +118,12 @@ async def test_a_file_from_a_newer_potwatch_is_left_alone(tmp_path: Path) -> Non
 
 def test_profiles_round_trip_exactly() -> None:
     for profile in [*PROFILES.values(), SHORT_RILLONS]:
-        assert profile_from_json(json.loads(json.dumps(profile_json(profile)))) == profile
+        back = profile_from_json(json.loads(json.dumps(profile_json(profile))))
+        assert back == profile
+        # equal is not enough: a StrEnum equals its string, and the tracker reads .value
+        assert [type(getattr(s, "end", None)) for s in back.steps] == [
+            type(getattr(s, "end", None)) for s in profile.steps
+        ]
 
 
 # ---- recording -----------------------------------------------------------------------------------

@@ -115,8 +115,15 @@ async def test_a_part_that_fails_exits_non_zero_after_closing_the_others(
 
 
 async def test_a_bad_probe_url_keeps_the_service_up_and_says_so(tmp_path: Path) -> None:
-    """A config mistake is shown on the page; it is not a crash to restart from."""
-    svc = service(tmp_path, url="sim://?kind=caramell")
+    """A probe URL its driver refuses at open is shown on the page; it is not a crash to restart from.
+
+    check-config refuses such a URL first (tests/service/test_config_probe_urls.py); this is
+    the service's own guard for one that got past it (a config built in code, a driver that
+    changed its mind).
+    """
+    svc = service(tmp_path)
+    bad = svc.config.probes[0].model_copy(update={"url": "sim://?kind=caramell"})
+    svc.config = svc.config.model_copy(update={"probes": [bad]})
     running = asyncio.create_task(svc.run())
     try:
 
