@@ -107,10 +107,17 @@ def starved_demo(tmp_path: Path) -> Iterator[ServiceProcess]:
         yield svc
 
 
+def announced(svc: ServiceProcess) -> None:
+    """The start-up announcement (the addresses and their QR code) is out: it comes after the
+    first /healthz can answer, and its lines are not the attack's."""
+    wait_until(lambda: "scan to open" in svc.log(), 30, "the page's address and QR code in the log")
+
+
 def test_idle_sockets_under_256_descriptors_leave_the_page_and_its_stream_up(
     starved_demo: ServiceProcess,
 ) -> None:
     svc = starved_demo
+    announced(svc)
     quiet = log_lines(svc)
     held = half_requests(svc.port, 300)
     try:
@@ -162,6 +169,7 @@ def test_aborted_event_stream_replays_leave_the_log_quiet(fast_demo: ServiceProc
     # events come at about 50 a second whatever the speed: 600 of them to replay is enough
     # (before the fix each aborted replay wrote a warning for nearly every event after the close)
     wait_until(lambda: svc.get("/api/status")["last_event_id"] > 600, 60, "events to replay")
+    announced(svc)
     quiet = log_lines(svc)
     for _ in range(100):
         with socket.create_connection(("127.0.0.1", svc.port), timeout=5.0) as s:
