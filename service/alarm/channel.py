@@ -63,8 +63,15 @@ class ChannelHealth:
 
 
 class Channel(Protocol):
-    """One alarm channel. ``name`` is what routes, health and the self-test call it."""
+    """One alarm channel.
 
+    ``kind`` is what the config's routes name (``"push"``, ``"buzzer"``,
+    ``"voice"``); ``name`` tells channels of one kind apart on ``/healthz``,
+    ``/metrics`` and in the self-test (``"push:ntfy"``, ``"push:json#2"``), and
+    never holds a secret from a URL.
+    """
+
+    kind: str
     name: str
     health: ChannelHealth
 
