@@ -169,6 +169,12 @@ class Track:
         """Is this sample faulty: a jump from the one before, or still in the stretch after one?"""
         t0, v0 = before
         gap = t - t0
+        if not self.settled:
+            # a sample or two is no pot yet (a wild first pair would do): what leaps away from them
+            # is a suspect, and four that agree are the pot, rather than faults for as long as the
+            # wild pair stands, with the next wild value taken as the way back to it
+            self.faulty = False
+            return False
         if self.faulty:
             # back on the pot's track, jumped away again, or silent long enough to be anywhere
             if in_gate or gap > SETTLE_LAGS * self.tau or self._jumped(v0, v, gap):

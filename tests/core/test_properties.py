@@ -168,6 +168,13 @@ def climb_that_stops_short(draw: st.DrawFn) -> tuple[Trace, float]:
 @example(probe=_stopped_short(25.0, 9.0, 300, 200, TARGET_F - 1.2), amplitude=0.0, seed=1, bursts=[])
 @example(probe=_stopped_short(15.0, 8.5, 300, 200, TARGET_F - 1.3), amplitude=0.5, seed=2, bursts=[])
 @example(probe=_stopped_short(5.0, 9.0, 300, 200, TARGET_F - 1.2), amplitude=0.0, seed=1, bursts=[])
+# a wild pair first made every true reading after it a fault, and a wild pair at the end the way back to it
+@example(
+    probe=_stopped_short(5.0, 1.0, 60, 60, TARGET_F - 6.0),
+    amplitude=0.0,
+    seed=0,
+    bursts=[(0.0, [455.0, 455.0]), (1.0, [424.0, 422.0])],
+)
 def test_lag_compensation_never_rings_for_a_pot_that_stopped_short(
     probe: tuple[Trace, float], amplitude: float, seed: int, bursts: list[tuple[float, list[float]]]
 ) -> None:

@@ -8,6 +8,8 @@ barometer; a wild first sample is no memory of a pot.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from service.core.cook import Kitchen, ProbeSetup
@@ -188,3 +190,57 @@ def test_a_steady_fast_climb_is_a_heat_up_not_a_syrup() -> None:
     result = run(trace)
     assert result.alerts("target_approaching") == []
     assert result.kitchen.cook_snapshot(result.kitchen.cooks["c1"], 48.0).progress.on_boil is False
+
+
+def _read_by(truth: Trace, tau: float, *, every: float, noise_f: float, step_f: float, seed: int) -> Trace:
+    """What a lagging, noisy, quantised probe reports of ``truth``, one reading every ``every`` seconds."""
+    rng = random.Random(seed)
+    out: Trace = []
+    for t, f in lagged(truth, tau):
+        if f is None or t % every:
+            continue
+        value = f + rng.gauss(0.0, noise_f)
+        out.append((t, round(value / step_f) * step_f if step_f else value))
+    return out
+
+
+def _syrup_at_alarm(truth: Trace, probe: Trace, tau: float) -> tuple[float, float]:
+    """(°F past the target at the alarm, the latest the syrup may be past it: +0.5 °F, or the next reading's)."""
+    fired = run(probe, lag_s=tau).first_alert_at("target_reached")
+    assert fired is not None
+    syrup = dict(truth)
+    crossing = next(t for t, _ in probe if (syrup[t] or 0.0) >= TARGET)
+    after = next((t for t, _ in probe if t > crossing), crossing)
+    latest = max(0.5, (syrup[after] or 0.0) - TARGET)
+    return (syrup[fired] or 0.0) - TARGET, latest
+
+
+# The pot's level is as sure as the probe's own scatter about its recent line says. A slow
+# gateway's readings miss the track's prediction by the climb's change of pace between them;
+# taken for noise, that made the pot's level look several times less certain than it was, and
+# the alarm rang a reading late, with the syrup 1-4 °F past (bench/syrups.py "everything at once").
+@pytest.mark.parametrize("every", [5.0, 10.0, 15.0])
+@pytest.mark.parametrize("tau", [12.0, 20.0])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_slow_gateway_with_a_known_lag_rings_with_the_syrup(every: float, tau: float, seed: int) -> None:
+    truth, _ = syrup_curve(rate_at_target=5.0, seconds=1200.0)
+    probe = _read_by(truth, tau, every=every, noise_f=0.1, step_f=0.1125, seed=seed)
+    past, latest = _syrup_at_alarm(truth, probe, tau)
+    assert -1.0 <= past <= latest, f"syrup {past:+.2f} °F from the target (latest allowed {latest:+.2f})"
+
+
+# A syrup's climb steepens as it thickens: a line through the last 20 s has the slope of 10 s
+# ago, and the pot's level lags it by τ times the difference. The part of the steepening that the
+# newer half of the window shows beyond its noise is carried on to now, so a long lag rings with
+# the syrup rather than 0.5-1 °F after it.
+@pytest.mark.parametrize(
+    ("tau", "rate", "noise", "seed"),
+    [(25.0, 8.0, 0.0, 0)] + [(17.0, 5.0, 0.17, s) for s in (1, 2, 3, 4)] + [(20.0, 7.0, 0.12, s) for s in (1, 2, 3, 4)],
+)
+def test_a_steepening_climb_read_by_a_slow_probe_rings_with_the_syrup(
+    tau: float, rate: float, noise: float, seed: int
+) -> None:
+    truth, _ = syrup_curve(rate_at_target=rate, seconds=1200.0)
+    probe = _read_by(truth, tau, every=1.0, noise_f=noise, step_f=0.1125 if noise else 0.0, seed=seed)
+    past, _ = _syrup_at_alarm(truth, probe, tau)
+    assert -1.0 <= past <= 0.5, f"syrup {past:+.2f} °F from the target"

@@ -16,11 +16,16 @@ the target when it fires: m ≤ 1 °F − 3σ, and never more than 0.5 °F.
 With the probe's time constant τ known (``lag``), the level that decides is the
 *pot's*: a first-order probe obeys τ·dy/dt = x − y, so the pot is at
 ``x = y + τ·y'``. ``y'`` is the slope of a straight line through the last
-``LAG_RATE_WINDOW_S`` of accepted samples, or the syrup curve's own rate where
-that is lower (it knows the acceleration; the line knows a pot turned down),
-so the compensation can only be too small, never too large. σ of the pot's
-level includes τ times the slope's standard error, which widens the margin:
-noise that the compensation amplifies makes the alarm later, never earlier.
+``LAG_RATE_WINDOW_S`` of accepted samples, carried on to now where the newer
+half of them shows it slowing (fully) or steepening (only beyond noise), and
+capped by the syrup curve's own rate, or taken from it where the two agree
+(``_pot_level``): a pot turned down is
+never taken for one still climbing. σ of the pot's level is the probe's own
+scatter about that line (pooled, not the track's prediction error, which a slow
+gateway's change of pace inflates), plus τ times the slope's standard error,
+which widens the margin: noise that the compensation amplifies makes the alarm
+later, never earlier; the pot's level rings only ``PROOF_SIGMAS`` clear of the
+false-alarm band.
 Without a lag, the probe's own level decides, as it always did.
 
 ``target_approaching`` waits until the syrup is on its boil (the estimator's
@@ -42,7 +47,7 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 
-from service.core.estimate import EtaEstimator
+from service.core.estimate import MODEL_ERROR, EtaEstimator
 from service.core.events import AlertKind, AlertLevel
 from service.core.filters import Track
 from service.core.lines import SlidingLines
@@ -59,6 +64,10 @@ LAG_RATE_MIN_SAMPLES = 4
 # The pot's (compensated) level rings only when it is this many standard errors clear of the
 # false-alarm band: a noisy slope times a long lag is a noisy level, tested on hundreds of samples.
 PROOF_SIGMAS = 5.0
+AGREE_SIGMAS = 2.0  # the line's slope and the syrup curve's agree within this many of its errors
+ACCEL_SIGMAS = 3.0  # a steepening is carried on to now only beyond this many of its own errors
+NOISE_ALPHA = 0.05  # the pooled noise forgets over ~20 lines
+NOISE_FLOOR_C = 0.005  # a digital probe's finest steps, and a noise-free simulation's
 SETTLE_LAGS = 4.0  # a probe put into the pot has settled onto it after this many time constants
 RESEED_QUIET_S = 30.0
 FORESEEN_SLACK_S = 1.0
@@ -93,6 +102,7 @@ class ReachMachine:
         "_base",
         "_eta",
         "_eta_at",
+        "_noise_var",
         "_peak_after_target",
         "_peak_since_warning",
         "_pot",
@@ -125,6 +135,7 @@ class ReachMachine:
         self._peak_after_target = -math.inf
         self.cooling = False
         self._recent = SlidingLines()
+        self._noise_var: float | None = None
         self._track_reseeds = 0
         self._track_since = -math.inf
 
@@ -236,14 +247,17 @@ class ReachMachine:
     def _pot_level(self, at: float, value: float, track: Track, max_gap_s: float) -> tuple[float, float] | None:
         """The pot's level and its standard error, with a known lag; None without one.
 
-        The probe's slope is the lowest of: a line through the last 20 s (or the
-        last four samples of a slow gateway), one through the newer half of
-        them, and the syrup curve's own rate. After the pot stops
-        climbing (the heat turned down) the probe keeps rising a while and the
-        longer line lags that stop; the shorter one sees it sooner; where it
-        is the lower, the slope is carried on to now (it is still falling); and
-        the gap between the two counts as uncertainty, so a stall cannot be
-        taken for a pot still climbing.
+        The probe's slope starts from a line through the last 20 s (or the last
+        four samples of a slow gateway), whose slope is the probe's of half a
+        window ago, and one through the newer half of them. Where the newer is
+        the lower (the heat turned down: the probe keeps rising a while and the
+        longer line lags that stop), the slope is carried on to now, and the gap
+        counts as uncertainty, so a stall cannot be taken for a pot still
+        climbing. Where it is the higher (a syrup's climb steepens as it
+        thickens), only what noise cannot explain is carried on. The syrup
+        curve's own rate then caps it, or replaces it where the two agree.
+        Its σ is the probe's own scatter about its line (``_noise``), τ times
+        the slope's error, and τ times the slowdown.
         """
         lag = self.lag_s
         level = track.level
@@ -260,23 +274,59 @@ class ReachMachine:
         # curve would overstate the pot's climb: its own level decides until it has settled
         if at - self._track_since < max(SETTLE_LAGS * lag, LAG_RATE_WINDOW_S):
             return None
-        whole = _slope(recent.whole(), track.sigma)
+        got = recent.whole()
+        noise = self._noise(got, track.sigma)
+        whole = _slope(got, noise)
         if whole is None:
             return None  # not yet known: the probe's own level decides, later but never early
         rate, rate_sigma = whole
-        half = _slope(recent.newer(), track.sigma)
+        line_sigma = rate_sigma
+        half = _slope(recent.newer(), noise)
         turning = 0.0
         if half is not None:
             turning = max(rate - half[0], 0.0)  # how far the slope fell inside the window: uncertainty
-        if half is not None and half[0] < rate:
+        slowing = half is not None and half[0] < rate
+        if half is not None and slowing:
             # slowing down (the heat turned down): the slope now is lower still than the newer
             # half's, whose middle is a quarter of the window back; noise makes this later, not earlier
             rate = max(2.0 * half[0] - rate, 0.0)
+        elif half is not None:
+            # speeding up (a syrup's climb steepens as it thickens): the slope now is higher than the
+            # line's, whose middle is half a window back, by twice the halves' difference; only the
+            # part of that difference that noise cannot explain is carried on, so noise never adds
+            gain = 2.0 * (half[0] - rate)
+            doubt = 2.0 * math.sqrt(max(half[1] ** 2 - rate_sigma**2, 0.0))
+            rate += max(gain - ACCEL_SIGMAS * doubt, 0.0)
         model = self.estimator.rate_at(level) if self._eta is not None else None
-        if model is not None and model < rate:
+        if model is not None and (model < rate or (not slowing and model - rate <= AGREE_SIGMAS * line_sigma)):
+            # the syrup curve's rate where it is the lower (it never overstates a climb the line
+            # saw), and where the line cannot tell it from its own (the curve knows the steepening;
+            # a pot that stopped is soon many σ off it)
             rate = model
-        sigma = track.sigma_level
+        elif model is not None:
+            # The climb has fallen off the syrup's curve by more than the line's noise and the curve's
+            # own error: the heat was turned down, and a line that still holds some of the climb
+            # before it overstates the pot; how far it fell counts as uncertainty, like a slowdown.
+            fallen = model - rate - AGREE_SIGMAS * line_sigma - MODEL_ERROR * model
+            turning = max(turning, fallen)
+        sigma = track.sigma_level * noise / track.sigma if track.sigma > 0.0 else track.sigma_level
         return level + lag * rate, math.sqrt(sigma * sigma + (lag * rate_sigma) ** 2 + (lag * turning) ** 2)
+
+    def _noise(self, got: tuple[float, float, float, int] | None, track_sigma: float) -> float:
+        """The probe's own noise: the scatter about the recent line, pooled over many windows.
+
+        The track's sigma is what its prediction missed by, and on a slow gateway
+        (10-30 s between readings) that is mostly the climb's change of pace, not
+        noise; taken for noise it made the pot's level look five times less
+        certain than it was. Never more than the track's, never less than its floor.
+        """
+        if got is not None and got[3] > 2:
+            var = got[1] / (got[3] - 2)
+            pooled = self._noise_var
+            self._noise_var = var if pooled is None else pooled + NOISE_ALPHA * (var - pooled)
+        if self._noise_var is None:
+            return track_sigma
+        return min(track_sigma, max(math.sqrt(self._noise_var), NOISE_FLOOR_C))
 
     def _warning(self, level: float) -> str:
         p = self.params
