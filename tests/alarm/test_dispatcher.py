@@ -19,7 +19,7 @@ DEFAULT_ROUTES = {
     "warning": frozenset({"page", "mqtt", "push"}),
     "critical": frozenset({"page", "mqtt", "push", "buzzer", "voice"}),
 }
-W, C, I = AlertLevel.WARNING, AlertLevel.CRITICAL, AlertLevel.INFO
+W, C, INFO = AlertLevel.WARNING, AlertLevel.CRITICAL, AlertLevel.INFO
 
 
 def rules(**changes: object) -> Rules:
@@ -70,11 +70,11 @@ class Run:
 @pytest.mark.parametrize(
     ("level", "routes", "kinds", "expected"),
     [
-        (I, DEFAULT_ROUTES, ALL, []),
+        (INFO, DEFAULT_ROUTES, ALL, []),
         (W, DEFAULT_ROUTES, ALL, ["push"]),
         (C, DEFAULT_ROUTES, ALL, ["buzzer", "push", "voice"]),
         (C, DEFAULT_ROUTES, ("push",), ["push"]),  # only what is configured
-        (I, {**DEFAULT_ROUTES, "info": frozenset({"voice"})}, ALL, ["voice"]),
+        (INFO, {**DEFAULT_ROUTES, "info": frozenset({"voice"})}, ALL, ["voice"]),
         (W, {**DEFAULT_ROUTES, "warning": frozenset({"page"})}, ALL, []),
         (C, {**DEFAULT_ROUTES, "critical": frozenset({"page", "mqtt"})}, ALL, []),
     ],
@@ -196,7 +196,7 @@ def test_a_flapping_probe_sends_one_message_per_window_with_the_count_folded_in(
         run.raised(alert(f"l{n}", W, "probe_lost"))
         run.until(run.clock.t + 1.0)
         run.cleared(f"l{n}")
-        run.raised(alert(f"r{n}", I, "probe_restored"))
+        run.raised(alert(f"r{n}", INFO, "probe_restored"))
         run.until(run.clock.t + 1.0)
     pushes = run.sent("push")
     assert n == 50
@@ -275,7 +275,7 @@ events = st.lists(
     st.one_of(
         st.tuples(
             st.just("raise"),
-            st.sampled_from([I, W, C]),
+            st.sampled_from([INFO, W, C]),
             st.sampled_from(["probe_lost", "target_reached", "target_approaching"]),
             st.sampled_from(["pot", "oven"]),
         ),
@@ -336,7 +336,7 @@ def test_no_send_after_an_ack_and_never_two_sends_closer_than_the_interval(
             t += float(event[1])  # type: ignore[arg-type]
             check(d.tick(t))
     # a warning or info is said at most once per kind; a buzzer at most twice (start, escalation)
-    for (alert_id, channel), count in counts.items():
+    for (_, channel), count in counts.items():
         if channel == "buzzer":
             assert count <= 2
     assert not math.isnan(t)
