@@ -108,6 +108,7 @@ def _ask_service(config: Config) -> dict[str, Any]:
     """``POST /api/alarm/test`` on the running service: its pins, its speaker, its connections."""
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines are not the answer
     server = config.server
     host = "127.0.0.1" if server.host in LOCAL_HOSTS else server.host
     scheme = "https" if server.tls else "http"
@@ -122,7 +123,7 @@ def _ask_service(config: Config) -> dict[str, Any]:
         raise NoService(f"no service answers at {url} ({exc})") from None
     except httpx.HTTPError as exc:
         raise RuntimeError(f"the service at {url} did not answer the test: {exc}") from None
-    if response.status_code == 404:
+    if response.status_code in (404, 405):  # no such route: the page's files answer the path
         raise RuntimeError(f"the service at {url} runs without alarm channels (its config has none)")
     if response.status_code in (401, 403):
         raise RuntimeError(f"the service at {url} refused the test: {response.json().get('detail', response.text)}")
@@ -162,9 +163,9 @@ def cmd_alarm_test(args: argparse.Namespace) -> int:
         print(f"potwatch: asked the running service ({answer['url']})", file=sys.stderr)
     except NoService as exc:
         if not config.alarm_channels:
-            return _fail(
-                f"{exc}, and {path} configures no alarm channel ([notify] urls, [alarm] buzzer_pin, speak, sound)"
-            )
+            channels = "[notify] urls, [alarm] buzzer_pin, speak, sound"
+            print(f"potwatch: {exc}, and {path} configures no alarm channel ({channels})", file=sys.stderr)
+            return 1
         print(f"potwatch: {exc}: testing the channels of {path} from here", file=sys.stderr)
         answer = asyncio.run(_test_here(config))
     except RuntimeError as exc:

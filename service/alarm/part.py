@@ -74,14 +74,17 @@ class AlarmPart:
         page_url: str | None = None,
         token: str = "",
         mqtt_connected: Callable[[], bool] | None = None,
+        tick_s: float = TICK_S,
     ) -> None:
         self.channels = channels
+        self.tick_s = tick_s
         self.dispatcher = Dispatcher(rules, {c.kind for c in channels})
         self.unit = unit
         self.page_url = page_url  # the page's LAN address: a push action posts the ack there
         self.token = token
         self.mqtt_connected = mqtt_connected  # None: no [mqtt], no entry in the self-test
         self.last_silence_s: float | None = None
+        self.ticked_at = float("-inf")  # the hub-clock time of the last look at the repeats
         self._hub: Hub | None = None
         self._alerts: dict[str, Alert] = {}  # the alerts a send may still word (the kitchen forgets old ones)
         self._inflight: dict[str, set[asyncio.Task[None]]] = {}
@@ -141,8 +144,10 @@ class AlarmPart:
         self._act(self._pending)
         self._pending = []
         while True:
-            self._act(self.dispatcher.tick(hub.clock.monotonic()))
-            await asyncio.sleep(TICK_S)
+            now = hub.clock.monotonic()
+            self._act(self.dispatcher.tick(now))
+            self.ticked_at = now
+            await asyncio.sleep(self.tick_s)
 
     async def close(self) -> None:
         for tasks in self._inflight.values():
