@@ -344,20 +344,25 @@ class AlarmConfig(Model):
         return self.speak or self.sound is not None
 
     def route_notes(self) -> list[str]:
-        """What a route or ``escalate_to`` says that changes nothing (page and MQTT carry every alert)."""
+        """What a route or ``escalate_to`` says that changes nothing (page and MQTT carry every alert).
+
+        Only a departure from the default is worth a note: the default info
+        route names the page alone, and MQTT carries info alerts all the same.
+        """
         notes: list[str] = []
+        defaults = AlarmRoutes()
         for level in ("info", "warning", "critical"):
-            left_out = [k for k in ALWAYS_CARRIED if k not in self.routes.of(level)]
+            route = self.routes.of(level)
+            left_out = [k for k in ALWAYS_CARRIED if k in defaults.of(level) and k not in route]
             if left_out:
+                verb = "carry" if len(left_out) > 1 else "carries"
                 notes.append(
-                    f"alarm.routes.{level}: {' and '.join(left_out)} carry every alert whatever the route says "
+                    f"alarm.routes.{level}: {' and '.join(left_out)} {verb} every alert whatever the route says "
                     "(their state stays complete); leaving them out changes nothing"
                 )
         named = [k for k in ALWAYS_CARRIED if k in self.escalate_to]
         if named:
-            notes.append(
-                f"alarm.escalate_to: {' and '.join(named)} already carry every alert; naming them changes nothing"
-            )
+            notes.append(f"alarm.escalate_to: {' and '.join(named)} carry every alert already; naming them is a no-op")
         return notes
 
 
