@@ -282,7 +282,10 @@ events = st.lists(
         st.tuples(st.just("ack"), st.integers(0, 30), st.booleans()),
         st.tuples(st.just("clear"), st.integers(0, 30)),
         st.tuples(st.just("end"), st.sampled_from(["c1", "c2"])),
-        st.tuples(st.just("tick"), st.floats(0.05, 40.0)),
+        # the part's 0.2 s looks, steps just short of an interval, and long silences
+        st.tuples(
+            st.just("tick"), st.one_of(st.sampled_from([0.2, 0.2, 0.2, 1.0, 4.5, 14.5, 29.5]), st.floats(0.05, 40.0))
+        ),
     ),
     max_size=80,
 )
