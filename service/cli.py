@@ -1,4 +1,4 @@
-"""potwatch — the command line: run | demo | probe | replay | check-config.
+"""potwatch — the command line: run | demo | probe | replay | check-config | alarm-test.
 
 Each command turns the errors people make (a bad file, a bad URL) into one
 clear line and exit code 2; a traceback is a bug.
@@ -15,12 +15,16 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service import __version__
 from service.config import Config, ConfigError, did_you_mean, load_config, probe_setups
 from service.core.units import c_to_f
 from service.resources import demo_config
+
+if TYPE_CHECKING:
+    from service.alarm.part import AlarmPart
+    from service.mqtt import MqttPublisher
 
 log = logging.getLogger("potwatch")
 
@@ -52,7 +56,23 @@ def config_problems(path: Path) -> tuple[Config | None, list[str]]:
         known = ", ".join(sorted(profiles))
         hint = did_you_mean(config.cook.profile, profiles)
         problems.append(f"{path}: cook.profile: no profile {config.cook.profile!r} (known: {known}){hint}")
+    problems += push_url_problems(path, config)
     return config, problems
+
+
+def push_url_problems(path: Path, config: Config) -> list[str]:
+    """Each ``[notify]`` URL judged by the push channel's own rules, the key named (as probe URLs are)."""
+    if not config.notify.urls:
+        return []
+    # the config module may not import the alarm package; the command line may, and only when needed
+    from service.alarm.push import check_push_url  # type: ignore[import-not-found, unused-ignore]
+
+    problems: list[str] = []
+    for i, url in enumerate(config.notify.urls):
+        why: str | None = check_push_url(url)
+        if why:
+            problems.append(f"{path}: notify.urls[{i}]: {why}")
+    return problems
 
 
 def _relative(config_path: Path, folder: str) -> Path:
@@ -66,11 +86,93 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(line)
     if problems:
         return EXIT_USAGE
-    warning = config.notify.not_built_warning() if config is not None else None
-    if warning:
-        print(f"{args.path}: warning: {warning}", file=sys.stderr)
+    for note in config.alarm.route_notes() if config is not None else []:
+        print(f"{args.path}: note: {note}", file=sys.stderr)
     print(f"{args.path}: ok")
     return 0
+
+
+# ---- alarm-test -----------------------------------------------------------------------
+
+LOCAL_HOSTS = ("0.0.0.0", "::", "")
+ASK_CONNECT_S = 2.0
+ASK_ANSWER_S = 30.0  # the service waits up to 20 s for its slowest channel
+LOCAL_SOUND_S = 2.0  # a buzzer started from here sounds this long before the command lets go of the pin
+
+
+class NoService(Exception):
+    """Nothing answers where the config says the service listens."""
+
+
+def _ask_service(config: Config) -> dict[str, Any]:
+    """``POST /api/alarm/test`` on the running service: its pins, its speaker, its connections."""
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines are not the answer
+    server = config.server
+    host = "127.0.0.1" if server.host in LOCAL_HOSTS else server.host
+    scheme = "https" if server.tls else "http"
+    url = f"{scheme}://{host}:{server.port}/api/alarm/test"
+    headers = {"Authorization": f"Bearer {server.token}"} if server.token else {}
+    try:
+        # the service's certificate is its own (self-signed): this talks to it on this machine
+        response = httpx.post(
+            url, headers=headers, timeout=httpx.Timeout(ASK_ANSWER_S, connect=ASK_CONNECT_S), verify=False
+        )
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise NoService(f"no service answers at {url} ({exc})") from None
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"the service at {url} did not answer the test: {exc}") from None
+    if response.status_code in (404, 405):  # no such route: the page's files answer the path
+        raise RuntimeError(f"the service at {url} runs without alarm channels (its config has none)")
+    if response.status_code in (401, 403):
+        raise RuntimeError(f"the service at {url} refused the test: {response.json().get('detail', response.text)}")
+    if response.status_code != 200:
+        raise RuntimeError(f"the service at {url} answered {response.status_code}: {response.text[:200]}")
+    answer: dict[str, Any] = response.json()
+    return {"via": "service", "url": url, **answer}
+
+
+async def _test_here(config: Config) -> dict[str, Any]:
+    """The channels built from the config, tried from this process, then released."""
+    from service.alarm.channels import build_channels
+    from service.alarm.part import AlarmPart, rules_from_config
+
+    part = AlarmPart(build_channels(config), rules_from_config(config.alarm), unit=config.alarm.unit)
+    for channel in part.channels:
+        for notice in channel.notices():
+            print(f"potwatch: {channel.name}: {notice}", file=sys.stderr)
+    try:
+        answer = await part.self_test()
+        if any(c.kind == "buzzer" for c in part.channels):
+            await asyncio.sleep(LOCAL_SOUND_S)  # let the test pattern be heard before the pin is let go
+    finally:
+        await part.close()
+    return {"via": "local", **answer}
+
+
+def cmd_alarm_test(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    config, problems = config_problems(path)
+    if problems or config is None:
+        for line in problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        answer = _ask_service(config)
+        print(f"potwatch: asked the running service ({answer['url']})", file=sys.stderr)
+    except NoService as exc:
+        if not config.alarm_channels:
+            channels = "[notify] urls, [alarm] buzzer_pin, speak, sound"
+            print(f"potwatch: {exc}, and {path} configures no alarm channel ({channels})", file=sys.stderr)
+            return 1
+        print(f"potwatch: {exc}: testing the channels of {path} from here", file=sys.stderr)
+        answer = asyncio.run(_test_here(config))
+    except RuntimeError as exc:
+        print(f"potwatch: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, ensure_ascii=False, indent=2))
+    return 0 if answer.get("ok") else 1
 
 
 # ---- replay ------------------------------------------------------------------------
@@ -229,14 +331,22 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
     if args.state_dir:
         service.state = Path(args.state_dir)
         service.state.mkdir(parents=True, exist_ok=True)
+    publisher: MqttPublisher | None = None
     if config.mqtt is not None:
         from service.mqtt import MqttPublisher
 
-        service.parts.append(MqttPublisher.from_config(config, args.host, args.port))
+        publisher = MqttPublisher.from_config(config, args.host, args.port)
+        service.parts.append(publisher)
     if config.pressure is not None:
         from service.runtime.barometer import Barometer
 
         service.parts.append(Barometer.from_config(config))
+    if config.alarm_channels:
+        alarm = _alarm_part(config, args, publisher)
+        service.parts.append(alarm)
+        service.collectors.append(alarm.collector())
+        for note in config.alarm.route_notes():
+            log.info("%s", note)
     from service.history import HistoryReader, HistoryRecorder, history_path, restorer
     from service.serve import state_dir
 
@@ -249,6 +359,25 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         return asyncio.run(service.run())
     except KeyboardInterrupt:
         return 0
+
+
+def _alarm_part(config: Config, args: argparse.Namespace, publisher: MqttPublisher | None) -> AlarmPart:
+    """The alarm channels, with the page's LAN address for the ack URL of a push action."""
+    from service.alarm.channels import build_channels
+    from service.alarm.part import AlarmPart
+    from service.runtime.pages import page_urls
+
+    scheme = "https" if config.server.tls else "http"
+    page = page_urls(scheme, args.host or config.server.host, args.port or config.server.port)[0]
+    connected = None
+    if publisher is not None:
+
+        def connected() -> bool:
+            return publisher.connected
+
+    return AlarmPart.from_config(
+        build_channels(config), config.alarm, page_url=page, token=config.server.token, mqtt_connected=connected
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -319,6 +448,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate a config file; exit 2 with one line per problem")
     p.add_argument("path")
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser(
+        "alarm-test",
+        help="send a test through every alarm channel; JSON, one entry per channel",
+        description="Asks the running service first (its pins and speaker stay its own); when nothing answers, "
+        "builds the channels of the config and tests them from here. Exit 0: every channel accepted; 1: one "
+        "failed; 2: a bad config.",
+    )
+    p.add_argument("--config", default="/etc/potwatch/potwatch.toml", help="config file (TOML)")
+    p.set_defaults(func=cmd_alarm_test)
 
     p = sub.add_parser("probe", help="print one probe's readings live, to set it up")
     p.add_argument("url", help="serial:///dev/ttyUSB0?baud=9600&format=auto, mqtt://host/topic?format=…, sim://")

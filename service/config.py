@@ -217,24 +217,153 @@ class CookConfig(Model):
 
 
 class NotifyConfig(Model):
-    """Push notifications: the section is part of the file's contract, but nothing sends yet.
+    """Push notifications through Apprise (docs/push.md).
 
-    The URLs are accepted, so that a config written for a later version still
-    starts the service (a refused file would keep the page and every alarm
-    down), and ``not_built_warning`` says plainly that they reach nobody.
+    Each URL is one push channel. Its syntax is the push channel's to judge
+    (``service.alarm.push.check_push_url``): ``check-config`` and ``potwatch run``
+    apply it with the key named, as they do the drivers' rules for probe URLs;
+    this module may not import the alarm package (docs/layout.md).
     """
 
-    urls: list[str] = Field(default_factory=list, description="Apprise URLs for critical alerts (not built yet)")
+    urls: list[Annotated[str, plain_pattern(r"\S+", 'an Apprise URL, like "ntfy://ntfy.sh/my-kitchen"')]] = Field(
+        default_factory=list,
+        description="Apprise URLs: each is one push channel (ntfy://, pover://, hassio://, json://…)",
+    )
 
-    def not_built_warning(self) -> str | None:
-        if not self.urls:
-            return None
-        n = len(self.urls)
-        which = "this url reaches" if n == 1 else f"these {n} urls reach"
-        return (
-            f"notify.urls: push notifications are not built yet, so {which} nobody; "
-            "alerts reach the phone page, MQTT and Home Assistant"
+
+ALARM_CHANNELS = ("page", "mqtt", "push", "buzzer", "voice")
+"""What a route may name. ``page`` and ``mqtt`` carry every alert whatever the routes say (see AlarmRoutes)."""
+ALWAYS_CARRIED = ("page", "mqtt")
+
+
+def _channel_kinds(value: Any) -> Any:
+    """A list of channel kinds, each known, each once (a typo gets a "did you mean")."""
+    if not isinstance(value, list):
+        return value  # pydantic says "a list is expected"
+    kinds: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or item not in ALARM_CHANNELS:
+            hint = did_you_mean(item, ALARM_CHANNELS) if isinstance(item, str) else ""
+            raise ValueError(f"{item!r} is not an alarm channel ({', '.join(ALARM_CHANNELS)}){hint}")
+        if item not in kinds:
+            kinds.append(item)
+    return kinds
+
+
+ChannelKinds = Annotated[list[str], BeforeValidator(_channel_kinds)]
+
+
+def _repeat_interval(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds < 5.0:
+        raise ValueError(
+            f"at least 5 s between two repeats (services rate-limit, and a voice needs time), got {value!r}"
         )
+    return seconds
+
+
+RepeatInterval = Annotated[float, BeforeValidator(_repeat_interval)]
+
+
+class AlarmRoutes(Model):
+    """Which channels each level reaches.
+
+    The page and MQTT are not switched by a route: the page's state and the
+    MQTT state (SPEC.md) carry every alert, so that a phone or Home Assistant
+    always shows what is active. Leaving them out of a route changes nothing,
+    and ``route_notes`` says so; what a route decides is push, buzzer and voice.
+    """
+
+    info: ChannelKinds = Field(default_factory=lambda: ["page"], description="info alerts (in the window, probe back)")
+    warning: ChannelKinds = Field(
+        default_factory=lambda: ["page", "mqtt", "push"], description="warnings (almost there, too hot, probe lost)"
+    )
+    critical: ChannelKinds = Field(
+        default_factory=lambda: list(ALARM_CHANNELS), description="critical alerts (target reached, past it)"
+    )
+
+    def of(self, level: str) -> list[str]:
+        routes: dict[str, list[str]] = {"info": self.info, "warning": self.warning, "critical": self.critical}
+        return routes[level]
+
+
+def _bcm_pin(value: Any) -> int:
+    # a bool is an int to Python: `buzzer_pin = true` must not become GPIO 1
+    if isinstance(value, int) and not isinstance(value, bool) and 2 <= value <= 27:
+        return value
+    raise ValueError(f"buzzer_pin is a BCM GPIO number from 2 to 27 (like 17, physical pin 11), not {value!r}")
+
+
+def _unit(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().upper() in ("F", "C"):
+        return value.strip().upper()
+    raise ValueError(f'unit is "F" or "C", not {value!r}')
+
+
+def _wav_path(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if not value.lower().endswith(".wav"):
+        raise ValueError(f"sound is a WAV file (ending in .wav), not {value!r}")
+    if not Path(value).expanduser().is_absolute():
+        raise ValueError(f"sound needs an absolute path (the service does not run in your folder), not {value!r}")
+    return str(Path(value).expanduser())
+
+
+class AlarmConfig(Model):
+    """The alarm channels on the Pi, how each level is routed, and how a critical alert insists (docs/alarm.md)."""
+
+    buzzer_pin: Annotated[int, BeforeValidator(_bcm_pin)] | None = Field(
+        None, description="BCM pin of a buzzer (2–27; GPIO 17 is physical pin 11); absent: no buzzer"
+    )
+    speak: bool = Field(False, strict=True, description="say each alert on the Pi's speaker (espeak-ng)")
+    sound: Annotated[str, BeforeValidator(_wav_path)] | None = Field(
+        None, description="a WAV file played before the words (absolute path); absent: no sound"
+    )
+    audio_device: Annotated[str, plain_pattern(r"\S.*", 'an ALSA device name, like "plughw:1,0"')] | None = Field(
+        None, description="the ALSA device to play on (aplay -D); absent: the system's default"
+    )
+    unit: Annotated[str, BeforeValidator(_unit)] = Field(
+        "F", description='"F" or "C": the unit the pushed and spoken words use (the page\'s default is °F)'
+    )
+    push_every: RepeatInterval = Field(
+        15.0, description="a critical alert is pushed again this often until acknowledged"
+    )
+    voice_every: RepeatInterval = Field(30.0, description="and said again this often")
+    escalate_after: Duration = Field(
+        60.0, description="nobody answered for this long: escalate_to joins, push priority rises"
+    )
+    escalate_to: ChannelKinds = Field(
+        default_factory=lambda: ["buzzer", "voice"], description="the channels that join a critical alert on escalation"
+    )
+    routes: AlarmRoutes = AlarmRoutes()
+
+    @property
+    def voice(self) -> bool:
+        """A voice channel is built for the words, the sound, or both."""
+        return self.speak or self.sound is not None
+
+    def route_notes(self) -> list[str]:
+        """What a route or ``escalate_to`` says that changes nothing (page and MQTT carry every alert).
+
+        Only a departure from the default is worth a note: the default info
+        route names the page alone, and MQTT carries info alerts all the same.
+        """
+        notes: list[str] = []
+        defaults = AlarmRoutes()
+        for level in ("info", "warning", "critical"):
+            route = self.routes.of(level)
+            left_out = [k for k in ALWAYS_CARRIED if k in defaults.of(level) and k not in route]
+            if left_out:
+                verb = "carry" if len(left_out) > 1 else "carries"
+                notes.append(
+                    f"alarm.routes.{level}: {' and '.join(left_out)} {verb} every alert whatever the route says "
+                    "(their state stays complete); leaving them out changes nothing"
+                )
+        named = [k for k in ALWAYS_CARRIED if k in self.escalate_to]
+        if named:
+            notes.append(f"alarm.escalate_to: {' and '.join(named)} carry every alert already; naming them is a no-op")
+        return notes
 
 
 class Config(Model):
@@ -244,6 +373,7 @@ class Config(Model):
     probes: list[ProbeConfig] = Field(default_factory=list)
     cook: CookConfig | None = None
     notify: NotifyConfig = NotifyConfig()
+    alarm: AlarmConfig = AlarmConfig()
     pressure: PressureConfig | None = Field(None, description="a barometer: absent, no barometric calibration")
     profile_dirs: list[str] = Field(default_factory=list, description="extra folders of profile TOML files")
     altitude: Altitude | None = Field(
@@ -262,6 +392,11 @@ class Config(Model):
             hint = did_you_mean(self.cook.probe, seen)
             raise ValueError(f"cook.probe {self.cook.probe!r} names no [[probes]] entry ({known}){hint}")
         return self
+
+    @property
+    def alarm_channels(self) -> bool:
+        """Some channel besides the page and MQTT is configured: the alarm part is wired."""
+        return bool(self.notify.urls) or self.alarm.buzzer_pin is not None or self.alarm.voice
 
 
 def probe_setups(config: Config, measured: dict[str, float] | None = None) -> list[ProbeSetup]:

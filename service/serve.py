@@ -1,4 +1,4 @@
-"""``potwatch run``: wire probes → hub → HTTP (and, as they land, MQTT, history, push).
+"""``potwatch run``: wire probes → hub → HTTP, and the parts (MQTT, history, the alarm channels).
 
 Start-up and shutdown are orderly. SIGTERM (systemd's stop) or Ctrl-C sets one
 event; the HTTP server stops accepting, every SSE stream is ended by us rather
@@ -37,6 +37,8 @@ from service.runtime.probes import supervise_probe
 from service.runtime.qr import qr_terminal
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from service.history.reader import HistoryReader
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,8 @@ class Service:
     on_ready: Callable[[str], None] | None = None
     # sees every probe driver opened (the demo paces its simulated pots)
     on_probe_open: Callable[[object], None] | None = None
+    # more /metrics (the alarm channels' counters)
+    collectors: list[Collector] = field(default_factory=list)
 
     async def run(self) -> int:
         config = self.config
@@ -137,10 +141,7 @@ class Service:
         )
         if not config.server.token:
             log.warning("no [server] token: anyone on this network can stop the cook (see docs/security.md)")
-        not_built = config.notify.not_built_warning()
-        if not_built:
-            log.warning("%s", not_built)
-            settings.health.append(lambda: {"notify": f"not built yet: {len(config.notify.urls)} url(s) ignored"})
+        settings.collectors.extend(self.collectors)
         for part in self.parts:
             part.attach(hub)
             settings.health.append(part.health)

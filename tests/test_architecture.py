@@ -3,7 +3,7 @@
 core ← config ← runtime ← adapters ← cli; drivers never import service, but for
 ``service.core.units`` (pure, standard library only), because a duration means
 the same in a probe URL and in the config; the core imports only the standard
-library and itself; the adapters (api, mqtt, history, notify) know neither each
+library and itself; the adapters (api, mqtt, history, alarm) know neither each
 other nor the wiring, except that the API reads past cooks from the history's
 reader; and no two modules of service/ import each other, however indirectly.
 
@@ -132,7 +132,7 @@ def test_no_circle_even_through_imports_deferred_into_functions() -> None:
     assert circles(import_graph(lazy=True)) == []
 
 
-ADAPTERS = ("service.api", "service.mqtt", "service.history", "service.notify")
+ADAPTERS = ("service.api", "service.mqtt", "service.history", "service.alarm")
 WIRING = ("service.serve", "service.cli")
 # ARCHITECTURE.md: the API reads past cooks from the history, and that is all it takes from it
 MAY_IMPORT = {"service.api": ("service.history.reader",)}
@@ -196,7 +196,7 @@ def test_what_drivers_may_import_of_the_service_is_pure() -> None:
 
 def test_nothing_below_the_adapters_imports_them() -> None:
     lower = ["service/core", "service/config.py", "service/profiles.py", "service/replay.py"]
-    adapters = ("service.api", "service.mqtt", "service.history", "service.notify", "service.runtime")
+    adapters = ("service.api", "service.mqtt", "service.history", "service.alarm", "service.runtime")
     for folder in lower:
         paths = [ROOT / folder] if folder.endswith(".py") else modules_under(folder)
         for path in paths:

@@ -13,6 +13,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from prometheus_client.registry import Collector
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
@@ -60,6 +61,8 @@ class AppSettings:
     routers: list[APIRouter] = field(default_factory=list)
     # the page's best address for another phone (set by the wiring once it listens); empty: the asked one
     page_url: str = ""
+    # parts' own /metrics (the alarm channels' counters), collected at scrape time
+    collectors: list[Collector] = field(default_factory=list)
 
 
 class RevalidatedStaticFiles(StaticFiles):
@@ -220,7 +223,7 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
 
     @app.get("/metrics", tags=["read"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
-        body, content_type = metrics_text(hub)
+        body, content_type = metrics_text(hub, settings.collectors)
         return PlainTextResponse(body, media_type=content_type)
 
     static = installed_page()

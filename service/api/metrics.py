@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -47,7 +47,10 @@ class HubCollector(Collector):
         yield dropped
 
 
-def metrics_text(hub: Hub) -> tuple[bytes, str]:
+def metrics_text(hub: Hub, more: Iterable[Collector] = ()) -> tuple[bytes, str]:
+    """The hub's metrics and the parts' (``more``: the alarm channels' counters)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HubCollector(hub))
+    for collector in more:
+        registry.register(collector)
     return generate_latest(registry), CONTENT_TYPE

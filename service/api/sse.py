@@ -32,7 +32,7 @@ def _event(ev: BusEvent) -> ServerSentEvent:
 
 
 def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Event) -> EventSourceResponse:
-    sub = bus.subscribe()
+    sub = bus.subscribe(phone=True)
     backlog: Iterable[BusEvent]
     if last_id is not None and last_id > bus.last_id:
         # an id from before a restart (ids start again at 1): say so, then go on live

@@ -25,8 +25,9 @@ class BusEvent:
 
 
 class Subscription:
-    def __init__(self, bus: Bus, maxsize: int) -> None:
+    def __init__(self, bus: Bus, maxsize: int, phone: bool = False) -> None:
         self._bus = bus
+        self.phone = phone  # a page following /api/events, not a part of the service
         self.queue: asyncio.Queue[BusEvent] = asyncio.Queue(maxsize)
         self.overflowed = False
         self.closed = asyncio.Event()
@@ -74,6 +75,11 @@ class Bus:
         return len(self._subs)
 
     @property
+    def phones(self) -> int:
+        """Pages following ``/api/events`` now: the alarm's self-test says whether the page can ring."""
+        return sum(1 for sub in self._subs if sub.phone)
+
+    @property
     def last_id(self) -> int:
         return self._next_id - 1
 
@@ -85,8 +91,8 @@ class Bus:
             sub.offer(event)
         return event
 
-    def subscribe(self, maxsize: int = 500) -> Subscription:
-        sub = Subscription(self, maxsize)
+    def subscribe(self, maxsize: int = 500, *, phone: bool = False) -> Subscription:
+        sub = Subscription(self, maxsize, phone)
         self._subs.add(sub)
         return sub
 

@@ -247,6 +247,46 @@ class HealthView(TypedDict):
     probes: dict[str, str]
 
 
+# ---- the alarm channels (``service/alarm``): the self-test and their health -----------
+
+
+class AlarmTestEntry(TypedDict):
+    """One channel's answer to the self-test."""
+
+    channel: str  # "push:ntfy", "buzzer:gpio17", "page", "mqtt"
+    kind: str  # "push" | "buzzer" | "voice" | "page" | "mqtt"
+    ok: bool  # accepted (push: the service took it; page: a phone follows; mqtt: connected)
+    latency_ms: float | None  # None for page and mqtt: nothing is sent to them
+    error: str | None
+
+
+class AlarmTestView(TypedDict):
+    """``POST /api/alarm/test``: every channel tried at once."""
+
+    ok: bool  # every channel accepted
+    channels: list[AlarmTestEntry]
+
+
+class AlarmChannelHealth(TypedDict):
+    kind: str
+    sent: int
+    failed: int
+    last_latency_s: float | None
+    last_error: str | None
+    notices: list[str]
+
+
+class AlarmHealth(TypedDict):
+    """``/healthz``'s ``alarm``: per channel, and what the dispatcher held back."""
+
+    channels: dict[str, AlarmChannelHealth]
+    active: int  # alerts with something still to say
+    held: int  # messages held back by the flood window
+    merged: int  # critical alerts merged into an unanswered one of the same probe and kind
+    repeated_warning: int  # withdrawn warnings raised again and not sent twice
+    last_silence_ms: float | None  # from an acknowledgement to the last channel silent
+
+
 # ---- server-sent events (``GET /api/events``): the event's name → its data -----------
 
 

@@ -92,19 +92,6 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "no such file" in capsys.readouterr().out
 
 
-def test_notify_urls_start_the_service_but_say_nothing_sends(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Push is not built: a refused file would keep the page and every alarm down, so it is a warning."""
-    path = write(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n\n[notify]\nurls = ["ntfy://kitchen"]\n')
-    assert main(["check-config", str(path)]) == 0
-    err = capsys.readouterr().err
-    assert "warning: notify.urls: push notifications are not built yet, so this url reaches nobody" in err
-    quiet = write(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n')
-    assert main(["check-config", str(quiet)]) == 0
-    assert "warning" not in capsys.readouterr().err
-
-
 def test_the_starter_config_is_valid_and_starts_no_cook(capsys: pytest.CaptureFixture[str]) -> None:
     """config/potwatch.toml is what an install copies: one probe, nothing cooking, no MQTT."""
     starter = ROOT / "config" / "potwatch.toml"

@@ -138,15 +138,3 @@ async def test_a_bad_probe_url_keeps_the_service_up_and_says_so(tmp_path: Path) 
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-
-
-async def test_notify_urls_that_nothing_sends_to_are_said_on_healthz(tmp_path: Path) -> None:
-    svc = service(tmp_path, extra='\n[notify]\nurls = ["ntfy://kitchen", "pover://user@token"]\n')
-    running = asyncio.create_task(svc.run())
-    try:
-        health = (await answering(svc)).json()
-        assert health["notify"] == "not built yet: 2 url(s) ignored"
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running

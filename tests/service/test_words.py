@@ -16,14 +16,14 @@ from service.core.steps.reach import ReachStage
 from service.profiles import load_profiles
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
-from service.runtime.words import ALERT_TITLES, STAGE_WORDS
+from service.runtime.words import ALERT_ACTIONS, ALERT_TITLES, STAGE_WORDS
 
 
 def test_every_stage_and_alert_kind_has_words() -> None:
     stages = {s.value for enum in (ReachStage, HoldStage, BoilStage) for s in enum}
     assert stages == set(STAGE_WORDS)
-    assert {k.value for k in AlertKind} == set(ALERT_TITLES)
-    assert all(word.strip() for word in [*STAGE_WORDS.values(), *ALERT_TITLES.values()])
+    assert {k.value for k in AlertKind} == set(ALERT_TITLES) == set(ALERT_ACTIONS)
+    assert all(word.strip() for word in [*STAGE_WORDS.values(), *ALERT_TITLES.values(), *ALERT_ACTIONS.values()])
 
 
 async def test_the_page_gets_the_same_tables_as_a_module() -> None:
@@ -36,3 +36,4 @@ async def test_the_page_gets_the_same_tables_as_a_module() -> None:
     tables = dict(re.findall(r"export const (\w+) = Object\.freeze\((\{.*?\})\);", got.text, flags=re.S))
     assert json.loads(tables["STAGE_WORDS"]) == {str(k): v for k, v in STAGE_WORDS.items()}
     assert json.loads(tables["ALERT_TITLES"]) == {str(k): v for k, v in ALERT_TITLES.items()}
+    assert json.loads(tables["ALERT_ACTIONS"]) == {str(k): v for k, v in ALERT_ACTIONS.items()}

@@ -35,6 +35,8 @@ class ServiceProcess:
     scheme: str = "http"
     # RLIMIT_NOFILE for the process (as systemd's LimitNOFILE= or ``ulimit -n``); None: inherited
     nofile: int | None = None
+    # what runs: the real command line, or a test's own wiring of the service (tests/support/alarm_service.py)
+    command: list[str] = field(default_factory=lambda: list(POTWATCH))
 
     @property
     def base(self) -> str:
@@ -43,7 +45,7 @@ class ServiceProcess:
     def start(self, timeout: float = 30.0) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [*POTWATCH, *self.args, "--host", "127.0.0.1", "--port", str(self.port)],
+            [*self.command, *self.args, "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1405,6 +1405,44 @@ class Page {
     }
   }
 
+  /** POST /api/alarm/test and show, per channel, whether it took the test and how long it took. */
+  async testAlarm() {
+    const list = $("alarm-test-result");
+    const button = $("alarm-test");
+    button.disabled = true;
+    list.replaceChildren(Object.assign(document.createElement("li"), { textContent: "Testing every channel…" }));
+    try {
+      const answer = await this.command("api/alarm/test");
+      list.replaceChildren(
+        ...answer.channels.map((entry) => {
+          const li = document.createElement("li");
+          li.dataset.ok = String(entry.ok);
+          li.dataset.kind = entry.kind;
+          const took = entry.latency_ms === null ? "" : `, ${Math.round(entry.latency_ms)} ms`;
+          li.textContent = entry.ok ? `${entry.channel}: ok${took}` : `${entry.channel}: failed — ${entry.error}`;
+          return li;
+        }),
+      );
+      this.say(answer.ok ? "Every alarm channel took the test." : "An alarm channel failed the test: see the list.");
+    } catch (e) {
+      if (e instanceof Cancelled) {
+        list.replaceChildren();
+      } else if (e instanceof ApiError && (e.status === 404 || e.status === 405)) {
+        list.replaceChildren(
+          Object.assign(document.createElement("li"), {
+            textContent:
+              "No alarm channel is configured: only this page and MQTT ring. See [notify] and [alarm] in the config.",
+          }),
+        );
+      } else {
+        list.replaceChildren();
+        this.sayError(`Test the alarm: ${e.message}`);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   async loadProfiles() {
     try {
       this.profiles = await getJson("api/profiles");
@@ -1568,6 +1606,8 @@ class Page {
       const cook = await this.run("Calibrate", `api/probes/${encodeURIComponent(probe)}/calibrate`);
       if (cook) this.say(`Calibrating ${this.probeName(probe)}: keep it in water at a rolling boil.`);
     });
+
+    $("alarm-test").addEventListener("click", () => this.testAlarm());
 
     $("history-box").addEventListener("toggle", () => {
       if ($("history-box").open) this.loadHistory();
