@@ -91,8 +91,12 @@ class PushChannel:
     # ---- the Channel protocol ----------------------------------------------------------------
 
     def notices(self) -> list[str]:
-        """A URL Apprise cannot use, said once at start (the channel then fails every delivery with it)."""
-        return [f"{self.name}: {self._problem}"] if self._problem else []
+        """A URL Apprise cannot use (every delivery then fails with it), or an ntfy without its ack button."""
+        if self._problem:
+            return [f"{self.name}: {self._problem}"]
+        if self._target is not None and self._target.service == "ntfy" and "actions" not in self._target.plugin_args:
+            return [f"{self.name}: this Apprise's ntfy plugin has no action buttons: acknowledge on the page"]
+        return []
 
     async def deliver(self, message: AlarmMessage) -> Delivery:
         start = time.monotonic()

@@ -73,6 +73,8 @@ def parse_push_url(url: str) -> PushTarget | str:
             plugin = None
         if plugin is None:
             return f"this {_service_of(schema)} URL has a missing or malformed part; its form: {_setup_url(schema)}"
+        if plugin_class.service_name == "ntfy" and not getattr(plugin, "topics", None):
+            return f"this ntfy URL names no topic (ntfy://HOST/TOPIC); its form: {_setup_url(schema)}"
         shown = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
     service = str(plugin_class.service_name)
     return PushTarget(

@@ -147,6 +147,7 @@ async def test_a_priority_written_in_the_url_is_kept(receiver: Receiver) -> None
 
 async def test_ntfy_gets_an_acknowledge_button_that_posts_to_the_ack_url_with_the_token(receiver: Receiver) -> None:
     channel = PushChannel(f"ntfy://127.0.0.1:{receiver.port}/kitchen")
+    assert channel.notices() == []  # this Apprise's ntfy plugin carries actions (else a notice says so)
     await channel.deliver(message(ack_url=ACK_URL, ack_token="k3y,with;separators"))
     await channel.deliver(message(ack_url=ACK_URL))
     await channel.deliver(message())
@@ -327,6 +328,7 @@ def test_urls_apprise_understands_pass_the_check(url: str) -> None:
         ("nosuchservice://host/x", "nosuchservice:// is not a service Apprise knows"),
         ("pover://onlyauser", "this Pushover URL has a missing or malformed part; its form: https://"),
         ("tgram://not-a-bot-token", "Apprise cannot read this Telegram URL; its form: https://"),
+        ("ntfy://", "this ntfy URL names no topic (ntfy://HOST/TOPIC)"),
     ],
 )
 def test_urls_apprise_cannot_use_get_one_clear_line(url: str, reason: str) -> None:
