@@ -128,7 +128,8 @@ class PushChannel:
             return False, 0, self._problem
         if self._closed:
             return False, 0, "the channel is closed"
-        if self._running is not None and not self._running.result.done():
+        # a loop, not an if: another message may take the worker between its freeing and this one's turn
+        while self._running is not None and not self._running.result.done():
             why = await self._wait_for_worker(self._running, deadline)
             if why is not None:
                 return False, 0, why
