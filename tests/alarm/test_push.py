@@ -273,7 +273,7 @@ async def test_messages_sent_while_one_hangs_do_not_pile_up_threads(receiver: Re
     first = asyncio.create_task(channel.deliver(message()))
     await wait_until_async(lambda: receiver.open_requests == 1, 5, "the first request to hang")
     second = asyncio.create_task(channel.deliver(message(AlertLevel.WARNING)))
-    await asyncio.sleep(0)  # the second is waiting for the worker now
+    await asyncio.sleep(0)  # one turn of the loop: the second runs up to its wait for the worker (no timing)
     third = asyncio.create_task(channel.deliver(message(escalated=True)))
     superseded = await second
     assert superseded.error == "superseded by a newer message" and superseded.attempts == 0
