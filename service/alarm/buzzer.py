@@ -42,23 +42,43 @@ class BuzzerChannel:
         self.pin = pin
         self._device, self._problem = _open_buzzer(pin, pin_factory, active_high)
         self._task: asyncio.Task[None] | None = None
+        self._turn = asyncio.Lock()  # one change of pattern at a time: no pattern left running unowned
         self._sounding: BeepPattern | None = None
         self.health.notices = self.notices()
 
     def notices(self) -> list[str]:
         return [self._problem] if self._problem else []
 
+    @property
+    def sounding(self) -> str | None:
+        """The name of the pattern sounding now; None when the buzzer is quiet."""
+        if self._task is None or self._task.done() or self._sounding is None:
+            return None
+        return self._sounding.name
+
     async def deliver(self, message: AlarmMessage) -> Delivery:
         """Start the level's pattern and return at once; ``latency_s`` is the time to the first pulse."""
         start = time.monotonic()
+        async with self._turn:
+            return self._start(await self._replace(message), start)
+
+    async def _replace(self, message: AlarmMessage) -> BeepPattern | None:
+        """Stop what sounds unless it outranks ``message``'s pattern; the pattern to start, if any."""
         if self._device is None:
-            return Delivery(self.name, ok=False, latency_s=0.0, error=self._problem or "no buzzer")
+            return None
         pattern = pattern_for(message.level, escalated=message.escalated, test=message.test)
         current = self._sounding if self._task is not None and not self._task.done() else None
         if current is not None and _outranks(current, pattern):
+            return None
+        await self._stop()
+        return pattern
+
+    def _start(self, pattern: BeepPattern | None, start: float) -> Delivery:
+        if self._device is None:
+            return Delivery(self.name, ok=False, latency_s=0.0, error=self._problem or "no buzzer")
+        if pattern is None:
             # a critical's rhythm already going on is not restarted by its repeat nor cut by a lesser beep
             return Delivery(self.name, ok=True, latency_s=time.monotonic() - start)
-        await self._stop()
         steps = _steps(pattern)
         try:
             state, hold_s = next(steps)
@@ -71,15 +91,17 @@ class BuzzerChannel:
         return Delivery(self.name, ok=True, latency_s=latency)
 
     async def silence(self) -> None:
-        await self._stop()
+        async with self._turn:
+            await self._stop()
 
     async def close(self) -> None:
-        await self._stop()
-        device, self._device = self._device, None
-        if device is not None:
-            self._problem = f"buzzer_pin {self.pin}: closed (the service is stopping)"
-            with contextlib.suppress(Exception):
-                device.close()
+        async with self._turn:
+            await self._stop()
+            device, self._device = self._device, None
+            if device is not None:
+                self._problem = f"buzzer_pin {self.pin}: closed (the service is stopping)"
+                with contextlib.suppress(Exception):
+                    device.close()
 
     async def _play(self, steps: Iterator[tuple[bool, float]], hold_s: float) -> None:
         device = self._device

@@ -29,6 +29,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,9 +83,11 @@ class VoiceChannel:
         self._cards = asound_cards
         self._processes = Processes()
         self._turn = asyncio.Lock()
+        self._waiting = 0
         self._workdir: Path | None = None
         self._names = itertools.count(1)
         self._closed = False
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice checks")
         self.health.notices = self.notices()
 
     def notices(self) -> list[str]:
@@ -94,12 +97,18 @@ class VoiceChannel:
         """The synthesiser and player processes running now."""
         return self._processes.pids()
 
+    @property
+    def waiting(self) -> int:
+        """Deliveries waiting for their turn behind the one that plays."""
+        return self._waiting
+
     async def deliver(self, message: AlarmMessage) -> Delivery:
         start = time.monotonic()
         epoch = self._processes.epoch
         if self._closed:
             return Delivery(self.name, ok=False, latency_s=0.0, error="the voice is closed (the service is stopping)")
-        plan = await asyncio.to_thread(self._plan)
+        # its own thread: a check waiting on a worker that a hung push holds would delay the voice
+        plan = await asyncio.get_running_loop().run_in_executor(self._checks, self._plan)
         self.health.notices = plan.problems
         can_speak = self.speak and plan.voice is None
         can_chime = self.sound is not None and plan.sound is None
@@ -107,8 +116,16 @@ class VoiceChannel:
             return Delivery(self.name, ok=False, latency_s=time.monotonic() - start, error="; ".join(plan.problems))
         first: list[float] = []
         try:
-            async with asyncio.timeout(self.timeout_s), self._turn:
-                errors = await self._play(message, plan, epoch, lambda: first.append(time.monotonic() - start))
+            async with asyncio.timeout(self.timeout_s):
+                self._waiting += 1
+                try:
+                    await self._turn.acquire()
+                finally:
+                    self._waiting -= 1
+                try:
+                    errors = await self._play(message, plan, epoch, lambda: first.append(time.monotonic() - start))
+                finally:
+                    self._turn.release()
         except TimeoutError:
             errors = [f"timed out after {self.timeout_s:g} s"]
         latency = first[0] if first else time.monotonic() - start
@@ -123,6 +140,7 @@ class VoiceChannel:
     async def close(self) -> None:
         self._closed = True
         await self.silence()
+        self._checks.shutdown(wait=False)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
