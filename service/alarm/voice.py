@@ -149,6 +149,8 @@ class VoiceChannel:
         output = choose_output(self.player, self.audio_device, cards=self._cards)
         voice = espeak_problem(self.espeak) if self.speak else None
         sound = wav_problem(self.sound) if self.sound is not None else None
+        if sound is not None:
+            sound += ": the voice speaks without it" if self.speak and voice is None else ": no sound"
         if not self.speak and self.sound is None:
             voice = "the voice is off (speak = false) and no sound is set: nothing to play"
         return _Plan(output.player, output.problem, voice, sound)

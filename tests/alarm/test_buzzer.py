@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from gpiozero import Device  # type: ignore[import-untyped]
@@ -97,13 +97,16 @@ async def test_warning_is_three_short_beeps(buzzer: BuzzerChannel, factory: Mock
     assert all(0.1 <= gap < 0.5 for gap in gaps), "three distinct beeps, not one long one"
 
 
-async def test_critical_repeats_until_silenced_then_stays_off(buzzer: BuzzerChannel, factory: MockFactory) -> None:
+async def test_critical_repeats_until_silenced_then_stays_off(
+    buzzer: BuzzerChannel, factory: MockFactory, record_property: Callable[[str, object], None]
+) -> None:
     pin = factory.pin(PIN)
     assert (await buzzer.deliver(message(AlertLevel.CRITICAL))).ok
     # the first cycle has three pulses: a fifth one means it went round again by itself
     await wait_until_async(lambda: len(pulses(pin)) >= 5, 10, "the critical pattern to go round twice")
     began = time.monotonic()
     await buzzer.silence()
+    record_property("buzzer_silence_s", round(time.monotonic() - began, 6))
     assert time.monotonic() - began < 0.5
     assert pin.state is False and buzzer.sounding is None
     heard = len(pin.states)
