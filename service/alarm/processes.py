@@ -2,7 +2,7 @@
 
 An acknowledgement must silence the speaker within a second, whatever is
 running: a synthesis, a chime, a sentence. Each process gets its own session
-(process group), so that the kill reaches a player's helpers too, and every
+(process group), so that the kill reaches whatever a player started too, and every
 kill bumps an epoch: a step that was about to start a new process when the
 acknowledgement came sees the epoch moved and does not start it.
 """

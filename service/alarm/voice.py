@@ -160,8 +160,9 @@ class VoiceChannel:
         assert plan.player is not None
         errors: list[str] = []
         speech: asyncio.Task[Synthesis] | None = None
-        path = self._scratch() / f"say-{next(self._names)}.wav"
+        path: Path | None = None
         if self.speak and plan.voice is None and message.spoken.strip():
+            path = self._scratch() / f"say-{next(self._names)}.wav"
             speech = asyncio.create_task(
                 synthesise(
                     message.spoken, path, espeak=self.espeak, timeout_s=None, processes=self._processes, epoch=epoch
@@ -181,7 +182,8 @@ class VoiceChannel:
                 speech.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await speech
-            path.unlink(missing_ok=True)
+            if path is not None:
+                path.unlink(missing_ok=True)
         return errors
 
     async def _run_player(self, player: str, path: Path, epoch: int, started: _Started) -> list[str]:
