@@ -107,16 +107,16 @@ class VoiceChannel:
         epoch = self._processes.epoch
         if self._closed:
             return Delivery(self.name, ok=False, latency_s=0.0, error="the voice is closed (the service is stopping)")
-        # its own thread: a check waiting on a worker that a hung push holds would delay the voice
-        plan = await asyncio.get_running_loop().run_in_executor(self._checks, self._plan)
-        self.health.notices = plan.problems
-        can_speak = self.speak and plan.voice is None
-        can_chime = self.sound is not None and plan.sound is None
-        if plan.player is None or not (can_speak or can_chime):
-            return Delivery(self.name, ok=False, latency_s=time.monotonic() - start, error="; ".join(plan.problems))
         first: list[float] = []
         try:
             async with asyncio.timeout(self.timeout_s):
+                # its own thread: a check waiting on a worker that a hung push holds would delay the voice
+                plan = await asyncio.get_running_loop().run_in_executor(self._checks, self._plan)
+                self.health.notices = plan.problems
+                can_speak = self.speak and plan.voice is None
+                can_chime = self.sound is not None and plan.sound is None
+                if plan.player is None or not (can_speak or can_chime):
+                    return Delivery(self.name, False, time.monotonic() - start, error="; ".join(plan.problems))
                 self._waiting += 1
                 try:
                     await self._turn.acquire()
@@ -127,7 +127,7 @@ class VoiceChannel:
                 finally:
                     self._turn.release()
         except TimeoutError:
-            errors = [f"timed out after {self.timeout_s:g} s"]
+            return Delivery(self.name, False, time.monotonic() - start, error=f"timed out after {self.timeout_s:g} s")
         latency = first[0] if first else time.monotonic() - start
         if self._processes.epoch != epoch:  # silenced: what it was for has been answered
             return Delivery(self.name, ok=True, latency_s=latency)

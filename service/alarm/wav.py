@@ -15,12 +15,14 @@ from pathlib import Path
 def wav_problem(path: Path) -> str | None:
     """Why ``path`` is not a playable WAV file, in words for the cook; None when it is one."""
     try:
+        if path.is_dir():
+            return f"sound {str(path)!r}: a folder, not a WAV file"
+        if path.exists() and not path.is_file():  # a FIFO or a device would hang the reader, and the player
+            return f"sound {str(path)!r}: not a regular file"
         with wave.open(str(path), "rb") as reader:
             frames, rate = reader.getnframes(), reader.getframerate()
     except FileNotFoundError:
         return f"sound {str(path)!r}: no such file"
-    except IsADirectoryError:
-        return f"sound {str(path)!r}: a folder, not a WAV file"
     except PermissionError:
         return f"sound {str(path)!r}: not readable by the service's user"
     except (wave.Error, EOFError) as error:

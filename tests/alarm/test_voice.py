@@ -18,6 +18,7 @@ from __future__ import annotations
 import array
 import asyncio
 import math
+import os
 import socket
 import subprocess
 import time
@@ -363,11 +364,18 @@ async def test_a_sound_that_is_not_a_wav_is_a_notice(
     assert not delivery.ok and delivery.error == notice
 
 
-async def test_a_folder_or_an_empty_wav_as_the_sound_is_a_notice(
+async def test_a_folder_a_fifo_or_an_empty_wav_as_the_sound_is_a_notice(
     tmp_path: Path, aplay: str, channels: list[VoiceChannel]
 ) -> None:
+    """A FIFO would hang whoever opens it to read: refused before anything opens it."""
     empty = chime(tmp_path / "empty.wav", 0.0)
-    for path, why in ((tmp_path, "a folder, not a WAV file"), (empty, "a WAV file with no sound in it")):
+    fifo = tmp_path / "chime.fifo"
+    os.mkfifo(fifo)
+    for path, why in (
+        (tmp_path, "a folder, not a WAV file"),
+        (fifo, "not a regular file"),
+        (empty, "a WAV file with no sound in it"),
+    ):
         voice = VoiceChannel(speak=False, sound=str(path), audio_device="null")
         channels.append(voice)
         assert voice.notices() == [f"sound {str(path)!r}: {why}: no sound"]
