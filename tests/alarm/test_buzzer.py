@@ -211,3 +211,17 @@ async def test_deliveries_at_once_leave_one_pattern_that_silence_stops(
     assert pin.state is False
     playing = [t for t in asyncio.all_tasks() if t.get_name().startswith("buzzer") and not t.done()]
     assert playing == [], "no pattern left running that the silence did not reach"
+
+
+async def test_a_pin_that_fails_under_the_pattern_is_an_error_not_a_crash(
+    buzzer: BuzzerChannel, factory: MockFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another program turning the pin into an input: gpiozero refuses the write (PinSetInput)."""
+    pin = factory.pin(PIN)
+    assert (await buzzer.deliver(message(AlertLevel.CRITICAL))).ok
+    pin.function = "input"
+    await wait_until_async(lambda: buzzer.sounding is None, 5, "the pattern to stop at the failed write")
+    assert any("buzzer_pin 17: the GPIO failed (PinSetInput" in r.getMessage() for r in caplog.records)
+    delivery = await buzzer.deliver(message(AlertLevel.INFO))
+    assert not delivery.ok and delivery.error is not None
+    assert delivery.error.startswith("buzzer_pin 17: the GPIO failed (PinSetInput")
