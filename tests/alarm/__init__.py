@@ -1,1 +1,1 @@
-"""The alarm: its dispatcher, its words, its part, the self-test, and its channels."""
+"""Tests of the alarm channels, the dispatcher and its wiring."""
