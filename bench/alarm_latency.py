@@ -1,6 +1,7 @@
 """The alarm part's own share of the latency: the line that decides → each channel's delivery begins, and ack → silent.
 
     .venv/bin/python -m bench.alarm_latency [--trials 200] [--push-delay 0.0]
+    .venv/bin/python -m bench.alarm_latency --real-push [--trials 200]
 
 In-process: a hub on a hand clock (the pot's time moves a second per sample;
 the latency is measured on the real one) with a caramel cook and the alarm part
@@ -12,7 +13,11 @@ the alert is acknowledged through the hub (as the API and MQTT do) and the
 clock runs until the last channel's ``silence`` has returned.
 
 What a real channel adds (Apprise's HTTP, gpiozero's pin write, espeak-ng) is
-not here: this is the floor the dispatcher and the part put under it.
+not there: that is the floor the dispatcher and the part put under it. With
+``--real-push`` the push channels are real (``PushChannel`` through Apprise,
+``json://`` and ``ntfy://`` to a local HTTP receiver, as a self-hosted ntfy
+would be), and the clock stops when each push's request has fully arrived:
+the issue's "line that decides → push received".
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from service.profiles import load_profiles
 from service.runtime.hub import Hub
 from tests.support.alarm import RecordingChannel
 from tests.support.clock import HandClock
+from tests.support.receiver import Receiver
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -75,6 +81,64 @@ async def trial(push_delay: float) -> tuple[dict[str, float], float]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def real_trial(receiver: Receiver) -> dict[str, float]:
+    """One cook through 225 °F with real push channels: the deciding sample → each request arrived."""
+    from service.alarm.push import push_channels
+
+    clock = HandClock()
+    hub = Hub(Kitchen([ProbeSetup("pot", 10.0)]), clock, load_profiles())
+    base = f"{receiver.host}:{receiver.port}"
+    pushes = push_channels([f"json://{base}/hook", f"ntfy://{base}/kitchen"])
+    part = AlarmPart.from_config(list(pushes), AlarmConfig(), page_url=None, token="")
+    part.attach(hub)
+    tasks = [asyncio.create_task(hub.run()), asyncio.create_task(part.run())]
+    before = len(receiver.requests)
+    try:
+        await hub.request(StartCook(clock.t, hub.profiles["caramel"], "pot"))
+        decided = 0.0
+        for i in range(200):
+            clock.t += 1.0
+            sent = time.perf_counter()
+            outputs = await hub.request(Sample(clock.t, "pot", "", f_to_c(220.0 + 0.1 * i)))
+            if any(isinstance(o, AlertRaised) and o.alert.kind.value == "target_reached" for o in outputs):
+                decided = sent
+                break
+        if not decided:
+            raise RuntimeError("the caramel never reached 225 °F")
+        # ntfy posts to the server's root with the topic in the body; anything pushed before the
+        # deciding sample (a warning) is left out
+        wanted = ("/hook", "/")
+        got: dict[str, float] = {}
+        while len(got) < len(wanted):
+            await asyncio.sleep(0.001)
+            for r in receiver.requests[before:]:
+                if r.at >= decided and r.path in wanted and r.path not in got:
+                    got[r.path] = r.at - decided
+        return {"json": got["/hook"], "ntfy": got["/"]}
+    finally:
+        await part.close()
+        for channel in pushes:
+            await channel.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def real_main(trials: int) -> None:
+    received: dict[str, list[float]] = {"json": [], "ntfy": []}
+    with Receiver() as receiver:
+        for _ in range(trials):
+            for kind, value in (await real_trial(receiver)).items():
+                received[kind].append(value)
+    print(f"{trials} trials, real push channels to a local receiver")
+    for kind, values in received.items():
+        ms = [v * 1000 for v in values]
+        print(
+            f"  decided → {kind}:// request received: median {statistics.median(ms):.2f} ms, "
+            f"p99 {quantile(ms, 0.99):.2f} ms, max {max(ms):.2f} ms"
+        )
+
+
 async def main_async(trials: int, push_delay: float) -> None:
     began: dict[str, list[float]] = {"push": [], "buzzer": [], "voice": []}
     silent: list[float] = []
@@ -101,8 +165,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--push-delay", type=float, default=0.0, help="seconds each push takes")
+    parser.add_argument("--real-push", action="store_true", help="real Apprise channels to a local receiver")
     args = parser.parse_args()
-    asyncio.run(main_async(args.trials, args.push_delay))
+    if args.real_push:
+        asyncio.run(real_main(args.trials))
+    else:
+        asyncio.run(main_async(args.trials, args.push_delay))
 
 
 if __name__ == "__main__":

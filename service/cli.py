@@ -65,11 +65,11 @@ def push_url_problems(path: Path, config: Config) -> list[str]:
     if not config.notify.urls:
         return []
     # the config module may not import the alarm package; the command line may, and only when needed
-    from service.alarm.push import check_push_url  # type: ignore[import-not-found, unused-ignore]
+    from service.alarm.push_url import check_push_url
 
     problems: list[str] = []
     for i, url in enumerate(config.notify.urls):
-        why: str | None = check_push_url(url)
+        why = check_push_url(url)
         if why:
             problems.append(f"{path}: notify.urls[{i}]: {why}")
     return problems

@@ -5,9 +5,6 @@ a buzzer alone never loads Apprise, and one with push alone never opens a
 GPIO pin. Building never fails on a missing device or binary: a channel says
 so in its ``notices()`` (logged at start, on /healthz) and answers every
 delivery with an error, so the others still ring.
-
-(The ``type: ignore`` on each import lets this module be checked before the
-channel modules exist; it can go once they are all in.)
 """
 
 from __future__ import annotations
@@ -23,16 +20,16 @@ def build_channels(config: Config) -> list[Channel]:
     """Push per ``[notify]`` URL, then the buzzer, then the voice: the order of the self-test's report."""
     channels: list[Channel] = []
     if config.notify.urls:
-        from service.alarm.push import PushChannel  # type: ignore[import-not-found, unused-ignore]
+        from service.alarm.push import push_channels
 
-        channels += [PushChannel(url, index=i + 1) for i, url in enumerate(config.notify.urls)]
+        channels += push_channels(config.notify.urls)
     alarm = config.alarm
     if alarm.buzzer_pin is not None:
-        from service.alarm.buzzer import BuzzerChannel  # type: ignore[import-not-found, unused-ignore]
+        from service.alarm.buzzer import BuzzerChannel
 
         channels.append(BuzzerChannel(alarm.buzzer_pin))
     if alarm.voice:
-        from service.alarm.voice import VoiceChannel  # type: ignore[import-not-found, unused-ignore]
+        from service.alarm.voice import VoiceChannel
 
         channels.append(VoiceChannel(speak=alarm.speak, sound=alarm.sound, audio_device=alarm.audio_device))
     return channels

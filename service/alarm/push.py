@@ -15,7 +15,7 @@ pile up.
 A failed attempt (a 500, a refused connection, a read timeout) is retried
 after ``retry_backoff_s``, doubling, while time is left; ``Delivery.attempts``
 says how many were made. Apprise's own retries (``?retry=``) are turned off
-so that the count is true. Every delivery is recorded in ``health``.
+so that the count is true.
 """
 
 from __future__ import annotations
@@ -104,9 +104,8 @@ class PushChannel:
             ok, attempts, error = await self._deliver(message, start + self.timeout_s)
         except Exception as e:  # never raises: a bug here must not silence the other channels
             ok, attempts, error = False, 0, f"internal error: {type(e).__name__}"
-        delivery = Delivery(self.name, ok, time.monotonic() - start, None if ok else error, attempts)
-        self.health.record(delivery)
-        return delivery
+        # recorded in ``health`` by the alarm part, which records every channel's deliveries
+        return Delivery(self.name, ok, time.monotonic() - start, None if ok else error, attempts)
 
     async def silence(self) -> None:
         """No more retries, and the waiting message is dropped; one already on the wire cannot be called back."""

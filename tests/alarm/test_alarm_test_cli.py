@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.support.net import free_port
 from tests.support.service import ServiceProcess, serving, sse
 
@@ -66,12 +64,12 @@ def test_a_service_without_alarm_channels_says_so_and_exits_1(tmp_path: Path) ->
 
 def test_the_service_answers_for_its_buzzer_and_without_it_the_command_tests_it_itself(tmp_path: Path) -> None:
     """A real buzzer channel on gpiozero's mock pins, in the service and then in the command."""
-    pytest.importorskip("service.alarm.buzzer", reason="the buzzer channel is built on its own branch")
     port = free_port()
     path = config_file(tmp_path, port, "[alarm]\nbuzzer_pin = 17\n")
     mock = {"GPIOZERO_PIN_FACTORY": "mock"}
     service = ServiceProcess(["run", "--config", str(path)], tmp_path / "service.log", port, env=mock)
-    with serving(service), sse(service.base + "/api/events").attached():
+    with serving(service), sse(service.base + "/api/events") as phone:
+        phone.attached()
         done = alarm_test(path, mock)
         assert done.returncode == 0, done.stdout + done.stderr
         answer = json.loads(done.stdout)

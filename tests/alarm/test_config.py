@@ -95,7 +95,6 @@ def test_a_mistake_is_one_line_with_its_key_and_exit_2(tmp_path: Path, text: str
 
 
 def test_each_notify_url_is_judged_by_the_push_channels_rules_and_named(tmp_path: Path) -> None:
-    pytest.importorskip("service.alarm.push", reason="the push channel is built on its own branch")
     path = write(tmp_path, '[notify]\nurls = ["json://127.0.0.1:8080/hook", "nosuchservice://x"]\n')
     done = check_config(path)
     assert done.returncode == 2, done.stdout + done.stderr

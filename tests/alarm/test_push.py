@@ -200,8 +200,6 @@ async def test_a_500_is_retried_and_the_attempts_counted(receiver: Receiver) -> 
     assert delivery.ok and delivery.attempts == 2
     assert len(receiver.requests) == 2
     assert receiver.requests[0].body == receiver.requests[1].body
-    assert (channel.health.sent, channel.health.failed) == (1, 0)
-    assert channel.health.last_latency_s == delivery.latency_s
 
 
 async def test_a_service_that_keeps_failing_is_tried_once_plus_the_retries_and_says_why(receiver: Receiver) -> None:
@@ -212,11 +210,7 @@ async def test_a_service_that_keeps_failing_is_tried_once_plus_the_retries_and_s
     assert first.error == "the service answered HTTP 500"
     second = await channel.deliver(message())  # 7 failures still queued at the receiver
     assert not second.ok
-    assert (channel.health.sent, channel.health.failed, channel.health.last_error) == (
-        0,
-        2,
-        "the service answered HTTP 500",
-    )
+    assert second.error == "the service answered HTTP 500"
 
 
 async def test_a_refused_connection_fails_with_a_reason_and_no_traceback() -> None:
@@ -258,8 +252,6 @@ async def test_a_hanging_service_times_out_while_another_delivers_and_the_loop_k
     assert delivery.attempts == 1
     # 10 ms ticks through the hang: the loop was never blocked for long (loose: a busy machine)
     assert ticks - ticks_at_hang >= 30
-    assert (slow.health.failed, slow.health.last_error) == (1, delivery.error)
-    assert fast.health.sent == 1
 
 
 def _new_workers(before: set[threading.Thread]) -> int:
@@ -282,7 +274,6 @@ async def test_messages_sent_while_one_hangs_do_not_pile_up_threads(receiver: Re
     assert [d.ok for d in results] == [False, False]
     assert _new_workers(before) == 1
     assert len(receiver.requests) <= 2  # the first, and perhaps the third: never the superseded one
-    assert channel.health.failed == 3
 
 
 async def test_silence_stops_the_retries(receiver: Receiver) -> None:
@@ -370,4 +361,3 @@ async def test_a_channel_with_a_bad_url_answers_a_failed_delivery_and_a_notice()
     assert delivery == Delivery(
         "push:nosuchservice", False, delivery.latency_s, channel.notices()[0].split(": ", 1)[1], 0
     )
-    assert (channel.health.sent, channel.health.failed) == (0, 1)
