@@ -33,7 +33,7 @@ import apprise
 
 from service.alarm.channel import AlarmMessage, ChannelHealth, Delivery
 from service.alarm.push_arguments import ntfy_ack_action, priority_arguments
-from service.alarm.push_reasons import apprise_messages, failure_reason
+from service.alarm.push_reasons import apprise_messages, failure_reason, keep_apprise_out_of_the_log
 from service.alarm.push_url import PushTarget, parse_push_url
 from service.core.events import AlertLevel
 
@@ -42,6 +42,8 @@ NOTIFY_TYPE = {
     AlertLevel.WARNING: apprise.NotifyType.WARNING,
     AlertLevel.CRITICAL: apprise.NotifyType.FAILURE,
 }
+keep_apprise_out_of_the_log()
+
 CONNECT_TIMEOUT_S = 5.0  # at most, for one attempt's TCP (and TLS) connect; the read gets all the time left
 MIN_ATTEMPT_S = 0.05  # less time left than this is not worth a request
 

@@ -41,9 +41,21 @@ class _ThreadRecords(logging.Handler):
                 self.messages.append("")
 
 
+def keep_apprise_out_of_the_log() -> None:
+    """Apprise's own records stay here: its plugins may write the URL they posted to, token and all.
+
+    What a failure was reaches the service's log and /healthz in our words
+    (``failure_reason``); Apprise's chatter ("Sent ntfy notification to …")
+    and its warnings do not reach the journal at all.
+    """
+    logger = logging.getLogger(APPRISE_LOGGER)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 @contextmanager
 def apprise_messages() -> Iterator[list[str]]:
-    """The warnings Apprise logs on this thread inside the block (they still reach the service's log too)."""
+    """The warnings Apprise logs on this thread inside the block (and nowhere else: see above)."""
     handler = _ThreadRecords(threading.get_ident())
     logger = logging.getLogger(APPRISE_LOGGER)
     logger.addHandler(handler)

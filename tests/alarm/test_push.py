@@ -11,6 +11,7 @@ loose enough for a loaded machine and each wait is on a condition.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -361,3 +362,30 @@ async def test_a_channel_with_a_bad_url_answers_a_failed_delivery_and_a_notice()
     assert delivery == Delivery(
         "push:nosuchservice", False, delivery.latency_s, channel.notices()[0].split(": ", 1)[1], 0
     )
+
+
+class _Journal(logging.Handler):
+    """What the service's log (the root logger's handlers: the journal) is handed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_apprise_never_writes_to_the_service_log(receiver: Receiver) -> None:
+    """A plugin may log the URL it posted to, password or token and all: only our own words reach the log."""
+    journal = _Journal()
+    root = logging.getLogger()
+    root.addHandler(journal)
+    try:
+        receiver.fail(10)
+        channel = PushChannel(f"json://cook:Sekr1tPw@127.0.0.1:{receiver.port}/hook", retries=1, retry_backoff_s=0.01)
+        delivery = await channel.deliver(message())
+    finally:
+        root.removeHandler(journal)
+    assert not delivery.ok and delivery.error == "the service answered HTTP 500"  # Apprise's warning was read
+    assert [r.name for r in journal.records if r.name.startswith("apprise")] == []
+    assert not any("Sekr1tPw" in r.getMessage() for r in journal.records)
