@@ -151,12 +151,20 @@ async def _test_here(config: Config) -> dict[str, Any]:
     return {"via": "local", **answer}
 
 
-def cmd_alarm_test(args: argparse.Namespace) -> int:
-    path = Path(args.config)
+def _config_or_say_why(path: Path) -> Config | None:
+    """The config to run with, or None once every problem in it was printed (one line each)."""
     config, problems = config_problems(path)
     if problems or config is None:
         for line in problems:
             print(line, file=sys.stderr)
+        return None
+    return config
+
+
+def cmd_alarm_test(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    config = _config_or_say_why(path)
+    if config is None:
         return EXIT_USAGE
     try:
         answer = _ask_service(config)
@@ -382,10 +390,8 @@ def _alarm_part(config: Config, args: argparse.Namespace, publisher: MqttPublish
 
 def cmd_run(args: argparse.Namespace) -> int:
     path = Path(args.config)
-    config, problems = config_problems(path)
-    if problems or config is None:
-        for line in problems:
-            print(line, file=sys.stderr)
+    config = _config_or_say_why(path)
+    if config is None:
         return EXIT_USAGE
     return _serve(config, path, args)
 

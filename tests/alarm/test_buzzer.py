@@ -20,24 +20,11 @@ from gpiozero import Device  # type: ignore[import-untyped]
 from gpiozero.pins.mock import MockFactory, MockPin  # type: ignore[import-untyped]
 
 from service.alarm.buzzer import BuzzerChannel
-from service.alarm.channel import AlarmMessage
 from service.core.events import AlertLevel
+from tests.support.alarm import caramel_message as message
 from tests.support.waiting import wait_until_async
 
 PIN = 17
-
-
-def message(level: AlertLevel, *, escalated: bool = False, test: bool = False) -> AlarmMessage:
-    return AlarmMessage(
-        alert_id="a1",
-        kind="target_reached",
-        level=level,
-        title="Caramel at 225 °F",
-        body="225 °F reached: take it off the heat",
-        spoken="Caramel at 225 degrees. Take it off the heat.",
-        escalated=escalated,
-        test=test,
-    )
 
 
 def pulses(pin: MockPin) -> list[tuple[float, float | None]]:

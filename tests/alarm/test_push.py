@@ -19,10 +19,11 @@ from collections.abc import Iterator
 import pytest
 from apprise.plugins.pushover import NotifyPushover
 
-from service.alarm.channel import AlarmMessage, Delivery
+from service.alarm.channel import Delivery
 from service.alarm.push import PushChannel, push_channels
 from service.alarm.push_url import check_push_url
 from service.core.events import AlertLevel
+from tests.support.alarm import caramel_message as message
 from tests.support.net import free_port
 from tests.support.receiver import Receiver
 from tests.support.waiting import wait_until_async
@@ -31,26 +32,6 @@ ACK_URL = "http://192.168.1.20:8000/api/alerts/c1-a3/ack"
 PUSHOVER_USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
 PUSHOVER_TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-
-
-def message(
-    level: AlertLevel = AlertLevel.CRITICAL,
-    *,
-    escalated: bool = False,
-    ack_url: str | None = None,
-    ack_token: str | None = None,
-) -> AlarmMessage:
-    return AlarmMessage(
-        alert_id="c1-a3",
-        kind="target_reached",
-        level=level,
-        title="Caramel at 225 °F",
-        body="225 °F reached (224.9 °F). Take it off the heat.",
-        spoken="Caramel at 225 degrees. Take it off the heat.",
-        escalated=escalated,
-        ack_url=ack_url,
-        ack_token=ack_token,
-    )
 
 
 @pytest.fixture

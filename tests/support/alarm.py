@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from service.alarm.channel import AlarmMessage, ChannelHealth, Delivery
+from service.core.events import AlertLevel
 
 
 @dataclass
@@ -74,3 +75,26 @@ class RecordingChannel:
 
     def messages(self, alert_id: str | None = None) -> list[AlarmMessage]:
         return [d.message for d in self.deliveries if alert_id is None or d.message.alert_id == alert_id]
+
+
+def caramel_message(
+    level: AlertLevel = AlertLevel.CRITICAL,
+    *,
+    escalated: bool = False,
+    test: bool = False,
+    ack_url: str | None = None,
+    ack_token: str | None = None,
+) -> AlarmMessage:
+    """The caramel's alarm as a channel is handed it, for the channels' own tests."""
+    return AlarmMessage(
+        alert_id="c1-a3",
+        kind="target_reached",
+        level=level,
+        title="Caramel at 225 °F",
+        body="225 °F reached (224.9 °F). Take it off the heat.",
+        spoken="Caramel at 225 degrees. Take it off the heat.",
+        escalated=escalated,
+        ack_url=ack_url,
+        ack_token=ack_token,
+        test=test,
+    )
