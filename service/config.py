@@ -216,6 +216,14 @@ class CookConfig(Model):
     channel: str | None = None
 
 
+def _push_url_shape(value: str) -> str:
+    """One URL, no spaces; never echoed back, since it holds a service's token or password."""
+    if not value or any(c.isspace() for c in value):
+        where = "is empty" if not value else "holds a space or a line break (a paste that took too much?)"
+        raise ValueError(f'an Apprise URL, like "ntfy://ntfy.sh/my-kitchen": this one {where}')
+    return value
+
+
 class NotifyConfig(Model):
     """Push notifications through Apprise (docs/push.md).
 
@@ -225,10 +233,18 @@ class NotifyConfig(Model):
     this module may not import the alarm package (docs/layout.md).
     """
 
-    urls: list[Annotated[str, plain_pattern(r"\S+", 'an Apprise URL, like "ntfy://ntfy.sh/my-kitchen"')]] = Field(
+    urls: list[Annotated[str, AfterValidator(_push_url_shape)]] = Field(
         default_factory=list,
         description="Apprise URLs: each is one push channel (ntfy://, pover://, hassio://, json://…)",
     )
+
+    @field_validator("urls")
+    @classmethod
+    def _each_once(cls, urls: list[str]) -> list[str]:
+        for i, url in enumerate(urls):
+            if url in urls[:i]:
+                raise ValueError(f"urls[{i}] is urls[{urls.index(url)}] again: every alarm would be pushed twice")
+        return urls
 
 
 ALARM_CHANNELS = ("page", "mqtt", "push", "buzzer", "voice")

@@ -93,9 +93,16 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Silence:
-    """Stop every channel now; cancel what is still on its way for these alerts."""
+    """Cancel what is still on its way for these alerts; with ``quiet``, stop every channel now.
+
+    ``quiet`` is False while another critical alert is still unanswered: the
+    buzzer's pattern and the voice's turn are that alarm's as much as this
+    one's, and the buzzer is started once, so quieting it would leave the other
+    alarm without it until an escalation.
+    """
 
     alert_ids: tuple[str, ...]
+    quiet: bool = True
 
 
 Action = Send | Silence
@@ -199,7 +206,7 @@ class Dispatcher:
         for i in ids:
             self._end(i)
         self._forget()
-        return [Silence(tuple(ids))]
+        return [Silence(tuple(ids), quiet=not self._ringing())]
 
     def cleared(self, alert_id: str, at: float) -> list[Action]:
         """A warning's condition is over: it is not sent again; a critical alert still waits for its ack."""
@@ -220,7 +227,7 @@ class Dispatcher:
         for i in ids:
             self._end(i)
         self._forget()
-        return [Silence(tuple(ids))] if ringing else []
+        return [Silence(tuple(ids), quiet=not self._ringing())] if ringing else []
 
     def tick(self, at: float) -> list[Action]:
         """Time passes: repeats, escalations and held messages whose window ended."""
@@ -292,6 +299,15 @@ class Dispatcher:
         done = [i for i, t in self._tracks.items() if t.state == "done"]
         for alert_id in done[: max(len(done) - KEEP_DONE, 0)]:
             del self._tracks[alert_id]
+
+    def _ringing(self) -> bool:
+        """Is a critical alert still unanswered (so the channels' sound is still its own)?"""
+        return any(t.critical and t.state == "live" for t in self._tracks.values())
+
+    def followers(self, alert_id: str) -> list[str]:
+        """The critical alerts merged into this one: acknowledged with it."""
+        track = self._tracks.get(alert_id)
+        return list(track.followers) if track is not None else []
 
     def active(self) -> list[str]:
         """Alerts that still have something to say (live, held or merged), oldest first."""

@@ -30,7 +30,17 @@ from service.alarm.channel import AlarmMessage, Channel, Delivery
 from service.alarm.dispatcher import Action, AlertInfo, Dispatcher, Rules, Send, Silence
 from service.alarm.messages import AlertFacts, alarm_message, self_test_message
 from service.core.alert_text import probe_name
-from service.core.events import Alert, AlertAcked, AlertCleared, AlertLevel, AlertRaised, CookEnded, Output
+from service.core.events import (
+    Acknowledge,
+    Alert,
+    AlertAcked,
+    AlertCleared,
+    AlertLevel,
+    AlertRaised,
+    CookEnded,
+    Output,
+)
+from service.runtime.ack_keys import ack_key
 from service.runtime.views import AlarmChannelHealth, AlarmHealth, AlarmTestEntry, AlarmTestView, cook_json
 
 if TYPE_CHECKING:
@@ -85,11 +95,16 @@ class AlarmPart:
         self.mqtt_connected = mqtt_connected  # None: no [mqtt], no entry in the self-test
         self.last_silence_s: float | None = None
         self.ticked_at = float("-inf")  # the hub-clock time of the last look at the repeats
+        self.ticks = 0  # looks taken: a test waits for some to pass rather than for time to
         self._hub: Hub | None = None
         self._alerts: dict[str, Alert] = {}  # the alerts a send may still word (the kitchen forgets old ones)
         self._inflight: dict[str, set[asyncio.Task[None]]] = {}
         self._silencing: set[asyncio.Task[None]] = set()
         self._pending: list[Action] = []  # decided before the loop ran (alerts resumed at start)
+        # what each channel found wrong at start: its notices() may look at the disk and the
+        # sound server, which /healthz must not do on the loop
+        self._start_notices: dict[str, list[str]] = {}
+        self._closing = False
 
     @classmethod
     def from_config(
@@ -115,11 +130,16 @@ class AlarmPart:
     def attach(self, hub: Hub) -> None:
         self._hub = hub
         hub.on_output.append(self._on_output)
-        # a cook resumed after a power cut may have a critical alert nobody answered: it rings again
+        # A cook resumed after a power cut may have a critical alert nobody answered: it rings
+        # again, as if raised now (its repeats and escalation start afresh, rather than all
+        # falling due at once for the time the service was down); one of a cook that ended
+        # (stopped, done) stays quiet.
+        now = hub.clock.monotonic()
         for alert in hub.kitchen.active_alerts():
-            if alert.level is AlertLevel.CRITICAL:
+            cook = hub.kitchen.cooks.get(alert.cook_id or "")
+            if alert.level is AlertLevel.CRITICAL and (cook is None or cook.ended_at is None):
                 self._alerts[alert.id] = alert
-                self._pending += self.dispatcher.raised(_info(alert), alert.at)
+                self._pending += self.dispatcher.raised(_info(alert), now)
 
     def routers(self) -> list[APIRouter]:
         router = APIRouter()
@@ -137,19 +157,28 @@ class AlarmPart:
     async def run(self) -> None:
         hub = self._require_hub()
         for channel in self.channels:
-            for notice in channel.notices():
-                log.warning("alarm: %s: %s", channel.name, notice)
+            self._start_notices[channel.name] = notices = await asyncio.to_thread(channel.notices)
+            for notice in notices:
+                log.warning("alarm: %s", notice if notice.startswith(channel.name) else f"{channel.name}: {notice}")
         kinds = ", ".join(f"{c.name}" for c in self.channels) or "none"
         log.info("alarm: channels %s", kinds)
         self._act(self._pending)
         self._pending = []
         while True:
             now = hub.clock.monotonic()
-            self._act(self.dispatcher.tick(now))
+            try:
+                if not self._closing:  # the channels are closing or closed: nothing to send on
+                    self._act(self.dispatcher.tick(now))
+            except Exception:
+                # a bug in wording one message must not end the part (and with it the service,
+                # which would resume the same alert and fail again): said, and the next tick goes on
+                log.exception("alarm: a tick failed")
             self.ticked_at = now
+            self.ticks += 1
             await asyncio.sleep(self.tick_s)
 
     async def close(self) -> None:
+        self._closing = True
         for tasks in self._inflight.values():
             for task in tasks:
                 task.cancel()
@@ -168,7 +197,9 @@ class AlarmPart:
             self._alerts[out.alert.id] = out.alert
             actions = self.dispatcher.raised(_info(out.alert), out.at)
         elif isinstance(out, AlertAcked):
+            followers = self.dispatcher.followers(out.alert_id)
             actions = self.dispatcher.acked(out.alert_id, out.at)
+            self._ack_followers(followers, out.at)
         elif isinstance(out, AlertCleared):
             actions = self.dispatcher.cleared(out.alert_id, out.at)
         elif isinstance(out, CookEnded):
@@ -180,14 +211,30 @@ class AlarmPart:
         for alert_id in [i for i in self._alerts if i not in live]:
             del self._alerts[alert_id]
 
+    def _ack_followers(self, followers: list[str], at: float) -> None:
+        """Alerts merged into the one acknowledged are acknowledged with it, in the kitchen too.
+
+        Otherwise the page and MQTT would go on showing them, and a restart would
+        ring them again, though the cook answered the alarm they were part of.
+        """
+        hub = self._hub
+        if hub is None:
+            return
+        for alert_id in followers:
+            alert = hub.kitchen.alerts.get(alert_id)
+            if alert is not None and not alert.acked:
+                hub.post(Acknowledge(at, alert_id))
+
     def _act(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Silence):
-                self._silence(action.alert_ids)
+                self._silence(action.alert_ids, action.quiet)
             else:
                 self._send(action)
 
     def _send(self, send: Send) -> None:
+        if self._closing:
+            return
         message = self._message(send)
         if message is None:
             return
@@ -224,11 +271,13 @@ class AlarmPart:
         else:
             log.warning("alarm: %s could not send %s: %s", channel.name, message.alert_id, delivery.error)
 
-    def _silence(self, alert_ids: tuple[str, ...]) -> None:
-        """Cancel what is on its way for these alerts, and make every channel quiet at once."""
+    def _silence(self, alert_ids: tuple[str, ...], quiet: bool) -> None:
+        """Cancel what is on its way for these alerts, and (``quiet``) make every channel quiet at once."""
         for alert_id in alert_ids:
             for task in self._inflight.pop(alert_id, set()):
                 task.cancel()
+        if not quiet:
+            return  # another critical alert still rings: its buzzer and voice go on
         task = asyncio.get_running_loop().create_task(self._quiet_all(), name="alarm silence")
         self._silencing.add(task)
         task.add_done_callback(self._silencing.discard)
@@ -257,7 +306,7 @@ class AlarmPart:
             escalated=send.escalated,
             folded=send.folded,
             ack_url=self._ack_url(alert.id),
-            ack_token=self.token or None,
+            ack_token=ack_key(self.token, alert.id) if self.token else None,
         )
 
     def _ack_url(self, alert_id: str) -> str | None:
@@ -352,7 +401,7 @@ class AlarmPart:
                     failed=c.health.failed,
                     last_latency_s=None if c.health.last_latency_s is None else round(c.health.last_latency_s, 4),
                     last_error=c.health.last_error,
-                    notices=list(c.health.notices) or c.notices(),
+                    notices=list(c.health.notices) or self._start_notices.get(c.name, []),
                 )
                 for c in self.channels
             },

@@ -80,6 +80,9 @@ class PushChannel:
         self.name = f"push:{sid}" if index <= 1 else f"push:{sid}#{index}"
         self.shown_url = self._target.shown if self._target is not None else None
         self.health = ChannelHealth()
+        # alerts already sent at Pushover's emergency priority: it re-alerts by itself until
+        # acknowledged in the Pushover app, which our ack cannot cancel, so once per alert is enough
+        self._emergency_sent: set[str] = set()
         self.timeout_s = timeout_s
         self.retries = max(0, retries)
         self.retry_backoff_s = max(0.0, retry_backoff_s)
@@ -106,6 +109,8 @@ class PushChannel:
             ok, attempts, error = await self._deliver(message, start + self.timeout_s)
         except Exception as e:  # never raises: a bug here must not silence the other channels
             ok, attempts, error = False, 0, f"internal error: {type(e).__name__}"
+        if ok and message.escalated and self._target is not None and self._target.service == "Pushover":
+            self._emergency_sent.add(message.alert_id)
         # recorded in ``health`` by the alarm part, which records every channel's deliveries
         return Delivery(self.name, ok, time.monotonic() - start, None if ok else error, attempts)
 
@@ -225,7 +230,9 @@ class PushChannel:
         given = self._target.arguments
         out: dict[str, Any] = {
             k: v
-            for k, v in priority_arguments(self._target.service, message.level, message.escalated).items()
+            for k, v in priority_arguments(
+                self._target.service, message.level, message.escalated and message.alert_id not in self._emergency_sent
+            ).items()
             if given.get(k) in (None, "")
         }
         if self._target.service == "ntfy" and message.ack_url and "actions" in self._target.plugin_args:

@@ -83,6 +83,11 @@ def test_a_full_alarm_section_reads_as_written(tmp_path: Path) -> None:
         ('[alarm.routes]\nurgent = ["push"]\n', "alarm.routes.urgent: unknown key"),
         ('[alarm.routes]\ncritical = "push"\n', "alarm.routes.critical: Input should be a valid list"),
         ('[notify]\nurls = [""]\n', 'notify.urls[0]: an Apprise URL, like "ntfy://ntfy.sh/my-kitchen"'),
+        (
+            '[notify]\nurls = ["tgram://123456789:AAHsecretTOKEN/ 12345"]\n',  # never echoed: a token
+            'notify.urls[0]: an Apprise URL, like "ntfy://ntfy.sh/my-kitchen": this one holds a space',
+        ),
+        ('[notify]\nurls = ["json://a/b", "json://a/b"]\n', "notify.urls: urls[1] is urls[0] again"),
     ],
 )
 def test_a_mistake_is_one_line_with_its_key_and_exit_2(tmp_path: Path, text: str, expected: str) -> None:
@@ -91,6 +96,7 @@ def test_a_mistake_is_one_line_with_its_key_and_exit_2(tmp_path: Path, text: str
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"{path}: {expected}" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+    assert "AAHsecretTOKEN" not in done.stdout + done.stderr
     assert len(done.stdout.strip().splitlines()) == 1
 
 

@@ -174,6 +174,8 @@ def test_an_acknowledgement_silences_everything_and_nothing_follows(how: str) ->
     run.until(200.0)
     assert len(run.times("a1", "push")) == before
     assert (len(run.times("a2", "push")) > 2) is (how == "one")  # the other one goes on until its own ack
+    # and while it does, its buzzer and voice are not quieted for the one acknowledged
+    assert [a.quiet for a in actions if isinstance(a, Silence)] == [how == "all"]
 
 
 def test_a_cook_that_ends_stops_its_alerts_and_silences() -> None:

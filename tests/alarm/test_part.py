@@ -18,9 +18,19 @@ from service.alarm.part import AlarmPart, rules_from_config
 from service.api.app import AppSettings
 from service.config import AlarmConfig
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import Alert, Sample, StartCook
+from service.core.events import (
+    Acknowledge,
+    Alert,
+    AlertKind,
+    AlertLevel,
+    AlertRaised,
+    Sample,
+    StartCook,
+    StopCook,
+)
 from service.core.units import f_to_c
 from service.profiles import load_profiles
+from service.runtime.ack_keys import ack_key
 from service.runtime.hub import Hub
 from tests.support.alarm import RecordingChannel
 from tests.support.api import client_for
@@ -110,7 +120,8 @@ async def test_a_critical_alert_reaches_every_channel_in_words_a_cook_can_act_on
     assert "Take it off the heat." in message.body and "°F" in message.body
     assert message.level.value == "critical" and message.repeat == 0 and not message.escalated
     assert message.ack_url == f"{PAGE}api/alerts/{reached.id}/ack"
-    assert message.ack_token == "s3cret"
+    # a key for this alert's ack alone: the token itself never leaves for a push service
+    assert message.ack_token == ack_key("s3cret", reached.id) and "s3cret" not in message.ack_token
 
 
 async def test_the_unit_of_the_words_is_the_configs() -> None:
@@ -267,3 +278,80 @@ async def test_healthz_and_metrics_carry_each_channel(kitchen: Kitchen1) -> None
     assert 'potwatch_alarm_failed_total{channel="voice:recording",kind="voice"} 1.0' in metrics
     assert 'potwatch_alarm_last_latency_seconds{channel="push:recording",kind="push"}' in metrics
     assert reached.id
+
+
+def _reached_in(hub: Hub, clock: HandClock) -> Alert:
+    """The caramel through 225 °F, straight on the kitchen (as the history rebuilds it before the parts run)."""
+    hub.kitchen.handle(StartCook(clock.t, hub.profiles["caramel"], "pot"))
+    for i in range(90):
+        clock.t += 1.0
+        hub.kitchen.handle(Sample(clock.t, "pot", "", f_to_c(220.0 + 0.1 * i)))
+    (reached,) = [a for a in hub.kitchen.alerts.values() if a.kind.value == "target_reached"]
+    return reached
+
+
+async def _ticks(part: AlarmPart, n: int) -> None:
+    start = part.ticks
+    await wait_until_async(lambda: part.ticks >= start + n, 5, f"{n} looks at the repeats")
+
+
+async def test_after_an_outage_a_resumed_alarm_rings_once_and_escalates_afresh() -> None:
+    """Two minutes down: not every repeat and the escalation at once, but one ring, then the usual pace."""
+    clock = HandClock()
+    hub = Hub(Kitchen([ProbeSetup("pot", 10.0)]), clock, load_profiles())
+    reached = _reached_in(hub, clock)
+    clock.t += 120.0
+    push, voice = RecordingChannel("push"), RecordingChannel("voice")
+    part = AlarmPart([push, voice], rules_from_config(AlarmConfig()), tick_s=0.01)
+    part.attach(hub)
+    task = asyncio.create_task(part.run())
+    try:
+        await wait_until_async(lambda: push.messages(reached.id), 5, "the unanswered alarm to ring again")
+        await _ticks(part, 5)
+        assert [(m.repeat, m.escalated) for m in push.messages(reached.id)] == [(0, False)]
+        assert len(voice.messages(reached.id)) == 1
+        restarted = clock.t
+        while clock.t < restarted + 59.0:
+            clock.t += 1.0
+            await _ticks(part, 1)
+        assert not any(m.escalated for m in push.messages(reached.id))
+        clock.t = restarted + 60.0
+        await wait_until_async(lambda: push.messages(reached.id)[-1].escalated, 5, "the escalation, 60 s after")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_stopped_cooks_alarm_stays_quiet_after_a_restart() -> None:
+    clock = HandClock()
+    hub = Hub(Kitchen([ProbeSetup("pot", 10.0)]), clock, load_profiles())
+    reached = _reached_in(hub, clock)
+    hub.kitchen.handle(StopCook(clock.t, reached.cook_id or ""))
+    assert hub.kitchen.alerts[reached.id].active  # a critical alert waits for its ack, cook or no cook
+    push = RecordingChannel("push")
+    part = AlarmPart([push], rules_from_config(AlarmConfig()), tick_s=0.01)
+    part.attach(hub)
+    task = asyncio.create_task(part.run())
+    try:
+        await _ticks(part, 5)
+        assert push.deliveries == []
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_acknowledging_an_alarm_acknowledges_the_alerts_merged_into_it(kitchen: Kitchen1) -> None:
+    """A flapping probe's critical alerts ring as one; one tap answers all of them, on the page and MQTT too."""
+    hub = kitchen.hub
+    for i in range(3):
+        kitchen.clock.t = 4.0 * i
+        alert = Alert(f"a{i}", AlertKind.PROBE_LOST, AlertLevel.CRITICAL, kitchen.clock.t, "pot", "lost", cook_id="c1")
+        hub.kitchen.alerts[alert.id] = alert  # as the kitchen raised them
+        kitchen.part._on_output(AlertRaised(alert.at, alert))
+    await wait_until_async(lambda: kitchen.push.messages("a0"), 5, "the first to ring")
+    assert kitchen.push.messages("a1") == kitchen.push.messages("a2") == []  # merged into a0
+    await hub.request(Acknowledge(kitchen.clock.t, "a0"))
+    await wait_until_async(
+        lambda: all(hub.kitchen.alerts[i].acked for i in ("a1", "a2")), 5, "the merged alerts acknowledged"
+    )
+    assert not [a for a in hub.kitchen.active_alerts() if a.id in ("a0", "a1", "a2")]

@@ -151,7 +151,7 @@ async def test_ntfy_gets_an_acknowledge_button_that_posts_to_the_ack_url_with_th
     assert "x-actions" not in no_ack.headers
 
 
-async def test_pushover_rises_to_emergency_with_retry_only_once_escalated(
+async def test_pushover_rises_to_emergency_with_retry_once_escalated_and_only_once(
     receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(NotifyPushover, "notify_url", f"http://127.0.0.1:{receiver.port}/1/messages.json")
@@ -161,12 +161,13 @@ async def test_pushover_rises_to_emergency_with_retry_only_once_escalated(
         message(AlertLevel.WARNING),
         message(AlertLevel.CRITICAL),
         message(AlertLevel.CRITICAL, escalated=True),
+        message(AlertLevel.CRITICAL, escalated=True),  # its next repeat: Pushover is re-alerting already
     ]
     for m in sent:
         assert (await channel.deliver(m)).ok
-    forms = [receiver.wait_for(n).form() for n in range(1, 5)]
-    assert [f["priority"] for f in forms] == ["0", "1", "1", "2"]
-    assert all("retry" not in f and "expire" not in f for f in forms[:3])
+    forms = [receiver.wait_for(n).form() for n in range(1, 6)]
+    assert [f["priority"] for f in forms] == ["0", "1", "1", "2", "1"]
+    assert all("retry" not in f and "expire" not in f for f in forms[:3] + forms[4:])
     assert (forms[3]["retry"], forms[3]["expire"]) == ("30", "300")
     assert forms[3]["title"] == "Caramel at 225 °F" and forms[3]["token"] == PUSHOVER_TOKEN
     assert channel.name == "push:pushover"

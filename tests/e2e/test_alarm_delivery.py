@@ -24,6 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from service.runtime.ack_keys import ack_key
 from tests.support.net import free_port
 from tests.support.phone import Phone
 from tests.support.power_cut import Thermometer, until
@@ -107,11 +108,15 @@ def test_the_alarm_is_pushed_repeated_and_stopped_by_the_push_action(
 
         url, headers = action_of(first)
         assert urlsplit(url).path == f"/api/alerts/{reached['id']}/ack"
-        assert headers == {"Authorization": f"Bearer {TOKEN}"}
-        # what the ntfy server does when the cook taps the button: no Origin, the token as a bearer
-        tapped = time.perf_counter()
+        # the button carries a key for this alert's ack alone, never the token (ntfy.sh would see it)
+        assert headers == {"Authorization": f"Bearer {ack_key(TOKEN, reached['id'])}"}
+        assert TOKEN not in first.headers.get("x-actions", "")
+        refused = httpx.post(svc.base + "/api/cooks/current/stop", headers=headers, timeout=5.0)
+        assert refused.status_code == 401
+        # what the ntfy server does when the cook taps the button: no Origin, the key as a bearer
         answer = httpx.post(svc.base + urlsplit(url).path, headers=headers, timeout=5.0)
         assert answer.status_code == 200, answer.text
+        tapped = time.perf_counter()  # a push already on the wire when the ack landed is not "after" it
         acked = svc.get("/api/status")["alerts"]
         assert next(a for a in acked if a["id"] == reached["id"])["acked"]
 
@@ -136,7 +141,6 @@ def test_the_page_acknowledges_and_the_pushes_stop(
         reach_the_target(thermometer, svc)
         ntfy.wait_until(lambda: len(critical_pushes(ntfy)) >= 1, 3 * PUSH_EVERY_S, "the alarm pushed")
         expect(page.locator("#alarm")).to_be_visible(timeout=15_000)
-        tapped = time.perf_counter()
         page.locator("#ack").click()
         expect(page.locator("#alarm")).to_be_hidden(timeout=10_000)
         wait_until(
@@ -144,6 +148,7 @@ def test_the_page_acknowledges_and_the_pushes_stop(
             5.0,
             "the page's acknowledgement to reach the service",
         )
+        tapped = time.perf_counter()
         late = [r for r in quiet_for_two_intervals(ntfy, tapped) if re.search(r"225", r.json().get("title", ""))]
         assert late == [], [r.json() for r in late]
     finally:

@@ -251,3 +251,26 @@ def test_the_machines_own_names_are_known() -> None:
     hostname = socket.gethostname().lower()
     assert {hostname, f"{hostname}.local", "localhost", "127.0.0.1", "::1"} <= machine_names()
     assert SameOrigin(["Proxy.Example."]).allowed == {"proxy.example"}
+
+
+async def test_a_push_buttons_key_acknowledges_its_own_alert_and_nothing_else(hub: Hub) -> None:
+    """The key a push carries (service/runtime/ack_keys.py) is not the token: one alert's ack, no more."""
+    from service.core.events import Sample
+    from service.runtime.ack_keys import ack_key
+
+    await hub.request(StartCook(0.0, load_profiles()["caramel"], "pot"))
+    for i in range(12):  # past 225 °F: the caramel's alarm
+        await hub.request(Sample(1.0 + i, "pot", "", 108.0))
+    (alert,) = [a for a in hub.kitchen.alerts.values() if a.kind.value == "target_reached"]
+    other = next(a for a in hub.kitchen.alerts.values() if a.id != alert.id)
+    key = ack_key("s3cret", alert.id)
+    assert key != "s3cret" and "s3cret" not in key
+    async with client(hub, AppSettings(token="s3cret")) as c:
+        bearer = {"Authorization": f"Bearer {key}"}
+        assert (await c.post(f"/api/alerts/{other.id}/ack", headers=bearer)).status_code == 401
+        assert (await c.post("/api/cooks/c1/stop", headers=bearer)).status_code == 401
+        assert (await c.post("/api/alarm/test", headers=bearer)).status_code == 401
+        assert not alert.acked
+        answer = await c.post(f"/api/alerts/{alert.id}/ack", headers=bearer)
+        assert answer.status_code == 200, answer.text
+    assert hub.kitchen.alerts[alert.id].acked
