@@ -59,6 +59,15 @@ class Topics:
     def probe(self, probe_id: str) -> str:
         return f"{self.base}/probe/{probe_id}/temperature"
 
+    def probe_availability(self, probe_id: str) -> str:
+        """``online``/``offline`` per probe: offline from the moment potwatch judges the probe lost."""
+        return f"{self.base}/probe/{probe_id}/availability"
+
+    @property
+    def probes_wildcard(self) -> str:
+        """Every retained topic of every probe, the ones no longer configured too (to clear them)."""
+        return f"{self.base}/probe/+/+"
+
     @property
     def cook_state(self) -> str:
         return f"{self.base}/cook/state"
@@ -158,6 +167,19 @@ def config_topic(instance: Instance, component: str, object_id: str) -> str:
     return f"{instance.discovery_prefix}/{component}/{instance.node_id}/{object_id}/config"
 
 
+def config_wildcard(instance: Instance) -> str | None:
+    """Every discovery topic this instance could ever have announced: what it reads back to clear ghosts."""
+    if not instance.discovery_prefix:
+        return None
+    return f"{instance.discovery_prefix}/+/{instance.node_id}/+/config"
+
+
+def probe_topics(instance: Instance) -> set[str]:
+    """The retained per-probe topics this instance publishes now; any other under ``probe/`` is a ghost."""
+    topics = instance.topics
+    return {t for p in instance.probes for t in (topics.probe(p.id), topics.probe_availability(p.id))}
+
+
 def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]:
     """``(component, object_id, config)`` for every entity; config None = withdraw it."""
     topics = instance.topics
@@ -176,6 +198,19 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
             json_attributes_topic=topics.probe(probe.id),
             qos=0,
         )
+        # potwatch's own "lost" (at the stale timeout) makes the sensor unavailable at once: the lost
+        # message itself would otherwise restart expire_after, and "unavailable" come only at twice it.
+        for key in ("availability_topic", "payload_available", "payload_not_available"):
+            del config[key]
+        config["availability"] = [
+            {"topic": topics.availability, "payload_available": "online", "payload_not_available": "offline"},
+            {
+                "topic": topics.probe_availability(probe.id),
+                "payload_available": "online",
+                "payload_not_available": "offline",
+            },
+        ]
+        config["availability_mode"] = "all"
         if probe.expire_after_s is not None:
             config["expire_after"] = probe.expire_after_s
         out.append(("sensor", f"probe_{probe.id}_temperature", config))

@@ -84,7 +84,8 @@ def test_a_typo_in_a_key_fails_validation() -> None:
         ("sensor", {"expire_after": 0}, "expire_after must be a positive"),
         ("sensor", {"state_topic": None}, "state_topic is not a valid topic"),
         ("button", {"command_topic": "potwatch/#"}, "command_topic must be a publishable topic"),
-        ("sensor", {"availability": [{"topic": "x"}]}, "exclude each other"),
+        ("sensor", {"availability": [{"topic": "x"}], "availability_topic": "x"}, "exclude each other"),
+        ("sensor", {"availability": [{"topic": "x", "payload_on": "up"}]}, "unknown availability key"),
     ],
 )
 def test_the_validator_catches_what_home_assistant_rejects(
@@ -106,7 +107,16 @@ def test_one_device_with_identity_version_and_the_phone_page() -> None:
 
 
 def test_availability_is_wired_on_every_entity() -> None:
-    for config in by_object(announce(instance())).values():
+    for object_id, config in by_object(announce(instance())).items():
+        if object_id.startswith("probe_"):
+            # the service's availability and the probe's own: unavailable while potwatch judges it lost
+            assert config["availability_mode"] == "all"
+            entries = config["availability"]
+            probe = object_id.removeprefix("probe_").removesuffix("_temperature")
+            assert [e["topic"] for e in entries] == ["potwatch/availability", f"potwatch/probe/{probe}/availability"]
+            pairs = {(e["payload_available"], e["payload_not_available"]) for e in entries}
+            assert pairs == {("online", "offline")} and "availability_topic" not in config
+            continue
         assert config["availability_topic"] == "potwatch/availability"
         assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
 
