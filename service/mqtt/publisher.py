@@ -417,6 +417,7 @@ class MqttPublisher:
         return Instance(
             base_topic=self.config.base_topic,
             discovery_prefix=self.config.discovery_prefix,
+            name=self.config.device_name,
             version=__version__,
             probes=tuple(self._probe_info(p) for p in self._probes.values()),
             page_url=self._page_url,

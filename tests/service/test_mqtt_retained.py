@@ -64,10 +64,11 @@ class Running:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def start(broker: Broker, probes: list[str]) -> Running:
+async def start(broker: Broker, probes: list[str], **mqtt: str) -> Running:
     clock = HandClock()
     hub = Hub(Kitchen([ProbeSetup(p, 10.0) for p in probes]), clock, load_profiles())
-    part = MqttPublisher(MqttConfig(url=f"mqtt://{broker.host}:{broker.port}"), [ProbeInfo(p) for p in probes])
+    config = MqttConfig.model_validate({"url": f"mqtt://{broker.host}:{broker.port}", **mqtt})
+    part = MqttPublisher(config, [ProbeInfo(p) for p in probes])
     part.attach(hub)
     tasks = [asyncio.create_task(hub.run()), asyncio.create_task(part.run())]
     await wait_until_async(lambda: part.connected, 10, "the part to connect")
@@ -151,3 +152,35 @@ async def test_a_lost_probe_is_unavailable_from_the_stale_timeout_on(mosquitto: 
         assert back
     finally:
         await running.stop()
+
+
+async def test_two_instances_on_one_broker_are_two_devices_and_never_clear_each_other(
+    mosquitto: Broker,  # noqa: F811
+) -> None:
+    first = await start(mosquitto, ["pot"])
+    second = await start(mosquitto, ["pot", "oven"], instance="kitchen")
+    try:
+        await first.feed(100.0, 2)
+        for _ in range(2):
+            second.clock.t += 1.0
+            await second.hub.request(Sample(second.clock.t, "oven", "", 180.0))
+
+        def both_there() -> dict[str, bytes] | None:
+            seen = retained_now(mosquitto, *EVERYTHING)
+            want = {"potwatch/probe/pot/temperature", "potwatch/kitchen/probe/oven/temperature"}
+            return seen if want <= set(seen) else None
+
+        seen = await asyncio.to_thread(lambda: wait_until(both_there, 5, "both instances' readings"))
+    finally:
+        await second.stop()
+        await first.stop()
+    configs = {t: json.loads(p) for t, p in seen.items() if t.startswith("homeassistant/") and t.endswith("/config")}
+    devices = {c["device"]["name"]: c["device"]["identifiers"][0] for c in configs.values()}
+    assert devices == {"potwatch": "potwatch_potwatch", "potwatch kitchen": "potwatch_potwatch_kitchen"}
+    unique_ids = [c["unique_id"] for c in configs.values()]
+    assert len(unique_ids) == len(set(unique_ids)) == 10 + 11  # one probe here, two there
+    kitchen = configs["homeassistant/sensor/potwatch_kitchen/probe_oven_temperature/config"]
+    assert kitchen["state_topic"] == "potwatch/kitchen/probe/oven/temperature"
+    assert json.loads(seen["potwatch/kitchen/probe/oven/temperature"])["celsius"] == pytest.approx(180.0)
+    assert seen["potwatch/availability"] == seen["potwatch/kitchen/availability"] == b"online"
+    assert first.part.stats["cleared"] == second.part.stats["cleared"] == 0
