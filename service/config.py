@@ -154,6 +154,11 @@ class MqttConfig(Model):
     )
     base_topic: str = Field("potwatch", min_length=1, description='default "potwatch", or "potwatch/<instance>"')
     discovery_prefix: str = Field("homeassistant", description='"" turns Home Assistant discovery off')
+    unit: str = Field(
+        "F",
+        description='"F" or "C": the Home Assistant rate-of-rise sensor\'s unit (°F/min or °C/min); '
+        "temperatures Home Assistant converts by itself",
+    )
     accept_commands: bool = Field(False, description="with a token set, accept acks on MQTT only if true")
 
     @model_validator(mode="before")
@@ -163,6 +168,14 @@ class MqttConfig(Model):
         if isinstance(data, dict) and data.get("instance") and "base_topic" not in data:
             return {**data, "base_topic": f"potwatch/{data['instance']}"}
         return data
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _rate_unit(cls, value: Any) -> Any:
+        text = str(value).strip().upper().removeprefix("°")
+        if text not in ("F", "C"):
+            raise ValueError(f'unit is "F" or "C", not {value!r}')
+        return text
 
     @field_validator("instance")
     @classmethod

@@ -81,6 +81,11 @@ class Topics:
         return f"{self.base}/cook/ack"
 
     @property
+    def commands_availability(self) -> str:
+        """``online`` while MQTT commands are taken: the button stays one entity whichever way it is set."""
+        return f"{self.base}/cook/ack/availability"
+
+    @property
     def ack_button(self) -> str:
         """The Home Assistant button's command topic: any press acknowledges every active alert."""
         return f"{self.base}/cook/ack/press"
@@ -108,6 +113,7 @@ class Instance:
     # the acknowledge button is then withdrawn rather than shown doing nothing.
     commands: bool = True
     extra_stages: tuple[str, ...] = field(default=())
+    rate_unit: str = "F"  # the rate sensor's: Home Assistant cannot convert a °/min it has no device class for
 
     @property
     def topics(self) -> Topics:
@@ -163,6 +169,17 @@ def _entity(instance: Instance, object_id: str, name: str) -> dict[str, Any]:
     }
 
 
+def _available_when(config: dict[str, Any], instance: Instance, extra: dict[str, str]) -> None:
+    """Available only while potwatch is online *and* ``extra`` says so (Home Assistant's availability list)."""
+    for key in ("availability_topic", "payload_available", "payload_not_available"):
+        del config[key]
+    config["availability"] = [
+        {"topic": instance.topics.availability, "payload_available": "online", "payload_not_available": "offline"},
+        extra,
+    ]
+    config["availability_mode"] = "all"
+
+
 def config_topic(instance: Instance, component: str, object_id: str) -> str:
     return f"{instance.discovery_prefix}/{component}/{instance.node_id}/{object_id}/config"
 
@@ -200,17 +217,15 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
         )
         # potwatch's own "lost" (at the stale timeout) makes the sensor unavailable at once: the lost
         # message itself would otherwise restart expire_after, and "unavailable" come only at twice it.
-        for key in ("availability_topic", "payload_available", "payload_not_available"):
-            del config[key]
-        config["availability"] = [
-            {"topic": topics.availability, "payload_available": "online", "payload_not_available": "offline"},
+        _available_when(
+            config,
+            instance,
             {
                 "topic": topics.probe_availability(probe.id),
                 "payload_available": "online",
                 "payload_not_available": "offline",
             },
-        ]
-        config["availability_mode"] = "all"
+        )
         if probe.expire_after_s is not None:
             config["expire_after"] = probe.expire_after_s
         out.append(("sensor", f"probe_{probe.id}_temperature", config))
@@ -246,10 +261,11 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
     out.append(("sensor", "eta", eta))
 
     rate = _entity(instance, "rate", "Rate of rise")
+    per_min = "rate_c_per_min" if instance.rate_unit == "C" else "rate_f_per_min"
     rate.update(
         state_topic=state,
-        value_template="{{ value_json.rate_f_per_min }}",
-        unit_of_measurement="°F/min",
+        value_template=f"{{{{ value_json.{per_min} }}}}",
+        unit_of_measurement=f"°{instance.rate_unit}/min",
         state_class="measurement",
         suggested_display_precision=1,
         icon="mdi:trending-up",
@@ -263,7 +279,8 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
         value_template="{{ value_json.target_c }}",
         device_class="temperature",
         unit_of_measurement="°C",
-        suggested_display_precision=1,
+        # no suggested_display_precision: with none, Home Assistant rounds a converted state to the
+        # precision it was sent with (107.22 °C → "225.00 °F"); with one, the state is the raw 224.996
         qos=1,
     )
     out.append(("sensor", "target", target))
@@ -271,9 +288,16 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
     sugar = _entity(instance, "sugar_stage", "Sugar stage")
     sugar.update(
         state_topic=state,
-        value_template="{{ value_json.sugar_stage }}",
+        # never the text "None": Home Assistant before 2025 showed a null rendered that way as a state
+        value_template="{{ value_json.sugar_stage or '' }}",
         icon="mdi:candy",
         qos=1,
+    )
+    # no sugar stage (no cook, or a profile without them) is unavailable, in every release
+    _available_when(
+        sugar,
+        instance,
+        {"topic": state, "value_template": "{{ 'online' if value_json.sugar_stage else 'offline' }}"},
     )
     out.append(("sensor", "sugar_stage", sugar))
 
@@ -309,16 +333,21 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
     )
     out.append(("event", "alert", alert))
 
-    button: dict[str, Any] | None = None
-    if instance.commands:
-        button = _entity(instance, "ack", "Acknowledge alerts")
-        button.update(
-            command_topic=topics.ack_button,
-            payload_press=ACK_PRESS,
-            retain=False,
-            qos=1,
-            icon="mdi:bell-check",
-        )
+    # Always announced, unavailable while commands are refused (a token without accept_commands):
+    # withdrawing it would make a new entity of it each time, losing the user's name and area.
+    button = _entity(instance, "ack", "Acknowledge alerts")
+    button.update(
+        command_topic=topics.ack_button,
+        payload_press=ACK_PRESS,
+        retain=False,
+        qos=1,
+        icon="mdi:bell-check",
+    )
+    _available_when(
+        button,
+        instance,
+        {"topic": topics.commands_availability, "payload_available": "online", "payload_not_available": "offline"},
+    )
     out.append(("button", "ack", button))
     return out
 
@@ -348,6 +377,7 @@ def probe_message(instance: Instance, probe: ProbeInfo) -> Message | None:
         instance.name,
         instance.commands,
         instance.extra_stages,
+        instance.rate_unit,
     )
     return next(
         (m for m in announce(one) if m.topic == config_topic(one, "sensor", f"probe_{probe.id}_temperature")), None

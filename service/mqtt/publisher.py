@@ -418,6 +418,7 @@ class MqttPublisher:
             base_topic=self.config.base_topic,
             discovery_prefix=self.config.discovery_prefix,
             name=self.config.device_name,
+            rate_unit=self.config.unit,
             version=__version__,
             probes=tuple(self._probe_info(p) for p in self._probes.values()),
             page_url=self._page_url,
@@ -452,6 +453,8 @@ class MqttPublisher:
         for probe in instance.probes:
             self._announced_expiry[probe.id] = probe.expire_after_s
         self._send(Message(self.topics.availability, "online", retain=True))
+        commands = "online" if self.accept_commands else "offline"
+        self._send(Message(self.topics.commands_availability, commands, retain=True))
         self._announce_state(hub)
 
     def _announce_state(self, hub: Hub) -> None:

@@ -58,6 +58,7 @@ def test_example_config_holds_every_option_and_is_valid() -> None:
         ("[pressure]\n", "pressure.url: required key is missing"),
         ("altitude = 5000\n", "altitude: a bare number is ambiguous"),
         ('[mqtt]\nurl = "mqtt://pi"\ninstance = "Kitchen 2"\n', "mqtt.instance: expected a short name"),
+        ('[mqtt]\nurl = "mqtt://pi"\nunit = "K"\n', 'mqtt.unit: unit is "F" or "C"'),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:

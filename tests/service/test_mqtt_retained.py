@@ -64,11 +64,11 @@ class Running:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def start(broker: Broker, probes: list[str], **mqtt: str) -> Running:
+async def start(broker: Broker, probes: list[str], accept_commands: bool = True, **mqtt: str) -> Running:
     clock = HandClock()
     hub = Hub(Kitchen([ProbeSetup(p, 10.0) for p in probes]), clock, load_profiles())
     config = MqttConfig.model_validate({"url": f"mqtt://{broker.host}:{broker.port}", **mqtt})
-    part = MqttPublisher(config, [ProbeInfo(p) for p in probes])
+    part = MqttPublisher(config, [ProbeInfo(p) for p in probes], accept_commands=accept_commands)
     part.attach(hub)
     tasks = [asyncio.create_task(hub.run()), asyncio.create_task(part.run())]
     await wait_until_async(lambda: part.connected, 10, "the part to connect")
@@ -184,3 +184,29 @@ async def test_two_instances_on_one_broker_are_two_devices_and_never_clear_each_
     assert json.loads(seen["potwatch/kitchen/probe/oven/temperature"])["celsius"] == pytest.approx(180.0)
     assert seen["potwatch/availability"] == seen["potwatch/kitchen/availability"] == b"online"
     assert first.part.stats["cleared"] == second.part.stats["cleared"] == 0
+
+
+async def test_turning_commands_off_and_on_keeps_the_one_button(mosquitto: Broker) -> None:  # noqa: F811
+    """The button's config stays retained under one unique id; only its availability follows the setting."""
+    button = "homeassistant/button/potwatch/ack/config"
+    gate = "potwatch/cook/ack/availability"
+    seen: list[tuple[str, bytes]] = []
+    for accept in (True, False, True):
+        running = await start(mosquitto, ["pot"], accept_commands=accept)
+        want = b"online" if accept else b"offline"
+        try:
+
+            def settled(want: bytes = want) -> dict[str, bytes] | None:
+                now = retained_now(mosquitto, "homeassistant/#", "potwatch/#")
+                return now if now.get(gate) == want else None
+
+            now = await asyncio.to_thread(wait_until, settled, 5, f"the button's availability {want!r}")
+        finally:
+            await running.stop()
+        assert running.part.stats["cleared"] == 0
+        seen.append((json.loads(now[button])["unique_id"], now[gate]))
+    assert seen == [
+        ("potwatch_potwatch_ack", b"online"),
+        ("potwatch_potwatch_ack", b"offline"),
+        ("potwatch_potwatch_ack", b"online"),
+    ]
