@@ -15,7 +15,8 @@ keys: a typo would not fail, the entity would just lose the setting.
 Unique ids and discovery topics derive from the base topic only, never from a
 boot-time value, so a restart updates the same entities instead of adding new
 ones. The base topic must already be unique on a broker (two potwatches on the
-same topics would overwrite each other's state), which makes it a good id.
+same topics would overwrite each other's state), which makes it a good id;
+``[mqtt] instance`` gives a second potwatch its own base topic and device name.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ class Instance:
     probes: tuple[ProbeInfo, ...] = ()
     page_url: str | None = None
     name: str = "potwatch"
-    # False when MQTT commands are refused (a token is set without accept_commands):
-    # the acknowledge button is then withdrawn rather than shown doing nothing.
+    # False when MQTT commands are refused (a token is set without accept_commands): the
+    # acknowledge button is then unavailable (``Topics.commands_availability``), never withdrawn.
     commands: bool = True
     extra_stages: tuple[str, ...] = field(default=())
     rate_unit: str = "F"  # the rate sensor's: Home Assistant cannot convert a °/min it has no device class for

@@ -12,6 +12,9 @@ never holds up the pot) and turns events into messages:
   lost, so Home Assistant shows it unavailable from the stale timeout on;
 - ``<base>/cook/state``, retained, QoS 1: the cook (stage, target, ETA with its
   uncertainty, sugar stage…) and its alerts with their acked flags;
+- ``<base>/cook/ack/availability``, retained: ``online`` while commands are
+  taken, the Home Assistant button's availability (never withdrawn, so it
+  stays one entity with the user's name and area);
 - ``<base>/cook/alert``, QoS 1, not retained: each alert once, with its stable
   id so that a redelivered duplicate is recognisable;
 - Home Assistant discovery (``discovery.py``), on every (re)connect and every
