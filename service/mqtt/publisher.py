@@ -99,6 +99,7 @@ ALERT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 WARN_IGNORED = 20  # after this many ignored commands, say so at debug level only
 
 REACHED_STAGES = ("reached", "overshoot")
+PROBE_LEAVES = ("temperature", "availability")  # what we publish under <base>/probe/<id>/
 
 
 # ---- payloads: pure functions of what the hub says ---------------------------------------
@@ -494,7 +495,7 @@ class MqttPublisher:
         topics = self.topics
         parts = topic.split("/")
         if topic.startswith(f"{topics.base}/probe/") and len(parts) == len(topics.probes_wildcard.split("/")):
-            return True
+            return parts[-1] in PROBE_LEAVES  # someone else's retained note under a probe is not ours to clear
         pattern = config_wildcard(self._instance())
         if pattern is None:
             return False

@@ -42,6 +42,8 @@ OVEN = [
 OTHERS = {
     "homeassistant/sensor/other/probe_oven_temperature/config": b'{"unique_id": "potwatch_other_probe_oven"}',
     "other/probe/oven/temperature": b'{"probe": "oven", "state": "ok"}',
+    # under our base topic, but not a topic potwatch publishes: someone else's
+    "potwatch/probe/oven/notes": b"the thermocouple in the left drawer",
 }
 
 
