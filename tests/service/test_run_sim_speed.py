@@ -67,4 +67,12 @@ def test_run_refuses_two_clocks_in_one_config(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert lines[-1].startswith("potwatch: probes run at different speeds") and "Traceback" not in done.stderr
+    assert lines == [
+        f"{path}: probes: probes run at different speeds (probes[0] at 60×, probes[1] at 1×): "
+        "the tracker has one clock. Drop speed= from the sim:// URLs, or give every probe the same "
+        "sim:// speed"
+    ]
+    checked = subprocess.run(
+        [*POTWATCH, "check-config", str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert checked.returncode == 2 and checked.stdout.splitlines() == lines  # check-config says so first
