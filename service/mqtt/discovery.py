@@ -289,7 +289,7 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
     sugar = _entity(instance, "sugar_stage", "Sugar stage")
     sugar.update(
         state_topic=state,
-        # never the text "None": Home Assistant before 2025 showed a null rendered that way as a state
+        # never the text "None": Home Assistant 2024.3 showed a null rendered that way as the state
         value_template="{{ value_json.sugar_stage or '' }}",
         icon="mdi:candy",
         qos=1,
