@@ -64,7 +64,7 @@ def test_no_alarm_trigger_can_fire_on_a_restored_event() -> None:
         }
     ]
     mqtt = automations["potwatch_critical_alert_mqtt"]
-    assert mqtt["triggers"] == [{"trigger": "mqtt", "topic": "potwatch/cook/alert"}]
+    assert mqtt["triggers"] == [{"trigger": "mqtt", "topic": "potwatch/cook/alert", "qos": 1}]
     for automation in (automations["potwatch_critical_alert"], mqtt):
         assert any("== 'critical'" in c["value_template"] for c in automation["conditions"])
 
