@@ -33,6 +33,16 @@ def test_one_speed_for_every_simulated_probe_or_a_reason() -> None:
     assert "probes[0] at 60×" in why and "probes[1] at 1×" in why and "one clock" in why
 
 
+def test_check_config_takes_sped_up_probes_sharing_one_speed(tmp_path: Path) -> None:
+    path = tmp_path / "potwatch.toml"
+    path.write_text(
+        '[[probes]]\nid = "pot"\nurl = "sim://?speed=20&kind=caramel"\n\n'
+        '[[probes]]\nid = "oven"\nurl = "sim://?speed=20&kind=braise"\n'
+    )
+    done = subprocess.run([*POTWATCH, "check-config", str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == f"{path}: ok", done.stdout
+
+
 def test_run_reads_a_sped_up_pot_on_its_own_clock(tmp_path: Path) -> None:
     path = tmp_path / "potwatch.toml"
     path.write_text(
