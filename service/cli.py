@@ -16,9 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from service import __version__
-from service.config import Config, ConfigError, did_you_mean, load_config, probe_setups
+from service.config import Config, ConfigError, ProbeConfig, did_you_mean, load_config, probe_setups
 from service.core.units import c_to_f
 from service.resources import demo_config
 
@@ -57,6 +58,9 @@ def config_problems(path: Path) -> tuple[Config | None, list[str]]:
         hint = did_you_mean(config.cook.profile, profiles)
         problems.append(f"{path}: cook.profile: no profile {config.cook.profile!r} (known: {known}){hint}")
     problems += push_url_problems(path, config)
+    _, clocks = sim_speed(config)
+    if clocks:
+        problems.append(f"{path}: probes: {clocks}")
     return config, problems
 
 
@@ -317,7 +321,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 # ---- run and demo -----------------------------------------------------------------------
 
 
-def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: float = 1.0) -> int:
+def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: float = 1.0, pace: bool = False) -> int:
     from service.profiles import load_profiles
     from service.runtime.clock import Clock, ScaledClock
     from service.serve import Service
@@ -330,12 +334,12 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         return EXIT_USAGE
     clock = ScaledClock(speed) if speed != 1.0 else Clock()
     service = Service(config, profiles, clock=clock, host=args.host, port=args.port)
-    if speed != 1.0:
+    if pace:
         from service.runtime.demo_pace import DemoPace
 
-        pace = DemoPace(speed)  # slow near the target, and the simulated cook hears the ack
-        service.parts.append(pace)
-        service.on_probe_open = pace.probe_opened
+        demo_pace = DemoPace(speed)  # slow near the target, and the simulated cook hears the ack
+        service.parts.append(demo_pace)
+        service.on_probe_open = demo_pace.probe_opened
     if args.state_dir:
         service.state = Path(args.state_dir)
         service.state.mkdir(parents=True, exist_ok=True)
@@ -393,7 +397,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _config_or_say_why(path)
     if config is None:
         return EXIT_USAGE
-    return _serve(config, path, args)
+    speed, _ = sim_speed(config)  # two clocks were refused with the config's other problems
+    if speed != 1.0:
+        config = config.model_copy(update={"probes": [_real_stale(p, speed) for p in config.probes]})
+        log.info("the simulated pot runs %g× faster than real time: so does the tracker's clock", speed)
+    return _serve(config, path, args, speed=speed)
+
+
+def sim_speed(config: Config) -> tuple[float, str | None]:
+    """The one clock speed ``run`` can use: a sped-up ``sim://`` probe needs the kitchen's clock at its pace.
+
+    Read on the real clock, a pot simulated 60× fast climbs 1,300 °F a minute
+    and never gets an ETA; so the tracker (its rates, ETAs and every timeout)
+    runs at the simulation's speed, as ``potwatch demo`` does. That is only
+    right when every probe is simulated at that one speed: a real probe, or a
+    second speed, cannot share the clock, and is refused with the way out.
+    """
+    speeds: dict[str, float] = {}
+    for index, probe in enumerate(config.probes):
+        url = urlsplit(probe.url)
+        value = dict(parse_qsl(url.query)).get("speed") if url.scheme == "sim" else None
+        speeds[f"probes[{index}]"] = float(value) if value is not None else 1.0
+    fast = {where: speed for where, speed in speeds.items() if speed != 1.0}
+    if not fast:
+        return 1.0, None
+    if len(set(speeds.values())) > 1:
+        listed = ", ".join(f"{where} at {speed:g}×" for where, speed in speeds.items())
+        return 1.0, (
+            f"probes run at different speeds ({listed}): the tracker has one clock. Drop speed= from the "
+            "sim:// URLs, or give every probe the same sim:// speed"
+        )
+    return next(iter(fast.values())), None
+
+
+def _real_stale(probe: ProbeConfig, speed: float) -> ProbeConfig:
+    """As the demo does: half a real second of scheduling jitter is minutes of sim time at high speed."""
+    if probe.stale_after is not None:
+        return probe
+    return probe.model_copy(update={"stale_after": max(10.0, 0.5 * speed)})
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -420,7 +461,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "open the address below on a phone on the same network (Ctrl-C stops)",
         file=sys.stderr,
     )
-    return _serve(config, demo_config(), args, speed=args.speed)
+    return _serve(config, demo_config(), args, speed=args.speed, pace=True)
 
 
 # ---- entry ----------------------------------------------------------------------------

@@ -142,11 +142,55 @@ class StorageConfig(Model):
     retention_days: int | None = Field(None, ge=1, description="forget cooks older than this; empty = keep all")
 
 
+INSTANCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
 class MqttConfig(Model):
     url: str = Field(..., description="mqtt://user:pass@host:1883 (mqtts:// for TLS)")
-    base_topic: str = Field("potwatch", min_length=1)
+    instance: str | None = Field(
+        None,
+        description='a second potwatch on the same broker: "kitchen" names its Home Assistant device '
+        '"potwatch kitchen" and its base topic "potwatch/kitchen"; lowercase letters, digits, - and _',
+    )
+    base_topic: str = Field("potwatch", min_length=1, description='default "potwatch", or "potwatch/<instance>"')
     discovery_prefix: str = Field("homeassistant", description='"" turns Home Assistant discovery off')
+    unit: str = Field(
+        "F",
+        description='"F" or "C": the Home Assistant rate-of-rise sensor\'s unit (°F/min or °C/min); '
+        "temperatures Home Assistant converts by itself",
+    )
     accept_commands: bool = Field(False, description="with a token set, accept acks on MQTT only if true")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _instance_base_topic(cls, data: Any) -> Any:
+        """An instance without a base topic of its own gets ``potwatch/<instance>``: two never share topics."""
+        if isinstance(data, dict) and data.get("instance") and "base_topic" not in data:
+            return {**data, "base_topic": f"potwatch/{data['instance']}"}
+        return data
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _rate_unit(cls, value: Any) -> Any:
+        text = str(value).strip().upper().removeprefix("°")
+        if text not in ("F", "C"):
+            raise ValueError(f'unit is "F" or "C", not {value!r}')
+        return text
+
+    @field_validator("instance")
+    @classmethod
+    def _instance(cls, value: str | None) -> str | None:
+        if value is not None and not INSTANCE.match(value):
+            raise ValueError(
+                f"expected a short name of lowercase letters, digits, - and _ (it becomes a topic level and"
+                f" part of entity ids), got {value!r}"
+            )
+        return value
+
+    @property
+    def device_name(self) -> str:
+        """The Home Assistant device's name, which its entity ids start with (``sensor.potwatch_kitchen_stage``)."""
+        return f"potwatch {self.instance}" if self.instance else "potwatch"
 
     @field_validator("url")
     @classmethod

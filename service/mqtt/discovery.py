@@ -15,7 +15,8 @@ keys: a typo would not fail, the entity would just lose the setting.
 Unique ids and discovery topics derive from the base topic only, never from a
 boot-time value, so a restart updates the same entities instead of adding new
 ones. The base topic must already be unique on a broker (two potwatches on the
-same topics would overwrite each other's state), which makes it a good id.
+same topics would overwrite each other's state), which makes it a good id;
+``[mqtt] instance`` gives a second potwatch its own base topic and device name.
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ class Topics:
     def probe(self, probe_id: str) -> str:
         return f"{self.base}/probe/{probe_id}/temperature"
 
+    def probe_availability(self, probe_id: str) -> str:
+        """``online``/``offline`` per probe: offline from the moment potwatch judges the probe lost."""
+        return f"{self.base}/probe/{probe_id}/availability"
+
+    @property
+    def probes_wildcard(self) -> str:
+        """Every retained topic of every probe, the ones no longer configured too (to clear them)."""
+        return f"{self.base}/probe/+/+"
+
     @property
     def cook_state(self) -> str:
         return f"{self.base}/cook/state"
@@ -70,6 +80,11 @@ class Topics:
     @property
     def cook_ack(self) -> str:
         return f"{self.base}/cook/ack"
+
+    @property
+    def commands_availability(self) -> str:
+        """``online`` while MQTT commands are taken: the button stays one entity whichever way it is set."""
+        return f"{self.base}/cook/ack/availability"
 
     @property
     def ack_button(self) -> str:
@@ -95,10 +110,11 @@ class Instance:
     probes: tuple[ProbeInfo, ...] = ()
     page_url: str | None = None
     name: str = "potwatch"
-    # False when MQTT commands are refused (a token is set without accept_commands):
-    # the acknowledge button is then withdrawn rather than shown doing nothing.
+    # False when MQTT commands are refused (a token is set without accept_commands): the
+    # acknowledge button is then unavailable (``Topics.commands_availability``), never withdrawn.
     commands: bool = True
     extra_stages: tuple[str, ...] = field(default=())
+    rate_unit: str = "F"  # the rate sensor's: Home Assistant cannot convert a °/min it has no device class for
 
     @property
     def topics(self) -> Topics:
@@ -154,8 +170,32 @@ def _entity(instance: Instance, object_id: str, name: str) -> dict[str, Any]:
     }
 
 
+def _available_when(config: dict[str, Any], instance: Instance, extra: dict[str, str]) -> None:
+    """Available only while potwatch is online *and* ``extra`` says so (Home Assistant's availability list)."""
+    for key in ("availability_topic", "payload_available", "payload_not_available"):
+        del config[key]
+    config["availability"] = [
+        {"topic": instance.topics.availability, "payload_available": "online", "payload_not_available": "offline"},
+        extra,
+    ]
+    config["availability_mode"] = "all"
+
+
 def config_topic(instance: Instance, component: str, object_id: str) -> str:
     return f"{instance.discovery_prefix}/{component}/{instance.node_id}/{object_id}/config"
+
+
+def config_wildcard(instance: Instance) -> str | None:
+    """Every discovery topic this instance could ever have announced: what it reads back to clear ghosts."""
+    if not instance.discovery_prefix:
+        return None
+    return f"{instance.discovery_prefix}/+/{instance.node_id}/+/config"
+
+
+def probe_topics(instance: Instance) -> set[str]:
+    """The retained per-probe topics this instance publishes now; any other under ``probe/`` is a ghost."""
+    topics = instance.topics
+    return {t for p in instance.probes for t in (topics.probe(p.id), topics.probe_availability(p.id))}
 
 
 def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -175,6 +215,17 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
             suggested_display_precision=1,
             json_attributes_topic=topics.probe(probe.id),
             qos=0,
+        )
+        # potwatch's own "lost" (at the stale timeout) makes the sensor unavailable at once: the lost
+        # message itself would otherwise restart expire_after, and "unavailable" come only at twice it.
+        _available_when(
+            config,
+            instance,
+            {
+                "topic": topics.probe_availability(probe.id),
+                "payload_available": "online",
+                "payload_not_available": "offline",
+            },
         )
         if probe.expire_after_s is not None:
             config["expire_after"] = probe.expire_after_s
@@ -211,10 +262,11 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
     out.append(("sensor", "eta", eta))
 
     rate = _entity(instance, "rate", "Rate of rise")
+    per_min = "rate_c_per_min" if instance.rate_unit == "C" else "rate_f_per_min"
     rate.update(
         state_topic=state,
-        value_template="{{ value_json.rate_f_per_min }}",
-        unit_of_measurement="°F/min",
+        value_template=f"{{{{ value_json.{per_min} }}}}",
+        unit_of_measurement=f"°{instance.rate_unit}/min",
         state_class="measurement",
         suggested_display_precision=1,
         icon="mdi:trending-up",
@@ -228,7 +280,8 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
         value_template="{{ value_json.target_c }}",
         device_class="temperature",
         unit_of_measurement="°C",
-        suggested_display_precision=1,
+        # no suggested_display_precision: with none, Home Assistant rounds a converted state to the
+        # precision it was sent with (107.22 °C → "225.00 °F"); with one, the state is the raw 224.996
         qos=1,
     )
     out.append(("sensor", "target", target))
@@ -236,9 +289,16 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
     sugar = _entity(instance, "sugar_stage", "Sugar stage")
     sugar.update(
         state_topic=state,
-        value_template="{{ value_json.sugar_stage }}",
+        # never the text "None": Home Assistant 2024.3 showed a null rendered that way as the state
+        value_template="{{ value_json.sugar_stage or '' }}",
         icon="mdi:candy",
         qos=1,
+    )
+    # no sugar stage (no cook, or a profile without them) is unavailable, in every release
+    _available_when(
+        sugar,
+        instance,
+        {"topic": state, "value_template": "{{ 'online' if value_json.sugar_stage else 'offline' }}"},
     )
     out.append(("sensor", "sugar_stage", sugar))
 
@@ -274,16 +334,21 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
     )
     out.append(("event", "alert", alert))
 
-    button: dict[str, Any] | None = None
-    if instance.commands:
-        button = _entity(instance, "ack", "Acknowledge alerts")
-        button.update(
-            command_topic=topics.ack_button,
-            payload_press=ACK_PRESS,
-            retain=False,
-            qos=1,
-            icon="mdi:bell-check",
-        )
+    # Always announced, unavailable while commands are refused (a token without accept_commands):
+    # withdrawing it would make a new entity of it each time, losing the user's name and area.
+    button = _entity(instance, "ack", "Acknowledge alerts")
+    button.update(
+        command_topic=topics.ack_button,
+        payload_press=ACK_PRESS,
+        retain=False,
+        qos=1,
+        icon="mdi:bell-check",
+    )
+    _available_when(
+        button,
+        instance,
+        {"topic": topics.commands_availability, "payload_available": "online", "payload_not_available": "offline"},
+    )
     out.append(("button", "ack", button))
     return out
 
@@ -313,6 +378,7 @@ def probe_message(instance: Instance, probe: ProbeInfo) -> Message | None:
         instance.name,
         instance.commands,
         instance.extra_stages,
+        instance.rate_unit,
     )
     return next(
         (m for m in announce(one) if m.topic == config_topic(one, "sensor", f"probe_{probe.id}_temperature")), None

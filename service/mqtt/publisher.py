@@ -8,12 +8,22 @@ never holds up the pot) and turns events into messages:
   disconnect);
 - ``<base>/probe/<id>/temperature``, retained, QoS 0: the reading, its state,
   the filtered value and the rate of rise;
+- ``<base>/probe/<id>/availability``, retained: ``offline`` while the probe is
+  lost, so Home Assistant shows it unavailable from the stale timeout on;
 - ``<base>/cook/state``, retained, QoS 1: the cook (stage, target, ETA with its
   uncertainty, sugar stage…) and its alerts with their acked flags;
+- ``<base>/cook/ack/availability``, retained: ``online`` while commands are
+  taken, the Home Assistant button's availability (never withdrawn, so it
+  stays one entity with the user's name and area);
 - ``<base>/cook/alert``, QoS 1, not retained: each alert once, with its stable
   id so that a redelivered duplicate is recognisable;
 - Home Assistant discovery (``discovery.py``), on every (re)connect and every
   time Home Assistant announces itself on ``homeassistant/status``.
+
+On every (re)connect it also reads back its own retained discovery topics and
+per-probe topics and clears (an empty retained message) every one it no
+longer announces: a probe removed from the config leaves no ghost entity, and
+nothing depends on a state directory remembering what was announced before.
 
 It listens to ``<base>/cook/ack`` (an alert id or ``all``) and the Home
 Assistant button's topic; an ack goes through ``hub.request`` exactly like the
@@ -49,8 +59,10 @@ from service.mqtt.discovery import (
     ProbeInfo,
     Topics,
     announce,
+    config_wildcard,
     expire_after,
     probe_message,
+    probe_topics,
     status_topic,
 )
 from service.runtime.pages import page_urls
@@ -87,6 +99,7 @@ ALERT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 WARN_IGNORED = 20  # after this many ignored commands, say so at debug level only
 
 REACHED_STAGES = ("reached", "overshoot")
+PROBE_LEAVES = ("temperature", "availability")  # what we publish under <base>/probe/<id>/
 
 
 # ---- payloads: pure functions of what the hub says ---------------------------------------
@@ -201,7 +214,16 @@ class MqttPublisher:
         self._last_state: str | None = None
         self._backlog = 0  # alerts handed to paho while disconnected
         self._announced_expiry: dict[str, int | None] = {}
-        self.stats = {"published": 0, "skipped": 0, "refused": 0, "connects": 0, "commands": 0, "ignored": 0}
+        self._probe_online: dict[str, str] = {}  # the last availability sent per probe, since the last connect
+        self.stats = {
+            "published": 0,
+            "skipped": 0,
+            "refused": 0,
+            "connects": 0,
+            "commands": 0,
+            "ignored": 0,
+            "cleared": 0,
+        }
 
     @classmethod
     def from_config(cls, config: Config, host: str | None = None, port: int | None = None) -> MqttPublisher:
@@ -249,9 +271,15 @@ class MqttPublisher:
         subscriptions: list[tuple[str, int]] = []
         if self.accept_commands:
             subscriptions += [(self.topics.cook_ack, 1), (self.topics.ack_button, 1)]
-        birth = status_topic(self._instance())
+        instance = self._instance()
+        birth = status_topic(instance)
         if birth:
             subscriptions.append((birth, 1))
+        # read back what we left retained, to clear what is no longer ours to announce
+        subscriptions.append((self.topics.probes_wildcard, 1))
+        announced = config_wildcard(instance)
+        if announced:
+            subscriptions.append((announced, 1))
         link = self._link = MqttLink(self.settings, subscriptions=subscriptions, name="mqtt")
         link.start()
         log.info("mqtt: publishing to %s under %s/", self.settings.server, self.topics.base)
@@ -352,6 +380,7 @@ class MqttPublisher:
         probe_id = reading["probe"]
         track = hub.kitchen.tracks.get((probe_id, reading.get("channel", "")))
         payload = probe_payload(reading, track.level if track else None, track.rate if track else None)
+        self._send_probe_online(probe_id, reading.get("state"))
         self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
         self._check_expiry(hub, probe_id)
 
@@ -363,7 +392,21 @@ class MqttPublisher:
         track = hub.kitchen.tracks.get((probe_id, health.channel))
         reading = {**view, "probe": probe_id}
         payload = probe_payload(reading, track.level if track else None, track.rate if track else None)
+        self._send_probe_online(probe_id, reading.get("state"))
         self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
+
+    def _send_probe_online(self, probe_id: str, state: object) -> None:
+        """``offline`` exactly while potwatch judges the probe lost; sent before the reading that says so.
+
+        Home Assistant's ``expire_after`` restarts on every message, the lost one
+        too: without this the sensor went ``unknown`` at the stale timeout and
+        ``unavailable`` only at twice it.
+        """
+        online = "offline" if state == "lost" else "online"
+        if self._probe_online.get(probe_id) == online:
+            return
+        if self._send(Message(self.topics.probe_availability(probe_id), online, retain=True, qos=1)):
+            self._probe_online[probe_id] = online
 
     def _send_cook_state(self, hub: Hub, *, force: bool = False) -> None:
         text = dumps(cook_state_payload(hub.status()))
@@ -378,6 +421,8 @@ class MqttPublisher:
         return Instance(
             base_topic=self.config.base_topic,
             discovery_prefix=self.config.discovery_prefix,
+            name=self.config.device_name,
+            rate_unit=self.config.unit,
             version=__version__,
             probes=tuple(self._probe_info(p) for p in self._probes.values()),
             page_url=self._page_url,
@@ -412,6 +457,8 @@ class MqttPublisher:
         for probe in instance.probes:
             self._announced_expiry[probe.id] = probe.expire_after_s
         self._send(Message(self.topics.availability, "online", retain=True))
+        commands = "online" if self.accept_commands else "offline"
+        self._send(Message(self.topics.commands_availability, commands, retain=True))
         self._announce_state(hub)
 
     def _announce_state(self, hub: Hub) -> None:
@@ -428,6 +475,7 @@ class MqttPublisher:
                 if isinstance(event, LinkUp):
                     self.stats["connects"] += 1
                     self._backlog = 0
+                    self._probe_online.clear()  # a broker that lost its retained state gets them again
                     self._announce_all(hub)
                 elif isinstance(event, LinkDown):
                     pass  # the link logged it; readings and state wait for the next LinkUp
@@ -435,10 +483,41 @@ class MqttPublisher:
                     if event.payload.strip() == b"online":
                         log.info("mqtt: Home Assistant is online: announcing again")
                         self._announce_all(hub)
+                elif self._is_ours(event.topic):
+                    self._clear_if_gone(event)
                 else:
                     await self._command(hub, event)
             except Exception:
                 log.exception("mqtt: could not handle %r", event)
+
+    def _is_ours(self, topic: str) -> bool:
+        """A topic we publish retained (per probe, or discovery under our node id), not a command."""
+        topics = self.topics
+        parts = topic.split("/")
+        if topic.startswith(f"{topics.base}/probe/") and len(parts) == len(topics.probes_wildcard.split("/")):
+            return parts[-1] in PROBE_LEAVES  # someone else's retained note under a probe is not ours to clear
+        pattern = config_wildcard(self._instance())
+        if pattern is None:
+            return False
+        want = pattern.split("/")
+        return len(parts) == len(want) and all(w in ("+", p) for w, p in zip(want, parts, strict=True))
+
+    def _clear_if_gone(self, event: LinkMessage) -> None:
+        """A retained message of ours we no longer announce (a probe since removed): clear it on the broker.
+
+        Only retained messages count: those are what the broker replays at
+        subscription, and what a Home Assistant installed later would discover.
+        Our own live messages echo back unretained, and a clear comes back empty.
+        """
+        if not event.retain or not event.payload:
+            return
+        instance = self._instance()
+        current = probe_topics(instance) | {m.topic for m in announce(instance) if m.payload}
+        if event.topic in current:
+            return
+        if self._send(Message(event.topic, "", retain=True, qos=1)):
+            self.stats["cleared"] += 1
+            log.info("mqtt: cleared %s (no longer announced)", event.topic)
 
     def _ignore(self, why: str, event: LinkMessage) -> None:
         self.stats["ignored"] += 1

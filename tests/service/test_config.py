@@ -57,6 +57,8 @@ def test_example_config_holds_every_option_and_is_valid() -> None:
         ('[pressure]\nurl = "mqtt://pi/x"\nseapressure = true\n', "pressure.seapressure: unknown key"),
         ("[pressure]\n", "pressure.url: required key is missing"),
         ("altitude = 5000\n", "altitude: a bare number is ambiguous"),
+        ('[mqtt]\nurl = "mqtt://pi"\ninstance = "Kitchen 2"\n', "mqtt.instance: expected a short name"),
+        ('[mqtt]\nurl = "mqtt://pi"\nunit = "K"\n', 'mqtt.unit: unit is "F" or "C"'),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -101,3 +103,20 @@ def test_the_starter_config_is_valid_and_starts_no_cook(capsys: pytest.CaptureFi
     assert config.cook is None and config.mqtt is None
     assert [p.id for p in config.probes] == ["pot"]
     assert "# [mqtt]" in starter.read_text()  # there to uncomment, not on
+
+
+@pytest.mark.parametrize(
+    ("mqtt", "base_topic", "device"),
+    [
+        ("", "potwatch", "potwatch"),  # SPEC's default, unchanged
+        ('instance = "kitchen"\n', "potwatch/kitchen", "potwatch kitchen"),
+        ('instance = "kitchen"\nbase_topic = "home/pot"\n', "home/pot", "potwatch kitchen"),
+        ('base_topic = "home/pot"\n', "home/pot", "potwatch"),
+    ],
+)
+def test_an_instance_names_the_device_and_the_default_base_topic(
+    tmp_path: Path, mqtt: str, base_topic: str, device: str
+) -> None:
+    config = load_config(write(tmp_path, f'[mqtt]\nurl = "mqtt://pi"\n{mqtt}'))
+    assert config.mqtt is not None
+    assert (config.mqtt.base_topic, config.mqtt.device_name) == (base_topic, device)

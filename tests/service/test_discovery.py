@@ -84,7 +84,8 @@ def test_a_typo_in_a_key_fails_validation() -> None:
         ("sensor", {"expire_after": 0}, "expire_after must be a positive"),
         ("sensor", {"state_topic": None}, "state_topic is not a valid topic"),
         ("button", {"command_topic": "potwatch/#"}, "command_topic must be a publishable topic"),
-        ("sensor", {"availability": [{"topic": "x"}]}, "exclude each other"),
+        ("sensor", {"availability": [{"topic": "x"}], "availability_topic": "x"}, "exclude each other"),
+        ("sensor", {"availability": [{"topic": "x", "payload_on": "up"}]}, "unknown availability key"),
     ],
 )
 def test_the_validator_catches_what_home_assistant_rejects(
@@ -106,7 +107,21 @@ def test_one_device_with_identity_version_and_the_phone_page() -> None:
 
 
 def test_availability_is_wired_on_every_entity() -> None:
-    for config in by_object(announce(instance())).values():
+    for object_id, config in by_object(announce(instance())).items():
+        if object_id.startswith("probe_"):
+            # the service's availability and the probe's own: unavailable while potwatch judges it lost
+            assert config["availability_mode"] == "all"
+            entries = config["availability"]
+            probe = object_id.removeprefix("probe_").removesuffix("_temperature")
+            assert [e["topic"] for e in entries] == ["potwatch/availability", f"potwatch/probe/{probe}/availability"]
+            pairs = {(e["payload_available"], e["payload_not_available"]) for e in entries}
+            assert pairs == {("online", "offline")} and "availability_topic" not in config
+            continue
+        if "availability" in config:  # the button and the sugar stage: potwatch's availability and one more
+            first = config["availability"][0]
+            assert config["availability_mode"] == "all" and first["topic"] == "potwatch/availability"
+            assert (first["payload_available"], first["payload_not_available"]) == ("online", "offline")
+            continue
         assert config["availability_topic"] == "potwatch/availability"
         assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
 
@@ -155,13 +170,42 @@ def test_the_alert_event_lists_every_alert_kind() -> None:
     assert "target_reached" in alert["event_types"] and "probe_lost" in alert["event_types"]
 
 
-def test_the_button_is_withdrawn_when_commands_are_refused() -> None:
+def test_the_button_stays_one_entity_whether_commands_are_taken_or_not() -> None:
+    """Withdrawn and announced again, it was a new entity each time: the user's name and area were lost."""
     with_button = {m.topic: m for m in announce(instance())}
     without = {m.topic: m for m in announce(instance(commands=False))}
     topic = "homeassistant/button/potwatch/ack/config"
-    assert json.loads(with_button[topic].payload)["command_topic"] == "potwatch/cook/ack/press"
-    assert without[topic].payload == "" and without[topic].retain
+    assert with_button[topic] == without[topic]
+    button = json.loads(without[topic].payload)
+    assert button["command_topic"] == "potwatch/cook/ack/press"
+    assert button["availability_mode"] == "all"
+    assert [a["topic"] for a in button["availability"]] == ["potwatch/availability", "potwatch/cook/ack/availability"]
     assert validate_all(without.values()) == []
+
+
+def test_the_rate_is_in_the_unit_asked_for() -> None:
+    fahrenheit = by_object(announce(instance()))["rate"]
+    celsius = by_object(announce(instance(rate_unit="C")))["rate"]
+    assert (fahrenheit["unit_of_measurement"], fahrenheit["value_template"]) == (
+        "°F/min",
+        "{{ value_json.rate_f_per_min }}",
+    )
+    assert (celsius["unit_of_measurement"], celsius["value_template"]) == ("°C/min", "{{ value_json.rate_c_per_min }}")
+    assert celsius["unique_id"] == fahrenheit["unique_id"]  # the same entity, in another unit
+
+
+def test_the_sugar_stage_never_renders_none_and_is_unavailable_without_one() -> None:
+    sugar = by_object(announce(instance()))["sugar_stage"]
+    assert "None" not in sugar["value_template"] and "or ''" in sugar["value_template"]
+    gate = sugar["availability"][1]
+    assert gate["topic"] == "potwatch/cook/state" and "value_json.sugar_stage" in gate["value_template"]
+    assert sugar["availability_mode"] == "all"
+
+
+def test_the_target_leaves_rounding_a_converted_state_to_home_assistant() -> None:
+    """With a suggested precision the °F state is the raw 224.996; without, Home Assistant rounds it."""
+    target = by_object(announce(instance()))["target"]
+    assert "suggested_display_precision" not in target and target["unit_of_measurement"] == "°C"
 
 
 def test_no_discovery_prefix_means_no_discovery() -> None:

@@ -354,9 +354,13 @@ async def test_with_a_token_mqtt_commands_need_accept_commands(mosquitto: Broker
             await running.feed(220.0, 0.1, 80)
             reached = running.alerts("target_reached")[0]
             await asyncio.to_thread(
-                lambda: wait_until(lambda: len(rec.discovery()) == DISCOVERY_ENTITIES - 1, 5, "discovery")
+                lambda: wait_until(lambda: len(rec.discovery()) == DISCOVERY_ENTITIES, 5, "discovery")
             )
-            assert button_topic not in rec.discovery()  # withdrawn, not left doing nothing
+            # the same entity, unavailable rather than withdrawn: a rename or an area survives
+            assert rec.discovery()[button_topic].json()["unique_id"] == "potwatch_potwatch_ack"
+            await asyncio.to_thread(
+                rec.wait_for, lambda m: m.topic == "potwatch/cook/ack/availability" and m.text == "offline", 5
+            )
             await asyncio.to_thread(publish, mosquitto, "potwatch/cook/ack", reached.id)
             await asyncio.to_thread(publish, mosquitto, "potwatch/cook/ack/press", "PRESS")
             # a barrier: the broker delivers in order, so a later state message means the acks were not acted on

@@ -27,6 +27,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -306,3 +307,44 @@ def make_publisher() -> Iterator[Callable[..., Publisher]]:
     yield make
     for pub in made:
         pub.close()
+
+
+def retained_now(broker: Broker, *patterns: str, timeout: float = 5.0) -> dict[str, bytes]:
+    """What a fresh subscriber to ``patterns`` gets retained, right now: topic → payload.
+
+    No waiting for silence: the same connection subscribes to the patterns and
+    to a marker topic, then publishes on the marker. The broker handles one
+    connection's packets in order, so it queued every retained message before
+    the marker's; the marker arriving means nothing retained is still to come.
+    """
+    marker = f"test/retained-barrier/{uuid.uuid4().hex}"
+    got: dict[str, bytes] = {}
+    done = threading.Event()
+    subscribed = threading.Event()
+    connected = threading.Event()
+
+    def on_message(client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        if message.topic == marker:
+            done.set()
+        elif message.retain and message.payload:
+            got[message.topic] = bytes(message.payload)
+
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"retained-{uuid.uuid4().hex[:8]}")
+    client.on_message = on_message
+    client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.set()
+    client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
+    client.connect(broker.host, broker.port, keepalive=5)
+    client.loop_start()
+    try:
+        if not connected.wait(timeout):
+            raise BrokerError("could not connect to read the retained messages")
+        client.subscribe([(p, 1) for p in (*patterns, marker)])
+        if not subscribed.wait(timeout):
+            raise BrokerError("could not subscribe to read the retained messages")
+        client.publish(marker, b"barrier", qos=1)
+        if not done.wait(timeout):
+            raise BrokerError("the barrier message never came back")
+        return dict(got)
+    finally:
+        client.disconnect()
+        client.loop_stop()

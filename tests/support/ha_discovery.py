@@ -35,6 +35,8 @@ AVAILABILITY = {
     "payload_available",
     "payload_not_available",
 }
+# one entry of an ``availability`` list (the availability schemas' AVAILABILITY_LIST)
+AVAILABILITY_ENTRY_KEYS = {"topic", "payload_available", "payload_not_available", "value_template"}
 COMMON = AVAILABILITY | {
     "device",
     "origin",
@@ -247,6 +249,16 @@ def problems(message: Message) -> list[str]:
         found.append(f"{message.topic}: command_topic must be a publishable topic")
     if "availability" in config and "availability_topic" in config:
         found.append(f"{message.topic}: availability and availability_topic exclude each other")
+    for entry in config.get("availability") or []:
+        if not isinstance(entry, dict) or "topic" not in entry:
+            found.append(f"{message.topic}: every availability entry needs a topic")
+            continue
+        for key in sorted(set(entry) - AVAILABILITY_ENTRY_KEYS):
+            found.append(f"{message.topic}: unknown availability key {key!r}")
+        if not _valid_topic(entry["topic"], wildcards=True):
+            found.append(f"{message.topic}: availability topic is not a valid topic")
+    if config.get("availability_mode", "latest") not in ("all", "any", "latest"):
+        found.append(f"{message.topic}: availability_mode must be all, any or latest")
     if "availability" not in config and "availability_topic" not in config:
         found.append(f"{message.topic}: no availability: the entity would look alive after potwatch died")
     if config.get("qos", 0) not in (0, 1, 2):
