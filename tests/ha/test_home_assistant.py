@@ -1,0 +1,210 @@
+"""potwatch against a real Home Assistant Core, on one real Mosquitto.
+
+What a Home Assistant user sees, judged by Home Assistant itself: its REST API
+(``/api/states``, ``/api/services``) and its log, never potwatch's own idea of
+what it published. The entities expected are read back from the broker (the
+retained discovery configs potwatch left there), so a new entity is covered
+without editing this file. Every test ends by reading Home Assistant's whole
+log so far: no WARNING or ERROR may mention potwatch or MQTT.
+
+Timings come from the clocks of the two processes that saw them: potwatch's
+``acked_at`` and Home Assistant's ``last_changed`` against the wall-clock
+moment the test signalled or pressed (one machine, one clock). They are
+recorded as JUnit properties.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from tests.support.broker import Broker
+from tests.support.home_assistant import HomeAssistant, announced, friendly_name
+from tests.support.pty_device import PtyDevice
+from tests.support.service import ServiceProcess
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.real_part("home-assistant")
+
+ENTITIES_TIMEOUT_S = 60.0
+# no unavailability timer is involved: potwatch's "offline" (SIGTERM) or the broker's will (SIGKILL)
+AVAILABILITY_LIMIT_S = 5.0
+ACK_LIMIT_S = 2.0
+NOISY = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b")
+
+
+def epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def prime(service: ServiceProcess, device: PtyDevice) -> None:
+    """Write readings until the serial driver has the port open and one is through."""
+
+    def through() -> bool:
+        device.write(b"100.00\n")
+        return bool(service.get("/api/status")["probes"][0]["state"] == "ok")
+
+    wait_until(through, 20, "the serial driver to deliver a reading", every=0.2)
+
+
+def ramp(device: PtyDevice, start_f: float, end_f: float, step_f: float = 0.1) -> None:
+    value = start_f
+    while value <= end_f:
+        device.write(f"{value:.2f}\n".encode())
+        value += step_f
+        time.sleep(0.01)
+
+
+def potwatch_configs(broker: Broker) -> dict[str, dict[str, Any]]:
+    """What potwatch announced, by the name Home Assistant gives it."""
+    configs = announced(broker)
+    ours = [c for c in configs.values() if c.get("origin", {}).get("name") == "potwatch"]
+    return {friendly_name(c): c for c in ours}
+
+
+def entities_of(hass: HomeAssistant, names: set[str], ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """Home Assistant's state of every entity in ``names`` (MQTT's only), once each one is ``ready``."""
+
+    def look() -> dict[str, Any] | None:
+        mqtt = set(hass.mqtt_entities())
+        states = {s["attributes"].get("friendly_name"): s for e, s in hass.states().items() if e in mqtt}
+        found = {name: states[name] for name in names if name in states}
+        return found if len(found) == len(names) and all(ready(s) for s in found.values()) else None
+
+    def missing() -> str:
+        mqtt = set(hass.mqtt_entities())
+        have = {s["attributes"].get("friendly_name"): s["state"] for e, s in hass.states().items() if e in mqtt}
+        return f"entities {sorted(names)} in Home Assistant; it has {have}\n{hass.output()}"
+
+    found: dict[str, Any] = wait_until(look, ENTITIES_TIMEOUT_S, missing, every=0.2)
+    return found
+
+
+def available(state: dict[str, Any]) -> bool:
+    return bool(state["state"] != "unavailable")
+
+
+def unavailable(state: dict[str, Any]) -> bool:
+    return not available(state)
+
+
+def assert_quiet_log(hass: HomeAssistant) -> None:
+    """No warning or error in Home Assistant's log about potwatch or MQTT (discovery, templates, payloads)."""
+    noisy = [
+        line
+        for line in hass.log().splitlines()
+        if NOISY.search(line) and ("potwatch" in line.lower() or "mqtt" in line.lower())
+    ]
+    assert not noisy, "Home Assistant logged:\n" + "\n".join(noisy)
+
+
+def test_every_entity_appears_with_its_class_and_unit(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    record_property("home_assistant_version", home_assistant.version)
+    service = potwatch_for(device).start()
+    prime(service, device)
+    configs = wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker")
+    states = entities_of(home_assistant, set(configs), available)
+    mqtt_names = {
+        s["attributes"].get("friendly_name")
+        for e, s in home_assistant.states().items()
+        if e in set(home_assistant.mqtt_entities())
+    }
+    assert mqtt_names == set(configs), "Home Assistant has MQTT entities potwatch did not announce"
+    for name, config in configs.items():
+        attributes = states[name]["attributes"]
+        assert attributes.get("device_class") == config.get("device_class"), name
+        assert attributes.get("unit_of_measurement") == config.get("unit_of_measurement"), name
+        if "options" in config:
+            assert attributes.get("options") == config["options"], name
+        if "event_types" in config:
+            assert attributes.get("event_types") == config["event_types"], name
+    # the reading itself arrives, in Home Assistant's (metric) unit: 100 °F on the pty
+    temperature = next(n for n, c in configs.items() if c.get("device_class") == "temperature" and "expire_after" in c)
+    reading = entities_of(home_assistant, {temperature}, lambda s: s["state"] not in ("unknown", "unavailable"))
+    assert float(reading[temperature]["state"]) == pytest.approx((100 - 32) * 5 / 9, abs=0.01)
+    assert_quiet_log(home_assistant)
+
+
+def test_availability_follows_sigterm_and_sigkill(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    service = potwatch_for(device).start()
+    prime(service, device)
+    names = set(wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker"))
+    entities_of(home_assistant, names, available)
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        signalled = time.time()
+        service.stop(sig)
+        gone = entities_of(home_assistant, names, unavailable)
+        after_s = max(epoch(s["last_changed"]) for s in gone.values()) - signalled
+        record_property(f"ha_unavailable_after_{sig.name.lower()}_ms", round(after_s * 1000, 1))
+        assert after_s < AVAILABILITY_LIMIT_S, f"{sig.name}: unavailable only {after_s:.3f} s later"
+
+        started = time.time()
+        service.start()
+        back = entities_of(home_assistant, names, available)
+        returned_s = max(epoch(s["last_changed"]) for s in back.values()) - started
+        record_property(f"ha_available_after_start_following_{sig.name.lower()}_ms", round(returned_s * 1000, 1))
+        prime(service, device)
+    assert_quiet_log(home_assistant)
+
+
+def test_the_acknowledge_button_acks_the_alert(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    service = potwatch_for(device).start()
+    prime(service, device)
+    configs = wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker")
+    button_name = next(n for n, c in configs.items() if "payload_press" in c)
+    event_name = next(n for n, c in configs.items() if "event_types" in c)
+    entity_ids = {
+        s["attributes"]["friendly_name"]: e
+        for e, s in entities_of(home_assistant, set(configs), available).items()
+        for e in [s["entity_id"]]
+    }
+
+    ramp(device, 222.0, 228.0)
+
+    def raised() -> dict[str, Any] | None:
+        alerts = service.get("/api/status")["alerts"]
+        return next((a for a in alerts if a["kind"] == "target_reached" and a["active"]), None)
+
+    alert = wait_until(raised, 20, lambda: f"a target_reached alert\n{service.log()}")
+    assert alert["level"] == "critical" and not alert["acked"]
+    # Home Assistant's event entity saw that very alert
+    entities_of(home_assistant, {event_name}, lambda s: s["attributes"].get("id") == alert["id"])
+
+    pressed = time.time()
+    home_assistant.call("button", "press", {"entity_id": entity_ids[button_name]})
+
+    def acked() -> dict[str, Any] | None:
+        alerts = service.get("/api/status")["alerts"]
+        return next((a for a in alerts if a["id"] == alert["id"] and a["acked"]), None)
+
+    done = wait_until(acked, 10, lambda: f"the alert acked by Home Assistant's button\n{service.log()}")
+    latency_s = epoch(done["acked_at"]) - pressed
+    record_property("ha_button_ack_latency_ms", round(latency_s * 1000, 1))
+    assert not done["active"]
+    assert latency_s < ACK_LIMIT_S, f"the ack took {latency_s:.3f} s"
+    assert_quiet_log(home_assistant)
