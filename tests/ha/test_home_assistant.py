@@ -15,17 +15,20 @@ recorded as JUnit properties.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.broker import Broker
-from tests.support.home_assistant import HomeAssistant, announced, friendly_name
+from tests.support.home_assistant import HomeAssistant, announced, documented_automations, friendly_name
 from tests.support.pty_device import PtyDevice
 from tests.support.service import ServiceProcess
 from tests.support.waiting import wait_until
@@ -208,3 +211,71 @@ def test_the_acknowledge_button_acks_the_alert(
     assert not done["active"]
     assert latency_s < ACK_LIMIT_S, f"the ack took {latency_s:.3f} s"
     assert_quiet_log(home_assistant)
+
+
+def test_the_documented_automation_fires_once_per_critical_alert_across_a_restart(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    automations = documented_automations()
+    home_assistant.automations_path.write_text(yaml.safe_dump(automations, allow_unicode=True, sort_keys=False))
+    home_assistant.call("automation", "reload", {})
+    # the one acting on an alert: on the event entity or on the alert topic, whichever the docs chose
+    on_alert = next(a for a in automations if re.search(r"potwatch_alert|cook/alert", json.dumps(a)))
+
+    def automation_state() -> dict[str, Any] | None:
+        return next(
+            (
+                s
+                for e, s in home_assistant.states().items()
+                if e.startswith("automation.") and s["attributes"].get("friendly_name") == on_alert["alias"]
+            ),
+            None,
+        )
+
+    wait_until(automation_state, 30, f"Home Assistant to load the automation {on_alert['alias']!r}")
+    firings: set[str] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        """Every run of the automation leaves a new last_triggered; runs are seconds apart here."""
+        while not stop.is_set():
+            state = automation_state()
+            if state is not None and state["attributes"].get("last_triggered"):
+                firings.add(state["attributes"]["last_triggered"])
+            stop.wait(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        service = potwatch_for(device).start()
+        prime(service, device)
+        names = set(wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker"))
+        entities_of(home_assistant, names, available)
+        ramp(device, 222.0, 228.0)
+
+        def critical() -> list[dict[str, Any]]:
+            return [a for a in service.get("/api/status")["alerts"] if a["level"] == "critical"]
+
+        wait_until(critical, 20, lambda: f"a critical alert\n{service.log()}")
+        wait_until(lambda: firings, 10, "the documented automation to fire on the critical alert")
+        raised = {a["id"] for a in critical()}
+
+        service.stop(signal.SIGTERM)
+        entities_of(home_assistant, names, unavailable)
+        service.start()
+        prime(service, device)
+        entities_of(home_assistant, names, available)
+        # the state change that brings the event entity back is handled before the REST API shows it
+        raised |= {a["id"] for a in critical()}
+    finally:
+        stop.set()
+        watcher.join(5)
+    record_property("ha_automation_firings", len(firings))
+    record_property("ha_critical_alerts", len(raised))
+    assert len(firings) == len(raised), (
+        f"the documented automation ran {len(firings)} times for {len(raised)} critical alert(s): {sorted(firings)}"
+    )
