@@ -158,8 +158,10 @@ class HomeAssistant:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise AssertionError(f"Home Assistant exited with {self.proc.returncode}:\n{self.output()}")
+        # /api/onboarding answers until the owner exists; afterwards only /api/ (with the token) does
+        path, headers = ("/api/onboarding", {}) if self.token is None else ("/api/", self.headers())
         try:
-            return httpx.get(self.base + "/api/onboarding", timeout=2.0).status_code == 200
+            return httpx.get(self.base + path, headers=headers, timeout=2.0).status_code == 200
         except httpx.HTTPError:
             return False
 
