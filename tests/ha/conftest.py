@@ -48,17 +48,19 @@ def device() -> Iterator[PtyDevice]:
 
 
 @pytest.fixture
-def potwatch_for(tmp_path: Path, ha_broker: Broker) -> Iterator[Callable[[PtyDevice], ServiceProcess]]:
-    """``potwatch_for(device)``: a ``potwatch run`` (not started) cooking caramel on the pty probe."""
+def potwatch_for(tmp_path: Path, ha_broker: Broker) -> Iterator[Callable[..., ServiceProcess]]:
+    """``potwatch_for(device, extra_probes="")``: a ``potwatch run`` (not started) cooking caramel on the pty probe."""
     made: list[ServiceProcess] = []
 
-    def make(device: PtyDevice) -> ServiceProcess:
+    def make(device: PtyDevice, extra_probes: str = "") -> ServiceProcess:
+        """``extra_probes``: more ``[[probes]]`` tables; the config is rewritten on each call, the state kept."""
         config = tmp_path / "potwatch.toml"
         config.write_text(
             f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
             f'[mqtt]\nurl = "mqtt://{ha_broker.host}:{ha_broker.port}"\n\n'
             f'[[probes]]\nid = "pot"\nlabel = "Caramel pot"\n'
             f'url = "serial://{device.path}?baud=9600&format=number&unit=F"\nstale_after = "30s"\n\n'
+            f"{extra_probes}\n"
             '[cook]\nprofile = "caramel"\nprobe = "pot"\n'
         )
         service = ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port())

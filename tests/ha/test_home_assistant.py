@@ -28,7 +28,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.broker import Broker
+from tests.support.broker import Broker, Publisher
 from tests.support.home_assistant import HomeAssistant, announced, documented_automations, friendly_name
 from tests.support.pty_device import PtyDevice
 from tests.support.service import ServiceProcess
@@ -247,6 +247,43 @@ def test_entities_come_back_after_the_broker_and_home_assistant_restart(
         round((max(epoch(s["last_changed"]) for s in back.values()) - started) * 1000, 1),
     )
     assert_quiet_log(home_assistant)
+
+
+def test_a_removed_probe_leaves_no_ghost_entity(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[..., ServiceProcess],
+) -> None:
+    spare = '[[probes]]\nid = "spare"\nlabel = "Spare pot"\nurl = "sim://"\n'
+    service = potwatch_for(device, spare).start()
+    prime(service, device)
+    with_spare = set(wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker"))
+    entities_of(home_assistant, with_spare, available)
+    service.stop()
+
+    service = potwatch_for(device).start()  # the spare probe taken out of the config
+    try:
+        prime(service, device)
+        wait_until(
+            lambda: set(potwatch_configs(ha_broker)) < with_spare,
+            20,
+            lambda: f"the spare's discovery cleared from the broker; it holds {sorted(potwatch_configs(ha_broker))}",
+        )
+        gone = with_spare - set(potwatch_configs(ha_broker))
+        wait_until(
+            lambda: not gone & {s["attributes"].get("friendly_name") for s in home_assistant.states().values()},
+            20,
+            lambda: f"Home Assistant to drop {sorted(gone)}",
+        )
+    finally:
+        service.stop()
+        # whatever potwatch left behind must not haunt the next tests on this broker
+        leftovers = [t for t, c in announced(ha_broker).items() if "spare" in c.get("unique_id", "")]
+        cleaner = Publisher(ha_broker)
+        for topic in [*leftovers, "potwatch/probe/spare/temperature"]:
+            cleaner.clear_retained(topic)
+        cleaner.close()
 
 
 def test_the_documented_automation_fires_once_per_critical_alert_across_restarts(
