@@ -1,0 +1,365 @@
+"""potwatch against a real Home Assistant Core, on one real Mosquitto.
+
+What a Home Assistant user sees, judged by Home Assistant itself: its REST API
+(``/api/states``, ``/api/services``) and its log, never potwatch's own idea of
+what it published. The entities expected are read back from the broker (the
+retained discovery configs potwatch left there), so a new entity is covered
+without editing this file. Every test ends by reading Home Assistant's whole
+log so far: no WARNING or ERROR may mention potwatch or MQTT.
+
+Timings come from the clocks of the two processes that saw them: potwatch's
+``acked_at`` and Home Assistant's ``last_changed`` against the wall-clock
+moment the test signalled or pressed (one machine, one clock). They are
+recorded as JUnit properties.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.support.broker import Broker, Publisher
+from tests.support.home_assistant import HomeAssistant, announced, documented_automations, friendly_name
+from tests.support.pty_device import PtyDevice
+from tests.support.service import ServiceProcess
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.real_part("home-assistant")
+
+ENTITIES_TIMEOUT_S = 60.0
+# no unavailability timer is involved: potwatch's "offline" (SIGTERM) or the broker's will (SIGKILL)
+AVAILABILITY_LIMIT_S = 5.0
+ACK_LIMIT_S = 2.0
+NOISY = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b")
+
+
+def epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def prime(service: ServiceProcess, device: PtyDevice) -> None:
+    """Write readings until the serial driver has the port open and one is through."""
+
+    def through() -> bool:
+        device.write(b"100.00\n")
+        return bool(service.get("/api/status")["probes"][0]["state"] == "ok")
+
+    wait_until(through, 20, "the serial driver to deliver a reading", every=0.2)
+
+
+def ramp(device: PtyDevice, start_f: float, end_f: float, step_f: float = 0.1) -> None:
+    value = start_f
+    while value <= end_f:
+        device.write(f"{value:.2f}\n".encode())
+        value += step_f
+        time.sleep(0.01)
+
+
+def potwatch_configs(broker: Broker) -> dict[str, dict[str, Any]]:
+    """What potwatch announced, by the name Home Assistant gives it."""
+    configs = announced(broker)
+    ours = [c for c in configs.values() if c.get("origin", {}).get("name") == "potwatch"]
+    return {friendly_name(c): c for c in ours}
+
+
+def entities_of(hass: HomeAssistant, names: set[str], ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """Home Assistant's state of every entity in ``names`` (MQTT's only), once each one is ``ready``."""
+
+    def look() -> dict[str, Any] | None:
+        mqtt = set(hass.mqtt_entities())
+        states = {s["attributes"].get("friendly_name"): s for e, s in hass.states().items() if e in mqtt}
+        found = {name: states[name] for name in names if name in states}
+        return found if len(found) == len(names) and all(ready(s) for s in found.values()) else None
+
+    def missing() -> str:
+        mqtt = set(hass.mqtt_entities())
+        have = {s["attributes"].get("friendly_name"): s["state"] for e, s in hass.states().items() if e in mqtt}
+        return f"entities {sorted(names)} in Home Assistant; it has {have}\n{hass.output()}"
+
+    found: dict[str, Any] = wait_until(look, ENTITIES_TIMEOUT_S, missing, every=0.2)
+    return found
+
+
+def available(state: dict[str, Any]) -> bool:
+    return bool(state["state"] != "unavailable")
+
+
+def unavailable(state: dict[str, Any]) -> bool:
+    return not available(state)
+
+
+def assert_quiet_log(hass: HomeAssistant) -> None:
+    """No warning or error in Home Assistant's log about potwatch or MQTT (discovery, templates, payloads)."""
+    noisy = [
+        line
+        for line in hass.log().splitlines()
+        if NOISY.search(line) and ("potwatch" in line.lower() or "mqtt" in line.lower())
+    ]
+    assert not noisy, "Home Assistant logged:\n" + "\n".join(noisy)
+
+
+def test_every_entity_appears_with_its_class_and_unit(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    record_property("home_assistant_version", home_assistant.version)
+    service = potwatch_for(device).start()
+    prime(service, device)
+    configs = wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker")
+    states = entities_of(home_assistant, set(configs), available)
+    mqtt_names = {
+        s["attributes"].get("friendly_name")
+        for e, s in home_assistant.states().items()
+        if e in set(home_assistant.mqtt_entities())
+    }
+    assert mqtt_names == set(configs), "Home Assistant has MQTT entities potwatch did not announce"
+    for name, config in configs.items():
+        attributes = states[name]["attributes"]
+        assert attributes.get("device_class") == config.get("device_class"), name
+        assert attributes.get("unit_of_measurement") == config.get("unit_of_measurement"), name
+        if "options" in config:
+            assert attributes.get("options") == config["options"], name
+        if "event_types" in config:
+            assert attributes.get("event_types") == config["event_types"], name
+    # the reading itself arrives, in Home Assistant's (metric) unit: 100 °F on the pty
+    temperature = next(n for n, c in configs.items() if c.get("device_class") == "temperature" and "expire_after" in c)
+    reading = entities_of(home_assistant, {temperature}, lambda s: s["state"] not in ("unknown", "unavailable"))
+    assert float(reading[temperature]["state"]) == pytest.approx((100 - 32) * 5 / 9, abs=0.01)
+    assert_quiet_log(home_assistant)
+
+
+def test_availability_follows_sigterm_and_sigkill(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    service = potwatch_for(device).start()
+    prime(service, device)
+    names = set(wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker"))
+    entities_of(home_assistant, names, available)
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        signalled = time.time()
+        service.stop(sig)
+        gone = entities_of(home_assistant, names, unavailable)
+        after_s = max(epoch(s["last_changed"]) for s in gone.values()) - signalled
+        record_property(f"ha_unavailable_after_{sig.name.lower()}_ms", round(after_s * 1000, 1))
+        assert after_s < AVAILABILITY_LIMIT_S, f"{sig.name}: unavailable only {after_s:.3f} s later"
+
+        started = time.time()
+        service.start()
+        back = entities_of(home_assistant, names, available)
+        returned_s = max(epoch(s["last_changed"]) for s in back.values()) - started
+        record_property(f"ha_available_after_start_following_{sig.name.lower()}_ms", round(returned_s * 1000, 1))
+        prime(service, device)
+    assert_quiet_log(home_assistant)
+
+
+def test_the_acknowledge_button_acks_the_alert(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    service = potwatch_for(device).start()
+    prime(service, device)
+    configs = wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker")
+    button_name = next(n for n, c in configs.items() if "payload_press" in c)
+    event_name = next(n for n, c in configs.items() if "event_types" in c)
+    entity_ids = {
+        s["attributes"]["friendly_name"]: e
+        for e, s in entities_of(home_assistant, set(configs), available).items()
+        for e in [s["entity_id"]]
+    }
+
+    ramp(device, 222.0, 228.0)
+
+    def raised() -> dict[str, Any] | None:
+        alerts = service.get("/api/status")["alerts"]
+        return next((a for a in alerts if a["kind"] == "target_reached" and a["active"]), None)
+
+    alert = wait_until(raised, 20, lambda: f"a target_reached alert\n{service.log()}")
+    assert alert["level"] == "critical" and not alert["acked"]
+    # Home Assistant's event entity saw that very alert
+    entities_of(home_assistant, {event_name}, lambda s: s["attributes"].get("id") == alert["id"])
+
+    pressed = time.time()
+    home_assistant.call("button", "press", {"entity_id": entity_ids[button_name]})
+
+    def acked() -> dict[str, Any] | None:
+        alerts = service.get("/api/status")["alerts"]
+        return next((a for a in alerts if a["id"] == alert["id"] and a["acked"]), None)
+
+    done = wait_until(acked, 10, lambda: f"the alert acked by Home Assistant's button\n{service.log()}")
+    latency_s = epoch(done["acked_at"]) - pressed
+    record_property("ha_button_ack_latency_ms", round(latency_s * 1000, 1))
+    assert not done["active"]
+    assert latency_s < ACK_LIMIT_S, f"the ack took {latency_s:.3f} s"
+    assert_quiet_log(home_assistant)
+
+
+def test_entities_come_back_after_the_broker_and_home_assistant_restart(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    service = potwatch_for(device).start()
+    prime(service, device)
+    names = set(wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker"))
+    entities_of(home_assistant, names, available)
+
+    # killed, the broker comes back without its retained messages (persistence is off): potwatch sends them again
+    ha_broker.kill()
+    entities_of(home_assistant, names, unavailable)
+    started = time.time()
+    ha_broker.start()
+    back = entities_of(home_assistant, names, available)
+    record_property(
+        "ha_available_after_broker_start_ms",
+        round((max(epoch(s["last_changed"]) for s in back.values()) - started) * 1000, 1),
+    )
+    assert potwatch_configs(ha_broker).keys() == names, "potwatch did not announce everything again"
+
+    started = time.time()
+    home_assistant.restart()
+    back = entities_of(home_assistant, names, available)
+    record_property("ha_restart_s", round(home_assistant.started_in_s, 1))
+    record_property(
+        "ha_available_after_ha_start_ms",
+        round((max(epoch(s["last_changed"]) for s in back.values()) - started) * 1000, 1),
+    )
+    assert_quiet_log(home_assistant)
+
+
+def test_a_removed_probe_leaves_no_ghost_entity(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[..., ServiceProcess],
+) -> None:
+    spare = '[[probes]]\nid = "spare"\nlabel = "Spare pot"\nurl = "sim://"\n'
+    service = potwatch_for(device, spare).start()
+    prime(service, device)
+    with_spare = set(wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker"))
+    entities_of(home_assistant, with_spare, available)
+    service.stop()
+
+    service = potwatch_for(device).start()  # the spare probe taken out of the config
+    try:
+        prime(service, device)
+        wait_until(
+            lambda: set(potwatch_configs(ha_broker)) < with_spare,
+            20,
+            lambda: f"the spare's discovery cleared from the broker; it holds {sorted(potwatch_configs(ha_broker))}",
+        )
+        gone = with_spare - set(potwatch_configs(ha_broker))
+        wait_until(
+            lambda: not gone & {s["attributes"].get("friendly_name") for s in home_assistant.states().values()},
+            20,
+            lambda: f"Home Assistant to drop {sorted(gone)}",
+        )
+    finally:
+        service.stop()
+        # whatever potwatch left behind must not haunt the next tests on this broker
+        leftovers = [t for t, c in announced(ha_broker).items() if "spare" in c.get("unique_id", "")]
+        cleaner = Publisher(ha_broker)
+        for topic in [*leftovers, "potwatch/probe/spare/temperature"]:
+            cleaner.clear_retained(topic)
+        cleaner.close()
+
+
+def test_the_documented_automation_fires_once_per_critical_alert_across_restarts(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    automations = documented_automations()
+    home_assistant.automations_path.write_text(yaml.safe_dump(automations, allow_unicode=True, sort_keys=False))
+    home_assistant.call("automation", "reload", {})
+    # the one acting on an alert: on the event entity or on the alert topic, whichever the docs chose
+    on_alert = next(a for a in automations if re.search(r"potwatch_alert|cook/alert", json.dumps(a)))
+
+    def automation_state() -> dict[str, Any] | None:
+        return next(
+            (
+                s
+                for e, s in home_assistant.states().items()
+                if e.startswith("automation.") and s["attributes"].get("friendly_name") == on_alert["alias"]
+            ),
+            None,
+        )
+
+    wait_until(automation_state, 30, f"Home Assistant to load the automation {on_alert['alias']!r}")
+    firings: set[str] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        """Every run of the automation leaves a new last_triggered; runs are seconds apart here."""
+        while not stop.is_set():
+            try:
+                state = automation_state()
+            except httpx.HTTPError:
+                state = None  # Home Assistant restarting; last_triggered survives it
+            if state is not None and state["attributes"].get("last_triggered"):
+                firings.add(state["attributes"]["last_triggered"])
+            stop.wait(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        service = potwatch_for(device).start()
+        prime(service, device)
+        names = set(wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker"))
+        entities_of(home_assistant, names, available)
+        ramp(device, 222.0, 228.0)
+
+        def critical() -> list[dict[str, Any]]:
+            return [a for a in service.get("/api/status")["alerts"] if a["level"] == "critical"]
+
+        wait_until(critical, 20, lambda: f"a critical alert\n{service.log()}")
+        wait_until(lambda: firings, 10, "the documented automation to fire on the critical alert")
+        raised = {a["id"] for a in critical()}
+
+        service.stop(signal.SIGTERM)
+        entities_of(home_assistant, names, unavailable)
+        service.start()
+        prime(service, device)
+        entities_of(home_assistant, names, available)
+
+        ha_broker.kill()
+        entities_of(home_assistant, names, unavailable)
+        ha_broker.start()
+        entities_of(home_assistant, names, available)
+
+        home_assistant.restart()
+        entities_of(home_assistant, names, available)
+        # the state change that brings the event entity back is handled before the REST API shows it
+        raised |= {a["id"] for a in critical()}
+    finally:
+        stop.set()
+        watcher.join(5)
+    record_property("ha_automation_firings", len(firings))
+    record_property("ha_critical_alerts", len(raised))
+    assert len(firings) == len(raised), (
+        f"the documented automation ran {len(firings)} times for {len(raised)} critical alert(s): {sorted(firings)}"
+    )
