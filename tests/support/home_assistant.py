@@ -334,7 +334,8 @@ def documented_automations(repo: Path = REPO) -> list[dict[str, Any]]:
     A YAML file under docs/ whose name says ``automation`` wins; otherwise the
     ```yaml blocks of docs/mqtt.md that hold an ``automation:`` list.
     """
-    files = sorted((repo / "docs").rglob("*automation*.y*ml"))
+    # the current spelling's file (the older releases' file holds the same automations)
+    files = [f for f in [repo / "docs" / "ha" / "automations.yaml"] if f.exists()]
     texts = [f.read_text() for f in files]
     if not texts:
         markdown = (repo / "docs" / "mqtt.md").read_text()
