@@ -202,7 +202,7 @@ def test_the_acknowledge_button_acks_the_alert(
     event_name = next(n for n, c in configs.items() if "event_types" in c)
     entity_ids = {
         s["attributes"]["friendly_name"]: e
-        for e, s in entities_of(home_assistant, set(configs), available).items()
+        for e, s in entities_of(home_assistant, set(configs), announced_available(configs)).items()
         for e in [s["entity_id"]]
     }
 
@@ -277,7 +277,7 @@ def test_a_removed_probe_leaves_no_ghost_entity(
     service = potwatch_for(device, spare).start()
     prime(service, device)
     with_spare = set(wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker"))
-    entities_of(home_assistant, with_spare, available)
+    entities_of(home_assistant, with_spare, announced_available(potwatch_configs(ha_broker)))
     service.stop()
 
     service = potwatch_for(device).start()  # the spare probe taken out of the config
