@@ -47,22 +47,63 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+class _Steady(threading.Thread):
+    """The thermometer between the test's own writes: the last value again every second.
+
+    A probe that falls silent is lost at its stale timeout, and then (rightly) unavailable in
+    Home Assistant; these tests restart potwatch, the broker and Home Assistant, which takes
+    longer than that timeout, and the pot in them is not meant to have gone quiet.
+    """
+
+    def __init__(self, device: PtyDevice) -> None:
+        super().__init__(daemon=True)
+        self.device, self.value = device, 100.0
+        self.quiet = threading.Event()  # set while a ramp writes by itself
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(1.0):
+            if not self.quiet.is_set():
+                try:
+                    self.device.write(f"{self.value:.2f}\n".encode())
+                except OSError:  # the test is over and its pty closed
+                    self.stopped.set()
+
+
+_steady: dict[int, _Steady] = {}
+
+
+def _steady_for(device: PtyDevice) -> _Steady:
+    steady = _steady.get(id(device))
+    if steady is None or steady.stopped.is_set() or steady.device is not device:
+        steady = _steady[id(device)] = _Steady(device)
+        steady.start()
+    return steady
+
+
 def prime(service: ServiceProcess, device: PtyDevice) -> None:
-    """Write readings until the serial driver has the port open and one is through."""
+    """Write readings until the serial driver has the port open and one is through; then keep the probe alive."""
+    steady = _steady_for(device)
 
     def through() -> bool:
-        device.write(b"100.00\n")
+        device.write(f"{steady.value:.2f}\n".encode())
         return bool(service.get("/api/status")["probes"][0]["state"] == "ok")
 
     wait_until(through, 20, "the serial driver to deliver a reading", every=0.2)
 
 
 def ramp(device: PtyDevice, start_f: float, end_f: float, step_f: float = 0.1) -> None:
-    value = start_f
-    while value <= end_f:
-        device.write(f"{value:.2f}\n".encode())
-        value += step_f
-        time.sleep(0.01)
+    steady = _steady_for(device)
+    steady.quiet.set()
+    try:
+        value = start_f
+        while value <= end_f:
+            device.write(f"{value:.2f}\n".encode())
+            steady.value = value
+            value += step_f
+            time.sleep(0.01)
+    finally:
+        steady.quiet.clear()
 
 
 def potwatch_configs(broker: Broker) -> dict[str, dict[str, Any]]:
@@ -94,6 +135,9 @@ def available(state: dict[str, Any]) -> bool:
     return bool(state["state"] != "unavailable")
 
 
+_conditional_seen: set[str] = set()
+
+
 def announced_available(configs: dict[str, dict[str, Any]]) -> Callable[[dict[str, Any]], bool]:
     """Available, except an entity whose own availability follows a value that does not apply yet.
 
@@ -104,7 +148,8 @@ def announced_available(configs: dict[str, dict[str, Any]]) -> Callable[[dict[st
         name
         for name, config in configs.items()
         if any("value_template" in entry for entry in config.get("availability", []))
-    }
+    } or set(_conditional_seen)  # read while the broker had just lost its retained configs: the last known
+    _conditional_seen.update(conditional)
 
     def ready(state: dict[str, Any]) -> bool:
         return available(state) or state["attributes"].get("friendly_name") in conditional
