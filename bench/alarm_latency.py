@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
 
+from bench.stats import summary
 from service.alarm.part import AlarmPart
 from service.config import AlarmConfig
 from service.core.cook import Kitchen, ProbeSetup
@@ -37,11 +37,6 @@ from service.runtime.hub import Hub
 from tests.support.alarm import RecordingChannel
 from tests.support.clock import HandClock
 from tests.support.receiver import Receiver
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
 async def trial(push_delay: float) -> tuple[dict[str, float], float]:
@@ -132,11 +127,7 @@ async def real_main(trials: int) -> None:
                 received[kind].append(value)
     print(f"{trials} trials, real push channels to a local receiver")
     for kind, values in received.items():
-        ms = [v * 1000 for v in values]
-        print(
-            f"  decided → {kind}:// request received: median {statistics.median(ms):.2f} ms, "
-            f"p99 {quantile(ms, 0.99):.2f} ms, max {max(ms):.2f} ms"
-        )
+        print(f"  decided → {kind}:// request received: {summary([v * 1000 for v in values])}")
 
 
 async def main_async(trials: int, push_delay: float) -> None:
@@ -149,16 +140,8 @@ async def main_async(trials: int, push_delay: float) -> None:
         silent.append(s)
     print(f"{trials} trials, push delay {push_delay:g} s")
     for kind, values in began.items():
-        ms = [v * 1000 for v in values]
-        print(
-            f"  decided → {kind} deliver(): median {statistics.median(ms):.2f} ms, "
-            f"p99 {quantile(ms, 0.99):.2f} ms, max {max(ms):.2f} ms"
-        )
-    ms = [v * 1000 for v in silent]
-    print(
-        f"  ack → last channel silent: median {statistics.median(ms):.2f} ms, "
-        f"p99 {quantile(ms, 0.99):.2f} ms, max {max(ms):.2f} ms"
-    )
+        print(f"  decided → {kind} deliver(): {summary([v * 1000 for v in values])}")
+    print(f"  ack → last channel silent: {summary([v * 1000 for v in silent])}")
 
 
 def main() -> None:

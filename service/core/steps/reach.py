@@ -282,10 +282,8 @@ class ReachMachine:
         rate, rate_sigma = whole
         line_sigma = rate_sigma
         half = _slope(recent.newer(), noise)
-        turning = 0.0
-        if half is not None:
-            turning = max(rate - half[0], 0.0)  # how far the slope fell inside the window: uncertainty
-        slowing = half is not None and half[0] < rate
+        turning = max(rate - half[0], 0.0) if half is not None else 0.0  # how far the slope fell: uncertainty
+        slowing = turning > 0.0
         if half is not None and slowing:
             # slowing down (the heat turned down): the slope now is lower still than the newer
             # half's, whose middle is a quarter of the window back; noise makes this later, not earlier
@@ -293,7 +291,7 @@ class ReachMachine:
         elif half is not None:
             # speeding up (a syrup's climb steepens as it thickens): the slope now is higher than the
             # line's, whose middle is half a window back, by twice the halves' difference; only the
-            # part of that difference that noise cannot explain is carried on, so noise never adds
+            # part of that difference that noise cannot explain is carried on, so noise rarely adds
             gain = 2.0 * (half[0] - rate)
             doubt = 2.0 * math.sqrt(max(half[1] ** 2 - rate_sigma**2, 0.0))
             rate += max(gain - ACCEL_SIGMAS * doubt, 0.0)
