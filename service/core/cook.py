@@ -152,6 +152,23 @@ class Kitchen:
         self.pressure_hpa: float | None = None
         self._applied_offset: dict[str, float] = {}
 
+    def forget_probe(self, probe_id: str) -> bool:
+        """Drop a probe the config no longer names, unless a running cook still follows it.
+
+        A resumed time line knows every probe it ever had; one taken out of the
+        config would otherwise live on in the status, on the page and as a
+        retained Home Assistant entity that nothing feeds. A running cook's probe
+        stays: its cook has to go on saying the probe is lost.
+        """
+        if probe_id not in self.probes or any(c.probe == probe_id and c.ended_at is None for c in self.cooks.values()):
+            return False
+        del self.probes[probe_id]
+        for key in [k for k in self.tracks if k[0] == probe_id]:
+            del self.tracks[key]
+        self._applied_offset.pop(probe_id, None)
+        self.labels.pop(probe_id, None)
+        return True
+
     # ---- the one entry point -------------------------------------------
 
     def handle(self, event: Event) -> list[Output]:

@@ -193,6 +193,12 @@ def _resume(
             health.stale_after = setup.stale_after
             health.lag_s = setup.lag_s
             health.altitude_m = setup.altitude_m
+    configured = {s.id for s in setups}
+    for probe_id in [p for p in kitchen.probes if p not in configured]:
+        if kitchen.forget_probe(probe_id):
+            log.info("history: probe %s is no longer in the config: dropped", probe_id)
+        else:
+            log.warning("history: probe %s is no longer in the config, but a running cook follows it", probe_id)
     recorder.begin_run(run_info(run_id, chain, recorder.boot(), setups, clock))
     took = time.perf_counter() - started
     for cook_id in unfinished:

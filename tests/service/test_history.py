@@ -239,6 +239,29 @@ async def test_resume_rebuilds_the_kitchen_exactly(tmp_path: Path) -> None:
         fresh.store.close()
 
 
+async def test_a_probe_taken_out_of_the_config_is_dropped_on_resume_unless_a_cook_follows_it(tmp_path: Path) -> None:
+    """Else it lives on in the status, on the page and as a retained Home Assistant entity nothing feeds."""
+    path = tmp_path / "h.db"
+    clock = HandClock()
+    recorder = recorder_for(path)
+    kitchen, _ = restore_now(recorder, [ProbeSetup("pot"), ProbeSetup("spare"), ProbeSetup("oven")], clock)
+    hub = Hub(kitchen, clock, PROFILES)
+    recorder.attach(hub)
+    recorder.start()
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "oven"))
+    for _ in range(5):
+        clock.t += 1.0
+        for probe in ("pot", "spare", "oven"):
+            hub.apply(Sample(clock.t, probe, "", 90.0))
+    stop(recorder, clean=False)
+
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], HandClock())
+    # the spare is gone with all it held; the oven stays, for its running cook has to say it is lost
+    assert set(restored.probes) == {"pot", "oven"}
+    assert {key[0] for key in restored.tracks} <= {"pot", "oven"}
+    assert restored.cooks["1-c1"].probe == "oven"
+
+
 async def test_acked_alerts_stay_acked_and_unacked_ones_ring_again(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     clock = HandClock()
