@@ -100,6 +100,7 @@ WARN_IGNORED = 20  # after this many ignored commands, say so at debug level onl
 
 REACHED_STAGES = ("reached", "overshoot")
 PROBE_LEAVES = ("temperature", "availability")  # what we publish under <base>/probe/<id>/
+GHOST_STATE_DELAY_S = 2.0  # a removed probe's state topics are emptied this long after its discovery config
 
 
 # ---- payloads: pure functions of what the hub says ---------------------------------------
@@ -275,11 +276,14 @@ class MqttPublisher:
         birth = status_topic(instance)
         if birth:
             subscriptions.append((birth, 1))
-        # read back what we left retained, to clear what is no longer ours to announce
-        subscriptions.append((self.topics.probes_wildcard, 1))
+        # read back what we left retained, to clear what is no longer ours to announce: the
+        # discovery configs first (the broker replays in subscription order), so that Home
+        # Assistant drops a ghost entity before its state topic is emptied under it (an
+        # entity that still exists logs "Erroneous JSON" and a template error on the empty state)
         announced = config_wildcard(instance)
         if announced:
             subscriptions.append((announced, 1))
+        subscriptions.append((self.topics.probes_wildcard, 1))
         link = self._link = MqttLink(self.settings, subscriptions=subscriptions, name="mqtt")
         link.start()
         log.info("mqtt: publishing to %s under %s/", self.settings.server, self.topics.base)
@@ -509,15 +513,23 @@ class MqttPublisher:
         subscription, and what a Home Assistant installed later would discover.
         Our own live messages echo back unretained, and a clear comes back empty.
         """
-        if not event.retain or not event.payload:
+        if not event.retain or not event.payload or not self._is_ghost(event.topic):
             return
+        if self.config.discovery_prefix and event.topic.startswith(f"{self.topics.base}/probe/"):
+            # Home Assistant drops the entity a moment after its config is cleared (the configs
+            # come back first); a state emptied under a live entity logs a JSON and a template error
+            asyncio.get_running_loop().call_later(GHOST_STATE_DELAY_S, self._clear_ghost, event.topic)
+            return
+        self._clear_ghost(event.topic)
+
+    def _is_ghost(self, topic: str) -> bool:
         instance = self._instance()
-        current = probe_topics(instance) | {m.topic for m in announce(instance) if m.payload}
-        if event.topic in current:
-            return
-        if self._send(Message(event.topic, "", retain=True, qos=1)):
+        return topic not in probe_topics(instance) | {m.topic for m in announce(instance) if m.payload}
+
+    def _clear_ghost(self, topic: str) -> None:
+        if self._is_ghost(topic) and self._send(Message(topic, "", retain=True, qos=1)):
             self.stats["cleared"] += 1
-            log.info("mqtt: cleared %s (no longer announced)", event.topic)
+            log.info("mqtt: cleared %s (no longer announced)", topic)
 
     def _ignore(self, why: str, event: LinkMessage) -> None:
         self.stats["ignored"] += 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -42,6 +42,8 @@ from tests.support.net import free_port
 from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+# the kitchen light and the phone that the documented automations call (a custom integration)
+STAND_INS = Path(__file__).resolve().parent / "ha_stand_ins"
 # the first start creates .storage and compiles its translations: minutes on a busy 2-core machine
 START_TIMEOUT_S = 240.0
 STOP_TIMEOUT_S = 60.0
@@ -53,13 +55,20 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def ha_venv(log_dir: Path) -> Path:
-    """The cached Home Assistant venv, built by scripts/ha-venv when missing; skip (fail under CI) if it cannot be."""
+def ha_venv(log_dir: Path, version: str | None = None) -> Path:
+    """The cached venv of Home Assistant ``version`` (None: the newest this machine runs), built when missing.
+
+    Skipped (failed under CI) when it cannot be built: no package index, no Python it runs on.
+    """
     log = log_dir / "ha-venv.log"
+    env = dict(os.environ)
+    if version is not None:
+        env["POTWATCH_HA_VERSION"] = version
     with log.open("w") as out:
         try:
             done = subprocess.run(
                 [str(REPO / "scripts" / "ha-venv")],
+                env=env,
                 stdout=subprocess.PIPE,
                 stderr=out,
                 text=True,
@@ -97,6 +106,7 @@ websocket_api:
 logger:
   default: info
 automation: !include automations.yaml
+kitchen_stand_ins:
 """
 
 
@@ -128,9 +138,21 @@ class HomeAssistant:
     def automations_path(self) -> Path:
         return self.config_dir / "automations.yaml"
 
+    @property
+    def stand_in_calls_path(self) -> Path:
+        return self.config_dir / "stand_ins.jsonl"
+
+    def stand_in_calls(self, service: str) -> list[dict[str, Any]]:
+        """The data of every call the automations made to ``service`` (the light, the phone), in order."""
+        if not self.stand_in_calls_path.exists():
+            return []
+        calls = [json.loads(line) for line in self.stand_in_calls_path.read_text().splitlines() if line]
+        return [c["data"] for c in calls if c["service"] == service]
+
     def write_config(self) -> None:
         self.config_dir.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "configuration.yaml").write_text(CONFIGURATION.format(port=self.port))
+        shutil.copytree(STAND_INS, self.config_dir / "custom_components" / "kitchen_stand_ins", dirs_exist_ok=True)
         if not self.automations_path.exists():
             self.automations_path.write_text("[]\n")
 
@@ -328,25 +350,20 @@ def friendly_name(config: dict[str, Any]) -> str:
     return f"{config['device']['name']} {config['name']}"
 
 
-def documented_automations(repo: Path = REPO) -> list[dict[str, Any]]:
-    """The automations the docs give a user, exactly as written there.
+# Home Assistant 2024.10 renamed the automation keys (triggers/trigger, actions/action)
+NEW_AUTOMATION_SPELLING = (2024, 10)
 
-    A YAML file under docs/ whose name says ``automation`` wins; otherwise the
-    ```yaml blocks of docs/mqtt.md that hold an ``automation:`` list.
-    """
-    # the current spelling's file (the older releases' file holds the same automations)
-    files = [f for f in [repo / "docs" / "ha" / "automations.yaml"] if f.exists()]
-    texts = [f.read_text() for f in files]
-    if not texts:
-        markdown = (repo / "docs" / "mqtt.md").read_text()
-        texts = re.findall(r"^```yaml\n(.*?)^```", markdown, flags=re.DOTALL | re.MULTILINE)
-    found: list[dict[str, Any]] = []
-    for text in texts:
-        loaded = yaml.safe_load(text)
-        if isinstance(loaded, dict) and isinstance(loaded.get("automation"), list):
-            found += loaded["automation"]
-        elif isinstance(loaded, list) and files:
-            found += loaded
-    if not found:
-        raise AssertionError("no automation found in docs/ (a YAML file, or a yaml block in docs/mqtt.md)")
-    return found
+
+def release(version: str) -> tuple[int, int]:
+    """``"2024.3.3"`` → ``(2024, 3)``: what the docs' version notes compare."""
+    year, month = version.split(".")[:2]
+    return int(year), int(month)
+
+
+def documented_automations(ha_version: str, repo: Path = REPO) -> list[dict[str, Any]]:
+    """The automations docs/ha gives a user of this Home Assistant release, exactly as written there."""
+    name = "automations.yaml" if release(ha_version) >= NEW_AUTOMATION_SPELLING else "automations-before-2024.10.yaml"
+    loaded = yaml.safe_load((repo / "docs" / "ha" / name).read_text())
+    if not isinstance(loaded, list) or not loaded:
+        raise AssertionError(f"docs/ha/{name} holds no list of automations")
+    return loaded

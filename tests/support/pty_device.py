@@ -31,7 +31,12 @@ class PtyDevice:
         self.closed = False
 
     def write(self, data: bytes) -> None:
-        """Write all of ``data``; blocks while the pty buffer is full (call from a thread for big data)."""
+        """Write all of ``data``; blocks while the pty buffer is full (call from a thread for big data).
+
+        Unplugged, it raises: the fd number may by now belong to another test's pty.
+        """
+        if self.closed:
+            raise OSError(errno.EBADF, "the device is unplugged")
         view = memoryview(data)
         while view:
             try:
