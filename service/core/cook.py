@@ -136,10 +136,6 @@ class Kitchen:
 
     def __init__(self, probes: Iterable[ProbeSetup] = (), *, id_prefix: str = "") -> None:
         self.probes: dict[str, ProbeHealth] = {}
-        for setup in probes:
-            self.probes[setup.id] = ProbeHealth(
-                setup.id, setup.stale_after, setup.boil_c, lag_s=setup.lag_s, altitude_m=setup.altitude_m
-            )
         self.tracks: dict[tuple[str, str], Track] = {}
         self.cooks: dict[str, Cook] = {}
         self.alerts: dict[str, Alert] = {}
@@ -151,18 +147,42 @@ class Kitchen:
         self.now = 0.0
         self.pressure_hpa: float | None = None
         self._applied_offset: dict[str, float] = {}
+        self.configure(probes)
 
-    def forget_probe(self, probe_id: str) -> bool:
-        """Drop a probe the config no longer names, unless a running cook still follows it.
+    def configure(self, setups: Iterable[ProbeSetup]) -> list[str]:
+        """The probes of one start: new ones added, this config's settings, removed ones forgotten.
 
-        A resumed time line knows every probe it ever had; one taken out of the
-        config would otherwise live on in the status, on the page and as a
-        retained Home Assistant entity that nothing feeds. A running cook's probe
-        stays: its cook has to go on saying the probe is lost.
+        Applied at the start of every run, live and in a replay alike (restore.py
+        replays each recorded run's setups where that run began), so that a
+        replayed time line has the same probes at the same moments and gives the
+        same alerts with the same ids. Returns the probes the config dropped that
+        a running cook keeps (its cook has to go on saying the probe is lost).
         """
-        if probe_id not in self.probes or any(c.probe == probe_id and c.ended_at is None for c in self.cooks.values()):
+        wanted = {s.id: s for s in setups}
+        for setup in wanted.values():
+            health = self.probes.get(setup.id)
+            if health is None:
+                self.probes[setup.id] = ProbeHealth(
+                    setup.id, setup.stale_after, setup.boil_c, lag_s=setup.lag_s, altitude_m=setup.altitude_m
+                )
+                continue
+            health.stale_after = setup.stale_after
+            health.lag_s = setup.lag_s
+            health.altitude_m = setup.altitude_m
+        kept: list[str] = []
+        for probe_id in [p for p in self.probes if p not in wanted]:
+            if not self._forget_probe(probe_id):
+                kept.append(probe_id)
+        return kept
+
+    def _forget_probe(self, probe_id: str) -> bool:
+        """A probe taken out of the config: else it lives on in the status, on the page and as a
+        retained Home Assistant entity that nothing feeds, and goes "lost"."""
+        if any(c.probe == probe_id and c.ended_at is None for c in self.cooks.values()):
             return False
-        del self.probes[probe_id]
+        health = self.probes.pop(probe_id)
+        if health.trouble_alert is not None:
+            self._clear(self.now, health.trouble_alert, [])  # its lost/fault warning stops ringing with it
         for key in [k for k in self.tracks if k[0] == probe_id]:
             del self.tracks[key]
         self._applied_offset.pop(probe_id, None)

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 from service import __version__
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.probes import ProbeHealth
 from service.history import checkpoint
 from service.history.codec import SELECT_EVENTS, row_event, setups_from_json
 from service.history.reader import HistoryReader
@@ -42,7 +41,8 @@ from service.runtime.clock import Clock, ScaledClock
 
 log = logging.getLogger(__name__)
 
-SELECT_REPLAY = f"{SELECT_EVENTS} WHERE seq > ? ORDER BY seq"
+# the run each event was recorded in, first: a run's setups apply where it began
+SELECT_REPLAY = SELECT_EVENTS.replace("SELECT ", "SELECT run, ", 1) + " WHERE seq > ? ORDER BY seq"
 
 Restore = Callable[[list[ProbeSetup], Clock], Awaitable[tuple[Kitchen, Clock]]]
 
@@ -118,16 +118,9 @@ def _starting_point(
             log.warning("history: ignoring a kitchen snapshot that does not load (%s); replaying from the start", exc)
         else:
             if kitchen.id_prefix == f"{chain}-":
-                for setup in setups:  # a probe the config added since
-                    if setup.id not in kitchen.probes:
-                        kitchen.probes[setup.id] = ProbeHealth(
-                            setup.id, setup.stale_after, setup.boil_c, lag_s=setup.lag_s, altitude_m=setup.altitude_m
-                        )
                 return kitchen, int(found[0]), "a snapshot"
-    # the probes as the time line began with them (exact), then any the config added since
-    known = setups_from_json(chain_setups)
-    ids = {s.id for s in known}
-    return Kitchen([*known, *(s for s in setups if s.id not in ids)], id_prefix=f"{chain}-"), after_seq, "its start"
+    # the probes as the time line began with them; each later run's come where it began
+    return Kitchen(setups_from_json(chain_setups), id_prefix=f"{chain}-"), after_seq, "its start"
 
 
 def _resume(
@@ -155,9 +148,19 @@ def _resume(
     started = time.perf_counter()
     kitchen, after, origin = _starting_point(conn, chain, head[0], head[1], setups)
     handle = kitchen.handle
+    # the later runs of this time line, each with the probes its start gave the kitchen
+    starts = {
+        int(r[0]): setups_from_json(r[1])
+        for r in conn.execute(
+            "SELECT id, setups FROM runs WHERE chain = ? AND id != ? AND after_seq >= ? ORDER BY id",
+            (chain, chain, after),
+        )
+    }
     count = 0
     for row in conn.execute(SELECT_REPLAY, (after,)):
-        event = row_event(row)
+        while starts and min(starts) <= row[0]:
+            kitchen.configure(starts.pop(min(starts)))
+        event = row_event(row[1:])
         count += 1
         try:
             handle(event)
@@ -186,19 +189,15 @@ def _resume(
     now_line = resumed_now(last_at, last_wall, run, recorder.boot(), time.monotonic(), time.time(), clock.speed)
     now_line = max(now_line, kitchen.now)
     clock = continued_clock(clock, now_line)
-    # the config of this start decides staleness from now on
-    for setup in setups:
-        health = kitchen.probes.get(setup.id)
-        if health is not None:
-            health.stale_after = setup.stale_after
-            health.lag_s = setup.lag_s
-            health.altitude_m = setup.altitude_m
-    configured = {s.id for s in setups}
-    for probe_id in [p for p in kitchen.probes if p not in configured]:
-        if kitchen.forget_probe(probe_id):
-            log.info("history: probe %s is no longer in the config: dropped", probe_id)
-        else:
-            log.warning("history: probe %s is no longer in the config, but a running cook follows it", probe_id)
+    for start in sorted(starts):  # runs that recorded no event
+        kitchen.configure(starts[start])
+    # this start's probes, as every start's were: settings from this config, removed ones dropped
+    before = set(kitchen.probes)
+    kept = kitchen.configure(setups)
+    for probe_id in sorted(before - set(kitchen.probes)):
+        log.info("history: probe %s is no longer in the config: dropped", probe_id)
+    for probe_id in kept:
+        log.warning("history: probe %s is no longer in the config, but a running cook follows it", probe_id)
     recorder.begin_run(run_info(run_id, chain, recorder.boot(), setups, clock))
     took = time.perf_counter() - started
     for cook_id in unfinished:

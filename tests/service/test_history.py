@@ -262,6 +262,57 @@ async def test_a_probe_taken_out_of_the_config_is_dropped_on_resume_unless_a_coo
     assert restored.cooks["1-c1"].probe == "oven"
 
 
+def _started(path: Path, setups: list[ProbeSetup], clock: HandClock) -> tuple[Hub, HistoryRecorder]:
+    """A start of the service on ``path`` with these probes configured."""
+    recorder = recorder_for(path)
+    kitchen, _ = restore_now(recorder, setups, clock)
+    clock.t = max(clock.t, kitchen.now)
+    hub = Hub(kitchen, clock, PROFILES)
+    recorder.attach(hub)
+    recorder.start()
+    return hub, recorder
+
+
+async def test_a_probe_dropped_at_one_restart_stays_dropped_in_the_replay_of_the_next(tmp_path: Path) -> None:
+    """The replay gives each run the probes its own start had: the same alerts, the same ids, the same acks.
+
+    Were the removed oven back in the replay, a recorded tick past its stale
+    timeout would raise a "lost" that never happened live, shift every later
+    alert id by one, and land the cook's acknowledgement on the wrong alert.
+    """
+    path = tmp_path / "h.db"
+    clock = HandClock()
+    hub, recorder = _started(path, [ProbeSetup("pot", 10.0), ProbeSetup("oven", 10.0)], clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    for _ in range(5):
+        clock.t += 1.0
+        hub.apply(Tick(clock.t))
+        hub.apply(Sample(clock.t, "pot", "", f_to_c(200.0)))
+        hub.apply(Sample(clock.t, "oven", "", 90.0))
+    stop(recorder, clean=False)
+
+    hub, recorder = _started(path, [ProbeSetup("pot", 10.0)], clock)  # the oven taken out of the config
+    assert "oven" not in hub.kitchen.probes
+    out: list[Output] = []
+    for _ in range(15):  # the pot drops out: lost, on a recorded tick
+        clock.t += 1.0
+        out += hub.apply(Tick(clock.t))
+    for value in [*climb(200.0, 226.0, 60), *[226.0] * 10]:
+        clock.t += 1.0
+        out += hub.apply(Tick(clock.t))
+        out += hub.apply(Sample(clock.t, "pot", "", f_to_c(value)))
+    reached = next(o.alert.id for o in out if isinstance(o, AlertRaised) and o.alert.kind.value == "target_reached")
+    hub.apply(Acknowledge(clock.t, reached))
+    live = {a.id: (a.kind.value, a.probe, a.acked, a.active) for a in hub.kitchen.alerts.values()}
+    stop(recorder, clean=False)
+
+    hub, recorder = _started(path, [ProbeSetup("pot", 10.0)], HandClock(clock.t))
+    replayed = {a.id: (a.kind.value, a.probe, a.acked, a.active) for a in hub.kitchen.alerts.values()}
+    stop(recorder)
+    assert replayed == live
+    assert live[reached] == ("target_reached", "pot", True, False)
+
+
 async def test_acked_alerts_stay_acked_and_unacked_ones_ring_again(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     clock = HandClock()
