@@ -167,6 +167,14 @@ class MqttConfig(Model):
         """An instance without a base topic of its own gets ``potwatch/<instance>``: two never share topics."""
         if isinstance(data, dict) and data.get("instance") and "base_topic" not in data:
             return {**data, "base_topic": f"potwatch/{data['instance']}"}
+        if isinstance(data, dict) and data.get("instance") and str(data.get("base_topic", "")).strip("/") == "potwatch":
+            # the same topics and discovery node as the potwatch without an instance: each would
+            # overwrite the other's state and clear the other's entities as ghosts at every connect
+            raise ValueError(
+                f'instance = "{data["instance"]}" with base_topic = "potwatch" shares every topic with the '
+                f'potwatch that has no instance: remove base_topic (it becomes "potwatch/{data["instance"]}") '
+                "or give this one a base topic of its own"
+            )
         return data
 
     @field_validator("unit", mode="before")

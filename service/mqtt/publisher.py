@@ -213,7 +213,7 @@ class MqttPublisher:
         self._link: MqttLink | None = None
         self._last_id = 0
         self._last_state: str | None = None
-        self._backlog = 0  # alerts handed to paho while disconnected
+        self._held_alerts: list[str] = []  # ids of alerts raised while disconnected, oldest first
         self._announced_expiry: dict[str, int | None] = {}
         self._probe_online: dict[str, str] = {}  # the last availability sent per probe, since the last connect
         self.stats = {
@@ -224,6 +224,7 @@ class MqttPublisher:
             "commands": 0,
             "ignored": 0,
             "cleared": 0,
+            "not_resent": 0,  # held alerts acknowledged or cleared before the broker came back
         }
 
     @classmethod
@@ -365,20 +366,37 @@ class MqttPublisher:
             self._send_alert(alert_json(out.alert, self._hub.clock))
 
     def _send_alert(self, alert: AlertView) -> None:
-        """An alert is news, not state: while the broker is away paho keeps it (QoS 1) and sends it once back."""
+        """An alert is news, not state: while the broker is away it is held here, and sent once it is back."""
         link = self._link
-        message = Message(self.topics.cook_alert, dumps(alert_payload(alert)), retain=False, qos=1)
         if link is None:
             self.stats["refused"] += 1
             return
         if not link.connected:
-            if self._backlog >= ALERT_BACKLOG:
+            if len(self._held_alerts) >= ALERT_BACKLOG:
                 self.stats["refused"] += 1
-                log.warning("mqtt: %d alerts wait for the broker; alert %s dropped", self._backlog, alert["id"])
+                log.warning(
+                    "mqtt: %d alerts wait for the broker; alert %s dropped", len(self._held_alerts), alert["id"]
+                )
                 return
-            self._backlog += 1
-        link.publish(message.topic, message.payload, qos=1, retain=False)
+            self._held_alerts.append(alert["id"])
+            return
+        link.publish(self.topics.cook_alert, dumps(alert_payload(alert)), qos=1, retain=False)
         self.stats["published"] += 1
+
+    def _send_held_alerts(self, hub: Hub) -> None:
+        """The alerts raised while the broker was away, as they stand now: the acknowledged and the cleared left out.
+
+        Held here rather than in paho's queue, which would send them as they were
+        raised: an alarm the cook stopped meanwhile would reach Home Assistant as
+        unacknowledged, and its automation would notify the phone of it.
+        """
+        held, self._held_alerts = self._held_alerts, []
+        for alert_id in held:
+            alert = hub.kitchen.alerts.get(alert_id)
+            if alert is None or alert.acked or alert.cleared:
+                self.stats["not_resent"] += 1
+                continue
+            self._send_alert(alert_json(alert, hub.clock))
 
     def _send_reading(self, hub: Hub, reading: Mapping[str, Any]) -> None:
         probe_id = reading["probe"]
@@ -478,9 +496,9 @@ class MqttPublisher:
             try:
                 if isinstance(event, LinkUp):
                     self.stats["connects"] += 1
-                    self._backlog = 0
                     self._probe_online.clear()  # a broker that lost its retained state gets them again
                     self._announce_all(hub)
+                    self._send_held_alerts(hub)
                 elif isinstance(event, LinkDown):
                     pass  # the link logged it; readings and state wait for the next LinkUp
                 elif event.topic == birth:
@@ -489,6 +507,8 @@ class MqttPublisher:
                         self._announce_all(hub)
                 elif self._is_ours(event.topic):
                     self._clear_if_gone(event)
+                elif event.topic.startswith(f"{self.topics.base}/probe/"):
+                    pass  # someone's retained note under a probe, read back with ours: not a command
                 else:
                     await self._command(hub, event)
             except Exception:

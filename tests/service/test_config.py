@@ -120,3 +120,11 @@ def test_an_instance_names_the_device_and_the_default_base_topic(
     config = load_config(write(tmp_path, f'[mqtt]\nurl = "mqtt://pi"\n{mqtt}'))
     assert config.mqtt is not None
     assert (config.mqtt.base_topic, config.mqtt.device_name) == (base_topic, device)
+
+
+def test_an_instance_on_the_default_base_topic_is_refused_saying_what_to_change(tmp_path: Path) -> None:
+    """It would share every topic and the discovery node with the potwatch that has no instance."""
+    path = write(tmp_path, '[mqtt]\nurl = "mqtt://pi"\nbase_topic = "potwatch"\ninstance = "kitchen"\n')
+    _, problems = config_problems(path)
+    assert len(problems) == 1
+    assert 'remove base_topic (it becomes "potwatch/kitchen")' in problems[0]

@@ -613,6 +613,53 @@ def test_broker_restart_republishes_everything_and_the_outage_alert_once(
         held.release()
 
 
+def test_an_alert_acknowledged_during_the_outage_is_not_sent_when_the_broker_is_back(
+    service: ServiceProcess,
+    device: PtyDevice,
+    mosquitto: Broker,  # noqa: F811
+) -> None:
+    """The cook stopped it on the page meanwhile: sent as it was raised, Home Assistant would ring for it.
+
+    A subscriber that is back on the broker before potwatch (Home Assistant
+    2024.3 reconnects within a second) is exactly who would hear it.
+    """
+    prime(service, device)
+    mosquitto.kill()
+    held = HeldPort(mosquitto.port)
+    try:
+        wait_until(lambda: mqtt_state(service) == "disconnected", 5, "the service to notice the broker is gone")
+        ramp(device, 222.0, 226.0)
+        reached = wait_until(
+            lambda: [a for a in service.get("/api/status")["alerts"] if a["kind"] == "target_reached"],
+            15,
+            "target_reached during the outage",
+        )[0]
+        ack = service.post(f"/api/alerts/{reached['id']}/ack", headers={"Authorization": "Bearer s3cret"})
+        assert ack.status_code == 200, ack.text
+        ramp(device, 226.0, 231.0)  # past 230 °F: an overshoot nobody has acknowledged
+        overshoot = wait_until(
+            lambda: [a for a in service.get("/api/status")["alerts"] if a["kind"] == "target_overshoot"],
+            15,
+            "target_overshoot during the outage",
+        )[0]
+        held.stop_listening()
+        mosquitto.start()
+        with recorder(mosquitto) as after:
+            held.release()
+            # held alerts go in the order they were raised: the overshoot is the fence
+            after.wait_for(
+                lambda m: m.topic == "potwatch/cook/alert" and m.json()["id"] == overshoot["id"],
+                10,
+                what="the overshoot",
+            )
+            sent = [m.json()["id"] for m in after.all("potwatch/cook/alert")]
+        assert reached["id"] not in sent, f"the acknowledged {reached['id']} was sent after the outage: {sent}"
+        assert sent.count(overshoot["id"]) == 1
+    finally:
+        held.stop_listening()
+        held.release()
+
+
 @pytest.mark.parametrize("kill", [False, True], ids=["broker-sigterm", "broker-sigkill"])
 def test_a_broker_back_after_an_outage_has_everything_again_within_5_s(
     service: ServiceProcess,

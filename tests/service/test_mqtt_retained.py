@@ -119,6 +119,7 @@ async def test_a_removed_probe_leaves_nothing_retained_and_the_rest_stays(two_pr
     ours = [Message(t, p.decode(), retain=True) for t, p in after.items() if t.startswith("homeassistant/")]
     assert validate_all([m for m in ours if "/other/" not in m.topic]) == []
     assert running.part.stats["cleared"] == len(OVEN)
+    assert running.part.stats["ignored"] == 0  # the note under a probe is not taken for a command either
 
 
 async def test_a_lost_probe_is_unavailable_from_the_stale_timeout_on(mosquitto: Broker) -> None:  # noqa: F811
