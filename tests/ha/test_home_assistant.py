@@ -218,6 +218,32 @@ def test_every_entity_appears_with_its_class_and_unit(
     assert_quiet_log(home_assistant)
 
 
+def test_on_an_imperial_home_assistant_the_target_reads_225_and_the_rate_its_unit(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+) -> None:
+    """Home Assistant converts the °C target itself: 107.22 °C must not come out as 224.996 °F."""
+    home_assistant.unit_system = "us_customary"
+    home_assistant.restart()
+    try:
+        service = potwatch_for(device).start()
+        prime(service, device)
+        configs = wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker")
+        target = next(n for n, c in configs.items() if c.get("unique_id", "").endswith("_target"))
+        rate = next(n for n, c in configs.items() if c.get("unique_id", "").endswith("_rate"))
+        states = entities_of(home_assistant, {target, rate}, lambda s: s["state"] not in ("unknown", "unavailable"))
+        shown = states[target]["state"]
+        assert states[target]["attributes"]["unit_of_measurement"] == "°F"
+        assert float(shown) == pytest.approx(225.0, abs=0.005) and len(shown.partition(".")[2]) <= 2, shown
+        assert states[rate]["attributes"]["unit_of_measurement"] == "°F/min"  # [mqtt] unit's default
+        assert_quiet_log(home_assistant)
+    finally:
+        home_assistant.unit_system = "metric"
+        home_assistant.restart()
+
+
 def test_availability_follows_sigterm_and_sigkill(
     home_assistant: HomeAssistant,
     ha_broker: Broker,

@@ -89,7 +89,7 @@ def ha_venv(log_dir: Path, version: str | None = None) -> Path:
 CONFIGURATION = """\
 homeassistant:
   name: Test kitchen
-  unit_system: metric
+  unit_system: {unit_system}
   time_zone: UTC
   latitude: 48.85
   longitude: 2.35
@@ -121,6 +121,7 @@ class HomeAssistant:
     token: str | None = None
     version: str = ""
     started_in_s: float = 0.0
+    unit_system: str = "metric"  # or "us_customary"; takes effect at the next (re)start
 
     @property
     def base(self) -> str:
@@ -151,7 +152,9 @@ class HomeAssistant:
 
     def write_config(self) -> None:
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        (self.config_dir / "configuration.yaml").write_text(CONFIGURATION.format(port=self.port))
+        (self.config_dir / "configuration.yaml").write_text(
+            CONFIGURATION.format(port=self.port, unit_system=self.unit_system)
+        )
         shutil.copytree(STAND_INS, self.config_dir / "custom_components" / "kitchen_stand_ins", dirs_exist_ok=True)
         if not self.automations_path.exists():
             self.automations_path.write_text("[]\n")
