@@ -51,7 +51,9 @@ def _cook_text(cook: CookView, probe: ProbeView | None, unit: str) -> str:
     if cook["step_kind"] == "reach" and target is not None and cook["stage"] in CLIMBING:
         eta = cook["eta_s"]
         goal = _degrees(target, unit, None)
-        parts.append(f"{goal} in about {format_duration(eta)}" if eta is not None else f"on the way to {goal}")
+        parts.append(
+            f"{goal} in about {format_duration(max(eta, 1.0))}" if eta is not None else f"on the way to {goal}"
+        )
     elif cook["step_kind"] == "hold" and cook["hold_remaining_s"] is not None and cook["stage"] != "done":
         parts.append(f"{format_duration(cook['hold_remaining_s'])} to go")
     return ", ".join(parts)
