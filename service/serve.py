@@ -290,7 +290,11 @@ class Service:
         notifier = self.notifier
         jobs: list[Awaitable[None]] = []
         if notifier.enabled:
-            first = line()
+            try:
+                first: str | None = line()
+            except Exception:
+                log.exception("cannot build the status line for systemd")  # READY=1 matters more than the line
+                first = None
             notifier.ready(first)
             jobs.append(report_status(notifier, line, sent=first))
             if notifier.watchdog_s is not None:
