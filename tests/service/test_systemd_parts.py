@@ -215,3 +215,17 @@ def test_under_journald_each_line_carries_its_priority_and_no_time(tmp_path: Pat
     assert "<6>INFO service.serve: stopped" in lines
     # journald stamps the time itself: none in the text
     assert not [line for line in lines if re.search(r"\d\d:\d\d:\d\d", line)]
+
+
+async def test_the_status_line_of_a_hold_says_how_long_is_left() -> None:
+    clock = HandClock()
+    profiles = load_profiles()
+    hub = Hub(Kitchen([ProbeSetup("pot")]), clock, profiles)
+    hub.apply(StartCook(clock.t, profiles["rillons"], "pot"))
+    for _ in range(600):  # ten minutes of a gentle simmer
+        clock.t += 1.0
+        hub.apply(Sample(clock.t, "pot", "", f_to_c(190.2)))
+    cook = hub.status()["cook"]
+    assert cook is not None and cook["stage"] == "holding" and cook["hold_remaining_s"] is not None
+    line = status_line(hub.status())
+    assert re.fullmatch(r"braise: in the window, 190\.2 °F, 1 h \d+ min to go", line), line
