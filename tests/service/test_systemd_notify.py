@@ -22,9 +22,9 @@ from tests.support.notify_socket import NotifySocket
 from tests.support.service import POTWATCH, ServiceProcess
 from tests.support.waiting import wait_until
 
-WATCHDOG_S = 1.0  # pings every 0.5 s
-HANG_AFTER_S = 3.0
-HANG_FOR_S = 4.0
+WATCHDOG_S = 2.0  # pings every second: a loop late by up to a second under load still keeps it
+HANG_AFTER_S = 4.5
+HANG_FOR_S = 5.0
 # systemd sets WATCHDOG_PID to the service's own PID: exec keeps the shell's
 AS_MAIN_PID = ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"', *POTWATCH]
 
@@ -75,19 +75,19 @@ def test_ready_once_answering_then_pings_that_stop_while_the_loop_hangs(tmp_path
             assert not answers(service, timeout=1.0)
             wait_until(lambda: answers(service), 15.0, lambda: f"the service to answer after the hang\n{service.log()}")
             resumed_at = time.monotonic()
-            wait_until(lambda: manager.received("WATCHDOG", since=resumed_at + 0.6), 5.0, "pings after the hang")
+            wait_until(lambda: manager.received("WATCHDOG", since=resumed_at + 0.1), 10.0, "pings after the hang")
 
             pings = [n.at for n in manager.received("WATCHDOG")]
-            before = [t for t in pings if t < hung_at - 0.6]
+            before = [t for t in pings if t < hung_at - 1.0]
             assert pings[0] > ready.at, "no ping before READY=1 (systemd would arm the watchdog early)"
-            assert len(before) >= 4, pings
+            assert len(before) >= 3, pings
             # healthy: a ping every half watchdog period, never a period without one
             assert max(length for _, length in gaps([ready.at, *before])) < WATCHDOG_S
             # hung: one silence as long as the hang, none of the pings inside it
             silences = [(start, length) for start, length in gaps(pings) if length > WATCHDOG_S]
             assert len(silences) == 1, silences
             start, length = silences[0]
-            assert HANG_FOR_S - 0.6 < length < HANG_FOR_S + 1.5, silences
+            assert HANG_FOR_S - 0.6 < length < HANG_FOR_S + WATCHDOG_S + 1.0, silences
             assert start < hung_at < start + length
             assert "the event loop was held up for" in service.log()
 
@@ -117,7 +117,7 @@ def test_an_abstract_socket_and_a_watchdog_meant_for_another_process(tmp_path: P
             ready = manager.first("READY", 30.0)
             assert answers(service, timeout=2.0)
             wait_until(lambda: manager.received("STATUS", since=ready.at + 0.1), 5.0, "a status line after READY")
-            time.sleep(3 * WATCHDOG_S)  # the absence of pings is what is tested: some time must pass
+            time.sleep(3.0)  # three ping periods: the absence of pings is what is tested, so time must pass
             assert manager.received("WATCHDOG") == []
             assert "watchdog" not in service.log()
         finally:
