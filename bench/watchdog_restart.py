@@ -90,6 +90,7 @@ class Manager:
         self.restart_s = unit_seconds("RestartSec", 0.1)
         self.abort_s = unit_seconds("TimeoutAbortSec", unit_seconds("TimeoutStopSec", 90.0))
         self.log = folder / "service.log"
+        self.proc: subprocess.Popen[bytes] | None = None  # the one running now, killed if the bench fails
 
     def check_config(self) -> None:
         subprocess.run([*POTWATCH, "check-config", str(self.config)], check=True, capture_output=True, cwd=ROOT)
@@ -104,7 +105,7 @@ class Manager:
         main_pid = ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"']
         listen = ["--host", "127.0.0.1", "--port", str(self.port)]
         with self.log.open("ab") as log:
-            return subprocess.Popen(
+            self.proc = subprocess.Popen(
                 [*main_pid, *POTWATCH, "run", "--config", str(self.config), *listen],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -112,6 +113,7 @@ class Manager:
                 cwd=ROOT,
                 start_new_session=True,
             )
+        return self.proc
 
     def ready_after(self, since: float, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> float:
         end = time.monotonic() + timeout
@@ -204,6 +206,9 @@ def main() -> None:
                     file=sys.stderr,
                 )
         finally:
+            if manager.proc is not None and manager.proc.poll() is None:
+                os.killpg(manager.proc.pid, signal.SIGKILL)  # a failed run leaves no service behind
+                manager.proc.wait()
             manager.notify.close()
     for name, values in (
         ("hang → SIGABRT", [r.detected_s for r in runs]),
