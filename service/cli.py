@@ -21,11 +21,13 @@ from urllib.parse import parse_qsl, urlsplit
 from service import __version__
 from service.config import Config, ConfigError, ProbeConfig, did_you_mean, load_config, probe_setups
 from service.core.units import c_to_f
+from service.journal import log_to_stderr
 from service.resources import demo_config
 
 if TYPE_CHECKING:
     from service.alarm.part import AlarmPart
     from service.mqtt import MqttPublisher
+    from service.serve import Service
 
 log = logging.getLogger("potwatch")
 
@@ -324,7 +326,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: float = 1.0, pace: bool = False) -> int:
     from service.profiles import load_profiles
     from service.runtime.clock import Clock, ScaledClock
-    from service.serve import Service
+    from service.serve import Service, state_dir
 
     try:
         profiles = load_profiles([_relative(config_path, d) for d in config.profile_dirs])
@@ -340,9 +342,19 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         demo_pace = DemoPace(speed)  # slow near the target, and the simulated cook hears the ack
         service.parts.append(demo_pace)
         service.on_probe_open = demo_pace.probe_opened
+    from service.runtime.instance_lock import AlreadyRunning, InstanceLock, LockError
+
     if args.state_dir:
         service.state = Path(args.state_dir)
         service.state.mkdir(parents=True, exist_ok=True)
+    else:
+        service.state = state_dir(config)
+    try:
+        # first of all: a second service must not restore (and rewrite) the history the first one writes
+        lock = InstanceLock(service.state).acquire()
+    except (AlreadyRunning, LockError) as exc:
+        return _fail(str(exc))
+    _under_systemd(service)
     publisher: MqttPublisher | None = None
     if config.mqtt is not None:
         from service.mqtt import MqttPublisher
@@ -360,9 +372,8 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         for note in config.alarm.route_notes():
             log.info("%s", note)
     from service.history import HistoryReader, HistoryRecorder, history_path, restorer
-    from service.serve import state_dir
 
-    db = history_path(service.state or state_dir(config), config.storage.path)
+    db = history_path(service.state, config.storage.path)
     recorder = HistoryRecorder(db, retention_days=config.storage.retention_days)
     service.parts.append(recorder)
     service.restore = restorer(recorder)
@@ -371,6 +382,28 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         return asyncio.run(service.run())
     except KeyboardInterrupt:
         return 0
+    finally:
+        lock.release()
+
+
+def _under_systemd(service: Service) -> None:
+    """systemd's notify socket and watchdog, read once and then taken out of the environment.
+
+    Out, so that a player or a speech process started later cannot answer for
+    the service (``NotifyAccess=main`` would drop its messages anyway). And
+    ``faulthandler``: when the watchdog kills a hung service with SIGABRT, the
+    journal gets every thread's Python stack, which says where the loop hung.
+    """
+    import faulthandler
+    import os
+
+    from service.runtime.loop_hang import LoopHang
+    from service.runtime.systemd_notify import Notifier, forget_environment
+
+    faulthandler.enable()
+    service.notifier = Notifier.from_environment()
+    forget_environment()
+    service.loop_hang = LoopHang.from_environment(os.environ)
 
 
 def _alarm_part(config: Config, args: argparse.Namespace, publisher: MqttPublisher | None) -> AlarmPart:
@@ -523,11 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_to_stderr(logging.DEBUG if args.verbose else logging.INFO)
     result: int = args.func(args)
     return result
 

@@ -31,10 +31,14 @@ from service.core.events import CalibrationMeasured, Output, SetPressure, StartC
 from service.core.profile import Profile
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
+from service.runtime.loop_hang import LoopHang
 from service.runtime.pages import page_urls
 from service.runtime.parts import Part
 from service.runtime.probes import supervise_probe
 from service.runtime.qr import qr_terminal
+from service.runtime.status_line import report_status, status_line
+from service.runtime.systemd_notify import Notifier
+from service.runtime.watchdog import keep_alive, ping_interval, stalled
 
 if TYPE_CHECKING:
     from prometheus_client.registry import Collector
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 
 GRACEFUL_S = 2  # uvicorn's wait for open connections; our SSE streams end before it
 PART_CLOSE_S = 1.5
+# the hub turns at least once a second (its tick): this long without a turn, it is stuck
+HUB_STALL_S = 5.0
 
 
 def state_dir(config: Config) -> Path:
@@ -114,6 +120,10 @@ class Service:
     on_probe_open: Callable[[object], None] | None = None
     # more /metrics (the alarm channels' counters)
     collectors: list[Collector] = field(default_factory=list)
+    # systemd's notify socket: READY=1, the watchdog, the status line (the command line's: its environment)
+    notifier: Notifier = field(default_factory=lambda: Notifier(None))
+    # for tests only: the event loop blocked on purpose, to see the watchdog act
+    loop_hang: LoopHang | None = None
 
     async def run(self) -> int:
         config = self.config
@@ -169,6 +179,7 @@ class Service:
                 http=protocol,
                 backlog=ACCEPT_BACKLOG,
                 log_level="warning",
+                log_config=None,  # uvicorn's lines through our handler: one format, journald's priorities
                 access_log=False,
                 lifespan="off",
                 timeout_graceful_shutdown=GRACEFUL_S,
@@ -202,6 +213,12 @@ class Service:
         ]
         tasks += [asyncio.create_task(part.run(), name=part.name) for part in self.parts]
         serving = asyncio.create_task(self._serve(server), name="http")
+        told: asyncio.Task[None] | None = None
+        if self.notifier.enabled or self.loop_hang is not None:
+            problems = _health(hub, [tasks[0], *tasks[1 : 1 + len(config.probes)], serving])
+            line = lambda: status_line(hub.status(), config.alarm.unit)  # noqa: E731
+            told = asyncio.create_task(self._tell_systemd(server, problems, line), name="systemd")
+            tasks.append(told)
         scheme = "https" if ssl else "http"
         started = asyncio.create_task(self._announce(server, settings, scheme, host, port))
         stopper = asyncio.create_task(stop.wait())
@@ -215,6 +232,9 @@ class Service:
                 for task in done:
                     log.error("%s", died(task))
         finally:
+            if told is not None:
+                told.cancel()  # no status line after "stopping", and no ping either
+            self.notifier.send("STOPPING=1", "STATUS=stopping")
             settings.shutdown.set()  # ends every SSE stream now, not after uvicorn's wait
             hub.bus.close_all()
             server.should_exit = True
@@ -234,6 +254,7 @@ class Service:
             except TimeoutError:
                 stuck = [t.get_name() for t in (*tasks, serving) if not t.done()]
                 log.warning("tasks did not stop in time: %s", ", ".join(stuck))
+        self.notifier.close()
         log.info("stopped")
         return code
 
@@ -259,6 +280,43 @@ class Service:
         print(f"scan to open {urls[0]} on a phone:\n{qr_terminal(urls[0])}", file=sys.stderr, flush=True)
         if self.on_ready is not None:
             self.on_ready(urls[0])
+
+    async def _tell_systemd(
+        self, server: uvicorn.Server, problems: Callable[[], list[str]], line: Callable[[], str]
+    ) -> None:
+        """READY=1 once the API answers and every probe is supervised; then the watchdog and the status line."""
+        while not server.started or problems():
+            await asyncio.sleep(0.05)
+        notifier = self.notifier
+        jobs: list[Awaitable[None]] = []
+        if notifier.enabled:
+            try:
+                first: str | None = line()
+            except Exception:
+                log.exception("cannot build the status line for systemd")  # READY=1 matters more than the line
+                first = None
+            notifier.ready(first)
+            jobs.append(report_status(notifier, line, sent=first))
+            if notifier.watchdog_s is not None:
+                every = ping_interval(notifier.watchdog_s)
+                log.info("watchdog: pinging systemd every %.1f s (WatchdogSec=%g)", every, notifier.watchdog_s)
+                jobs.append(keep_alive(notifier, every, problems))
+        if self.loop_hang is not None:
+            jobs.append(self.loop_hang.run())
+        await asyncio.gather(*jobs)
+        await asyncio.Event().wait()  # parked, not returned: a task that ends is taken for one that died
+
+
+def _health(hub: Hub, watched: list[asyncio.Task[None]]) -> Callable[[], list[str]]:
+    """What keeps the watchdog from pinging: a stopped hub, probe supervisor or HTTP server, or a stuck hub."""
+    loop = asyncio.get_running_loop()
+
+    def problems() -> list[str]:
+        found = [f"{task.get_name()} has stopped" for task in watched if task.done()]
+        stuck = stalled("the hub", hub.turned_at, loop.time(), HUB_STALL_S)
+        return [*found, stuck] if stuck else found
+
+    return problems
 
 
 def died(task: asyncio.Task[object]) -> str:

@@ -91,6 +91,8 @@ class Hub:
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(INBOX_SIZE)
         self._cook_event_at: dict[str, float] = {}
         self._loop_time: Callable[[], float] = lambda: asyncio.get_running_loop().time()
+        # the loop time of the hub's last turn: the watchdog's proof that the hub still runs
+        self.turned_at: float | None = None
         # Hooks for parts that must see everything (the history recorder, MQTT, push):
         # called in the hub's task, so they must only hand the item over, never block.
         self.on_input: list[Callable[[Event], None]] = []
@@ -117,6 +119,7 @@ class Hub:
 
     async def run(self) -> None:
         while True:
+            self.turned_at = self._loop_time()
             timeout = self._next_timeout()
             message: Message | None = None
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands

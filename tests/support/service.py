@@ -42,7 +42,8 @@ class ServiceProcess:
     def base(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServiceProcess:
+    def start(self, timeout: float = 30.0, *, wait: bool = True) -> ServiceProcess:
+        """``wait=False``: return once the process is started, before it answers (a readiness test's own wait)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [*self.command, *self.args, "--host", "127.0.0.1", "--port", str(self.port)],
@@ -53,7 +54,8 @@ class ServiceProcess:
             cwd=Path(__file__).resolve().parents[2],
             preexec_fn=None if self.nofile is None else self._limit_descriptors,
         )
-        wait_until(self.healthy, timeout, lambda: f"potwatch to answer on port {self.port}\n{self.log()}")
+        if wait:
+            wait_until(self.healthy, timeout, lambda: f"potwatch to answer on port {self.port}\n{self.log()}")
         return self
 
     def __enter__(self) -> ServiceProcess:
