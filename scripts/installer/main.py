@@ -153,7 +153,8 @@ def install(args: argparse.Namespace, layout: Layout, machine: Machine, checkout
         _packages(machine, needs.packages, "the alarm")
 
     if new is not None:
-        venvs.point_at(layout, new)
+        say.step(f"switching {layout.venv_link} to the new venv")
+        old = venvs.point_at(layout, new) or old
         say.done(f"{layout.venv_link} -> {new}")
 
     say.step(f"the unit {layout.unit}")

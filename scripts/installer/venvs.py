@@ -132,12 +132,17 @@ def _fill(venv: Path, wanted: Build, pip_extras: tuple[str, ...]) -> None:
     (venv / MARKER).write_text(json.dumps({"version": wanted.version, "fingerprint": wanted.fingerprint}) + "\n")
 
 
-def point_at(layout: Layout, venv: Path) -> None:
-    """The symlink, swapped in one rename: the unit's path never names a half-made venv."""
+def point_at(layout: Layout, venv: Path) -> Path | None:
+    """The symlink, swapped in one rename: the unit's path never names a half-made venv.
+
+    A folder there (a venv made by hand, as the docs once said) is moved into
+    venvs/ and returned: it is the old venv, kept like any other.
+    """
     link = layout.venv_link
+    aside = None
     if link.exists() and not link.is_symlink():
         aside = layout.venvs / "manual-venv"
-        say.done(f"{link} was a folder (a manual install): moved to {aside}")
+        say.done(f"{link} was a folder (a venv made by hand): moved to {aside}")
         if aside.exists():
             shutil.rmtree(aside)
         link.rename(aside)
@@ -146,6 +151,7 @@ def point_at(layout: Layout, venv: Path) -> None:
         new.unlink()
     new.symlink_to(venv.relative_to(link.parent))
     new.replace(link)
+    return aside
 
 
 def prune(layout: Layout, keep: set[Path]) -> None:

@@ -99,15 +99,21 @@ def test_a_second_run_changes_nothing_and_uninstall_keeps_the_history(tmp_path: 
     assert commands(root)[-1] == "userdel potwatch"
 
 
-def test_an_existing_config_is_kept_and_its_voice_and_port_are_served(tmp_path: Path, wheelhouse: Path) -> None:
+def test_a_kept_config_and_venv_by_hand_and_the_voice_and_port_it_asks_for(tmp_path: Path, wheelhouse: Path) -> None:
     root = tmp_path / "root"
     config = root / "etc/potwatch/potwatch.toml"
     config.parent.mkdir(parents=True)
     mine = "[server]\nport = 8123\n\n[alarm]\nspeak = true\n"
     config.write_text(mine)
+    # a venv made by hand where the unit looks, as the docs once said to
+    by_hand = root / "opt/potwatch/.venv/bin/potwatch"
+    by_hand.parent.mkdir(parents=True)
+    by_hand.write_text("#!/bin/sh\n")
     done = run(ROOT, root, env=offline_pip(wheelhouse))
     assert done.returncode == 0, done.stdout
     assert config.read_text() == mine
+    assert (root / "opt/potwatch/.venv").is_symlink()
+    assert (root / "opt/potwatch/venvs/manual-venv/bin/potwatch").read_text() == "#!/bin/sh\n"  # kept aside
     log = commands(root)
     assert "apt-get install -y --no-install-recommends alsa-utils espeak-ng" in log, log
     useradd = next(c for c in log if c.startswith("useradd "))
