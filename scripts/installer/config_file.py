@@ -8,7 +8,7 @@ yet), and every option is there, with what it does, to uncomment.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def commented_example(example: str) -> str:
 
 @dataclass(frozen=True)
 class Needs:
-    """What the config's alarm channels and server ask of the machine."""
+    """What the config's alarm channels ask of the machine, and why (each reason is shown)."""
 
     groups: tuple[str, ...] = ("dialout",)
     packages: tuple[str, ...] = ()
@@ -59,7 +59,6 @@ class Server:
     port: int = 8000
     token: str = ""
     tls: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def read(path: Path) -> dict[str, Any] | None:
@@ -72,8 +71,8 @@ def read(path: Path) -> dict[str, Any] | None:
 
 def needs(config: dict[str, Any]) -> Needs:
     """Serial probes need dialout always; a buzzer needs gpio and a pin library; a voice needs audio and its tools."""
-    alarm = config.get("alarm") if isinstance(config.get("alarm"), dict) else {}
-    assert isinstance(alarm, dict)
+    table = config.get("alarm")
+    alarm: dict[str, Any] = table if isinstance(table, dict) else {}
     groups = ["dialout"]
     packages: list[str] = []
     pip: list[str] = []
