@@ -88,6 +88,32 @@ def cmd_alarm_test(args: argparse.Namespace) -> int:
     return 0 if answer.get("ok") else 1
 
 
+# ---- doctor ------------------------------------------------------------------------
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from service.doctor import Options, examine
+    from service.doctor.report import render_json, render_text
+
+    if not 0.5 <= args.wait <= 120:
+        return _fail("--wait must be between 0.5 and 120 seconds")
+    options = Options(
+        config=Path(args.config),
+        user=args.user,
+        state_dir=args.state_dir,
+        window=args.wait,
+        alarm_test=not args.no_alarm_test,
+    )
+    # the drivers' and the alarm's own log lines would repeat what the report says
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        report = asyncio.run(examine(options))
+    except KeyboardInterrupt:
+        return 130
+    print(render_json(report, __version__) if args.json else render_text(report, __version__))
+    return report.exit_code
+
+
 # ---- replay ------------------------------------------------------------------------
 
 
@@ -346,6 +372,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", default="/etc/potwatch/potwatch.toml", help="config file (TOML)")
     p.set_defaults(func=cmd_alarm_test)
+
+    p = sub.add_parser(
+        "doctor",
+        help="check this install: devices, probes, broker, state directory, clock, alarm; says what to do",
+        description="One line per check: ok, info, warn or FAIL, with what to do below anything not ok. "
+        "Exit 0: nothing failed; 1: a check failed; 2: the config cannot be used (as check-config).",
+    )
+    p.add_argument("--config", default="/etc/potwatch/potwatch.toml", help="config file (TOML)")
+    p.add_argument("--user", help="judge devices and the state directory for this user (default: potwatch)")
+    p.add_argument("--state-dir", help="the state directory the service uses, if not the config's")
+    p.add_argument("--wait", type=float, default=8.0, help="seconds to read the probes (all at once; default 8)")
+    p.add_argument("--no-alarm-test", action="store_true", help="do not send a test alarm on the channels")
+    p.add_argument("--json", action="store_true", help="the findings as one JSON object")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("probe", help="print one probe's readings live, to set it up")
     p.add_argument("url", help="serial:///dev/ttyUSB0?baud=9600&format=auto, mqtt://host/topic?format=…, sim://")
