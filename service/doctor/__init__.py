@@ -11,6 +11,8 @@ config (devices, state directory, clock) still run.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,8 @@ from service.doctor.state import check_state
 from service.doctor.user import NoSuchUser, installed_unit, service_user
 
 __all__ = ["DEFAULT_WINDOW_S", "Options", "examine"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,22 @@ def _serial_paths(config: Config | None) -> list[str]:
     return [u.path for u in urls if u.scheme == "serial"]
 
 
+async def _guarded(name: str, check: Awaitable[list[Finding]]) -> list[Finding]:
+    """A check that breaks is one FAIL line naming it, never a traceback that hides the other checks."""
+    try:
+        return await check
+    except Exception as exc:  # a bug in one check must not cost the whole report
+        log.debug("doctor: the %s check broke", name, exc_info=True)
+        return [Finding(name, "FAIL", f"doctor could not check this: {exc!r}", "potwatch -v doctor shows where")]
+
+
+async def _run(name: str, check: Callable[[], list[Finding]]) -> list[Finding]:
+    async def call() -> list[Finding]:
+        return check()
+
+    return await _guarded(name, call())
+
+
 async def examine(options: Options) -> Report:
     """Every check, in the order a Pi owner fixes things: the file, the user, the devices, then the rest."""
     config, config_line = _config_finding(options.config)
@@ -79,22 +99,22 @@ async def examine(options: Options) -> Report:
     if config is not None:
         report.add(Finding("config", "info", note) for note in config.alarm.route_notes())
     report.add([Finding("user", "info", f"judging for {user.name} ({user.why})")])
-    report.add(serial_findings(user, _serial_paths(config)))
-    clock = asyncio.to_thread(check_clock)
+    report.add(await _run("serial", lambda: serial_findings(user, _serial_paths(config))))
+    clock = _guarded("clock", asyncio.to_thread(check_clock))
     if config is None:
         report.add([Finding("probes", "info", "not read: the config cannot be used")])
-        state = check_state(None, options.state_dir, unit, user)
-        report.add([*state, *await clock])
+        report.add(await _run("state dir", lambda: check_state(None, options.state_dir, unit, user)))
+        report.add(await clock)
         return report
     probes, broker, alarm, clock_found = await asyncio.gather(
-        check_probes(config, options.window),
-        check_broker(config),
-        check_alarm(config, options.alarm_test),
+        _guarded("probes", check_probes(config, options.window)),
+        _guarded("mqtt", check_broker(config)),
+        _guarded("alarm", check_alarm(config, options.alarm_test)),
         clock,
     )
     report.add(probes)
     report.add(broker)
-    report.add(check_state(config, options.state_dir, unit, user))
+    report.add(await _run("state dir", lambda: check_state(config, options.state_dir, unit, user)))
     report.add(clock_found)
     report.add(alarm)
     return report

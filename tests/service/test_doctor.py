@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.net import free_port
+from tests.support.parts import require_binary
 from tests.support.pty_device import PtyDevice, Streamer
 from tests.support.service import POTWATCH, ServiceProcess, serving
 from tests.support.waiting import wait_until
@@ -150,6 +151,30 @@ def test_the_service_user_outside_the_devices_group_and_a_state_dir_it_cannot_wr
     (line,) = lines_of(done, "FAIL  state dir: ")
     assert f"{state} ([storage] state_dir) (drwxr-xr-x" in line and "nobody cannot write to it" in line
     assert f"→ sudo chown -R nobody: {state}" in line
+
+
+def test_a_state_dir_on_a_read_only_file_system_fails_saying_so(tmp_path: Path) -> None:
+    """A card the kernel remounted read-only, for real: a read-only tmpfs in a mount namespace of doctor's own.
+
+    ``unshare -rm`` (a user and a mount namespace) needs no privilege on Debian; the mount is gone with the
+    process. Inside, doctor runs as the namespace's root, so only the file system can refuse the write.
+    """
+    unshare = require_binary("unshare", "util-linux")
+    state = tmp_path / "state"
+    state.mkdir()
+    path = config_file(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n', state)
+    command = " ".join([*POTWATCH, "doctor", "--config", str(path), "--wait", WAIT, "--no-alarm-test"])
+    done = subprocess.run(
+        [unshare, "-rm", "sh", "-c", f"mount -t tmpfs -o ro,size=1m tmpfs {state} && exec {command}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert_no_traceback(done)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = lines_of(done, "FAIL  state dir: ")
+    assert "the file system is read-only" in line and "→ dmesg | grep -i -e remount" in line
 
 
 def test_a_missing_state_dir_is_a_warning_when_it_can_be_made_and_a_failure_when_not(tmp_path: Path) -> None:
