@@ -21,7 +21,7 @@ from service.config_check import config_problems
 from service.doctor.alarm import check_alarm
 from service.doctor.broker import check_broker
 from service.doctor.clock import check_clock
-from service.doctor.devices import serial_findings
+from service.doctor.devices import alarm_device_findings, serial_findings
 from service.doctor.probes import DEFAULT_WINDOW_S, check_probes
 from service.doctor.report import Finding, Report
 from service.doctor.state import check_state
@@ -100,6 +100,9 @@ async def examine(options: Options) -> Report:
         report.add(Finding("config", "info", note) for note in config.alarm.route_notes())
     report.add([Finding("user", "info", f"judging for {user.name} ({user.why})")])
     report.add(await _run("serial", lambda: serial_findings(user, _serial_paths(config))))
+    if config is not None:
+        buzzer, voice = config.alarm.buzzer_pin is not None, config.alarm.voice
+        report.add(await _run("alarm devices", lambda: alarm_device_findings(user, buzzer, voice)))
     clock = _guarded("clock", asyncio.to_thread(check_clock))
     if config is None:
         report.add([Finding("probes", "info", "not read: the config cannot be used")])

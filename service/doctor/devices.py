@@ -73,7 +73,7 @@ def _node_finding(node: str, links: list[str], user: ServiceUser) -> Finding:
     if may(user, st, read=True, write=True):
         how = "root may open anything" if user.is_root else _how_allowed(user, st)
         return Finding(check, "ok", f"{seen}; {user.name} may open it ({how})")
-    if st.st_mode & 0o060 == 0o060:
+    if st.st_mode & 0o060 == 0o060 and group != "root":
         fix = (
             f"sudo usermod -aG {group} {user.name}, then restart the service (sudo systemctl restart potwatch) "
             "or, for your own login, log out and in again"
@@ -83,7 +83,8 @@ def _node_finding(node: str, links: list[str], user: ServiceUser) -> Finding:
         'a udev rule that gives it GROUP="dialout", MODE="0660" (systemd/99-potwatch-probe.rules), '
         f"then sudo usermod -aG dialout {user.name}"
     )
-    return Finding(check, "FAIL", f"{seen}; its mode lets no group of {user.name} read and write it", fix)
+    why = "its group is root's" if group == "root" else "its mode does not let its group both read and write it"
+    return Finding(check, "FAIL", f"{seen}; {user.name} may not open it, and {why}", fix)
 
 
 def _how_allowed(user: ServiceUser, st: os.stat_result) -> str:
@@ -113,3 +114,62 @@ def _unstable_paths(configured: list[str], names: dict[str, list[str]]) -> list[
                 )
             )
     return findings
+
+
+BUZZER_NODES = ("/dev/gpiochip*",)  # gpiozero drives the pin through lgpio: the GPIO chip's character device
+SOUND_NODES = ("/dev/snd/pcmC*D*p", "/dev/snd/controlC*")  # what aplay opens on a card
+
+
+def alarm_device_findings(user: ServiceUser, buzzer: bool, voice: bool) -> list[Finding]:
+    """The GPIO chip for a buzzer and the sound card for a voice: their groups (gpio, audio) and the service user."""
+    findings: list[Finding] = []
+    if buzzer:
+        findings += _nodes_finding(
+            "buzzer",
+            BUZZER_NODES,
+            user,
+            Finding(
+                "buzzer",
+                "warn",
+                "no /dev/gpiochip* here: the buzzer needs a Raspberry Pi's GPIO",
+                "ls -l /dev/gpiochip*",
+            ),
+        )
+    if voice:
+        findings += _nodes_finding(
+            "voice",
+            SOUND_NODES,
+            user,
+            Finding(
+                "voice",
+                "info",
+                "no sound card here (/dev/snd): the voice plays only through [alarm] audio_device or a sound server",
+                "aplay -l lists the cards",
+            ),
+        )
+    return findings
+
+
+def _nodes_finding(kind: str, patterns: tuple[str, ...], user: ServiceUser, none: Finding) -> list[Finding]:
+    nodes = sorted(p for pattern in patterns for p in glob.glob(pattern))
+    if not nodes:
+        return [none]
+    refused: dict[str, list[str]] = {}
+    for node in nodes:
+        try:
+            st = os.stat(node)
+        except OSError:
+            continue
+        if not may(user, st, read=True, write=True):
+            refused.setdefault(group_name(st.st_gid), []).append(node)
+    if not refused:
+        return [Finding(kind, "ok", f"{user.name} may open {', '.join(nodes)}")]
+    return [
+        Finding(
+            kind,
+            "FAIL",
+            f"{user.name} may not open {', '.join(paths)} (group {group})",
+            f"sudo usermod -aG {group} {user.name}, then sudo systemctl restart potwatch",
+        )
+        for group, paths in refused.items()
+    ]

@@ -3,6 +3,7 @@ and the rules that read systemd's files and answers (a unit with its drop-ins, `
 
 from __future__ import annotations
 
+import glob
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,22 @@ def test_the_alarm_self_test_is_skipped_when_asked(tmp_path: Path) -> None:
     done = doctor(path, "--no-alarm-test")
     assert done.returncode == 0, done.stdout
     assert "self-test skipped (--no-alarm-test)" in finding(done, "info  alarm: ")
+
+
+def test_a_buzzer_and_a_voice_get_their_devices_judged(tmp_path: Path) -> None:
+    """The GPIO chip and the sound card the channels open, for the service user; here, whatever this machine has."""
+    path = config_file(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n[alarm]\nbuzzer_pin = 17\nspeak = true\n')
+    done = doctor(path, "--no-alarm-test")
+    assert "Traceback" not in done.stdout + done.stderr
+    chips = sorted(glob.glob("/dev/gpiochip*"))
+    if chips:  # a Raspberry Pi: judged like a serial node (root may open anything)
+        (line,) = [line for line in done.stdout.splitlines() if "  buzzer: " in line]
+        assert ", ".join(chips) in line
+    else:
+        assert "no /dev/gpiochip* here" in finding(done, "warn  buzzer: ")
+    cards = sorted(glob.glob("/dev/snd/pcmC*D*p") + glob.glob("/dev/snd/controlC*"))
+    if not cards:
+        assert "no sound card here (/dev/snd)" in finding(done, "info  voice: ")
 
 
 # ---- MQTT probes ------------------------------------------------------------------------------
