@@ -380,7 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 0: nothing failed; 1: a check failed; 2: the config cannot be used (as check-config).",
     )
     p.add_argument("--config", default="/etc/potwatch/potwatch.toml", help="config file (TOML)")
-    p.add_argument("--user", help="judge devices and the state directory for this user (default: potwatch)")
+    p.add_argument(
+        "--user", help="judge devices and the state directory for this user (default: the unit's User=, else potwatch)"
+    )
     p.add_argument("--state-dir", help="the state directory the service uses, if not the config's")
     p.add_argument("--wait", type=float, default=8.0, help="seconds to read the probes (all at once; default 8)")
     p.add_argument("--no-alarm-test", action="store_true", help="do not send a test alarm on the channels")
