@@ -71,6 +71,13 @@ _SILENCE_HINTS: Final = {
 }
 
 
+def silence_advice(settings: MqttSettings) -> str:
+    """What to check when a topic stays silent, and the command that shows what arrives there."""
+    hint = _SILENCE_HINTS.get(settings.fmt, "is anything publishing there?")
+    link = settings.link
+    return f"{hint}; see what arrives with: mosquitto_sub -h {link.host} -p {link.port} -v -t '{settings.topic}'"
+
+
 # ---------------------------------------------------------------------------
 # settings
 
@@ -265,10 +272,7 @@ class MqttMonitor:
         if self.silence_told_at is not None and self.silence_told_at >= quiet_since:
             return []
         self.silence_told_at = now
-        s = self.settings
-        hint = _SILENCE_HINTS.get(s.fmt, "is anything publishing there?")
-        sub = f"mosquitto_sub -h {s.link.host} -p {s.link.port} -v -t '{s.topic}'"
-        text = f"no message on {s.topic} for {quiet:.0f} s ({hint}); see what arrives with: {sub}"
+        text = f"no message on {self.settings.topic} for {quiet:.0f} s ({silence_advice(self.settings)})"
         return [ProbeNotice(self.probe_id, now, text, "warning")]
 
     # -- connection

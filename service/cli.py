@@ -1,4 +1,4 @@
-"""potwatch — the command line: run | demo | probe | replay | check-config | alarm-test.
+"""potwatch — the command line: run | demo | probe | replay | check-config | alarm-test | doctor.
 
 Each command turns the errors people make (a bad file, a bad URL) into one
 clear line and exit code 2; a traceback is a bug.
@@ -16,11 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
 
 from service import __version__
-from service.config import Config, ConfigError, ProbeConfig, did_you_mean, load_config, probe_setups
-from service.core.units import c_to_f
+from service.config import Config, ConfigError, ProbeConfig, did_you_mean, probe_setups
+from service.config_check import config_problems, relative, sim_speed
 from service.journal import log_to_stderr
 from service.resources import demo_config
 
@@ -42,50 +41,6 @@ def _fail(message: str) -> int:
 # ---- check-config --------------------------------------------------------------
 
 
-def config_problems(path: Path) -> tuple[Config | None, list[str]]:
-    """Everything wrong with a config file (and the profiles it uses), one line each."""
-    from service.profiles import load_profiles
-
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        return None, exc.problems
-    problems: list[str] = []
-    try:
-        profiles = load_profiles([_relative(path, d) for d in config.profile_dirs])
-    except ConfigError as exc:
-        return config, exc.problems
-    if config.cook is not None and config.cook.profile not in profiles:
-        known = ", ".join(sorted(profiles))
-        hint = did_you_mean(config.cook.profile, profiles)
-        problems.append(f"{path}: cook.profile: no profile {config.cook.profile!r} (known: {known}){hint}")
-    problems += push_url_problems(path, config)
-    _, clocks = sim_speed(config)
-    if clocks:
-        problems.append(f"{path}: probes: {clocks}")
-    return config, problems
-
-
-def push_url_problems(path: Path, config: Config) -> list[str]:
-    """Each ``[notify]`` URL judged by the push channel's own rules, the key named (as probe URLs are)."""
-    if not config.notify.urls:
-        return []
-    # the config module may not import the alarm package; the command line may, and only when needed
-    from service.alarm.push_url import check_push_url
-
-    problems: list[str] = []
-    for i, url in enumerate(config.notify.urls):
-        why = check_push_url(url)
-        if why:
-            problems.append(f"{path}: notify.urls[{i}]: {why}")
-    return problems
-
-
-def _relative(config_path: Path, folder: str) -> Path:
-    p = Path(folder).expanduser()
-    return p if p.is_absolute() else config_path.parent / p
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     config, problems = config_problems(Path(args.path))
     for line in problems:
@@ -99,62 +54,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 # ---- alarm-test -----------------------------------------------------------------------
-
-LOCAL_HOSTS = ("0.0.0.0", "::", "")
-ASK_CONNECT_S = 2.0
-ASK_ANSWER_S = 30.0  # the service waits up to 20 s for its slowest channel
-LOCAL_SOUND_S = 2.0  # a buzzer started from here sounds this long before the command lets go of the pin
-
-
-class NoService(Exception):
-    """Nothing answers where the config says the service listens."""
-
-
-def _ask_service(config: Config) -> dict[str, Any]:
-    """``POST /api/alarm/test`` on the running service: its pins, its speaker, its connections."""
-    import httpx
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines are not the answer
-    server = config.server
-    host = "127.0.0.1" if server.host in LOCAL_HOSTS else server.host
-    scheme = "https" if server.tls else "http"
-    url = f"{scheme}://{host}:{server.port}/api/alarm/test"
-    headers = {"Authorization": f"Bearer {server.token}"} if server.token else {}
-    try:
-        # the service's certificate is its own (self-signed): this talks to it on this machine
-        response = httpx.post(
-            url, headers=headers, timeout=httpx.Timeout(ASK_ANSWER_S, connect=ASK_CONNECT_S), verify=False
-        )
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise NoService(f"no service answers at {url} ({exc})") from None
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"the service at {url} did not answer the test: {exc}") from None
-    if response.status_code in (404, 405):  # no such route: the page's files answer the path
-        raise RuntimeError(f"the service at {url} runs without alarm channels (its config has none)")
-    if response.status_code in (401, 403):
-        raise RuntimeError(f"the service at {url} refused the test: {response.json().get('detail', response.text)}")
-    if response.status_code != 200:
-        raise RuntimeError(f"the service at {url} answered {response.status_code}: {response.text[:200]}")
-    answer: dict[str, Any] = response.json()
-    return {"via": "service", "url": url, **answer}
-
-
-async def _test_here(config: Config) -> dict[str, Any]:
-    """The channels built from the config, tried from this process, then released."""
-    from service.alarm.channels import build_channels
-    from service.alarm.part import AlarmPart, rules_from_config
-
-    part = AlarmPart(build_channels(config), rules_from_config(config.alarm), unit=config.alarm.unit)
-    for channel in part.channels:
-        for notice in channel.notices():
-            print(f"potwatch: {channel.name}: {notice}", file=sys.stderr)
-    try:
-        answer = await part.self_test()
-        if any(c.kind == "buzzer" for c in part.channels):
-            await asyncio.sleep(LOCAL_SOUND_S)  # let the test pattern be heard before the pin is let go
-    finally:
-        await part.close()
-    return {"via": "local", **answer}
 
 
 def _config_or_say_why(path: Path) -> Config | None:
@@ -172,8 +71,10 @@ def cmd_alarm_test(args: argparse.Namespace) -> int:
     config = _config_or_say_why(path)
     if config is None:
         return EXIT_USAGE
+    from service.alarm.selftest import NoService, ask_service, run_here
+
     try:
-        answer = _ask_service(config)
+        answer = ask_service(config)
         print(f"potwatch: asked the running service ({answer['url']})", file=sys.stderr)
     except NoService as exc:
         if not config.alarm_channels:
@@ -181,12 +82,38 @@ def cmd_alarm_test(args: argparse.Namespace) -> int:
             print(f"potwatch: {exc}, and {path} configures no alarm channel ({channels})", file=sys.stderr)
             return 1
         print(f"potwatch: {exc}: testing the channels of {path} from here", file=sys.stderr)
-        answer = asyncio.run(_test_here(config))
+        answer = asyncio.run(run_here(config, lambda notice: print(f"potwatch: {notice}", file=sys.stderr)))
     except RuntimeError as exc:
         print(f"potwatch: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(answer, ensure_ascii=False, indent=2))
     return 0 if answer.get("ok") else 1
+
+
+# ---- doctor ------------------------------------------------------------------------
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from service.doctor import Options, examine
+    from service.doctor.report import render_json, render_text
+
+    if not 0.5 <= args.wait <= 120:
+        return _fail("--wait must be between 0.5 and 120 seconds")
+    options = Options(
+        config=Path(args.config),
+        user=args.user,
+        state_dir=args.state_dir,
+        window=args.wait,
+        alarm_test=not args.no_alarm_test,
+    )
+    # the drivers' and the alarm's own log lines would repeat what the report says
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        report = asyncio.run(examine(options))
+    except KeyboardInterrupt:
+        return 130
+    print(render_json(report, __version__) if args.json else render_text(report, __version__))
+    return report.exit_code
 
 
 # ---- replay ------------------------------------------------------------------------
@@ -209,7 +136,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 print(line, file=sys.stderr)
             return EXIT_USAGE
         probes = probe_setups(config)
-        extra = [_relative(Path(args.config), d) for d in config.profile_dirs]
+        extra = [relative(Path(args.config), d) for d in config.profile_dirs]
         if config.cook is not None:
             profile_name = profile_name or config.cook.profile
             probe = config.cook.probe
@@ -248,34 +175,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 # ---- probe ---------------------------------------------------------------------------
 
 
-def _reading_json(reading: Any) -> str:
-    c = reading.celsius
-    return json.dumps(
-        {
-            "probe": reading.probe,
-            "channel": reading.channel,
-            "celsius": None if c is None else round(c, 3),
-            "fahrenheit": None if c is None else round(c_to_f(c), 3),
-            "at": round(reading.at, 3),
-            "raw": reading.raw,
-            "fault": reading.fault,
-            "live": reading.live,
-        },
-        ensure_ascii=False,
-    )
-
-
-def _reading_text(reading: Any) -> str:
-    channel = f"[{reading.channel}] " if reading.channel else ""
-    old = "" if reading.live else " (retained: an old value)"
-    if reading.celsius is None:
-        return f"{reading.probe} {channel}FAULT: {reading.fault}  raw={reading.raw!r}{old}"
-    c = reading.celsius
-    return f"{reading.probe} {channel}{c_to_f(c):7.2f} °F  {c:7.2f} °C  raw={reading.raw!r}{old}"
-
-
 async def _watch_probe(url: str, as_json: bool) -> int:
-    from drivers import ProbeDown, ProbeError, ProbeNotice, Reading, open_probe
+    from drivers import ProbeDown, ProbeError, ProbeEvent, ProbeNotice, Reading, open_probe
+    from service.probe_watch import pump, reading_json, reading_text
 
     try:
         probe = open_probe("probe", url)
@@ -287,27 +189,18 @@ async def _watch_probe(url: str, as_json: bool) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
-    async def pump() -> None:
-        async for event in probe.events():
-            if isinstance(event, Reading):
-                print(_reading_json(event) if as_json else _reading_text(event), flush=True)
-            elif isinstance(event, ProbeDown):
-                print(f"probe gone: {event.reason}", file=sys.stderr, flush=True)
-            elif isinstance(event, ProbeNotice):
-                print(event.message, file=sys.stderr, flush=True)
+    def show(event: ProbeEvent) -> None:
+        if isinstance(event, Reading):
+            print(reading_json(event) if as_json else reading_text(event), flush=True)
+        elif isinstance(event, ProbeDown):
+            print(f"probe gone: {event.reason}", file=sys.stderr, flush=True)
+        elif isinstance(event, ProbeNotice):
+            print(event.message, file=sys.stderr, flush=True)
 
-    task = asyncio.create_task(pump())
-    waiter = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    for t in (task, waiter):
-        t.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    failure = task.exception() if task in done else None
-    if isinstance(failure, ProbeError):
-        return _fail(str(failure))
-    if failure is not None:
-        raise failure
+    try:
+        await pump(probe, show, stop)
+    except ProbeError as exc:
+        return _fail(str(exc))
     return 0
 
 
@@ -329,7 +222,7 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
     from service.serve import Service, state_dir
 
     try:
-        profiles = load_profiles([_relative(config_path, d) for d in config.profile_dirs])
+        profiles = load_profiles([relative(config_path, d) for d in config.profile_dirs])
     except ConfigError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
@@ -437,32 +330,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _serve(config, path, args, speed=speed)
 
 
-def sim_speed(config: Config) -> tuple[float, str | None]:
-    """The one clock speed ``run`` can use: a sped-up ``sim://`` probe needs the kitchen's clock at its pace.
-
-    Read on the real clock, a pot simulated 60× fast climbs 1,300 °F a minute
-    and never gets an ETA; so the tracker (its rates, ETAs and every timeout)
-    runs at the simulation's speed, as ``potwatch demo`` does. That is only
-    right when every probe is simulated at that one speed: a real probe, or a
-    second speed, cannot share the clock, and is refused with the way out.
-    """
-    speeds: dict[str, float] = {}
-    for index, probe in enumerate(config.probes):
-        url = urlsplit(probe.url)
-        value = dict(parse_qsl(url.query)).get("speed") if url.scheme == "sim" else None
-        speeds[f"probes[{index}]"] = float(value) if value is not None else 1.0
-    fast = {where: speed for where, speed in speeds.items() if speed != 1.0}
-    if not fast:
-        return 1.0, None
-    if len(set(speeds.values())) > 1:
-        listed = ", ".join(f"{where} at {speed:g}×" for where, speed in speeds.items())
-        return 1.0, (
-            f"probes run at different speeds ({listed}): the tracker has one clock. Drop speed= from the "
-            "sim:// URLs, or give every probe the same sim:// speed"
-        )
-    return next(iter(fast.values())), None
-
-
 def _real_stale(probe: ProbeConfig, speed: float) -> ProbeConfig:
     """As the demo does: half a real second of scheduling jitter is minutes of sim time at high speed."""
     if probe.stale_after is not None:
@@ -538,6 +405,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", default="/etc/potwatch/potwatch.toml", help="config file (TOML)")
     p.set_defaults(func=cmd_alarm_test)
+
+    p = sub.add_parser(
+        "doctor",
+        help="check this install: devices, probes, broker, state directory, clock, alarm; says what to do",
+        description="One line per check: ok, info, warn or FAIL, with what to do below anything not ok. "
+        "Exit 0: nothing failed; 1: a check failed; 2: the config cannot be used (as check-config).",
+    )
+    p.add_argument("--config", default="/etc/potwatch/potwatch.toml", help="config file (TOML)")
+    p.add_argument(
+        "--user", help="judge devices and the state directory for this user (default: the unit's User=, else potwatch)"
+    )
+    p.add_argument("--state-dir", help="the state directory the service uses, if not the config's")
+    p.add_argument("--wait", type=float, default=8.0, help="seconds to read the probes (all at once; default 8)")
+    p.add_argument("--no-alarm-test", action="store_true", help="do not send a test alarm on the channels")
+    p.add_argument("--json", action="store_true", help="the findings as one JSON object")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("probe", help="print one probe's readings live, to set it up")
     p.add_argument("url", help="serial:///dev/ttyUSB0?baud=9600&format=auto, mqtt://host/topic?format=…, sim://")

@@ -9,12 +9,14 @@ Pi owner fixes the file in one go instead of one restart per typo.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 import types
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -49,22 +51,59 @@ def _needs_text(kind: str, example: str) -> Any:
     return check
 
 
+_BARE_NUMBER = re.compile(r"\s*[-+]?\d+(?:\.\d+)?\s*")
+
+
+def _unit_missing(value: Any, units: tuple[str, str]) -> None:
+    """``"225"``: a number in quotes still says neither °F nor °C (the most common slip)."""
+    if isinstance(value, str) and _BARE_NUMBER.fullmatch(value):
+        number = value.strip()
+        raise ValueError(f'{value!r} has no unit: write "{number}{units[0]}" or "{number}{units[1]}"')
+
+
 def _temperature(value: Any) -> float:
     _needs_text("temperature", '"225F" or "107.2C"')(value)
+    _unit_missing(value, ("F", "C"))
     return parse_temperature(value)
 
 
 def _temperature_delta(value: Any) -> float:
     _needs_text("temperature difference", '"5F" or "2.8C"')(value)
+    _unit_missing(value, ("F", "C"))
     return parse_temperature_delta(value)
+
+
+def _not_negative(value: Any) -> None:
+    """``"-5s"`` has its unit: say what is wrong with it, not that a unit is missing."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        raise ValueError(f"a duration cannot be negative, got {value!r}")
 
 
 def _duration(value: Any) -> float:
     _needs_text("duration", '"15s", "90min" or "2h"')(value)
+    _unit_missing(value, ("s", "min"))
+    _not_negative(value)
     seconds = parse_duration(value)
     if seconds <= 0:
         raise ValueError(f"a duration must be longer than zero, got {value!r}")
     return seconds
+
+
+# Water boils at 100 °C at sea level and near 81.5 °C at 5,500 m, the highest
+# kitchen the altitude check takes; a probe that reads a few degrees off is what
+# a measured boil is for. Outside this, it is no boil (a candy target, a typo).
+BOIL_RANGE_C = (75.0, 110.0)
+
+
+def _boil(value: Any) -> float:
+    celsius = _temperature(value)
+    low, high = BOIL_RANGE_C
+    if not low <= celsius <= high:
+        raise ValueError(
+            f"where this probe says water boils is between 167F and 230F (75-110C): 212F at sea level, "
+            f"about 180F at 5,500 m; got {value!r}"
+        )
+    return celsius
 
 
 def _altitude(value: Any) -> float:
@@ -74,6 +113,8 @@ def _altitude(value: Any) -> float:
 
 def _lag(value: Any) -> float:
     _needs_text("time constant", '"15s"')(value)
+    _unit_missing(value, ("s", "min"))
+    _not_negative(value)
     seconds = parse_duration(value)
     if not 0.0 <= seconds <= 120.0:
         raise ValueError(f"a probe's time constant is between 0 s and 2 min, got {value!r}")
@@ -104,8 +145,22 @@ ProbeId = Annotated[
 Altitude = Annotated[float, BeforeValidator(_altitude)]
 Lag = Annotated[float, BeforeValidator(_lag)]
 Temperature = Annotated[float, BeforeValidator(_temperature)]
+Boil = Annotated[float, BeforeValidator(_boil)]
 TemperatureDelta = Annotated[float, BeforeValidator(_temperature_delta)]
 Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+class KeyedError(ValueError):
+    """A check across a table that is about one of its keys: the problem line names that key.
+
+    Raised from a model validator, pydantic would place it on the table itself
+    (``(top level): probe id 'pot' is used twice``); ``validation_problems``
+    adds ``loc`` to the table's location instead (``probes[1].id: …``).
+    """
+
+    def __init__(self, loc: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class Model(BaseModel):
@@ -127,12 +182,20 @@ class ServerConfig(Model):
     tls_cert: str = Field("", description='PEM certificate (with tls = "files")')
     tls_key: str = Field("", description='PEM private key (with tls = "files")')
 
+    @field_validator("tls")
+    @classmethod
+    def _tls_kind(cls, value: str) -> str:
+        if value not in ("", "self-signed", "files"):
+            hint = did_you_mean(value, ("self-signed", "files"))
+            raise ValueError(f'tls must be "", "self-signed" or "files", got {value!r}{hint}')
+        return value
+
     @model_validator(mode="after")
-    def _tls(self) -> ServerConfig:
-        if self.tls not in ("", "self-signed", "files"):
-            raise ValueError(f'tls must be "", "self-signed" or "files", got {self.tls!r}')
-        if self.tls == "files" and not (self.tls_cert and self.tls_key):
-            raise ValueError('tls = "files" needs tls_cert and tls_key')
+    def _tls_files(self) -> ServerConfig:
+        if self.tls == "files":
+            missing = [key for key in ("tls_cert", "tls_key") if not getattr(self, key)]
+            if missing:
+                raise KeyedError((missing[0],), 'tls = "files" needs tls_cert and tls_key (PEM files)')
         return self
 
 
@@ -203,9 +266,57 @@ class MqttConfig(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("mqtt://", "mqtts://")):
-            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
+        problem = broker_url_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if any(c in value for c in "+#\0"):
+            raise ValueError(f"{value!r}: + and # are wildcards for subscribing; a topic to publish to has neither")
+        if value.startswith("/") or value.endswith("/"):
+            raise ValueError(f"{value!r}: no / at its start or end (potwatch adds the / between levels)")
+        return value
+
+
+BROKER_OPTIONS = ("cafile",)
+
+
+def broker_url_problem(value: str) -> str | None:
+    """What is wrong with ``[mqtt] url`` (the password never repeated), or None.
+
+    The publisher reads the host, port, credentials and ``cafile=`` from it;
+    anything else would be silently ignored (a topic in the path, a typo in
+    an option), so it is refused here with what to write instead.
+    """
+    parts = urlsplit(value)
+    shown = _redacted(value, parts.password)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        return f"expected mqtt://host:port or mqtts://host:port, got {shown!r}"
+    try:
+        port = parts.port
+    except ValueError:
+        return f"the port in {shown!r} is not a number from 1 to 65535 (1883 is MQTT's, 8883 with TLS)"
+    if port == 0:
+        return f"the port in {shown!r} is not a number from 1 to 65535 (1883 is MQTT's, 8883 with TLS)"
+    if not parts.hostname:
+        return f"no broker in {shown!r}: write its address, like mqtt://192.168.1.5:1883"
+    if parts.path not in ("", "/"):
+        return (
+            f"{shown!r} has a path ({parts.path!r}), which this URL does not use: the topics are "
+            "base_topic's; write mqtt://host:port"
+        )
+    for key, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in BROKER_OPTIONS:
+            hint = did_you_mean(key, BROKER_OPTIONS)
+            return f"unknown option {key!r} in {shown!r} (known: {', '.join(BROKER_OPTIONS)}){hint}"
+    return None
+
+
+def _redacted(url: str, password: str | None) -> str:
+    return url.replace(f":{password}@", ":***@", 1) if password else url
 
 
 class ProbeConfig(Model):
@@ -214,7 +325,7 @@ class ProbeConfig(Model):
     stale_after: Duration | None = Field(
         None, description="lost after this long without a reading; default 3× its interval, at least 10 s"
     )
-    boil: Temperature | None = Field(
+    boil: Boil | None = Field(
         None, description='where this probe says water boils here (e.g. "210.5F"); targets shift by it'
     )
     lag: Lag | None = Field(
@@ -450,15 +561,18 @@ class Config(Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
-        seen: set[str] = set()
-        for probe in self.probes:
+        seen: dict[str, int] = {}
+        for index, probe in enumerate(self.probes):
             if probe.id in seen:
-                raise ValueError(f"probe id {probe.id!r} is used twice")
-            seen.add(probe.id)
+                raise KeyedError(
+                    ("probes", index, "id"),
+                    f"{probe.id!r} is already the id of probes[{seen[probe.id]}]: each probe needs its own",
+                )
+            seen[probe.id] = index
         if self.cook is not None and self.cook.probe not in seen:
             known = ", ".join(sorted(seen)) or "none configured"
             hint = did_you_mean(self.cook.probe, seen)
-            raise ValueError(f"cook.probe {self.cook.probe!r} names no [[probes]] entry ({known}){hint}")
+            raise KeyedError(("cook", "probe"), f"{self.cook.probe!r} names no [[probes]] entry ({known}){hint}")
         return self
 
     @property
@@ -547,6 +661,44 @@ def _step_into(annotation: Any, part: int | str) -> Any:
     return None
 
 
+def _toml_kind(value: Any) -> str:
+    """What a TOML value is, in TOML's words."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array of tables" if value and all(isinstance(v, dict) for v in value) else "an array"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return type(value).__name__
+
+
+def _shape_slip(kind: str, loc: tuple[int | str, ...], value: Any, model: type[BaseModel] | None) -> str | None:
+    """``[[server]]`` for ``[server]``, ``[probes]`` for ``[[probes]]``: said in TOML's words, not pydantic's."""
+    where = key_path(loc)
+    if kind in ("model_type", "dict_type"):
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            return f"[[{where}]] makes a list of tables; write [{where}] (one table)"
+        if loc and isinstance(loc[-1], int):
+            return f"expected a [[{key_path(loc[:-1])}]] table, got {_toml_kind(value)}"
+        return f"expected a table ([{where}] and its keys below it), got {_toml_kind(value)}"
+    if kind == "list_type":
+        item: Any = model
+        for part in loc:
+            item = _step_into(item, part) if item is not None else None
+        args = get_args(item) if get_origin(item) is list else ()
+        if args and hasattr(args[0], "model_fields"):
+            if isinstance(value, dict):
+                return f"[{where}] is one table; write [[{where}]] above each entry"
+            return f"expected [[{where}]] tables, one per entry, got {_toml_kind(value)}"
+        example = json.dumps([value], ensure_ascii=False) if isinstance(value, str | int | float) else '["a", "b"]'
+        return f"expected an array, like {example}, got {_toml_kind(value)}"
+    return None
+
+
 def describe(error: Any, model: type[BaseModel] | None = None) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden" and model is not None:
@@ -554,6 +706,9 @@ def describe(error: Any, model: type[BaseModel] | None = None) -> str:
         return _MESSAGES[kind] + did_you_mean(str(loc[-1]), _keys_at(model, loc[:-1]))
     if kind in _MESSAGES:
         return _MESSAGES[kind]
+    slip = _shape_slip(kind, tuple(error["loc"]), error.get("input"), model)
+    if slip is not None:
+        return slip
     message = str(error.get("msg", "invalid"))
     return message.removeprefix("Value error, ")
 
@@ -563,6 +718,9 @@ def validation_problems(source: str, exc: ValidationError, model: type[BaseModel
     lines = []
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        keyed = error.get("ctx", {}).get("error")
+        if isinstance(keyed, KeyedError):
+            loc += keyed.loc
         lines.append(f"{source}: {key_path(loc)}: {describe({**error, 'loc': loc}, model)}")
     return lines
 
@@ -579,7 +737,23 @@ def read_toml(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not a text file (expected UTF-8 TOML)"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+        raise ConfigError([f"{path}: not valid TOML: {toml_error(exc, text)}"]) from None
+
+
+_TOML_WHERE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def toml_error(exc: tomllib.TOMLDecodeError, text: bytes) -> str:
+    """tomllib's message (it has the line and column), the line itself, and for a duplicate a hint."""
+    message = str(exc)
+    where = _TOML_WHERE.search(message)
+    lines = text.decode("utf-8").splitlines()
+    number = int(where.group(1)) if where else 0
+    if 0 < number <= len(lines) and lines[number - 1].strip():
+        message += f": {lines[number - 1].strip()}"
+    if str(exc).startswith(("Cannot overwrite a value", "Cannot declare")):
+        message += " — given twice? (each key once per table, each [table] once)"
+    return message
 
 
 def parse_config(data: dict[str, Any], source: str) -> Config:

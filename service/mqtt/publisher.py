@@ -166,8 +166,12 @@ def alert_payload(alert: AlertView) -> MqttAlertEvent:
 # ---- the connection ------------------------------------------------------------------------
 
 
-def link_settings(url: str, client_id: str, will: Message) -> LinkSettings:
-    """``mqtt://user:pass@host:port`` (``mqtts://`` for TLS, ``?cafile=`` for a private CA) → the link's settings."""
+def link_settings(url: str, client_id: str, will: Message | None = None) -> LinkSettings:
+    """``mqtt://user:pass@host:port`` (``mqtts://`` for TLS, ``?cafile=`` for a private CA) → the link's settings.
+
+    ``potwatch doctor`` connects as the service would, but without a will: it
+    must never tell Home Assistant that potwatch went offline.
+    """
     parts = urlsplit(url)
     tls = parts.scheme == "mqtts"
     query = dict(parse_qsl(parts.query))
@@ -180,7 +184,7 @@ def link_settings(url: str, client_id: str, will: Message) -> LinkSettings:
         password=unquote(parts.password) if parts.password else None,
         client_id=client_id,
         keepalive=KEEPALIVE_S,
-        will=Will(will.topic, will.payload.encode(), will.qos, will.retain),
+        will=Will(will.topic, will.payload.encode(), will.qos, will.retain) if will is not None else None,
     )
 
 

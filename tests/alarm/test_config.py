@@ -81,7 +81,10 @@ def test_a_full_alarm_section_reads_as_written(tmp_path: Path) -> None:
             " — did you mean 'push'?",
         ),
         ('[alarm.routes]\nurgent = ["push"]\n', "alarm.routes.urgent: unknown key"),
-        ('[alarm.routes]\ncritical = "push"\n', "alarm.routes.critical: Input should be a valid list"),
+        (
+            '[alarm.routes]\ncritical = "push"\n',
+            "alarm.routes.critical: expected an array, like [\"push\"], got the string 'push'",
+        ),
         ('[notify]\nurls = [""]\n', 'notify.urls[0]: an Apprise URL, like "ntfy://ntfy.sh/my-kitchen"'),
         (
             '[notify]\nurls = ["tgram://123456789:AAHsecretTOKEN/ 12345"]\n',  # never echoed: a token

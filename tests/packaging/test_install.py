@@ -102,6 +102,23 @@ def test_check_config_of_the_shipped_example(installed: Path, outside: Path, whi
     assert "Traceback" not in refused.stderr
 
 
+def test_doctor_runs_from_the_installed_wheel_on_the_starter_config(installed: Path, outside: Path) -> None:
+    """The doctor's package is in the wheel, and it judges the config an install copies."""
+    shown = _run(
+        [str(installed / "python"), "-c", "from service.resources import starter_config as s; print(s())"], cwd=outside
+    )
+    starter = outside / "potwatch.toml"
+    starter.write_text(Path(shown.stdout.strip()).read_text())
+    done = _run(
+        [str(installed / "potwatch"), "doctor", "--config", str(starter), "--state-dir", str(outside), "--wait", "1"],
+        cwd=outside,
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # 1 on a machine without /dev/ttyUSB0
+    assert f"ok    config: {starter} is valid (1 probe)" in done.stdout
+    assert "probe pot: " in done.stdout
+
+
 def test_replay_uses_the_installed_recipes(installed: Path, outside: Path) -> None:
     trace = outside / "syrup.csv"
     rows = ["t,temp_f"] + [f"{t},{212 + 14 * (t / 240) ** 2:.2f}" for t in range(0, 240)]

@@ -44,7 +44,7 @@ def test_help_is_plain_text_without_rest_markup() -> None:
         ('[storag]\npath = "x.db"\n', "storag: unknown key — did you mean 'storage'?"),
         (
             '[[probes]]\nid = "pot"\nurl = "sim://"\n[cook]\nprofile = "caramel"\nprobe = "pott"\n',
-            "cook.probe 'pott' names no [[probes]] entry (pot) — did you mean 'pot'?",
+            "cook.probe: 'pott' names no [[probes]] entry (pot) — did you mean 'pot'?",
         ),
         (
             '[[probes]]\nid = "pot"\nurl = "sim://"\n[cook]\nprofile = "carmel"\nprobe = "pot"\n',
