@@ -104,7 +104,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         user=args.user,
         state_dir=args.state_dir,
         window=args.wait,
-        alarm_test=not args.no_alarm_test,
+        alarm_test=args.alarm_test,
     )
     # the drivers' and the alarm's own log lines would repeat what the report says
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
@@ -237,11 +237,18 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
         service.on_probe_open = demo_pace.probe_opened
     from service.runtime.instance_lock import AlreadyRunning, InstanceLock, LockError
 
-    if args.state_dir:
-        service.state = Path(args.state_dir)
-        service.state.mkdir(parents=True, exist_ok=True)
-    else:
-        service.state = state_dir(config)
+    try:
+        if args.state_dir:
+            service.state = Path(args.state_dir)
+            service.state.mkdir(parents=True, exist_ok=True)
+        else:
+            service.state = state_dir(config)
+    except OSError as exc:
+        # under systemd only the StateDirectory (/var/lib/potwatch) is writable (ProtectSystem=strict)
+        return _fail(
+            f"cannot use the state directory {exc.filename or args.state_dir}: {exc.strerror or exc}"
+            " (under the systemd unit only /var/lib/potwatch is writable: leave [storage] state_dir empty)"
+        )
     try:
         # first of all: a second service must not restore (and rewrite) the history the first one writes
         lock = InstanceLock(service.state).acquire()
@@ -418,7 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--state-dir", help="the state directory the service uses, if not the config's")
     p.add_argument("--wait", type=float, default=8.0, help="seconds to read the probes (all at once; default 8)")
-    p.add_argument("--no-alarm-test", action="store_true", help="do not send a test alarm on the channels")
+    p.add_argument(
+        "--alarm-test", action="store_true", help="also send a real test alarm on the channels (buzzer, voice, push)"
+    )
     p.add_argument("--json", action="store_true", help="the findings as one JSON object")
     p.set_defaults(func=cmd_doctor)
 

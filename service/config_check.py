@@ -8,6 +8,7 @@ line.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -32,6 +33,7 @@ def config_problems(path: Path) -> tuple[Config | None, list[str]]:
         hint = did_you_mean(config.cook.profile, profiles)
         problems.append(f"{path}: cook.profile: no profile {config.cook.profile!r} (known: {known}){hint}")
     problems += push_url_problems(path, config)
+    problems += tls_file_problems(path, config)
     _, clocks = sim_speed(config)
     if clocks:
         problems.append(f"{path}: probes: {clocks}")
@@ -50,6 +52,41 @@ def push_url_problems(path: Path, config: Config) -> list[str]:
         why = check_push_url(url)
         if why:
             problems.append(f"{path}: notify.urls[{i}]: {why}")
+    return problems
+
+
+# what the systemd unit hides from the service (ProtectHome=yes)
+HIDDEN_BY_THE_UNIT = ("/home/", "/root/", "/run/user/")
+
+
+def tls_file_problems(path: Path, config: Config) -> list[str]:
+    """Certificates and keys the service will open: there, readable, and named so it finds them.
+
+    Found missing only when the service starts, they stopped it within a
+    second, again and again under Restart=always, with a message naming no file.
+    """
+    wanted: list[tuple[str, str]] = []
+    if config.server.tls == "files":
+        wanted += [("server.tls_cert", config.server.tls_cert), ("server.tls_key", config.server.tls_key)]
+    if config.mqtt is not None:
+        cafile = dict(parse_qsl(urlsplit(config.mqtt.url).query)).get("cafile")
+        if cafile:
+            wanted.append(("mqtt.url: cafile", cafile))
+    problems: list[str] = []
+    for key, name in wanted:
+        file = Path(name).expanduser()
+        if not file.is_absolute():
+            problems.append(
+                f"{path}: {key}: {name!r}: give an absolute path (the service does not run in the config's folder)"
+            )
+            continue
+        if os.access(file, os.R_OK) and file.is_file():
+            continue
+        why = "no such file" if not file.exists() else "not a readable file"
+        hint = ""
+        if str(file).startswith(HIDDEN_BY_THE_UNIT):
+            hint = " (the systemd unit hides /home, /root and /run/user from the service: put it under /etc/potwatch)"
+        problems.append(f"{path}: {key}: {file}: {why}{hint}")
     return problems
 
 

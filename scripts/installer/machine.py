@@ -34,6 +34,7 @@ class Machine(Protocol):
         ...
 
     def owner(self, path: Path, user: str, group: str) -> None: ...
+    def owned_by(self, path: Path, user: str, group: str) -> bool: ...
 
 
 def _quiet(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -80,6 +81,13 @@ class RealMachine:
     def owner(self, path: Path, user: str, group: str) -> None:
         os.chown(path, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
 
+    def owned_by(self, path: Path, user: str, group: str) -> bool:
+        st = path.stat()
+        try:
+            return (st.st_uid, st.st_gid) == (pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+        except KeyError:
+            return False
+
 
 class MachineError(Exception):
     """A command that changes the machine failed."""
@@ -100,6 +108,7 @@ class RecordingMachine:
             "packages": [],
             "enabled": [],
             "active": [],
+            "owned": [],  # "user:group path" of every chown
         }
         if self._state_file.exists():
             self._state.update(json.loads(self._state_file.read_text()))
@@ -163,9 +172,16 @@ class RecordingMachine:
                 add("active", *units)
             elif verb == "stop":
                 drop("active", *units)
+        elif command == "chown":
+            state["owned"] = sorted(
+                {o for o in state["owned"] if not o.endswith(f" {rest[1]}")} | {f"{rest[0]} {rest[1]}"}
+            )
 
     def owner(self, path: Path, user: str, group: str) -> None:
         self.change("chown", f"{user}:{group}", str(path))
+
+    def owned_by(self, path: Path, user: str, group: str) -> bool:
+        return f"{user}:{group} {path}" in self._state["owned"]
 
 
 def machine_for(root: Path | None) -> Machine:

@@ -70,6 +70,27 @@ def _user(machine: Machine, needs: config_file.Needs) -> None:
         say.done(f"already there: {USER}, in {', '.join(groups)}")
 
 
+def _config_access(machine: Machine, config: Path) -> None:
+    """root:potwatch 0640, whoever made the file: the service must read it, and the token is no one else's.
+
+    A config made by hand (0600 root, or 0644 with the token in it for all to
+    read) passed the installer's check-config, which runs as root, and then
+    failed the unit's, which runs as potwatch: a restart every second.
+    """
+    say.step(f"who may read {config}")
+    mode = config.stat().st_mode & 0o777
+    if machine.owned_by(config, "root", USER) and mode == 0o640:
+        say.done(f"already root:{USER}, mode 0640")
+        return
+    if mode & 0o007:
+        say.done(f"it was readable by every user (mode {mode:04o}), token and all: now 0640")
+    elif not mode & 0o040:
+        say.done(f"the service could not have read it (mode {mode:04o}): now 0640")
+    machine.owner(config, "root", USER)
+    config.chmod(0o640)
+    say.done(f"root:{USER}, mode 0640")
+
+
 def _check_config(potwatch: Path, config: Path, version: str) -> bool:
     say.step(f"checking {config} with potwatch {version}'s check-config")
     checked = subprocess.run([str(potwatch), "check-config", str(config)], capture_output=True, text=True, check=False)
@@ -94,6 +115,14 @@ def _restart(
         say.done("The new version is installed and takes over at the service's next start. When the cook is done,")
         say.done("run  sudo ./scripts/install  again (it restarts then), or  sudo systemctl restart potwatch;")
         say.done("a reboot does it too. To restart in the middle of the cook anyway: sudo ./scripts/install --now")
+        return
+    if not answer.reached and machine.is_active(UNIT_NAME):
+        # running, yet not answering (a busy Pi, a port or token edited since it started): a cook may
+        # be on, and a caramel is not the moment to find out; --now, or the next run, restarts it
+        pending.put_off(layout, why, old)
+        say.done(f"the service runs but does not answer ({answer.why}): it is NOT restarted, in case a cook is on.")
+        say.done("The new version takes over at its next start: sudo systemctl restart potwatch when no cook")
+        say.done("is running, or sudo ./scripts/install --now.")
         return
     said = "no cook is running" if answer.reached else f"the service does not answer ({answer.why})"
     say.done(f"restarting: {why}; {said}")
@@ -145,8 +174,7 @@ def install(args: argparse.Namespace, layout: Layout, machine: Machine, checkout
 
     say.step(f"the system user {USER}")
     _user(machine, needs)
-    if not existing:
-        machine.owner(layout.config, "root", USER)  # the service reads it; the token is no one else's
+    _config_access(machine, layout.config)
 
     if needs.packages:
         say.step("system packages for the alarm")

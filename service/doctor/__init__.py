@@ -38,7 +38,7 @@ class Options:
     user: str | None = None
     state_dir: str | None = None
     window: float = DEFAULT_WINDOW_S
-    alarm_test: bool = True
+    alarm_test: bool = False
 
 
 def _config_finding(path: Path) -> tuple[Config | None, Finding]:

@@ -34,7 +34,9 @@ async def check_alarm(config: Config, run: bool) -> list[Finding]:
             )
         ]
     if not run:
-        return [Finding("alarm", "info", "self-test skipped (--no-alarm-test)")]
+        return [
+            Finding("alarm", "info", "self-test not sent (--alarm-test sends a real test alarm: buzzer, voice, push)")
+        ]
     notices: list[str] = []
     try:
         answer = await asyncio.to_thread(ask_service, config)

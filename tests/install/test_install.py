@@ -105,6 +105,7 @@ def test_a_kept_config_and_venv_by_hand_and_the_voice_and_port_it_asks_for(tmp_p
     config.parent.mkdir(parents=True)
     mine = "[server]\nport = 8123\n\n[alarm]\nspeak = true\n"
     config.write_text(mine)
+    config.chmod(0o600)  # made by hand with sudo: root's alone, which the service (user potwatch) cannot read
     # a venv made by hand where the unit looks, as the docs once said to
     by_hand = root / "opt/potwatch/.venv/bin/potwatch"
     by_hand.parent.mkdir(parents=True)
@@ -112,6 +113,9 @@ def test_a_kept_config_and_venv_by_hand_and_the_voice_and_port_it_asks_for(tmp_p
     done = run(ROOT, root, env=offline_pip(wheelhouse))
     assert done.returncode == 0, done.stdout
     assert config.read_text() == mine
+    assert config.stat().st_mode & 0o777 == 0o640  # kept, but readable by its group: the service's
+    assert f"chown root:potwatch {config}" in commands(root)
+    assert "the service could not have read it (mode 0600)" in done.stdout
     assert (root / "opt/potwatch/.venv").is_symlink()
     assert (root / "opt/potwatch/venvs/manual-venv/bin/potwatch").read_text() == "#!/bin/sh\n"  # kept aside
     log = commands(root)

@@ -95,6 +95,19 @@ BROKEN = [
         '[mqtt]\nurl = "mqtt://pi"\ndiscovery_prefix = "homeassistant/"\n',
         "mqtt.discovery_prefix: 'homeassistant/': no / at its start or end",
     ),
+    # certificates the service opens at start: missing, they stopped it within a second, again and again
+    (
+        '[mqtt]\nurl = "mqtts://pi?cafile=/etc/potwatch/no-ca.pem"\n',
+        "mqtt.url: cafile: /etc/potwatch/no-ca.pem: no such file",
+    ),
+    (
+        '[server]\ntls = "files"\ntls_cert = "/home/pi/pot.pem"\ntls_key = "/etc/hostname"\n',
+        "server.tls_cert: /home/pi/pot.pem: no such file (the systemd unit hides /home, /root and /run/user",
+    ),
+    (
+        '[server]\ntls = "files"\ntls_cert = "pot.pem"\ntls_key = "/etc/hostname"\n',
+        "server.tls_cert: 'pot.pem': give an absolute path",
+    ),
     # the shape of a table, in TOML's words
     ('[probes]\nid = "pot"\nurl = "sim://"\n', "probes: [probes] is one table; write [[probes]] above each entry"),
     ("[[server]]\nport = 8000\n", "server: [[server]] makes a list of tables; write [server] (one table)"),
@@ -137,7 +150,7 @@ def test_the_real_command_says_the_same(tmp_path: Path) -> None:
     "text",
     [
         '[mqtt]\nurl = "mqtt://pot:s3cret@192.168.1.5:1883"\n',
-        '[mqtt]\nurl = "mqtts://pi?cafile=/etc/ssl/ca.pem"\n',
+        '[mqtt]\nurl = "mqtts://pi?cafile=/etc/ssl/certs/ca-certificates.crt"\n',
         '[mqtt]\nurl = "mqtt://[::1]:1883/"\n',
         PROBE + 'boil = "202.9F"\nstale_after = "90s"\nlag = "0s"\n',
     ],

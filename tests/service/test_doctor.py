@@ -169,7 +169,7 @@ def test_a_state_dir_on_a_read_only_file_system_fails_saying_so(tmp_path: Path) 
     state = tmp_path / "state"
     state.mkdir()
     path = config_file(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n', state)
-    command = " ".join([*POTWATCH, "doctor", "--config", str(path), "--wait", WAIT, "--no-alarm-test"])
+    command = " ".join([*POTWATCH, "doctor", "--config", str(path), "--wait", WAIT])
     done = subprocess.run(
         [unshare, "-rm", "sh", "-c", f"mount -t tmpfs -o ro,size=1m tmpfs {state} && exec {command}"],
         capture_output=True,
@@ -185,7 +185,7 @@ def test_a_state_dir_on_a_read_only_file_system_fails_saying_so(tmp_path: Path) 
 
 def test_a_missing_state_dir_is_a_warning_when_it_can_be_made_and_a_failure_when_not(tmp_path: Path) -> None:
     with_room = config_file(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n', tmp_path / "new" / "state")
-    done = doctor(with_room, "--no-alarm-test")
+    done = doctor(with_room)
     assert done.returncode == 0, done.stdout
     (line,) = lines_of(done, "warn  state dir: ")
     assert "does not exist yet" in line and "potwatch run makes it" in line

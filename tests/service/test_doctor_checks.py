@@ -56,29 +56,34 @@ def test_the_alarm_self_test_reaches_a_push_receiver_and_a_refused_push_fails(tm
     with Receiver() as receiver:
         hook = f"json://127.0.0.1:{receiver.port}/hook"
         path = config_file(tmp_path, f'[[probes]]\nid = "pot"\nurl = "sim://"\n[notify]\nurls = ["{hook}"]\n')
-        done = doctor(path)
+        done = doctor(path, "--alarm-test")
         assert done.returncode == 0, done.stdout + done.stderr
         assert "ok    alarm push:json: accepted in" in finding(done, "ok    alarm push:json")
         assert "tested from here: no service is running" in finding(done, "info  alarm: ")
         assert receiver.wait_for(1).json()  # the test alarm itself arrived
         receiver.fail(10, 500)
-        done = doctor(path)
+        done = doctor(path, "--alarm-test")
     assert done.returncode == 1, done.stdout
     line = finding(done, "FAIL  alarm push:json")
     assert "→ check the URL and the network" in line
 
 
-def test_the_alarm_self_test_is_skipped_when_asked(tmp_path: Path) -> None:
-    path = config_file(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n[notify]\nurls = ["json://127.0.0.1:9/x"]\n')
-    done = doctor(path, "--no-alarm-test")
-    assert done.returncode == 0, done.stdout
-    assert "self-test skipped (--no-alarm-test)" in finding(done, "info  alarm: ")
+def test_no_test_alarm_is_sent_unless_asked(tmp_path: Path) -> None:
+    """A doctor run mid-cook must not sound the buzzer and push to every phone."""
+    with Receiver() as receiver:
+        hook = f"json://127.0.0.1:{receiver.port}/hook"
+        path = config_file(tmp_path, f'[[probes]]\nid = "pot"\nurl = "sim://"\n[notify]\nurls = ["{hook}"]\n')
+        done = doctor(path)
+        assert done.returncode == 0, done.stdout
+        assert "self-test not sent (--alarm-test sends" in finding(done, "info  alarm: ")
+        # doctor waits for each channel's answer before it prints: had it sent one, it would be here
+        assert receiver.requests == []
 
 
 def test_a_buzzer_and_a_voice_get_their_devices_judged(tmp_path: Path) -> None:
     """The GPIO chip and the sound card the channels open, for the service user; here, whatever this machine has."""
     path = config_file(tmp_path, '[[probes]]\nid = "pot"\nurl = "sim://"\n[alarm]\nbuzzer_pin = 17\nspeak = true\n')
-    done = doctor(path, "--no-alarm-test")
+    done = doctor(path)
     assert "Traceback" not in done.stdout + done.stderr
     chips = sorted(glob.glob("/dev/gpiochip*"))
     if chips:  # a Raspberry Pi: judged like a serial node (root may open anything)

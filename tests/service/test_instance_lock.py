@@ -91,3 +91,16 @@ def test_the_lock_is_per_open_file_so_one_process_cannot_take_it_twice(tmp_path:
     finally:
         held.release()
     InstanceLock(tmp_path).acquire().release()  # released: free again
+
+
+def test_a_state_directory_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """Under the unit's ProtectSystem=strict any state_dir but /var/lib/potwatch is read-only: say so, exit 2."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    config = tmp_path / "potwatch.toml"
+    config.write_text(f'[storage]\nstate_dir = "{blocker / "state"}"\n\n[[probes]]\nid = "pot"\nurl = "sim://"\n')
+    done = subprocess.run([*POTWATCH, "run", "--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"cannot use the state directory {blocker / 'state'}" in done.stderr
+    assert "leave [storage] state_dir empty" in done.stderr
