@@ -65,15 +65,18 @@ def device() -> Iterator[PtyDevice]:
 
 @pytest.fixture
 def potwatch_for(tmp_path: Path, ha_broker: Broker) -> Iterator[Callable[..., ServiceProcess]]:
-    """``potwatch_for(device, extra_probes="")``: a ``potwatch run`` (not started) cooking caramel on the pty probe."""
+    """``potwatch_for(device, extra_probes="", mqtt="")``: a ``potwatch run`` (not started) cooking on the pty."""
     made: list[ServiceProcess] = []
 
-    def make(device: PtyDevice, extra_probes: str = "") -> ServiceProcess:
-        """``extra_probes``: more ``[[probes]]`` tables; the config is rewritten on each call, the state kept."""
+    def make(device: PtyDevice, extra_probes: str = "", mqtt: str = "") -> ServiceProcess:
+        """``extra_probes``: more ``[[probes]]`` tables; ``mqtt``: more ``[mqtt]`` lines.
+
+        The config is rewritten on each call, the state kept.
+        """
         config = tmp_path / "potwatch.toml"
         config.write_text(
             f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
-            f'[mqtt]\nurl = "mqtt://{ha_broker.host}:{ha_broker.port}"\n\n'
+            f'[mqtt]\nurl = "mqtt://{ha_broker.host}:{ha_broker.port}"\n{mqtt}\n'
             f'[[probes]]\nid = "pot"\nlabel = "Caramel pot"\n'
             f'url = "serial://{device.path}?baud=9600&format=number&unit=F"\nstale_after = "30s"\n\n'
             f"{extra_probes}\n"

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.broker import Broker, Publisher
+from tests.support.broker import Broker, Publisher, retained_now
 from tests.support.home_assistant import HomeAssistant, announced, documented_automations, friendly_name, release
 from tests.support.pty_device import PtyDevice
 from tests.support.service import ServiceProcess
@@ -222,17 +222,26 @@ def test_on_an_imperial_home_assistant_the_target_reads_225_and_the_rate_its_uni
     home_assistant: HomeAssistant,
     ha_broker: Broker,
     device: PtyDevice,
-    potwatch_for: Callable[[PtyDevice], ServiceProcess],
+    potwatch_for: Callable[..., ServiceProcess],
 ) -> None:
-    """Home Assistant converts the °C target itself: 107.22 °C must not come out as 224.996 °F."""
+    """Home Assistant converts the °C target itself: 107.22 °C must not come out as 224.996 °F.
+
+    A potwatch instance of its own: Home Assistant fixes a temperature entity's
+    unit when it first registers it, so the entities the metric tests made stay °C.
+    """
     home_assistant.unit_system = "us_customary"
     home_assistant.restart()
+    service = potwatch_for(device, mqtt='instance = "imperial"\n')
     try:
-        service = potwatch_for(device).start()
+        service.start()
         prime(service, device)
-        configs = wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker")
-        target = next(n for n, c in configs.items() if c.get("unique_id", "").endswith("_target"))
-        rate = next(n for n, c in configs.items() if c.get("unique_id", "").endswith("_rate"))
+
+        def announced_here() -> dict[str, dict[str, Any]]:
+            return {n: c for n, c in potwatch_configs(ha_broker).items() if "_imperial_" in c.get("unique_id", "")}
+
+        configs = wait_until(announced_here, 10, "the imperial instance's discovery on the broker")
+        target = next(n for n, c in configs.items() if c["unique_id"].endswith("_target"))
+        rate = next(n for n, c in configs.items() if c["unique_id"].endswith("_rate"))
         states = entities_of(home_assistant, {target, rate}, lambda s: s["state"] not in ("unknown", "unavailable"))
         shown = states[target]["state"]
         assert states[target]["attributes"]["unit_of_measurement"] == "°F"
@@ -240,6 +249,16 @@ def test_on_an_imperial_home_assistant_the_target_reads_225_and_the_rate_its_uni
         assert states[rate]["attributes"]["unit_of_measurement"] == "°F/min"  # [mqtt] unit's default
         assert_quiet_log(home_assistant)
     finally:
+        if service.proc is not None and service.proc.poll() is None:
+            service.stop()
+        # this instance's retained topics must not haunt the next tests on this broker
+        cleaner = Publisher(ha_broker)
+        for topic, config in announced(ha_broker).items():
+            if "_imperial_" in config.get("unique_id", ""):
+                cleaner.clear_retained(topic)
+        for topic in retained_now(ha_broker, "potwatch/imperial/#"):
+            cleaner.clear_retained(topic)
+        cleaner.close()
         home_assistant.unit_system = "metric"
         home_assistant.restart()
 
