@@ -14,7 +14,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from tests.support.installer import ROOT, commands, offline_pip, run, tree
+from tests.support.installer import ROOT, checkout, commands, offline_pip, run, tree
 
 
 def _version() -> str:
@@ -130,3 +130,31 @@ def test_a_kept_config_and_venv_by_hand_and_the_voice_and_port_it_asks_for(tmp_p
         assert not host.startswith("127."), host
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mine_too:
             mine_too.bind((host, 0))
+
+
+def test_a_service_that_runs_but_does_not_answer_is_not_restarted_by_an_update(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    """It may be a busy Pi in the middle of a caramel, or a port edited since it started: only --now restarts it."""
+    root = tmp_path / "root"
+    env = offline_pip(wheelhouse)
+    first = run(ROOT, root, env=env)
+    assert first.returncode == 0, first.stdout
+    assert "systemctl start potwatch.service" in commands(root)  # running, as far as systemd is concerned
+    version = _version()
+    newer = checkout(
+        tmp_path / "newer",
+        {
+            "pyproject.toml": (f'version = "{version}"', 'version = "9.9.9"'),
+            "service/__init__.py": (f'__version__ = "{version}"', '__version__ = "9.9.9"'),
+        },
+    )
+    before = commands(root)
+    update = run(newer, root, env=env)  # nothing listens on the config's port
+    assert update.returncode == 0, update.stdout
+    assert "runs but does not answer" in update.stdout
+    assert "systemctl restart potwatch.service" not in commands(root)[len(before) :], update.stdout
+    assert (root / "opt/potwatch/restart-pending").exists()
+    forced = run(newer, root, "--now", env=env)
+    assert forced.returncode == 0, forced.stdout
+    assert commands(root)[-1] == "systemctl restart potwatch.service"
