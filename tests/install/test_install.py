@@ -158,3 +158,35 @@ def test_a_service_that_runs_but_does_not_answer_is_not_restarted_by_an_update(
     forced = run(newer, root, "--now", env=env)
     assert forced.returncode == 0, forced.stdout
     assert commands(root)[-1] == "systemctl restart potwatch.service"
+
+
+def test_the_script_fetched_alone_fetches_a_checkout_and_installs_from_it(tmp_path: Path, wheelhouse: Path) -> None:
+    """``curl …/scripts/install | sudo bash -s -- --from <git URL>``: no clone of one's own needed."""
+    repo = tmp_path / "potwatch.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(ROOT), str(repo)], check=True, timeout=120)
+    alone = tmp_path / "download"
+    (alone / "scripts").mkdir(parents=True)
+    (alone / "scripts" / "install").write_bytes((ROOT / "scripts" / "install").read_bytes())
+    (alone / "scripts" / "install").chmod(0o755)
+    root = tmp_path / "root"
+    env = offline_pip(wheelhouse)
+
+    refused = run(alone, root, env=env)
+    assert refused.returncode == 1 and "--from <git URL of potwatch>" in refused.stdout, refused.stdout
+
+    done = run(alone, root, "--from", f"file://{repo}", env=env)
+    assert done.returncode == 0, done.stdout
+    assert f"cloning file://{repo}" in done.stdout
+    src = root / "opt/potwatch/src"
+    head = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    ours = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    assert head.stdout == ours.stdout  # the repository's commit, not this working tree
+    potwatch = root / "opt/potwatch/.venv/bin/potwatch"
+    shown = subprocess.run([str(potwatch), "--version"], capture_output=True, text=True, check=False)
+    assert shown.stdout.strip() == f"potwatch {_version()}"
+    assert "systemctl start potwatch.service" in commands(root)
+
+    before = commands(root)
+    again = run(alone, root, "--from", f"file://{repo}", env=env)
+    assert again.returncode == 0, again.stdout
+    assert "updating" in again.stdout and commands(root) == before, again.stdout
