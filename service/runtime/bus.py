@@ -31,6 +31,7 @@ class Subscription:
         self.queue: asyncio.Queue[BusEvent] = asyncio.Queue(maxsize)
         self.overflowed = False
         self.closed = asyncio.Event()
+        self._ready = asyncio.Event()  # set when an event is queued or the subscription ends
 
     def offer(self, event: BusEvent) -> None:
         if self.overflowed:
@@ -42,25 +43,29 @@ class Subscription:
             self.overflowed = True
             self.closed.set()
             self._bus.unsubscribe(self)
+        self._ready.set()
 
     async def get(self) -> BusEvent | None:
-        """The next event, or None once cut off or closed."""
-        if self.overflowed:
-            return None
-        getter = asyncio.ensure_future(self.queue.get())
-        closer = asyncio.ensure_future(self.closed.wait())
-        try:
-            done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closer.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter in done and not getter.cancelled():
-            return getter.result()
-        return None
+        """The next event, or None once cut off or closed (after what was queued before the close).
+
+        Safe to cancel, as a phone stream's heartbeat timeout does: an event
+        leaves the queue only when it is returned. A helper task that took it
+        off the queue lost it when the caller was cancelled a turn later, and
+        that event could be the alarm.
+        """
+        while True:
+            if self.overflowed:
+                return None
+            if not self.queue.empty():
+                return self.queue.get_nowait()
+            if self.closed.is_set():
+                return None
+            self._ready.clear()
+            await self._ready.wait()
 
     def close(self) -> None:
         self.closed.set()
+        self._ready.set()
         self._bus.unsubscribe(self)
 
 
