@@ -55,8 +55,8 @@ def push_url_problems(path: Path, config: Config) -> list[str]:
     return problems
 
 
-# what the systemd unit hides from the service (ProtectHome=yes)
-HIDDEN_BY_THE_UNIT = ("/home/", "/root/", "/run/user/")
+# the folders the systemd unit's ProtectHome=yes hides from the service (systemd.exec(5))
+HIDDEN_BY_THE_UNIT = tuple(str(Path("/", *parts)) + os.sep for parts in (("home",), ("root",), ("run", "user")))
 
 
 def tls_file_problems(path: Path, config: Config) -> list[str]:
