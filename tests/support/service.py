@@ -157,8 +157,14 @@ class SseReader(threading.Thread):
         wait_until(lambda: self.comments, timeout, "the event stream to open")
         return self
 
-    def take(self, name: str, timeout: float, where: Callable[[SseEvent], bool] = lambda e: True) -> SseEvent:
-        """The next event named ``name`` (matching ``where``), skipping others."""
+    def take(
+        self,
+        name: str,
+        timeout: float,
+        where: Callable[[SseEvent], bool] = lambda e: True,
+        seen: list[SseEvent] | None = None,
+    ) -> SseEvent:
+        """The next event named ``name`` (matching ``where``), skipping others (kept in ``seen``, if given)."""
         end = time.monotonic() + timeout
         while True:
             left = end - time.monotonic()
@@ -168,6 +174,8 @@ class SseReader(threading.Thread):
                 event = self.events.get(timeout=left)
             except queue.Empty:
                 continue
+            if seen is not None:
+                seen.append(event)
             if event.event == name and where(event):
                 return event
 
@@ -195,10 +203,16 @@ def serial_service(tmp_path: Path, device_path: str, *, stale_after: str, server
 
     ``server``: the lines of a ``[server]`` table (a token), empty for none.
     """
+    url = f"serial://{device_path}?baud=9600&format=number&unit=F"
+    return probe_service(tmp_path, url, stale_after=stale_after, server=server)
+
+
+def probe_service(tmp_path: Path, url: str, *, stale_after: str, server: str = "") -> ServiceProcess:
+    """``potwatch run`` cooking the caramel on the one probe at ``url``, not started yet."""
     config = tmp_path / "potwatch.toml"
     config.write_text(
         (f"[server]\n{server}\n\n" if server else "") + f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
-        f'[[probes]]\nid = "pot"\nurl = "serial://{device_path}?baud=9600&format=number&unit=F"\n'
+        f'[[probes]]\nid = "pot"\nurl = "{url}"\n'
         f'stale_after = "{stale_after}"\n\n[cook]\nprofile = "caramel"\nprobe = "pot"\n'
     )
     return ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port())
