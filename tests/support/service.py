@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import queue
@@ -101,6 +102,13 @@ class ServiceProcess:
             self.proc.wait(5)
             raise AssertionError(f"potwatch did not exit within {timeout} s of {sig}:\n{self.log()}") from None
         return time.monotonic() - start
+
+
+def cook_readings_f(service: ServiceProcess, cook_id: str) -> list[float | None]:
+    """A cook's recorded readings in °F (None for a fault), from its trace CSV, as ``potwatch replay`` reads it."""
+    text = httpx.get(f"{service.base}/api/cooks/{cook_id}/readings.csv", timeout=10.0, verify=False).text
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    return [round(float(r["temp_c"]) * 1.8 + 32, 6) if r["temp_c"] else None for r in rows]
 
 
 @dataclass

@@ -13,17 +13,15 @@ than the stale timeout and than the tracker's own gap handling.
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.figures import FigureRecorder
 from tests.support.pty_device import ByIdLink, PtyDevice, Thermometer
-from tests.support.service import ServiceProcess, serial_service, serving, sse
+from tests.support.service import cook_readings_f, serial_service, serving, sse
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.real_part("pty")
@@ -39,15 +37,6 @@ def devices() -> Iterator[tuple[PtyDevice, PtyDevice]]:
     with PtyDevice() as first, PtyDevice() as second:
         assert first.path != second.path
         yield first, second
-
-
-def history_fahrenheit(service: ServiceProcess, cook_id: str) -> list[float]:
-    """The cook's recorded readings in °F, from its trace CSV (the format ``potwatch replay`` reads)."""
-    text = httpx.get(f"{service.base}/api/cooks/{cook_id}/readings.csv", timeout=5.0).text
-    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
-    if rows and "temp_f" in rows[0]:
-        return [float(r["temp_f"]) for r in rows if r["temp_f"]]
-    return [float(r["temp_c"]) * 1.8 + 32 for r in rows if r["temp_c"]]
 
 
 def test_unplugged_for_20_s_then_replugged_under_another_tty(
@@ -116,7 +105,11 @@ def test_unplugged_for_20_s_then_replugged_under_another_tty(
         assert after["step_index"] == before["step_index"] and after["started_at"] == before["started_at"]
         assert after["stage"] == "reached"
         history = wait_until(
-            lambda: (h := history_fahrenheit(service, before["id"])) and abs(h[-1] - 226.5) < 0.01 and h,
+            lambda: (
+                (h := [v for v in cook_readings_f(service, before["id"]) if v is not None])
+                and abs(h[-1] - 226.5) < 0.01
+                and h
+            ),
             10,
             "the readings after the replug in the cook's history",
         )
