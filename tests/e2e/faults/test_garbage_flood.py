@@ -142,7 +142,7 @@ def check_survived(
 
 def serial_garbage(rng: random.Random) -> bytes:
     """One piece of what a noisy or misconfigured serial line delivers."""
-    kind = rng.randrange(9)
+    kind = rng.randrange(10)
     if kind == 0:
         return rng.randbytes(rng.randrange(1, 4 * KIB))  # noise: wrong baud, a bad cable
     if kind == 1:
@@ -159,13 +159,15 @@ def serial_garbage(rng: random.Random) -> bytes:
         return bytes(rng.randrange(0x80, 0x100) for _ in range(rng.randrange(1, 64))) + b"\n"
     if kind == 7:
         return b"\r" * rng.randrange(1, 200)  # line ends only
+    if kind == 8:
+        return rng.choice([b"nan\n", b"NaN\n", b"inf\n", b"-inf\n", b"1e999\n"])  # a fault value, alone
     return rng.randbytes(64 * KIB)  # 64 KiB of noise without a line end
 
 
 @pytest.mark.real_part("pty")
 def test_a_serial_line_flooded_with_garbage(tmp_path: Path, figure: FigureRecorder) -> None:
     """Pass: 4 s of fuzzed garbage at full rate (random bytes, 64 KiB lines, invalid UTF-8, control
-    characters, wrong JSON, text), each piece followed by 20 valid readings: the service answers
+    characters, wrong JSON, text, a lone NaN or inf), each piece followed by 20 valid readings: the service answers
     /api/status throughout and keeps its event stream, VmHWM grows ≤ 32 MiB, every value that reaches
     the stream is one sent as a reading, no alert, valid readings arrive during the flood, and
     ``potwatch_probe_input_dropped_total`` counts at least one dropped line per piece of garbage."""
