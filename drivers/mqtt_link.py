@@ -91,6 +91,8 @@ class LinkSettings:
     connect_timeout: float = 5.0
     max_payload: int = 128 * 1024  # longer payloads are cut here, in paho's thread; ``size`` keeps the truth
     max_queued: int = 10_000  # messages waiting for the consumer; beyond it they are dropped and counted
+    # and their payload bytes: 10,000 payloads cut to 128 KiB would be 1.25 GiB, more than a Pi has
+    max_queued_bytes: int = 16 * 1024 * 1024
     # Nagle holds a small packet that follows another until the broker's
     # delayed ACK, up to ~40 ms: an alert published right after a state update.
     tcp_nodelay: bool = True
@@ -285,6 +287,7 @@ class MqttLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[LinkEvent] = asyncio.Queue()
         self._queued_messages = 0
+        self._queued_bytes = 0  # payload bytes of the messages waiting
         # loop-side view, changed only in _deliver
         self._up = False
         self._problem: str | None = None
@@ -339,6 +342,7 @@ class MqttLink:
         event = await self._queue.get()
         if isinstance(event, Message):
             self._queued_messages -= 1
+            self._queued_bytes -= len(event.payload)
         return event
 
     def __aiter__(self) -> MqttLink:
@@ -584,12 +588,15 @@ class MqttLink:
             log.debug("%s: still: %s", self.name, item.reason)
 
     def _deliver_message(self, now: float, item: _Msg) -> None:
-        if self._queued_messages >= self.settings.max_queued:
+        size = len(item.payload)
+        full = self._queued_bytes + size > self.settings.max_queued_bytes and self._queued_messages > 0
+        if self._queued_messages >= self.settings.max_queued or full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("%s: consumer too slow, %d messages dropped", self.name, self.dropped)
             return
         self._queued_messages += 1
+        self._queued_bytes += size
         self._queue.put_nowait(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
 
     def _run_hook(self) -> None:
