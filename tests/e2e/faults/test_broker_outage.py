@@ -130,6 +130,9 @@ def test_the_service_serves_throughout_and_republishes_everything_and_the_alert_
                     hold.stop_listening()
                     back_at = broker.start()
                     with recording(broker.host, broker.port, *WATCHED) as after:
+                        # the premise: a broker stopped cleanly with persistence kept its retained
+                        # messages; a killed one, or a new one, has none (potwatch is still held out)
+                        replayed = set(retained_now(broker, *WATCHED))
                         hold.release()
                         expected = set(before) if before is not None else None
 
@@ -176,6 +179,10 @@ def test_the_service_serves_throughout_and_republishes_everything_and_the_alert_
         static = [t for t in before if is_discovery(t) or t.endswith("availability")]
         assert {t: now[t] for t in static} == {t: before[t] for t in static}
     assert now["potwatch/availability"] == b"online"
+    if how == "sigterm":
+        assert replayed >= set(RETAINED_STATE), f"persistence should have kept them: {sorted(replayed)}"
+    else:
+        assert not replayed, f"the broker should have come back empty: {sorted(replayed)}"
     assert len(copies) == 1, f"the outage's alert reached the subscriber {len(copies)} times"
     assert not got.retain and got.qos == 1
     republished_in = last - hold.opened_at
