@@ -496,8 +496,9 @@ class MqttLink:
         if self._stop.is_set():
             client.disconnect()  # stop() came while we were connecting
         looked = time.monotonic()
+        watch = self._guarded(self._watch)  # whatever it raises, paho's thread must still be stopped below
         while not self._ended.wait(WATCH_S):
-            self._watch(client)
+            watch(client)
             if time.monotonic() - looked >= 1.0:
                 looked = time.monotonic()
                 if not self._paho_thread_running():

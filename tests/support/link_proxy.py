@@ -10,6 +10,10 @@ packets never made it: they are dead ends) and lets the old connections flow
 again, so each side then learns whatever the other did meanwhile (usually
 that it gave up); new connections are forwarded as before.
 
+``cut_after(match)`` cuts the link the moment a chunk from the broker that
+``match`` accepts has been forwarded (a PINGRESP, say), so a test can die at
+the worst moment of a client's keepalive cycle, not at a random one.
+
 Real sockets and one thread per direction: nothing here knows MQTT.
 """
 
@@ -41,6 +45,8 @@ class LinkProxy:
         self._lock = threading.Lock()
         self._held: list[socket.socket] = []
         self._open: list[socket.socket] = []
+        self._cut_when: Callable[[bytes], bool] | None = None
+        self._cut_done = threading.Event()
         self._listener = socket.create_server((self.host, self.port))
         self._threads: list[threading.Thread] = []
         self._spawn(self._accept)
@@ -62,6 +68,14 @@ class LinkProxy:
         for conn in held:
             _close(conn)
         self._flowing.set()
+
+    def cut_after(self, match: Callable[[bytes], bool], timeout: float) -> None:
+        """Cut right after forwarding a chunk from upstream that ``match`` accepts; fail after ``timeout``."""
+        self._cut_done.clear()
+        self._cut_when = match
+        if not self._cut_done.wait(timeout):
+            self._cut_when = None
+            raise AssertionError(f"no matching chunk from the broker within {timeout} s")
 
     @property
     def held(self) -> int:
@@ -112,10 +126,10 @@ class LinkProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._open += [conn, upstream]
-            self._spawn(self._pump, conn, upstream)
-            self._spawn(self._pump, upstream, conn)
+            self._spawn(self._pump, conn, upstream, False)
+            self._spawn(self._pump, upstream, conn, True)
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, from_upstream: bool) -> None:
         """Copy ``src`` to ``dst`` while the link flows; an end on either side ends both."""
         try:
             while not self._closed.is_set():
@@ -128,6 +142,11 @@ class LinkProxy:
                     break
                 self._flowing.wait()  # cut while this chunk was read: it waits with the rest
                 dst.sendall(data)
+                match = self._cut_when
+                if from_upstream and match is not None and match(data):
+                    self._cut_when = None
+                    self._flowing.clear()
+                    self._cut_done.set()
         except (OSError, ValueError):  # ValueError: the other pump closed this socket under select
             pass
         finally:

@@ -102,7 +102,7 @@ def test_a_half_open_link_is_detected_the_will_is_published_and_the_link_recover
                 assert raised_wall < noticed_wall, "the alert should go into the dead link, before potwatch noticed"
                 will = watcher.wait_for(
                     lambda m: m.topic == "potwatch/availability" and m.text == "offline",
-                    2 * keepalive + 8,
+                    2 * keepalive + 10,  # Mosquitto 2.0.11 was seen 5 s late (docs/mqtt.md)
                     mark,
                     "offline (the will)",
                 )
