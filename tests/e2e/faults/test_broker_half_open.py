@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory  # noqa: F401
+from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory, retained_now  # noqa: F401
 from tests.support.broker_world import (
     DISCOVERY_ENTITIES,
     RETAINED_STATE,
@@ -141,10 +141,13 @@ def test_a_half_open_link_is_detected_the_will_is_published_and_the_link_recover
                     "the barrier reading",
                 )
                 copies = [m for m in watcher.all("potwatch/cook/alert") if m.json()["id"] == alert["id"]]
+                # what the broker holds now, after the barrier: the will did not land after our "online"
+                held = retained_now(mosquitto, "potwatch/#", "homeassistant/#")
         after = {t for t, m in live.items() if m.payload}
     assert not api.failures, api.failures[:5]
     assert api.probe_states == {"ok"}, api.probe_states
     assert after >= before, f"not republished: {sorted(before - after)}"
+    assert set(held) == before and held["potwatch/availability"] == b"online", sorted(held)
     figure(f"dead_link_detected_k{keepalive}", detected, "s", f"≤ {2 * keepalive} s (2 × keepalive)")
     figure(f"will_published_k{keepalive}", will_after, "s", f"≥ {1.5 * keepalive:g} s (Mosquitto: 1.5 × keepalive)")
     figure(f"recovered_after_heal_k{keepalive}", recovered, "s", f"≤ {RECOVERY_BOUND_S:g} s")
