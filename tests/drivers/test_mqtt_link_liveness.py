@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 import pytest
 
 from drivers.mqtt_link import LinkDown, LinkEvent, LinkSettings, LinkUp, MqttLink
+from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory  # noqa: F401
 from tests.support.link_proxy import link_proxy
 
-if TYPE_CHECKING:
-    from tests.support.broker import Broker
-
-pytest_plugins = ["tests.support.broker"]
 pytestmark = pytest.mark.real_part("mosquitto")
 
 KEEPALIVE_S = 2
@@ -34,7 +30,7 @@ async def next_of(link: MqttLink, kind: type[LinkEvent], timeout: float) -> Link
                 return event
 
 
-async def test_an_idle_link_that_goes_silent_is_dropped_within_one_and_a_half_keepalives(mosquitto: Broker) -> None:
+async def test_an_idle_link_that_goes_silent_is_dropped_within_one_and_a_half_keepalives(mosquitto: Broker) -> None:  # noqa: F811
     """Pass: LinkDown, saying the broker gave no answer, within 1.75 × the keepalive of the cut
     (paho alone: a little past 2 ×); connected again within 2 s of the link healing."""
     with link_proxy(mosquitto.host, mosquitto.port) as proxy:
