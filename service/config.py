@@ -239,7 +239,7 @@ class MqttConfig(Model):
     accept_commands: bool = Field(False, description="with a token set, accept acks on MQTT only if true")
     keepalive: Keepalive = Field(
         10,
-        description='"10s": a dead link is noticed within 2 x this, and the broker publishes the will after 1.5 x',
+        description='"10s": a silently dead link is noticed within 1.5 x this, when the broker also publishes the will',
     )
 
     @model_validator(mode="before")
