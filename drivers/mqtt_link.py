@@ -21,6 +21,11 @@ The traps this file exists to avoid, seen with paho 2.2 and Mosquitto 2.0:
 * Subscriptions are forgotten by a restarted (and by a killed) broker: they
   are renewed in ``on_connect``, every time, and ``LinkUp`` waits for the
   SUBACK, so nothing published after it is missed.
+* A link that dies without a word (Wi-Fi gone: no EOF, no error) is noticed
+  by paho's keepalive only a little after twice the keepalive; the broker
+  gives up on us after 1.5 ×. ``mqtt_liveness`` asks the broker after half a
+  keepalive of silence, and the supervisor closes the socket when a whole
+  keepalive more brings no answer.
 
 Errors are converted once, here: the event stream carries ``LinkDown`` with
 a reason a person can act on ("connection refused (is the broker running?)",
@@ -51,12 +56,15 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from drivers.mqtt_liveness import Liveness, Verdict
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
 DEFAULT_PORT: Final = 1883
 DEFAULT_TLS_PORT: Final = 8883
+WATCH_S: Final = 0.1  # how often the supervisor looks at the connection's liveness
 
 
 # ---------------------------------------------------------------------------
@@ -300,6 +308,10 @@ class MqttLink:
         self._refused = False
         self._session_present = False
         self._pending: tuple[int, list[str]] | None = None  # (mid, topics) of on_connect's SUBSCRIBE
+        self._liveness: Liveness | None = None  # the current connection's, from its CONNACK on
+        self._silence: str | None = None  # why the supervisor closed the connection, for on_disconnect
+        # the broker must answer an UNSUBSCRIBE, even of a filter nobody uses: our question when it goes quiet
+        self._liveness_topic = f"potwatch-liveness/{self._client_id}"
 
     # -- lifecycle (event loop)
 
@@ -443,6 +455,7 @@ class MqttLink:
         client.on_disconnect = on_disconnect
         client.on_message = self._guarded(self._on_message)
         client.on_subscribe = self._guarded(self._on_subscribe)
+        client.on_unsubscribe = self._guarded(self._on_unsubscribe)
         if s.tcp_nodelay:
             client.on_socket_open = self._guarded(_set_nodelay)
         return client
@@ -476,6 +489,7 @@ class MqttLink:
         client = self._client
         assert client is not None
         self._refused = False
+        self._liveness, self._silence = None, None
         self._ended.clear()
         try:
             client.connect(self.settings.host, self.settings.port, self.settings.keepalive)
@@ -485,11 +499,38 @@ class MqttLink:
         client.loop_start()
         if self._stop.is_set():
             client.disconnect()  # stop() came while we were connecting
-        while not self._ended.wait(1.0):
-            if not self._paho_thread_running():
-                break  # paho's thread died without on_disconnect (a paho bug): reconnect anyway
+        looked = time.monotonic()
+        watch = self._guarded(self._watch)  # whatever it raises, paho's thread must still be stopped below
+        while not self._ended.wait(WATCH_S):
+            watch(client)
+            if time.monotonic() - looked >= 1.0:
+                looked = time.monotonic()
+                if not self._paho_thread_running():
+                    break  # paho's thread died without on_disconnect (a paho bug): reconnect anyway
         client.loop_stop()  # joins paho's thread, which ends with the connection
         return not self._refused
+
+    def _watch(self, client: paho.Client) -> None:
+        """Ask a quiet broker for an answer; close a connection that gave none (``mqtt_liveness``)."""
+        liveness = self._liveness
+        if liveness is None or self._stop.is_set():
+            return
+        now = time.monotonic()
+        verdict = liveness.check(now)
+        if verdict is Verdict.ASK:
+            client.unsubscribe(self._liveness_topic)
+        elif verdict is Verdict.DEAD and self._silence is None:
+            self._silence = f"no answer from the broker for {liveness.silent_for(now):.0f} s (the network is down?)"
+            sock = client.socket()
+            if isinstance(sock, socket.socket):
+                # not disconnect(): a DISCONNECT reaching the broker after all would cancel our will
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # paho's loop reads the end and reports the loss
+
+    def _heard(self) -> None:
+        liveness = self._liveness
+        if liveness is not None:
+            liveness.heard(time.monotonic())
 
     def _paho_thread_running(self) -> bool:
         # paho names its loop_start() thread after the client id.
@@ -517,6 +558,7 @@ class MqttLink:
             return
         self._net_thread = threading.current_thread()
         self._session_present = bool(flags.session_present)
+        self._liveness = Liveness(self.settings.keepalive, time.monotonic())
         with self._subs_lock:
             subs = list(self._subs.items())
         if not subs:
@@ -532,6 +574,7 @@ class MqttLink:
     def _on_subscribe(
         self, client: paho.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
     ) -> None:
+        self._heard()
         pending = self._pending
         if pending is None or pending[0] != mid:
             return  # a later subscribe() from the loop: nothing to announce
@@ -539,15 +582,23 @@ class MqttLink:
         refused = tuple(topic for topic, reason in zip(pending[1], reasons, strict=False) if reason.is_failure)
         self._post(_Up(self._session_present, refused))
 
+    def _on_unsubscribe(
+        self, client: paho.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
+    ) -> None:
+        self._heard()
+
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: object, reason: ReasonCode, props: object
     ) -> None:
         if self._refused or self._stop.is_set():
             return  # the refusal was already reported; a stop is not a problem
         detail = "" if str(reason) in ("Success", "Unspecified error") else f": {reason}"
+        if self._silence is not None:
+            detail = f": {self._silence}"
         self._post(_Down(f"connection to {self.settings.server} lost{detail}"))
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        self._heard()
         self._post(self._handover_message(msg))
 
     def _handover_message(self, msg: paho.MQTTMessage) -> _Msg:
