@@ -721,8 +721,9 @@ class SimulatedProbe:
     """A :class:`drivers.base.Probe` reading the simulated pot in (sped-up) real time.
 
     The live pot always ends: when the recipe is over (a braise's time is up, a caramel burns, water
-    has boiled for an hour, or after 12 h at most, a braise longer than that at its end) the cook pulls it off the heat and it cools to the
-    kitchen's temperature and stays there, so a demo left running shows a cold pot, not an error.
+    has boiled for an hour, or after 12 h at most, a braise longer than that at its end) the cook
+    pulls it off the heat and it cools to the kitchen's temperature and stays there, so a demo left
+    running shows a cold pot, not an error.
     """
 
     def __init__(
