@@ -721,8 +721,9 @@ class SimulatedProbe:
     """A :class:`drivers.base.Probe` reading the simulated pot in (sped-up) real time.
 
     The live pot always ends: when the recipe is over (a braise's time is up, a caramel burns, water
-    has boiled for an hour, or after 12 h at most) the cook pulls it off the heat and it cools to the
-    kitchen's temperature and stays there, so a demo left running shows a cold pot, not an error.
+    has boiled for an hour, or after 12 h at most, a braise longer than that at its end) the cook
+    pulls it off the heat and it cools to the kitchen's temperature and stays there, so a demo left
+    running shows a cold pot, not an error.
     """
 
     def __init__(
@@ -797,13 +798,16 @@ class SimulatedProbe:
 def _live(scenario: PotScenario) -> PotScenario:
     """The scenario with an end: the live pot must come off the heat some time, and a live caramel
     comes off when its alarm rings (at 225 °F), as a cook would take it: not when it burns."""
+    # A braise asked for by its length (braise=24h) ends when that is up: the 12 h cap is for pots
+    # that would never end, and a silent cap turned a 24 h hold into 12 h of too_cold alerts.
+    longest = max(LIVE_LONGEST_S, scenario.braise_s) if scenario.kind == "braise" else LIVE_LONGEST_S
     off = scenario.off_heat_at_s
     if off is None:
-        off = LIVE_WATER_S if scenario.kind == "water" else LIVE_LONGEST_S
+        off = LIVE_WATER_S if scenario.kind == "water" else longest
     take_off = scenario.take_off_at_c
     if take_off is None and scenario.kind in ("caramel", "rillons"):
         take_off = LIVE_TAKE_OFF_C
-    return replace(scenario, off_heat_at_s=min(off, LIVE_LONGEST_S), take_off_at_c=take_off)
+    return replace(scenario, off_heat_at_s=min(off, longest), take_off_at_c=take_off)
 
 
 def _decimals(resolution_c: float) -> int:

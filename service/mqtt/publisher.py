@@ -220,6 +220,7 @@ class MqttPublisher:
         self._held_alerts: list[str] = []  # ids of alerts raised while disconnected, oldest first
         self._announced_expiry: dict[str, int | None] = {}
         self._probe_online: dict[str, str] = {}  # the last availability sent per probe, since the last connect
+        self._last_reading: dict[str, MqttProbeReading] = {}  # the last reading sent per probe
         self.stats = {
             "published": 0,
             "skipped": 0,
@@ -304,9 +305,17 @@ class MqttPublisher:
         # Our own "offline": the will is not sent on a clean disconnect. paho writes
         # this PUBLISH before the DISCONNECT on the same stream, so the broker has it.
         link.publish(self.topics.availability, "offline", qos=1, retain=True)
+        if was_up:
+            self.stats["published"] += 1
         await link.stop(timeout=CLOSE_WAIT_S)
         self._link = None
-        log.info("mqtt: %s", "offline published, disconnected" if was_up else "stopped (the broker was away)")
+        # the count a subscriber can check its own against once /healthz is gone (bench/soak.py does)
+        log.info(
+            "mqtt: %s (%d messages published, %d skipped while disconnected)",
+            "offline published, disconnected" if was_up else "stopped (the broker was away)",
+            self.stats["published"],
+            self.stats["skipped"],
+        )
 
     # ---- the hub's events → messages ----
 
@@ -343,7 +352,7 @@ class MqttPublisher:
             if data.get("live", True):
                 self._send_reading(hub, data)
         elif name == "probe":
-            self._send_probe(hub, data["probe"])
+            self._send_probe_change(hub, data["probe"], data["state"])
         elif name in ("cook", "stage", "ack", "cook_ended"):
             self._send_cook_state(hub)
 
@@ -408,7 +417,23 @@ class MqttPublisher:
         payload = probe_payload(reading, track.level if track else None, track.rate if track else None)
         self._send_probe_online(probe_id, reading.get("state"))
         self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
+        self._last_reading[probe_id] = payload
         self._check_expiry(hub, probe_id)
+
+    def _send_probe_change(self, hub: Hub, probe_id: str, state: str) -> None:
+        """A probe's new state, on the last reading this part sent for it.
+
+        Not the hub's reading of now: this part reads the bus a little behind the hub, and a
+        reading taken since would go out ahead of the ones still queued — the soak
+        (bench/soak.py) saw the temperature topic step back in time for a moment.
+        """
+        last = self._last_reading.get(probe_id)
+        if last is None:
+            self._send_probe(hub, probe_id)
+            return
+        payload = cast(MqttProbeReading, {**last, "state": state})
+        self._send_probe_online(probe_id, state)
+        self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
 
     def _send_probe(self, hub: Hub, probe_id: str) -> None:
         health = hub.kitchen.probes.get(probe_id)

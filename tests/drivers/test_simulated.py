@@ -370,6 +370,14 @@ def test_a_live_pot_always_comes_off_the_heat_in_the_end() -> None:
     assert SimulatedProbe("pot", PotScenario(off_heat_at_s=60.0)).scenario.off_heat_at_s == 60.0
 
 
+def test_a_braise_longer_than_the_cap_runs_its_whole_length() -> None:
+    """A 24 h braise (the soak's cook) is not cut to 12 h: it comes off the heat when its time is up."""
+    day = SimulatedProbe("pot", PotScenario(kind="braise", braise_s=86400.0)).scenario
+    assert day.off_heat_at_s == 86400.0
+    assert SimulatedProbe("pot", PotScenario(kind="braise")).scenario.off_heat_at_s == 12 * 3600.0
+    assert SimulatedProbe("pot", PotScenario(kind="caramel", braise_s=86400.0)).scenario.off_heat_at_s == 12 * 3600.0
+
+
 async def first_events(probe: SimulatedProbe, count: int, timeout_s: float = 10.0) -> list[ProbeEvent]:
     got: list[ProbeEvent] = []
     async with asyncio.timeout(timeout_s), aclosing(probe.events()) as events:

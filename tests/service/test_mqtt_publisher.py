@@ -372,6 +372,24 @@ async def test_with_a_token_mqtt_commands_need_accept_commands(mosquitto: Broker
         await stop_part(running, tasks)
 
 
+async def test_a_probe_state_change_goes_out_on_its_own_reading(running: Running) -> None:
+    """The part reads the bus behind the hub; a state change must carry the reading that caused it.
+
+    Three readings applied in one go, before the part's task runs, the first of them taking the
+    probe from waiting to ok. Pass: the temperature topic's readings never step back in time
+    (it sent the newest reading with the state change, then the two older ones: found by the soak).
+    """
+    with recorder(running.broker, "potwatch/probe/pot/temperature") as rec:
+        mark = len(rec.all())
+        for i in range(3):
+            running.clock.t += 1.0
+            running.hub.apply(Sample(running.clock.t, "pot", "", f_to_c(150.0 + i)))
+        await asyncio.to_thread(rec.wait_for, lambda m: m.json()["fahrenheit"] == 152.0, 5, mark)
+        values = [m.json()["fahrenheit"] for m in rec.all(after=mark)]
+    values = [v for v in values if v is not None]  # the retained "waiting" before any reading
+    assert values == sorted(values) and values[-1] == 152.0, values
+
+
 async def test_expire_after_follows_a_probe_that_learns_its_interval(mosquitto: Broker) -> None:  # noqa: F811
     running, tasks = await start_part(mosquitto, stale_after=None)
     topic = "homeassistant/sensor/potwatch/probe_pot_temperature/config"
