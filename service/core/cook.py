@@ -149,7 +149,7 @@ class Kitchen:
         self._applied_offset: dict[str, float] = {}
         self.configure(probes)
 
-    def configure(self, setups: Iterable[ProbeSetup], listening_from: float | None = None) -> list[str]:
+    def configure(self, setups: Iterable[ProbeSetup]) -> list[str]:
         """The probes of one start: new ones added, this config's settings, removed ones forgotten.
 
         Applied at the start of every run, live and in a replay alike (restore.py
@@ -157,14 +157,6 @@ class Kitchen:
         replayed time line has the same probes at the same moments and gives the
         same alerts with the same ids. Returns the probes the config dropped that
         a running cook keeps (its cook has to go on saying the probe is lost).
-
-        ``listening_from``: where on the time line this run began (a resume). A
-        probe whose stale timeout ran out while the service was down gets it
-        afresh from here: counted from the last reading alone, a restart that
-        took longer than the timeout raised ``probe_lost`` (critical near the
-        target) at once, for a probe whose next line was already on its way.
-        One whose deadline is still ahead keeps it, so a restart without
-        downtime changes nothing.
         """
         wanted = {s.id: s for s in setups}
         for setup in wanted.values():
@@ -177,8 +169,6 @@ class Kitchen:
             health.stale_after = setup.stale_after
             health.lag_s = setup.lag_s
             health.altitude_m = setup.altitude_m
-            if listening_from is not None:
-                health.listening_since = listening_from
         kept: list[str] = []
         for probe_id in [p for p in self.probes if p not in wanted]:
             if not self._forget_probe(probe_id):

@@ -51,7 +51,6 @@ class ProbeHealth:
         "lag_s",
         "last_at",
         "last_live_at",
-        "listening_since",
         "lost_reason",
         "pressure_hpa",
         "stale_after",
@@ -79,9 +78,6 @@ class ProbeHealth:
         self.channel = ""
         self.last_at: float | None = None  # any reading, live or retained
         self.last_live_at: float | None = None
-        # when the service last began listening (a restart): a stale timeout that ran out while it was
-        # down is counted again from here (the probe's next line was on its way; nobody read it)
-        self.listening_since: float | None = None
         self.interval: float | None = None
         self.fault_count = 0
         self.fault_since: float | None = None
@@ -135,17 +131,11 @@ class ProbeHealth:
                 # a long gap is an outage, not a new interval
                 self.interval = 0.8 * interval + 0.2 * min(dt, 3.0 * interval)
         self.last_live_at = at
-        if self.listening_since is not None and at >= self.listening_since:
-            self.listening_since = None  # heard since the restart: its own last reading counts again
 
     def stale_deadline(self) -> float | None:
         if self.state is ProbeState.LOST or self.last_live_at is None:
             return None
-        deadline = self.last_live_at + self.stale_timeout
-        if self.listening_since is not None and deadline <= self.listening_since:
-            # it ran out while the service was down: from the restart, the probe gets its timeout afresh
-            deadline = self.listening_since + self.stale_timeout
-        return deadline
+        return self.last_live_at + self.stale_timeout
 
     def fault_deadline(self) -> float | None:
         # a lost probe's faults are confirmed by count when it talks again, not by time

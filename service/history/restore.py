@@ -150,16 +150,16 @@ def _resume(
     handle = kitchen.handle
     # the later runs of this time line, each with the probes its start gave the kitchen
     starts = {
-        int(r[0]): (setups_from_json(r[1]), float(r[2]))
+        int(r[0]): setups_from_json(r[1])
         for r in conn.execute(
-            "SELECT id, setups, line_base FROM runs WHERE chain = ? AND id != ? AND after_seq >= ? ORDER BY id",
+            "SELECT id, setups FROM runs WHERE chain = ? AND id != ? AND after_seq >= ? ORDER BY id",
             (chain, chain, after),
         )
     }
     count = 0
     for row in conn.execute(SELECT_REPLAY, (after,)):
         while starts and min(starts) <= row[0]:
-            kitchen.configure(*starts.pop(min(starts)))
+            kitchen.configure(starts.pop(min(starts)))
         event = row_event(row[1:])
         count += 1
         try:
@@ -190,16 +190,15 @@ def _resume(
     now_line = max(now_line, kitchen.now)
     clock = continued_clock(clock, now_line)
     for start in sorted(starts):  # runs that recorded no event
-        kitchen.configure(*starts[start])
+        kitchen.configure(starts[start])
     # this start's probes, as every start's were: settings from this config, removed ones dropped
     before = set(kitchen.probes)
-    info = run_info(run_id, chain, recorder.boot(), setups, clock)
-    kept = kitchen.configure(setups, info.line_base)  # as a later replay of this run will (above)
+    kept = kitchen.configure(setups)
     for probe_id in sorted(before - set(kitchen.probes)):
         log.info("history: probe %s is no longer in the config: dropped", probe_id)
     for probe_id in kept:
         log.warning("history: probe %s is no longer in the config, but a running cook follows it", probe_id)
-    recorder.begin_run(info)
+    recorder.begin_run(run_info(run_id, chain, recorder.boot(), setups, clock))
     took = time.perf_counter() - started
     for cook_id in unfinished:
         cook = kitchen.cooks.get(cook_id)

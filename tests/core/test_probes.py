@@ -118,29 +118,3 @@ def test_a_cleared_warning_is_said_so_listeners_can_stop_showing_it() -> None:
     cleared = [o for o in result.outputs if isinstance(o, AlertCleared)]
     assert [(c.alert_id, c.at) for c in cleared] == [(lost.id, 100.0)]
     assert not lost.active
-
-
-def _lost_at(kitchen: Kitchen, until: float) -> list[float]:
-    out = []
-    for t in range(int(kitchen.now) + 1, int(until) + 1):
-        out += [o.alert.at for o in kitchen.handle(Tick(float(t))) if hasattr(o, "alert")]
-    return out
-
-
-def test_a_timeout_that_ran_out_while_the_service_was_down_starts_afresh_at_the_restart() -> None:
-    kitchen = Kitchen([ProbeSetup("pot", stale_after=3.0)])
-    for t in range(0, 10):
-        kitchen.handle(Sample(float(t), "pot", "", f_to_c(150.0)))
-    # down from 9 s to 20 s (longer than the 3 s timeout); the run that starts at 20 s listens from there
-    kitchen.configure([ProbeSetup("pot", stale_after=3.0)], listening_from=20.0)
-    kitchen.handle(Tick(20.0))
-    assert _lost_at(kitchen, 22.0) == []  # the driver reopens the port: its next line is on its way
-    assert _lost_at(kitchen, 30.0) == [23.0]  # but a probe still silent 3 s after the restart is lost
-
-
-def test_a_restart_before_the_timeout_ran_out_keeps_the_deadline() -> None:
-    kitchen = Kitchen([ProbeSetup("pot", stale_after=3.0)])
-    for t in range(0, 10):
-        kitchen.handle(Sample(float(t), "pot", "", f_to_c(150.0)))
-    kitchen.configure([ProbeSetup("pot", stale_after=3.0)], listening_from=10.0)
-    assert _lost_at(kitchen, 20.0) == [12.0]

@@ -27,11 +27,13 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.broker import Broker
 from tests.support.figures import FigureRecorder
 from tests.support.mqtt_watch import MqttWatch
 from tests.support.net import free_port
+from tests.support.phone import Phone
 from tests.support.power_cut import Thermometer, until
 from tests.support.pty_device import PtyDevice
 from tests.support.service import ServiceProcess, sse
@@ -95,15 +97,19 @@ def durations(view: dict[str, Any] | None) -> dict[str, float]:
 
 
 class Watch:
-    """What the test saw of the service while the clock moved: each look at /api/status and the MQTT state."""
+    """What the test saw while the clock moved: each look at /api/status, and how far the phone's chart reaches."""
 
-    def __init__(self, svc: ServiceProcess) -> None:
-        self.svc = svc
+    def __init__(self, svc: ServiceProcess, phone: Phone) -> None:
+        self.svc, self.phone = svc, phone
         self.looks: list[tuple[float, dict[str, Any]]] = []
+        self.chart: list[tuple[float, float]] = []  # (test's monotonic, the chart's last x: s into the cook)
 
     def look(self) -> dict[str, Any]:
         status: dict[str, Any] = self.svc.get("/api/status")
         self.looks.append((time.monotonic(), status))
+        to = self.phone.page.evaluate("() => document.getElementById('chart').dataset.to")
+        if to:
+            self.chart.append((time.monotonic(), float(to)))
         return status
 
     def through(self, seconds: float) -> None:
@@ -119,19 +125,23 @@ class Watch:
 
 
 def test_wall_clock_stepped_forward_and_back_mid_hold(
-    tmp_path: Path, mosquitto: Broker, pot: tuple[PtyDevice, Thermometer], figure: FigureRecorder
+    tmp_path: Path, mosquitto: Broker, pot: tuple[PtyDevice, Thermometer], phone: Phone, figure: FigureRecorder
 ) -> None:
     """Pass: through a +1 h step and a −10 min step of the wall clock during a 30 s hold, the probe stays ``ok``
     with an age under 2 s, no ``probe_lost`` is raised, the hold timer follows real time (never ahead of it,
     never back), the hold is done no sooner than 30 s of real holding, and no duration is negative: in
-    /api/status, in the MQTT cook state, in the cook's stages and series, and in the history file's time line."""
+    /api/status, in the MQTT cook state, in the cook's stages and series, in the history file's time line, and
+    on the phone's chart (its last point stays at the real time into the cook, and never goes back)."""
     device, _ = pot
     offset = tmp_path / "wall-offset"
     offset.write_text("0\n")
     with MqttWatch(mosquitto, "potwatch/cook/state") as mqtt:
         svc = service_for(tmp_path, device, mosquitto, offset).start()
         try:
-            watch = Watch(svc)
+            started = time.monotonic()  # the cook starts with the service
+            phone.page.goto(svc.base + "/")
+            expect(phone.page.locator("#live")).to_have_attribute("data-state", "live", timeout=15_000)
+            watch = Watch(svc, phone)
             with sse(svc.base + "/api/events") as stream:
                 stream.attached()
                 until(svc, "the hold", lambda s: s["cook"] and s["cook"]["stage"] == "holding")
@@ -156,6 +166,13 @@ def test_wall_clock_stepped_forward_and_back_mid_hold(
             states = [h.json() for h in mqtt.on("potwatch/cook/state")]
         finally:
             svc.stop()
+
+    # the phone's chart: seconds into the cook, on real time, whatever the wall clock did
+    assert watch.chart, "the chart never drew"
+    chart_ahead = max(x - (t - started) for t, x in watch.chart)
+    assert all(b[1] >= a[1] for a, b in itertools.pairwise(watch.chart)), "the chart went back"
+    assert chart_ahead < 2.0, f"the chart ran {chart_ahead:.0f} s ahead of the cook"
+    figure("chart_ahead_of_real_time", chart_ahead, "s", "< 2 s")
 
     # the hold timer against the test's own monotonic clock: never ahead, never backwards
     elapsed = [(t, s["cook"]["hold_elapsed_s"]) for t, s in watch.looks if s["cook"]["stage"] == "holding"]
