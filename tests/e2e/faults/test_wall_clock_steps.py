@@ -186,6 +186,7 @@ def test_wall_clock_stepped_forward_and_back_mid_hold(
     assert "probe_lost" not in kinds and kinds.count("hold_done") <= 1, kinds
     assert not [a for a in done["alerts"] if a["kind"] == "probe_lost"]
 
+    assert any(durations(s) for s in states), states[-3:]  # the MQTT state was heard, with its durations
     assert all(v >= 0 for s in states for v in durations(s).values()), [durations(s) for s in states]
     ts = [float(st["t"]) for st in detail["stages"]]
     assert ts == sorted(ts) and ts[0] >= 0, detail["stages"]
