@@ -363,6 +363,8 @@ class StreamMonitor:
     lines: int = 0
     unreadable: int = 0
     suspect: int = 0
+    decoder_failures: int = 0
+    decoder_failure_told: bool = False
     noise: NoiseMeter = field(default_factory=NoiseMeter)
 
     def __post_init__(self) -> None:
@@ -386,12 +388,17 @@ class StreamMonitor:
         self.silence_told = False
         splitter = self.splitter or self._first_splitter(at)
         before = (splitter.overlong, splitter.partial, splitter.overlong_bytes)
-        lines = [(raw, *decode_line(self.decoder, raw)) for raw in splitter.feed(data)]
+        failures = self.decoder_failures
+        lines = [(raw, *self._decode(raw)) for raw in splitter.feed(data)]
         self._weigh(at, splitter, before, lines)
         # One verdict for the chunk, after weighing all of it: a chunk that is
         # mostly noise makes each of its well-formed lines suspect.
         suspect = self.noise.noisy(at)
         out: list[ProbeEvent] = []
+        if self.decoder_failures != failures and not self.decoder_failure_told:
+            self.decoder_failure_told = True  # once per port: a line a minute must not be a warning a minute
+            why = self.last_garbage[0]
+            out.append(self._notice(at, f"{why}; such lines are dropped, the probe reads on", "warning"))
         good = False
         for _, text, result in lines:
             good = self._line(at, text, result, suspect, out) or good
@@ -408,6 +415,22 @@ class StreamMonitor:
             self.garbage_since = at
         out.extend(self._garbage_checks(at))
         return out
+
+    def _decode(self, raw: bytes) -> tuple[str, LineResult]:
+        """``decode_line``, with a decoder that raises on one line making that line unreadable.
+
+        A bug in a decoder, met by one odd line, must cost that line, not the
+        probe: raised out of here it would end the driver, report the probe lost
+        (a critical alert near the target) and reopen the port.
+        """
+        try:
+            return decode_line(self.decoder, raw)
+        except Exception as exc:
+            self.decoder_failures += 1
+            text = safe_text(raw)
+            self.last_garbage = (f"the {self.settings.fmt} decoder failed on {text!r}: {exc!r}", text)
+            log.debug("%s: %s", self.probe_id, self.last_garbage[0], exc_info=True)
+            return text, LineResult(unreadable=f"the decoder failed: {type(exc).__name__}", fmt=self.settings.fmt)
 
     def _first_splitter(self, at: float) -> LineSplitter:
         # A line already on the wire when we opened arrives within its own

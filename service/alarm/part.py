@@ -195,7 +195,12 @@ class AlarmPart:
         """The hub's hook: tell the dispatcher, start what it says; never waits."""
         if isinstance(out, AlertRaised):
             self._alerts[out.alert.id] = out.alert
-            actions = self.dispatcher.raised(_info(out.alert), out.at)
+            # Sent now, so its repeats count from now. An alert may be dated earlier than the step
+            # that raises it: a probe whose stale timeout ran out while the service was down is lost
+            # at that deadline, seconds back; from its own date, its first repeat fell due at the
+            # next tick and it was pushed twice within milliseconds.
+            now = out.at if self._hub is None else max(out.at, self._hub.clock.monotonic())
+            actions = self.dispatcher.raised(_info(out.alert), now)
         elif isinstance(out, AlertAcked):
             followers = self.dispatcher.followers(out.alert_id)
             actions = self.dispatcher.acked(out.alert_id, out.at)

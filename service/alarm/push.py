@@ -89,7 +89,9 @@ class PushChannel:
         self._asset = apprise.AppriseAsset(app_id="potwatch", app_desc="potwatch")
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._running: _Job | None = None  # sent by the worker now (touched on the event loop only)
-        self._waiting: asyncio.Future[str] | None = None  # the one message waiting for the worker
+        # the message of each alert waiting for the worker: one per alert, a newer one of the same
+        # alert taking its place (a repeat, an escalation), so a dead service never piles up work
+        self._waiting: dict[str, asyncio.Future[str]] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -116,8 +118,9 @@ class PushChannel:
 
     async def silence(self) -> None:
         """No more retries, and the waiting message is dropped; one already on the wire cannot be called back."""
-        if self._waiting is not None and not self._waiting.done():
-            self._waiting.set_result("silenced before it was sent")
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_result("silenced before it was sent")
         if self._running is not None:
             self._running.stop.set()
 
@@ -136,7 +139,7 @@ class PushChannel:
             return False, 0, "the channel is closed"
         # a loop, not an if: another message may take the worker between its freeing and this one's turn
         while self._running is not None and not self._running.result.done():
-            why = await self._wait_for_worker(self._running, deadline)
+            why = await self._wait_for_worker(self._running, message.alert_id, deadline)
             if why is not None:
                 return False, 0, why
         job = _Job(message, deadline)
@@ -150,12 +153,18 @@ class PushChannel:
             return False, max(1, job.attempts), f"timed out: no answer within {self.timeout_s:.1f} s"
         return job.result.result()
 
-    async def _wait_for_worker(self, running: _Job, deadline: float) -> str | None:
-        """Wait (as the only one waiting) for the worker to be free; why not, if it does not come to that."""
-        if self._waiting is not None and not self._waiting.done():
-            self._waiting.set_result("superseded by a newer message")
+    async def _wait_for_worker(self, running: _Job, alert_id: str, deadline: float) -> str | None:
+        """Wait (as its alert's only message waiting) for the worker to be free; why not, if it does not come to that.
+
+        Only a newer message of the same alert supersedes a waiting one: another
+        alert's (the alarm behind a probe-lost warning, two probes lost at once)
+        waits its turn, else it was dropped, and a warning is sent once.
+        """
+        earlier = self._waiting.get(alert_id)
+        if earlier is not None and not earlier.done():
+            earlier.set_result("superseded by a newer message")
         ticket: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._waiting = ticket
+        self._waiting[alert_id] = ticket
         free = asyncio.wrap_future(running.result)
         either: list[asyncio.Future[Any]] = [ticket, free]
         try:
@@ -163,8 +172,8 @@ class PushChannel:
                 either, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            if self._waiting is ticket:
-                self._waiting = None
+            if self._waiting.get(alert_id) is ticket:
+                del self._waiting[alert_id]
         if ticket.done():
             return ticket.result()
         if not free.done():

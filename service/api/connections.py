@@ -20,7 +20,13 @@ a Pi with a descriptor limit, 300 half-sent requests took the page down. So:
   connection refused;
 - a response whose client stops reading is cut off after ``drain_timeout_s``
   of back-pressure; the socket's kernel send buffer is set small so that the
-  back-pressure shows within a few hundred kilobytes, not megabytes.
+  back-pressure shows within a few hundred kilobytes, not megabytes;
+- a client that vanished (a phone gone off the Wi-Fi: no FIN, no RST, no ACK
+  ever again) is given up by the kernel once what was sent to it stays
+  unacknowledged for ``user_timeout_s`` (``TCP_USER_TIMEOUT``). An event stream
+  always has something in flight (its heartbeat every 5 s), so a vanished phone's
+  stream ends within heartbeat + timeout; without it, the kernel retransmits
+  for some 15 minutes and the stream's subscription stays open all that time.
 
 Each of these is counted in one throttled line a minute, never a line per socket.
 """
@@ -63,6 +69,7 @@ class ConnectionLimits:
     request_timeout_s: float = 10.0
     drain_timeout_s: float = 30.0
     send_buffer_bytes: int = 64 * 1024
+    user_timeout_s: float = 20.0
     # answered for as long as the client stays, and resumed by it when cut (EventSource + Last-Event-ID)
     resumable_paths: frozenset[str] = frozenset({"/api/events"})
 
@@ -122,6 +129,8 @@ class GuardedH11Protocol(H11Protocol):
         if sock is not None:
             # small, so that a client that stops reading shows as back-pressure at once
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):  # a client gone without a word: see the docstring
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(self.limits.user_timeout_s * 1000))
         self._watch_request()
 
     def _make_room(self) -> bool:

@@ -106,6 +106,9 @@ GHOST_STATE_DELAY_S = 2.0  # a removed probe's state topics are emptied this lon
 # ---- payloads: pure functions of what the hub says ---------------------------------------
 
 
+FAILURE_LOG_EVERY_S = 60.0
+
+
 def dumps(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
@@ -230,7 +233,9 @@ class MqttPublisher:
             "ignored": 0,
             "cleared": 0,
             "not_resent": 0,  # held alerts acknowledged or cleared before the broker came back
+            "failed": 0,  # hub events that raised on their way out (a bug): logged once a minute per kind
         }
+        self._failure_logged: dict[tuple[str, str], float] = {}  # (event, exception) → when last logged
 
     @classmethod
     def from_config(cls, config: Config, host: str | None = None, port: int | None = None) -> MqttPublisher:
@@ -333,8 +338,22 @@ class MqttPublisher:
             self._last_id = event.id
             try:
                 self._on_event(hub, event)
-            except Exception:
-                log.exception("mqtt: could not publish %s", event.name)
+            except Exception as exc:
+                self._failed(hub, event.name, exc)
+
+    def _failed(self, hub: Hub, what: str, exc: Exception) -> None:
+        """A traceback the first time, then at most once a minute: a reading at 10 Hz that fails must not
+        write ten tracebacks a second to the SD card. Every failure is counted in /healthz."""
+        self.stats["failed"] += 1
+        key, now = (what, type(exc).__name__), hub.clock.monotonic()
+        last = self._failure_logged.get(key)
+        if last is not None and now - last < FAILURE_LOG_EVERY_S * hub.clock.speed:
+            log.debug("mqtt: could not publish %s: %r", what, exc)
+            return
+        self._failure_logged[key] = now
+        log.exception(
+            "mqtt: could not publish %s (%d failed so far; told again in a minute at most)", what, self.stats["failed"]
+        )
 
     def _resubscribe(self, hub: Hub) -> None:
         """We fell behind and were cut off: catch up on the alerts, republish the rest."""

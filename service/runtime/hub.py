@@ -219,6 +219,7 @@ class Hub:
                 live=ev.live,
                 fault=ev.fault,
                 raw=raw,
+                line_s=round(ev.at, 3),
             ),
         )
         if not ev.live:

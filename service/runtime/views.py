@@ -96,6 +96,9 @@ class CookView(TypedDict):
     water_boils_f: float | None
     calibration_offset_c: float
     calibration_offset_f: float
+    # where the cook started on the tracker's time line (seconds, an arbitrary origin, kept across a
+    # resume): with a reading's ``line_s``, its time into the cook whatever the wall clock did meanwhile
+    started_line_s: float
 
 
 class AlertSummary(TypedDict):
@@ -300,6 +303,7 @@ class ReadingEvent(TypedDict):
     live: bool
     fault: str | None
     raw: str
+    line_s: float  # when, on the tracker's time line (CookView.started_line_s): never stepped by NTP
 
 
 class StageEvent(TypedDict):
@@ -528,6 +532,7 @@ def cook_json(kitchen: Kitchen, cook: Cook, clock: Clock) -> CookView:
         water_boils_f=water_f,
         calibration_offset_c=round(now.calibration_offset_c, 3),
         calibration_offset_f=round(now.calibration_offset_c * 1.8, 3),
+        started_line_s=round(cook.started_at, 3),
     )
 
 

@@ -11,6 +11,7 @@ loose enough for a loaded machine and each wait is on a condition.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -371,3 +372,22 @@ async def test_apprise_never_writes_to_the_service_log(receiver: Receiver) -> No
     assert not delivery.ok and delivery.error == "the service answered HTTP 500"  # Apprise's warning was read
     assert [r.name for r in journal.records if r.name.startswith("apprise")] == []
     assert not any("Sekr1tPw" in r.getMessage() for r in journal.records)
+
+
+async def test_messages_of_other_alerts_wait_their_turn_behind_a_slow_one(receiver: Receiver) -> None:
+    """Only a newer message of the same alert supersedes a waiting one: a warning behind the alarm is sent once."""
+    receiver.hang()
+    channel = PushChannel(f"ntfy://127.0.0.1:{receiver.port}/kitchen", timeout_s=5.0, retries=0)
+    first = asyncio.create_task(channel.deliver(message()))
+    await wait_until_async(lambda: receiver.open_requests == 1, 5, "the first request to hang")
+    lost_pot = dataclasses.replace(message(AlertLevel.WARNING), alert_id="c1-a4", title="pot lost")
+    lost_side = dataclasses.replace(message(AlertLevel.WARNING), alert_id="c1-a5", title="side lost")
+    second = asyncio.create_task(channel.deliver(lost_pot))
+    await asyncio.sleep(0)
+    third = asyncio.create_task(channel.deliver(lost_side))
+    await asyncio.sleep(0)
+    receiver.release()
+    results = await asyncio.gather(first, second, third)
+    assert [d.ok for d in results] == [True, True, True], [d.error for d in results]
+    titles = sorted(r.json()["title"] for r in receiver.requests)
+    assert titles == ["Caramel at 225 °F", "pot lost", "side lost"]

@@ -5,7 +5,8 @@ request (method, path, headers, body, and the ``perf_counter`` time its body
 had fully arrived) and answers 200 with ``{}``, except that a test can make
 it:
 
-* ``fail(n, status)``: answer the next ``n`` requests with ``status``;
+* ``fail(n, status)``: answer the next ``n`` requests with ``status``
+  (``heal()`` forgets those still to come);
 * ``hang()``: hold every request from now on (recorded on arrival, answered
   never) until ``release()``; ``open_requests`` counts the held ones.
 
@@ -92,6 +93,11 @@ class Receiver:
         """Answer the next ``count`` requests with ``status``."""
         with self.cond:
             self._failures += [status] * count
+
+    def heal(self) -> None:
+        """Answer 200 again from now on: the failures ``fail`` still had to give are forgotten."""
+        with self.cond:
+            self._failures.clear()
 
     def hang(self) -> None:
         """Hold every request from now on, unanswered, until ``release()``."""

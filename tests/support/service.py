@@ -38,6 +38,8 @@ class ServiceProcess:
     nofile: int | None = None
     # what runs: the real command line, or a test's own wiring of the service (tests/support/alarm_service.py)
     command: list[str] = field(default_factory=lambda: list(POTWATCH))
+    # where it listens; ``base`` stays on loopback (a test may listen on 0.0.0.0 to be reached from elsewhere too)
+    host: str = "127.0.0.1"
 
     @property
     def base(self) -> str:
@@ -47,7 +49,7 @@ class ServiceProcess:
         """``wait=False``: return once the process is started, before it answers (a readiness test's own wait)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [*self.command, *self.args, "--host", "127.0.0.1", "--port", str(self.port)],
+            [*self.command, *self.args, "--host", self.host, "--port", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -79,6 +81,20 @@ class ServiceProcess:
             return httpx.get(self.base + "/healthz", timeout=1.0, verify=False).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def rss_bytes(self) -> int:
+        """The process's resident memory now (``VmRSS``), in bytes."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS in /proc/PID/status")
+
+    def metric(self, name: str) -> float:
+        """One unlabelled sample of ``/metrics``."""
+        text = httpx.get(self.base + "/metrics", timeout=5.0, verify=False).text
+        line = next(x for x in text.splitlines() if x.startswith(name + " "))
+        return float(line.split()[1])
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]

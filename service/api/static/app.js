@@ -431,6 +431,7 @@ class Chart {
     const shown = this.points.filter((p) => p[0] >= tFrom);
     const values = shown.map((p) => u(p[1])).filter((v) => v !== null);
     canvas.dataset.from = String(Math.round(tFrom));
+    canvas.dataset.to = String(Math.round(tEnd));
     if (!values.length) {
       canvas.dataset.ticks = "";
       ctx.fillStyle = CHART_COLORS.axis;
@@ -848,17 +849,18 @@ class Page {
     const cook = this.shownCook();
     const probe = cook ? cook.probe : this.shownProbeId();
     if (r.probe !== probe || (cook && cook.channel && r.channel !== cook.channel)) return;
-    const at = Date.parse(r.at);
-    // Series time is seconds since the cook started, on the kitchen's clock (the
-    // demo's runs `speed` times faster). The cook's started_at is written with
-    // this run's clock, like the reading's `at`; the series' own t0 is the wall
-    // time recorded at the start, which a restart in between would shift.
-    let t0 = cook ? Date.parse(cook.started_at) : this.chartT0;
-    if (t0 === null || Number.isNaN(t0)) {
+    // Series time is seconds since the cook started, on the kitchen's time line
+    // (the demo's runs `speed` times faster), as the recorded series has it: the
+    // reading's `line_s` less the cook's `started_line_s`. Never the wall stamps
+    // (`at`, `started_at`): NTP stepping the Pi's clock an hour mid-cook would
+    // move the curve an hour along, and a step back would draw it backwards.
+    const at = r.line_s;
+    let t0 = cook ? cook.started_line_s : this.chartT0;
+    if (t0 === null || t0 === undefined) {
       this.chartT0 = at; // no cook: the chart shows what came since the page opened
       t0 = at;
     }
-    this.chart.add(((at - t0) / 1000) * this.speed, r.celsius);
+    this.chart.add(at - t0, r.celsius);
   }
 
   /** Re-read the snapshot shortly (coalesced): used where the stream lacks an event. */
