@@ -1,7 +1,7 @@
 """An MQTT probe, end to end: potwatch beside a Node-RED flow and the broker's floor, in one run.
 
     .venv/bin/python -m bench.mqtt_probe_latency [--readings 300] [--alerts 100]
-        [--broker-nodelay both] [--without nodelay,quickack] [--gap 0.01]
+        [--broker-nodelay both] [--without nodelay,quickack,stateqos,switchinterval] [--gap 0.01]
 
 A Wi-Fi probe is played by a paho client in this process publishing a plain
 number (°F) at QoS 1 on ``kitchen/pot/temperature``, as ESPHome or Tasmota
@@ -258,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--broker-nodelay", choices=["off", "on", "both"], default="both", help="Mosquitto's set_tcp_nodelay"
     )
-    parser.add_argument(
-        "--without", default="", help="potwatch's fixes to leave out, comma-separated (nodelay, quickack)"
-    )
+    parser.add_argument("--without", default="", help="potwatch's fixes to leave out, comma-separated (bench/fixes.py)")
     args = parser.parse_args(argv)
     parse_fixes(args.without)
     binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")

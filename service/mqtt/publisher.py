@@ -92,6 +92,11 @@ log = logging.getLogger(__name__)
 BUS_QUEUE = 2000  # events; past that we are cut off, resubscribe and republish everything
 ALERT_BACKLOG = 500  # alerts paho may hold (QoS 1) while the broker is away
 KEEPALIVE_S = 10  # the broker sends our will 1.5 × this after a silent death (power cut)
+# QoS 0: the state is retained and republished on every connect, so the broker's PUBACK buys
+# nothing; and a subscriber that answers each state with a PUBACK goes "interactive" in Linux
+# and delays its ACKs up to 40 ms, which the broker's Nagle (Mosquitto's default) makes the
+# next reading wait for (docs/mqtt.md, "Latency").
+COOK_STATE_QOS = 0
 CLOSE_WAIT_S = 1.2  # the service gives each part 1.5 s to close
 INACTIVE_ALERTS_IN_STATE = 5
 EXPIRE_CHANGE = 0.2  # republish a probe's expire_after when its stale timeout moved this much
@@ -438,7 +443,7 @@ class MqttPublisher:
         text = dumps(cook_state_payload(hub.status()))
         if text == self._last_state and not force:
             return
-        if self._send(Message(self.topics.cook_state, text, retain=True, qos=1)):
+        if self._send(Message(self.topics.cook_state, text, retain=True, qos=COOK_STATE_QOS)):
             self._last_state = text
 
     # ---- discovery and announcements ----
