@@ -47,6 +47,10 @@ class Subscription:
         """The next event, or None once cut off or closed."""
         if self.overflowed:
             return None
+        if not self.queue.empty():
+            # already here: no tasks, no trip round the loop (which would put every other
+            # ready callback between a phone and the alert right behind the reading)
+            return self.queue.get_nowait()
         getter = asyncio.ensure_future(self.queue.get())
         closer = asyncio.ensure_future(self.closed.wait())
         try:
