@@ -94,6 +94,9 @@ class LinkSettings:
     # Nagle holds a small packet that follows another until the broker's
     # delayed ACK, up to ~40 ms: an alert published right after a state update.
     tcp_nodelay: bool = True
+    # and the broker's Nagle (on by default in Mosquitto) holds a small packet
+    # to us until we ACK the one before; Linux delays that ACK up to 40 ms.
+    tcp_quickack: bool = True
 
     @property
     def server(self) -> str:
@@ -239,9 +242,49 @@ def describe_connack(reason: ReasonCode) -> str:
     return f"broker refused the connection: {reason}{hint}"
 
 
+def _is_tcp(sock: object) -> bool:
+    return isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6)
+
+
 def _set_nodelay(client: paho.Client, userdata: object, sock: object) -> None:
-    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+    """Our small packets leave at once, not after the broker's delayed ACK of the one before."""
+    if _is_tcp(sock):
+        assert isinstance(sock, socket.socket)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+# Linux only; elsewhere the option does not exist and the re-arming is skipped.
+_TCP_QUICKACK: Final = getattr(socket, "TCP_QUICKACK", None)
+
+
+def _rearm_quickack(sock: object) -> None:
+    """ACK what we just read now, not up to 40 ms later: the broker's Nagle waits for that ACK.
+
+    Mosquitto leaves Nagle's algorithm on by default (``set_tcp_nodelay
+    false``): a small message it writes to us while an earlier one is not yet
+    acknowledged stays in its kernel until our ACK comes. Linux delays that
+    ACK (up to 40 ms, the delayed-ACK timer) once a connection both sends and
+    receives, as ours do (PUBACKs, pings, our own publishes). TCP_QUICKACK
+    turns the delay off, but Linux resets it after use, so it is set again
+    after every read.
+    """
+    if _TCP_QUICKACK is not None and _is_tcp(sock):
+        assert isinstance(sock, socket.socket)
+        with contextlib.suppress(OSError):  # the socket closed under us: paho reports that itself
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+
+
+class _QuickAckClient(paho.Client):
+    """paho's client, re-arming TCP_QUICKACK after every read from the broker (see ``_rearm_quickack``).
+
+    paho has no hook after a read, so its one reading method is wrapped; the
+    method is paho 2.x's (``Client._sock_recv``), pinned by pyproject.toml.
+    """
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        data = super()._sock_recv(bufsize)
+        _rearm_quickack(self._sock)
+        return data
 
 
 # ---------------------------------------------------------------------------
@@ -412,7 +455,7 @@ class MqttLink:
         client_id = self._client_id
         # reconnect_on_failure=False: paho's thread ends with the connection
         # and our supervisor (_run) reconnects, with the backoff and the error in hand.
-        client = paho.Client(
+        client = (_QuickAckClient if s.tcp_quickack else paho.Client)(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=True,

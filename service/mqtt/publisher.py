@@ -92,6 +92,12 @@ log = logging.getLogger(__name__)
 BUS_QUEUE = 2000  # events; past that we are cut off, resubscribe and republish everything
 ALERT_BACKLOG = 500  # alerts paho may hold (QoS 1) while the broker is away
 KEEPALIVE_S = 10  # the broker sends our will 1.5 × this after a silent death (power cut)
+# QoS 0: the state is retained and republished on every connect, so the broker's PUBACK buys
+# nothing; and a subscriber that answers each state with a PUBACK goes "interactive" in Linux
+# and delays its ACKs up to 40 ms, which the broker's Nagle (Mosquitto's default) makes the
+# next reading wait for (docs/mqtt.md, "Latency").
+COOK_STATE_QOS = 0
+STATE_COALESCE_S = 0.005  # the cook state follows a burst of events by this much, once
 CLOSE_WAIT_S = 1.2  # the service gives each part 1.5 s to close
 INACTIVE_ALERTS_IN_STATE = 5
 EXPIRE_CHANGE = 0.2  # republish a probe's expire_after when its stale timeout moved this much
@@ -217,6 +223,7 @@ class MqttPublisher:
         self._link: MqttLink | None = None
         self._last_id = 0
         self._last_state: str | None = None
+        self._state_timer: asyncio.TimerHandle | None = None
         self._held_alerts: list[str] = []  # ids of alerts raised while disconnected, oldest first
         self._announced_expiry: dict[str, int | None] = {}
         self._probe_online: dict[str, str] = {}  # the last availability sent per probe, since the last connect
@@ -300,6 +307,10 @@ class MqttPublisher:
         link = self._link
         if link is None:
             return
+        timer, hub = self._state_timer, self._hub
+        if timer is not None and hub is not None:
+            timer.cancel()
+            self._cook_state_now(hub)  # the last state goes before our "offline"
         was_up = link.connected
         # Our own "offline": the will is not sent on a clean disconnect. paho writes
         # this PUBLISH before the DISCONNECT on the same stream, so the broker has it.
@@ -338,14 +349,32 @@ class MqttPublisher:
     def _on_event(self, hub: Hub, event: BusEvent) -> None:
         name, data = event.name, event.data
         if name == "alert":
-            self._send_cook_state(hub)  # the alert itself went out from _on_output
+            self._cook_state_soon(hub)  # the alert itself went out from _on_output
         elif name == "reading":
             if data.get("live", True):
                 self._send_reading(hub, data)
         elif name == "probe":
             self._send_probe(hub, data["probe"])
         elif name in ("cook", "stage", "ack", "cook_ended"):
+            self._cook_state_soon(hub)
+
+    def _cook_state_soon(self, hub: Hub) -> None:
+        """The state once for a burst of events, a moment after it: not on the alert's way.
+
+        One hub step (the reading that rings) makes an alert, a stage and a cook event; each
+        used to rebuild the whole status on the loop, before the phones got their events.
+        """
+        if self._state_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._state_timer = loop.call_later(STATE_COALESCE_S, self._cook_state_now, hub)
+
+    def _cook_state_now(self, hub: Hub) -> None:
+        self._state_timer = None
+        try:
             self._send_cook_state(hub)
+        except Exception:
+            log.exception("mqtt: could not publish the cook state")
 
     def _send(self, message: Message) -> bool:
         """Publish now; while disconnected nothing goes (it is superseded, and republished on reconnect)."""
@@ -438,7 +467,7 @@ class MqttPublisher:
         text = dumps(cook_state_payload(hub.status()))
         if text == self._last_state and not force:
             return
-        if self._send(Message(self.topics.cook_state, text, retain=True, qos=1)):
+        if self._send(Message(self.topics.cook_state, text, retain=True, qos=COOK_STATE_QOS)):
             self._last_state = text
 
     # ---- discovery and announcements ----
