@@ -6,7 +6,9 @@ directory outside the checkout, once: ``$POTWATCH_NODE_RED`` if set, else
 on the machine's Node.js (20 or later) with a user dir of its own per run.
 
 The flow is what a Node-RED user writes for a probe: an ``mqtt in`` on the
-probe's topic (QoS 1, as potwatch's own probe subscribes), a ``switch`` on the
+probe's topic at QoS 0, exactly as potwatch's own MQTT probe subscribes (the
+probe publishes at QoS 1; the broker delivers at the lower of the two, so
+neither relay owes the broker a PUBACK), a ``switch`` on the
 payload with two rules checked together, and two ``mqtt out``: every numeric
 reading to ``nodered/probe/<id>/temperature`` (retained, QoS 0, as potwatch
 publishes its readings), and a reading at or past the target to
@@ -42,6 +44,9 @@ IDS = {
 }
 READING_TOPIC = "nodered/probe/{probe}/temperature"
 ALERT_TOPIC = "nodered/alert"
+# potwatch's MQTT probe subscribes at QoS 0 (drivers/mqtt_probe.py): the same here, or the
+# comparison measures the QoS (a PUBACK on the relay's connection), not the relay
+PROBE_QOS = 0
 
 
 def home() -> Path:
@@ -100,7 +105,7 @@ def flow(broker: Broker, probe_topic: str, probe_id: str, target_f: float) -> li
             "type": "mqtt in",
             "z": IDS["tab"],
             "topic": probe_topic,
-            "qos": "1",
+            "qos": str(PROBE_QOS),
             "datatype": "auto-detect",
             "broker": IDS["broker"],
             "nl": False,
