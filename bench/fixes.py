@@ -8,51 +8,31 @@ docs/mqtt.md ("Latency"):
 - ``nodelay``: TCP_NODELAY on potwatch's MQTT connections (its publisher, its
   MQTT probes): Nagle's algorithm on our side;
 - ``quickack``: TCP_QUICKACK re-armed after every read on those connections:
-  our delayed ACK, which the broker's Nagle waits for;
-- ``stateqos``: ``<base>/cook/state`` at QoS 0, not 1: a subscriber that
-  answers each state with a PUBACK delays its ACKs, and the broker's Nagle
-  holds the next reading for them;
-- ``switchinterval``: the interpreter's switch interval at 0.5 ms instead of
-  5 ms: a message handed from one thread to another (paho's, the event
-  loop's) waits for the GIL.
+  our delayed ACK, which the broker's Nagle waits for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-FIXES = ("nodelay", "quickack", "stateqos", "switchinterval")
+FIXES = ("nodelay", "quickack")
 
 
 def _without_nodelay() -> None:
     import drivers.mqtt_link as link
 
-    link._set_nodelay = lambda *args: None
+    link.set_nodelay = lambda sock: None
 
 
 def _without_quickack() -> None:
-    import drivers.mqtt_link as link
+    import drivers.tcp_options as options
 
-    link._rearm_quickack = lambda sock: None
-
-
-def _without_stateqos() -> None:
-    import service.mqtt.publisher as publisher
-
-    publisher.COOK_STATE_QOS = 1
-
-
-def _without_switchinterval() -> None:
-    import service.serve as serve
-
-    serve.prefer_latency = lambda: None
+    options.QuickAck.rearm = lambda self, sock: None  # type: ignore[method-assign]
 
 
 _DISABLE: dict[str, Callable[[], None]] = {
     "nodelay": _without_nodelay,
     "quickack": _without_quickack,
-    "stateqos": _without_stateqos,
-    "switchinterval": _without_switchinterval,
 }
 
 

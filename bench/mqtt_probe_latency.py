@@ -1,7 +1,7 @@
 """An MQTT probe, end to end: potwatch beside a Node-RED flow and the broker's floor, in one run.
 
     .venv/bin/python -m bench.mqtt_probe_latency [--readings 300] [--alerts 100]
-        [--broker-nodelay both] [--without nodelay,quickack,stateqos,switchinterval] [--gap 0.01]
+        [--broker-nodelay both] [--without nodelay,quickack] [--gap 0.01]
 
 A Wi-Fi probe is played by a paho client in this process publishing a plain
 number (°F) at QoS 1 on ``kitchen/pot/temperature``, as ESPHome or Tasmota

@@ -37,7 +37,6 @@ from service.runtime.parts import Part
 from service.runtime.probes import supervise_probe
 from service.runtime.qr import qr_terminal
 from service.runtime.status_line import report_status, status_line
-from service.runtime.switch_interval import prefer_latency
 from service.runtime.systemd_notify import Notifier
 from service.runtime.watchdog import keep_alive, ping_interval, stalled
 
@@ -127,7 +126,6 @@ class Service:
     loop_hang: LoopHang | None = None
 
     async def run(self) -> int:
-        prefer_latency()
         config = self.config
         state = self.state or state_dir(config)
         calibrations = Calibrations(state / "calibration.json")

@@ -24,14 +24,11 @@ def test_names_are_checked_before_anything_runs() -> None:
 def test_each_fix_is_left_out_where_the_service_reads_it(name: str) -> None:
     """In a fresh interpreter, as the benches' launcher does: the service's own code, after ``disable``."""
     probe = {
-        "nodelay": "import drivers.mqtt_link as m, socket; s = socket.socket(); m._set_nodelay(None, None, s); "
+        "nodelay": "import drivers.mqtt_link as m, socket; s = socket.socket(); m.set_nodelay(s); "
         "print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))",
-        "quickack": "import drivers.mqtt_link as m, socket; s = socket.socket(); "
-        "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0); m._rearm_quickack(s); "
+        "quickack": "import drivers.tcp_options as t, socket; s = socket.socket(); "
+        "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0); t.QuickAck().rearm(s); "
         "print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK))",
-        "stateqos": "import service.mqtt.publisher as p; print(p.COOK_STATE_QOS)",
-        "switchinterval": "import sys, service.serve as s; sys.setswitchinterval(0.005); s.prefer_latency(); "
-        "print(sys.getswitchinterval())",
     }[name]
     on, off = (
         subprocess.run(
