@@ -92,11 +92,12 @@ log = logging.getLogger(__name__)
 BUS_QUEUE = 2000  # events; past that we are cut off, resubscribe and republish everything
 ALERT_BACKLOG = 500  # alerts paho may hold (QoS 1) while the broker is away
 KEEPALIVE_S = 10  # the broker sends our will 1.5 × this after a silent death (power cut)
-# QoS 0: the state is retained and republished on every connect, so the broker's PUBACK buys
-# nothing; and a subscriber that answers each state with a PUBACK goes "interactive" in Linux
-# and delays its ACKs up to 40 ms, which the broker's Nagle (Mosquitto's default) makes the
-# next reading wait for (docs/mqtt.md, "Latency").
-COOK_STATE_QOS = 0
+# QoS 1, as README and docs/mqtt.md say: the state is what a Home Assistant automation
+# triggers on (target reached, an alert acked), and a broker holding a persistent session for
+# a subscriber that is briefly away queues QoS 1 messages for it but drops QoS 0 ones, so a
+# stage change at QoS 0 could be lost without anything reconnecting. (A subscriber's PUBACKs
+# can make the broker's Nagle hold its next message: its side to fix; docs/mqtt.md, "Latency".)
+COOK_STATE_QOS = 1
 STATE_COALESCE_S = 0.005  # the cook state follows a burst of events by this much, once
 CLOSE_WAIT_S = 1.2  # the service gives each part 1.5 s to close
 INACTIVE_ALERTS_IN_STATE = 5
@@ -308,9 +309,18 @@ class MqttPublisher:
         if link is None:
             return
         timer, hub = self._state_timer, self._hub
-        if timer is not None and hub is not None:
+        if timer is not None:
             timer.cancel()
-            self._cook_state_now(hub)  # the last state goes before our "offline"
+            self._state_timer = None
+        if hub is not None:
+            # The last state goes before our "offline", always, read from the hub itself: the bus
+            # may not have brought us its last events (the service closes every listener before
+            # the parts, and the hub runs on until cancelled), and a coalescing timer is pending
+            # only for 5 ms after one. Forced: one message, and the broker surely holds the last word.
+            try:
+                self._send_cook_state(hub, force=True)
+            except Exception:
+                log.exception("mqtt: could not publish the last cook state")
         was_up = link.connected
         # Our own "offline": the will is not sent on a clean disconnect. paho writes
         # this PUBLISH before the DISCONNECT on the same stream, so the broker has it.
