@@ -4,7 +4,9 @@ A socket option (TCP_NODELAY, TCP_QUICKACK) lives on the socket, not on a
 descriptor: a duplicate of the running service's descriptor, taken with
 Linux's ``pidfd_getfd`` (5.6+; the test runs as the service's user or root),
 reads what the service set, from outside it, on the connection it really
-uses. Which descriptor is which comes from ``/proc``: ``/proc/<pid>/fd``
+uses. Without the right to (``EPERM``: neither the service's user nor root,
+or no CAP_SYS_PTRACE in a container) ``borrow`` raises ``PermissionError``,
+for the test to say so. Which descriptor is which comes from ``/proc``: ``/proc/<pid>/fd``
 names each socket's inode, ``/proc/net/tcp`` and ``tcp6`` give each inode's
 two ends.
 """
@@ -15,7 +17,6 @@ import contextlib
 import ctypes
 import os
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,20 +61,15 @@ def tcp_connections(pid: int) -> list[TcpEnds]:
     return ends
 
 
-@contextlib.contextmanager
-def borrowed(pid: int, fd: int) -> Iterator[socket.socket]:
-    """A duplicate of descriptor ``fd`` of process ``pid``, as a socket; closed after (theirs stays open)."""
+def borrow(pid: int, fd: int) -> socket.socket:
+    """A duplicate of descriptor ``fd`` of process ``pid``, as a socket (``with`` it: theirs stays open)."""
     libc = ctypes.CDLL(None, use_errno=True)
     pidfd = os.pidfd_open(pid)
     try:
         dup = libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
         if dup < 0:
             err = ctypes.get_errno()
-            raise OSError(err, f"pidfd_getfd({pid}, {fd}): {os.strerror(err)}")
+            raise OSError(err, f"pidfd_getfd({pid}, {fd}): {os.strerror(err)}")  # PermissionError for EPERM
     finally:
         os.close(pidfd)
-    sock = socket.socket(fileno=dup)
-    try:
-        yield sock
-    finally:
-        sock.close()
+    return socket.socket(fileno=dup)
