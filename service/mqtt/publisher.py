@@ -29,9 +29,9 @@ It listens to ``<base>/cook/ack`` (an alert id or ``all``) and the Home
 Assistant button's topic; an ack goes through ``hub.request`` exactly like the
 API's, so the page, SSE and everyone else hear it.
 
-The connection is ``drivers.mqtt_link.MqttLink``: paho on its own network
-thread, which never touches our state (its callbacks hand frozen events to the
-event loop), reconnecting within 2 s of a broker's return. Every ``LinkUp``
+The connection is ``drivers.mqtt_link.MqttLink``: paho driven by the event
+loop (no network thread: a publish is written in the caller's turn),
+reconnecting within 2 s of a broker's return. Every ``LinkUp``
 republishes discovery, availability and state. While the broker is away,
 readings and state are not queued (they are superseded, and republished on
 reconnect); alerts are handed to paho at QoS 1, which keeps them and sends
@@ -402,8 +402,8 @@ class MqttPublisher:
         Sent from here rather than from the bus: the bus is read a few tasks later,
         and an alert step is exactly when other parts wake up (the history recorder
         commits at once after an alert, on its own thread, and holds the GIL for
-        milliseconds). paho's publish only appends to its queue and, from this
-        thread, tries one non-blocking send: a hand-over, as the hook must be.
+        milliseconds). The link's publish appends to paho's queue and makes one
+        non-blocking send: a hand-over, as the hook must be.
         """
         if isinstance(out, AlertRaised) and self._hub is not None:
             self._send_alert(alert_json(out.alert, self._hub.clock))
