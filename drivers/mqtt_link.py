@@ -294,6 +294,7 @@ class MqttLink:
         self._sock: socket.socket | None = None  # the socket the loop watches, while it does
         self._writing = False  # a writer is registered for it
         self._reading = False  # inside paho's loop_read: a publish from a callback is written after it
+        self._unacked: list[paho.MQTTMessageInfo] = []  # QoS 1/2 publishes the broker has not acknowledged yet
         # the link's view, changed only in _deliver
         self._up = False
         self._problem: str | None = None
@@ -345,6 +346,25 @@ class MqttLink:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def acknowledged(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the broker has acknowledged every QoS 1/2 publish; True if it has.
+
+        For a clean stop: a DISCONNECT written, and the socket closed, right
+        after a QoS 1 PUBLISH reaches the broker before its PUBACK can go back;
+        Mosquitto (before 2.0.22) then fails writing that PUBACK and drops us as
+        an unclean disconnect ("disconnected due to out of memory"), will and all.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._up:
+            self._unacked = [i for i in self._unacked if not i.is_published()]
+            if not self._unacked:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return not self._unacked
 
     # -- reading (event loop)
 
@@ -407,6 +427,9 @@ class MqttLink:
         except ValueError as exc:
             raise LinkError(f"cannot publish to {topic!r}: {exc}") from None
         self._flush()
+        if qos > 0:
+            self._unacked = [i for i in self._unacked if not i.is_published()]
+            self._unacked.append(info)
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             return True
         return qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN

@@ -99,7 +99,8 @@ KEEPALIVE_S = 10  # the broker sends our will 1.5 × this after a silent death (
 # can make the broker's Nagle hold its next message: its side to fix; docs/mqtt.md, "Latency".)
 COOK_STATE_QOS = 1
 STATE_COALESCE_S = 0.005  # the cook state follows a burst of events by this much, once
-CLOSE_WAIT_S = 1.2  # the service gives each part 1.5 s to close
+CLOSE_WAIT_S = 1.0  # the service gives each part 1.5 s to close
+CLOSE_ACK_WAIT_S = 0.3  # of which this for the broker to acknowledge the last state and "offline"
 INACTIVE_ALERTS_IN_STATE = 5
 EXPIRE_CHANGE = 0.2  # republish a probe's expire_after when its stale timeout moved this much
 ALERT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -325,6 +326,8 @@ class MqttPublisher:
         # Our own "offline": the will is not sent on a clean disconnect. paho writes
         # this PUBLISH before the DISCONNECT on the same stream, so the broker has it.
         link.publish(self.topics.availability, "offline", qos=1, retain=True)
+        # the broker's PUBACKs before our DISCONNECT: gone sooner, the broker may drop us as unclean
+        await link.acknowledged(CLOSE_ACK_WAIT_S)
         await link.stop(timeout=CLOSE_WAIT_S)
         self._link = None
         log.info("mqtt: %s", "offline published, disconnected" if was_up else "stopped (the broker was away)")
