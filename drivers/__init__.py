@@ -14,6 +14,7 @@ from drivers.base import (
     ProbeNotice,
     ProbeUrlError,
     Reading,
+    dropped_by,
 )
 from drivers.registry import open_probe, parse_probe_url
 
@@ -26,6 +27,7 @@ __all__ = [
     "ProbeNotice",
     "ProbeUrlError",
     "Reading",
+    "dropped_by",
     "open_probe",
     "parse_probe_url",
 ]

@@ -111,8 +111,19 @@ class ProbeUrlError(ProbeError):
 
 
 class Probe(Protocol):
-    """A source of readings. ``events()`` runs until cancelled and reconnects by itself."""
+    """A source of readings. ``events()`` runs until cancelled and reconnects by itself.
+
+    A driver that drops input (garbage lines, unreadable payloads) also counts
+    it in a ``dropped`` attribute, an int that only grows: a flood of garbage is
+    then a figure on ``/metrics``, not only a debug line (``dropped_by``).
+    """
 
     probe_id: str
 
     def events(self) -> AsyncIterator[ProbeEvent]: ...
+
+
+def dropped_by(probe: object) -> int:
+    """How much input ``probe`` dropped so far; 0 for a driver that drops nothing (simulated, 1-Wire)."""
+    count = getattr(probe, "dropped", 0)
+    return count if isinstance(count, int) else 0

@@ -30,6 +30,11 @@ The traps this file exists to avoid, seen with paho 2.2 and Mosquitto 2.0:
 * Subscriptions are forgotten by a restarted (and by a killed) broker: they
   are renewed in ``on_connect``, every time, and ``LinkUp`` waits for the
   SUBACK, so nothing published after it is missed.
+* A link that dies without a word (Wi-Fi gone: no EOF, no error) is noticed
+  by paho's keepalive only a little after twice the keepalive; the broker
+  gives up on us after 1.5 ×. ``mqtt_liveness`` asks the broker after half a
+  keepalive of silence, and the link's watch closes the socket when a whole
+  keepalive more brings no answer.
 
 Errors are converted once, here: the event stream carries ``LinkDown`` with
 a reason a person can act on ("connection refused (is the broker running?)",
@@ -60,6 +65,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from drivers.mqtt_liveness import Liveness, Verdict
 from drivers.tcp_options import QuickAck, set_nodelay
 
 log = logging.getLogger(__name__)
@@ -68,6 +74,7 @@ Clock = Callable[[], float]
 
 DEFAULT_PORT: Final = 1883
 DEFAULT_TLS_PORT: Final = 8883
+WATCH_S: Final = 0.1  # how often the link looks at the connection's liveness
 
 
 # ---------------------------------------------------------------------------
@@ -102,6 +109,8 @@ class LinkSettings:
     connect_timeout: float = 5.0
     max_payload: int = 128 * 1024  # longer payloads are cut here, as they arrive; ``size`` keeps the truth
     max_queued: int = 10_000  # messages waiting for the consumer; beyond it they are dropped and counted
+    # and their payload bytes: 10,000 payloads cut to 128 KiB would be 1.25 GiB, more than a Pi has
+    max_queued_bytes: int = 16 * 1024 * 1024
     # Nagle holds a small packet that follows another until the broker's
     # delayed ACK, up to ~40 ms: an alert published right after a state update.
     tcp_nodelay: bool = True
@@ -290,6 +299,7 @@ class MqttLink:
         self._loop_thread: int | None = None
         self._queue: asyncio.Queue[LinkEvent] = asyncio.Queue()
         self._queued_messages = 0
+        self._queued_bytes = 0  # payload bytes of the messages waiting
         self._quickack = QuickAck(settings.tcp_quickack)
         self._sock: socket.socket | None = None  # the socket the loop watches, while it does
         self._writing = False  # a writer is registered for it
@@ -305,6 +315,10 @@ class MqttLink:
         self._refused = False
         self._session_present = False
         self._pending: tuple[int, list[str]] | None = None  # (mid, topics) of on_connect's SUBSCRIBE
+        self._liveness: Liveness | None = None  # the current connection's, from its CONNACK on
+        self._silence: str | None = None  # why the watch closed the connection, for on_disconnect
+        # the broker must answer an UNSUBSCRIBE, even of a filter nobody uses: our question when it goes quiet
+        self._liveness_topic = f"potwatch-liveness/{self._client_id}"
 
     # -- lifecycle (event loop)
 
@@ -372,6 +386,7 @@ class MqttLink:
         event = await self._queue.get()
         if isinstance(event, Message):
             self._queued_messages -= 1
+            self._queued_bytes -= len(event.payload)
         return event
 
     def __aiter__(self) -> MqttLink:
@@ -472,6 +487,7 @@ class MqttLink:
         client.on_disconnect = on_disconnect
         client.on_message = self._guarded(self._on_message)
         client.on_subscribe = self._guarded(self._on_subscribe)
+        client.on_unsubscribe = self._guarded(self._on_unsubscribe)
         client.on_socket_open = self._guarded(self._on_socket_open)
         client.on_socket_close = self._guarded(self._on_socket_close)
         client.on_socket_register_write = self._guarded(self._on_register_write)
@@ -511,6 +527,7 @@ class MqttLink:
         client, ended = self._client, self._ended
         assert client is not None and ended is not None
         self._refused = False
+        self._liveness, self._silence = None, None
         ended.clear()
         try:
             await self._connect_on_a_thread(client)
@@ -553,18 +570,45 @@ class MqttLink:
         await done
 
     async def _misc(self, client: paho.Client) -> None:
-        """paho's timekeeping (keepalive pings, a broker silent past it): once a second, as its own loop does."""
+        """The liveness watch every 0.1 s, and paho's timekeeping (its keepalive) once a second, as its loop does."""
+        loop = asyncio.get_running_loop()
+        looked = loop.time()
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(WATCH_S)
             self._reading = True
             try:
-                client.loop_misc()
-            except Exception:  # never let the keepalive end: a dead broker would go unnoticed
+                self._check_liveness(client)
+                if loop.time() - looked >= 1.0:
+                    looked = loop.time()
+                    client.loop_misc()
+            except Exception:  # never let the watch end: a dead broker would go unnoticed
                 self.callback_errors += 1
-                log.warning("%s: error in paho's keepalive", self.name, exc_info=True)
+                log.warning("%s: error in the link's keepalive", self.name, exc_info=True)
             finally:
                 self._reading = False
             self._flush()
+
+    def _check_liveness(self, client: paho.Client) -> None:
+        """Ask a quiet broker for an answer; close a connection that gave none (``mqtt_liveness``)."""
+        liveness = self._liveness
+        if liveness is None or self._stopping:
+            return
+        now = time.monotonic()
+        verdict = liveness.check(now)
+        if verdict is Verdict.ASK:
+            client.unsubscribe(self._liveness_topic)
+        elif verdict is Verdict.DEAD and self._silence is None:
+            self._silence = f"no answer from the broker for {liveness.silent_for(now):.0f} s (the network is down?)"
+            sock = client.socket()
+            if isinstance(sock, socket.socket):
+                # not disconnect(): a DISCONNECT reaching the broker after all would cancel our will
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # the reader sees the end and paho reports the loss
+
+    def _heard(self) -> None:
+        liveness = self._liveness
+        if liveness is not None:
+            liveness.heard(time.monotonic())
 
     def _connection_over(self) -> None:
         if self._ended is not None:
@@ -636,6 +680,7 @@ class MqttLink:
         if client is None:
             return
         sock = client.socket()
+        self._heard()  # bytes from the broker (a PINGRESP, a PUBACK, a message): it is there
         self._reading = True
         try:
             client.loop_read()
@@ -709,6 +754,7 @@ class MqttLink:
             self._deliver(_Down(describe_connack(reason)))
             return
         self._session_present = bool(flags.session_present)
+        self._liveness = Liveness(self.settings.keepalive, time.monotonic())
         subs = list(self._subs.items())
         if not subs:
             self._deliver(_Up(self._session_present))
@@ -730,12 +776,19 @@ class MqttLink:
         refused = tuple(topic for topic, reason in zip(pending[1], reasons, strict=False) if reason.is_failure)
         self._deliver(_Up(self._session_present, refused))
 
+    def _on_unsubscribe(
+        self, client: paho.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
+    ) -> None:
+        self._heard()
+
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: object, reason: ReasonCode, props: object
     ) -> None:
         if self._refused or self._stopping:
             return  # the refusal was already reported; a stop is not a problem
         detail = "" if str(reason) in ("Success", "Unspecified error") else f": {reason}"
+        if self._silence is not None:
+            detail = f": {self._silence}"
         self._on_loop(self._deliver, _Down(f"connection to {self.settings.server} lost{detail}"))
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
@@ -770,12 +823,15 @@ class MqttLink:
             log.debug("%s: still: %s", self.name, item.reason)
 
     def _deliver_message(self, now: float, item: _Msg) -> None:
-        if self._queued_messages >= self.settings.max_queued:
+        size = len(item.payload)
+        full = self._queued_bytes + size > self.settings.max_queued_bytes and self._queued_messages > 0
+        if self._queued_messages >= self.settings.max_queued or full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("%s: consumer too slow, %d messages dropped", self.name, self.dropped)
             return
         self._queued_messages += 1
+        self._queued_bytes += size
         self._queue.put_nowait(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
 
     def _run_hook(self) -> None:

@@ -413,9 +413,16 @@ class MqttProbe:
         self._clock = clock
         self._timing = timing or Timing()
         self.link: MqttLink | None = None  # the current connection, for tests and diagnostics
+        self._monitor: MqttMonitor | None = None
+
+    @property
+    def dropped(self) -> int:
+        """Payloads dropped so far: unreadable ones, and those a full queue refused (``/metrics``)."""
+        unreadable = self._monitor.unreadable if self._monitor is not None else 0
+        return unreadable + (self.link.dropped if self.link is not None else 0)
 
     async def events(self) -> AsyncIterator[ProbeEvent]:
-        monitor = MqttMonitor(self.probe_id, self.settings, self._timing)
+        monitor = self._monitor = MqttMonitor(self.probe_id, self.settings, self._timing)
         yield ProbeNotice(self.probe_id, self._clock(), monitor.start_message())
         link = MqttLink(
             self.settings.link,

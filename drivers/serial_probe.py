@@ -330,10 +330,12 @@ class _Tc4:
 
 @dataclass(slots=True)
 class ProbeMemory:
-    """What outlives one connection: formats already announced, channels seen."""
+    """What outlives one connection: formats already announced, channels seen, input dropped."""
 
     formats_announced: set[str] = field(default_factory=set)
     channels_seen: list[str] = field(default_factory=list)
+    # lines dropped as garbage (unreadable, suspect, overlong) and chunks a full queue refused
+    dropped: int = 0
 
 
 @dataclass(slots=True)
@@ -394,6 +396,7 @@ class StreamMonitor:
         for _, text, result in lines:
             good = self._line(at, text, result, suspect, out) or good
         if splitter.overlong != before[0]:
+            self.memory.dropped += splitter.overlong - before[0]
             log.debug("%s: dropped a line longer than %d bytes", self.probe_id, splitter.max_line)
             self.last_garbage = (f"a line longer than {splitter.max_line} bytes", safe_text(data, 40))
         if splitter.partial != before[1]:
@@ -438,11 +441,13 @@ class StreamMonitor:
         self.lines += 1
         if result.unreadable is not None:
             self.unreadable += 1
+            self.memory.dropped += 1
             self.last_garbage = (result.unreadable, text)
             log.debug("%s: unreadable line %r: %s", self.probe_id, text, result.unreadable)
             return False
         if suspect:
             self.suspect += 1
+            self.memory.dropped += 1
             self.last_garbage = (f"a well-formed line inside noise, {self.noise.describe()}", text)
             log.debug("%s: suspect line %r: %s", self.probe_id, text, self.noise.describe())
             return False
@@ -562,6 +567,11 @@ class SerialProbe:
         self._timing = timing or Timing()
         self._memory = ProbeMemory()
 
+    @property
+    def dropped(self) -> int:
+        """Input dropped so far, over every reopening of the port (``/metrics``)."""
+        return self._memory.dropped
+
     async def events(self) -> AsyncIterator[ProbeEvent]:
         # ProbeDown once per outage: an absent device, or one that opens and
         # dies at once, must not repeat it twice a second.
@@ -614,6 +624,7 @@ class SerialProbe:
         inbox: asyncio.Queue[tuple[float, bytes] | _Gone] = asyncio.Queue()
         fd = port.fileno()
         clock = self._clock
+        memory = self._memory
 
         def readable() -> None:
             at = clock()
@@ -627,6 +638,7 @@ class SerialProbe:
             if data and inbox.qsize() < MAX_QUEUED_CHUNKS:
                 inbox.put_nowait((at, data))
             elif data:
+                memory.dropped += 1
                 log.debug("%s: consumer too slow, dropped %d bytes", self.probe_id, len(data))
 
         if monitor.tc4 is not None:

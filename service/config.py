@@ -121,6 +121,19 @@ def _lag(value: Any) -> float:
     return seconds
 
 
+# MQTT's keepalive is whole seconds (a 16-bit field). Under 2 s a busy Pi or
+# broker misses a ping for nothing; beyond 65535 s the protocol cannot say it.
+KEEPALIVE_RANGE_S = (2, 65535)
+
+
+def _keepalive(value: Any) -> int:
+    seconds = _duration(value)
+    low, high = KEEPALIVE_RANGE_S
+    if seconds != int(seconds) or not low <= seconds <= high:
+        raise ValueError(f"the MQTT keepalive is whole seconds from {low} s to {high} s, got {value!r}")
+    return int(seconds)
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` — did you mean 'port'?`` for a near miss, else "": a typo is fixed in one read."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -148,6 +161,7 @@ Temperature = Annotated[float, BeforeValidator(_temperature)]
 Boil = Annotated[float, BeforeValidator(_boil)]
 TemperatureDelta = Annotated[float, BeforeValidator(_temperature_delta)]
 Duration = Annotated[float, BeforeValidator(_duration)]
+Keepalive = Annotated[int, BeforeValidator(_keepalive)]
 
 
 class KeyedError(ValueError):
@@ -223,6 +237,10 @@ class MqttConfig(Model):
         "temperatures Home Assistant converts by itself",
     )
     accept_commands: bool = Field(False, description="with a token set, accept acks on MQTT only if true")
+    keepalive: Keepalive = Field(
+        10,
+        description='"10s": a silently dead link is noticed within 1.5 x this, when the broker also publishes the will',
+    )
 
     @model_validator(mode="before")
     @classmethod

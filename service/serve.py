@@ -25,6 +25,7 @@ import uvicorn
 from service.api import accept_errors
 from service.api.app import AppSettings, create_app
 from service.api.connections import ACCEPT_BACKLOG, ConnectionLimits, guarded_protocol
+from service.api.metrics import DroppedCollector
 from service.config import Config, probe_setups
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import CalibrationMeasured, Output, SetPressure, StartCook
@@ -34,7 +35,7 @@ from service.runtime.hub import Hub
 from service.runtime.loop_hang import LoopHang
 from service.runtime.pages import page_urls
 from service.runtime.parts import Part
-from service.runtime.probes import supervise_probe
+from service.runtime.probes import DroppedInput, supervise_probe
 from service.runtime.qr import qr_terminal
 from service.runtime.status_line import report_status, status_line
 from service.runtime.systemd_notify import Notifier
@@ -152,6 +153,8 @@ class Service:
         if not config.server.token:
             log.warning("no [server] token: anyone on this network can stop the cook (see docs/security.md)")
         settings.collectors.extend(self.collectors)
+        dropped = DroppedInput()
+        settings.collectors.append(DroppedCollector(dropped))
         for part in self.parts:
             part.attach(hub)
             settings.health.append(part.health)
@@ -208,7 +211,9 @@ class Service:
         # rather than a page that stays up while nothing is tracked.
         tasks = [asyncio.create_task(hub.run(), name="hub")]
         tasks += [
-            asyncio.create_task(supervise_probe(p.id, p.url, hub, clock, self.on_probe_open), name=f"probe {p.id}")
+            asyncio.create_task(
+                supervise_probe(p.id, p.url, hub, clock, self.on_probe_open, dropped), name=f"probe {p.id}"
+            )
             for p in config.probes
         ]
         tasks += [asyncio.create_task(part.run(), name=part.name) for part in self.parts]

@@ -9,6 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from service.runtime.hub import Hub
+from service.runtime.probes import DroppedInput
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("waiting", "ok", "lost", "fault")
@@ -45,6 +46,23 @@ class HubCollector(Collector):
         dropped = CounterMetricFamily("potwatch_readings_dropped", "Readings dropped because the hub was full")
         dropped.add_metric([], self.hub.dropped)
         yield dropped
+
+
+class DroppedCollector(Collector):
+    """Garbage each probe's driver dropped: a flood on a serial line or a topic shows here."""
+
+    def __init__(self, dropped: DroppedInput) -> None:
+        self.dropped = dropped
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "potwatch_probe_input_dropped",
+            "Lines or payloads a probe driver dropped as unreadable, suspect or too long",
+            labels=["probe"],
+        )
+        for probe_id, count in sorted(self.dropped.counts().items()):
+            family.add_metric([probe_id], count)
+        yield family
 
 
 def metrics_text(hub: Hub, more: Iterable[Collector] = ()) -> tuple[bytes, str]:

@@ -255,7 +255,7 @@ class Kitchen:
         track = self.tracks.get(key)
         if track is None:
             track = self.tracks[key] = Track(health.lag_s)
-        accepted = track.feed(at, celsius)
+        accepted = track.feed(at, celsius, health.stale_timeout)
         if track.faulty:
             # a jump no probe can make: a fault reading, never a new track for a step to follow
             self._fault(at, health, counted, _jump_reason(track), out)

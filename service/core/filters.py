@@ -127,11 +127,16 @@ class Track:
             return 1.2533 * self.sigma / math.sqrt(n)
         return self.sigma / math.sqrt(max(n, 1))
 
-    def feed(self, t: float, v: float) -> bool:
+    def feed(self, t: float, v: float, max_gap_s: float = math.inf) -> bool:
         """Take one sample; True when it was accepted and ``level`` moved.
 
         False and ``faulty`` set: the sample is no temperature at all (a jump no
         probe can make, or the stretch after one), and says nothing about the pot.
+
+        ``max_gap_s`` is the probe's stale timeout: after a longer silence (an
+        outage) the samples before it are not moved forward into the level. A
+        climb extrapolated across the silence is a temperature nobody read, and
+        it would ring the caramel's alarm on the first reading back.
         """
         before = self._raw
         self._raw = (t, v)
@@ -143,6 +148,8 @@ class Track:
         dt = t - self.last_t
         if dt < 0.0:
             dt = 0.0
+        if dt > max_gap_s:
+            self._recent.clear()
         residual = v - (level + self.rate * dt)
         tol = max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * dt
         in_gate = -tol <= residual <= tol

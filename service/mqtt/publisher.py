@@ -91,7 +91,7 @@ log = logging.getLogger(__name__)
 
 BUS_QUEUE = 2000  # events; past that we are cut off, resubscribe and republish everything
 ALERT_BACKLOG = 500  # alerts paho may hold (QoS 1) while the broker is away
-KEEPALIVE_S = 10  # the broker sends our will 1.5 × this after a silent death (power cut)
+KEEPALIVE_S = 10  # [mqtt] keepalive's default: the broker sends our will 1.5 × this after a silent death
 # QoS 1, as README and docs/mqtt.md say: the state is what a Home Assistant automation
 # triggers on (target reached, an alert acked), and a broker holding a persistent session for
 # a subscriber that is briefly away queues QoS 1 messages for it but drops QoS 0 ones, so a
@@ -174,7 +174,7 @@ def alert_payload(alert: AlertView) -> MqttAlertEvent:
 # ---- the connection ------------------------------------------------------------------------
 
 
-def link_settings(url: str, client_id: str, will: Message | None = None) -> LinkSettings:
+def link_settings(url: str, client_id: str, will: Message | None = None, keepalive: int = KEEPALIVE_S) -> LinkSettings:
     """``mqtt://user:pass@host:port`` (``mqtts://`` for TLS, ``?cafile=`` for a private CA) → the link's settings.
 
     ``potwatch doctor`` connects as the service would, but without a will: it
@@ -191,7 +191,7 @@ def link_settings(url: str, client_id: str, will: Message | None = None) -> Link
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         client_id=client_id,
-        keepalive=KEEPALIVE_S,
+        keepalive=keepalive,
         will=Will(will.topic, will.payload.encode(), will.qos, will.retain) if will is not None else None,
     )
 
@@ -219,7 +219,7 @@ class MqttPublisher:
         self._probes = {p.id: p for p in probes}
         self._page_url = page_url
         will = Message(self.topics.availability, "offline", retain=True)
-        self.settings = link_settings(config.url, client_id, will)
+        self.settings = link_settings(config.url, client_id, will, config.keepalive)
         self._hub: Hub | None = None
         self._sub: Subscription | None = None
         self._link: MqttLink | None = None

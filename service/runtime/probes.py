@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from drivers import ProbeDown, ProbeNotice, ProbeUrlError, Reading, open_probe
+from drivers import ProbeDown, ProbeNotice, ProbeUrlError, Reading, dropped_by, open_probe
 from service.core.events import ProbeGone, Sample
 from service.runtime.clock import Clock
 from service.runtime.hub import Hub
@@ -29,10 +29,38 @@ NOTICE_LEVELS = {
 }
 
 
+class DroppedInput:
+    """What each probe's drivers dropped as garbage, summed over driver restarts, for ``/metrics``.
+
+    Read from the drivers' own counters at scrape time: counting costs the
+    flood nothing more than the driver's own ``+= 1``.
+    """
+
+    def __init__(self) -> None:
+        self._before: dict[str, int] = {}  # what the drivers before the current one dropped
+        self._drivers: dict[str, object] = {}
+
+    def opened(self, probe_id: str, probe: object) -> None:
+        self._before[probe_id] = self.count(probe_id)
+        self._drivers[probe_id] = probe
+
+    def count(self, probe_id: str) -> int:
+        return self._before.get(probe_id, 0) + dropped_by(self._drivers.get(probe_id))
+
+    def counts(self) -> dict[str, int]:
+        return {probe_id: self.count(probe_id) for probe_id in self._drivers}
+
+
 async def supervise_probe(
-    probe_id: str, url: str, hub: Hub, clock: Clock, on_open: Callable[[object], None] | None = None
+    probe_id: str,
+    url: str,
+    hub: Hub,
+    clock: Clock,
+    on_open: Callable[[object], None] | None = None,
+    dropped: DroppedInput | None = None,
 ) -> None:
-    """``on_open`` sees each driver opened (the demo keeps its simulated pots, to pace them)."""
+    """``on_open`` sees each driver opened (the demo keeps its simulated pots, to pace them);
+    ``dropped`` keeps count of the garbage each one drops."""
     backoff = BACKOFF_START_S
     while True:
         try:
@@ -45,6 +73,8 @@ async def supervise_probe(
             await asyncio.Event().wait()
         if on_open is not None:
             on_open(probe)
+        if dropped is not None:
+            dropped.opened(probe_id, probe)
         try:
             async for event in probe.events():
                 if isinstance(event, Reading):

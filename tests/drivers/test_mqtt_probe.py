@@ -13,6 +13,7 @@ printed and recorded in the JUnit XML (``record_property``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from drivers.mqtt_probe import MqttMonitor, MqttProbe, MqttSettings, Timing, set
 from drivers.registry import open_probe, parse_probe_url
 from tests.support.events import EventCollector, is_down, is_fault, is_notice, is_reading
 from tests.support.parts import require_binary
+from tests.support.waiting import wait_until_async
 
 if TYPE_CHECKING:  # imported at run time by pytest_plugins, so that pytest rewrites its asserts
     from tests.support.broker import Broker, Publisher
@@ -516,6 +518,26 @@ async def test_an_exception_in_a_paho_callback_never_kills_the_network_thread(
         msg = await asyncio.wait_for(link.get(), 5)
         assert isinstance(msg, Message) and msg.payload == b"fine" and msg.topic == "kitchen/x"
         assert link.thread_alive and link.callback_errors == 1
+
+
+async def test_a_consumer_that_falls_behind_holds_a_bounded_number_of_bytes(
+    mosquitto: Broker, publisher: Publisher
+) -> None:
+    """A flood of big payloads while the loop is busy elsewhere: the link's queue is capped in bytes,
+    not only in messages (10,000 payloads of 128 KiB would be 1.25 GiB), and what it drops is counted."""
+    settings = LinkSettings(mosquitto.host, mosquitto.port, max_queued_bytes=1024 * 1024)
+    async with MqttLink(settings, subscriptions=["kitchen/#"]) as link:
+        assert isinstance(await asyncio.wait_for(link.get(), 5), LinkUp)
+        for i in range(40):  # nobody reads the link meanwhile
+            await asyncio.to_thread(publisher.publish, "kitchen/big", bytes([i]) * (100 * 1024))
+        await wait_until_async(lambda: link.dropped >= 30, 10, "the link to refuse what it cannot hold")
+        got = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                got.append(await asyncio.wait_for(link.get(), 0.5))
+    assert 1 <= len(got) <= 10 and len(got) + link.dropped == 40, (len(got), link.dropped)
+    # the oldest are kept, the rest refused: no half-delivered stream
+    assert [m.payload[0] for m in got if isinstance(m, Message)] == list(range(len(got)))
 
 
 # ---------------------------------------------------------------------------

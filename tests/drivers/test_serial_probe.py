@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from drivers.base import Probe, ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading
+from drivers.base import Probe, ProbeDown, ProbeEvent, ProbeNotice, ProbeUrlError, Reading, dropped_by
 from drivers.noise import WINDOW_S
 from drivers.registry import open_probe, parse_probe_url
 from drivers.serial_probe import (
@@ -356,6 +356,20 @@ async def test_a_device_that_opens_on_bootloader_noise_reads_once_it_stops(devic
             first = await events.reading(is_reading(107.25), timeout=WINDOW_S + 3.0)
     assert first.at - stopped_at <= WINDOW_S + 1.0
     assert {r.celsius for r in events.readings()} == {107.25}
+
+
+async def test_what_is_dropped_is_counted(device: PtyDevice) -> None:
+    """``dropped`` (read by /metrics) counts each line dropped, across reopenings of the port."""
+    probe = probe_for(device.path)
+    async with EventCollector(probe) as events:
+        await events.wait_for(is_notice("reading"))
+        device.write(b"\nhello\n{}\n107.25\n")  # text, not a number: dropped, not noise
+        await events.wait_for(is_reading(107.25))
+        assert dropped_by(probe) == 2
+        device.write(b"9" * 2000 + b"\n")  # a runaway line: dropped, and noise
+        with Streamer(device, b"107.5\n"):
+            await events.wait_for(is_reading(107.5))
+    assert dropped_by(probe) >= 3
 
 
 async def test_invalid_utf8_is_dropped(device: PtyDevice) -> None:

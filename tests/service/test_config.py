@@ -21,6 +21,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_example_config_holds_every_option_and_is_valid() -> None:
     config = load_config(ROOT / "config" / "example.toml")
     assert config.mqtt is not None and config.cook is not None
+    assert config.mqtt.keepalive == 10  # the default, written out
     assert [p.id for p in config.probes] == ["pot", "oven"]
     assert config.probes[0].stale_after == 15.0
     assert config.probes[0].boil == pytest.approx(100.0)
@@ -58,6 +59,9 @@ def test_example_config_holds_every_option_and_is_valid() -> None:
         ('[pressure]\nurl = "mqtt://pi/x?format=bmp280"\n', "pressure.url: format='bmp280' is not one of"),
         ('[pressure]\nurl = "mqtt://pi/x"\nstale_after = "soon"\n', "pressure.stale_after:"),
         ('[pressure]\nurl = "mqtt://pi/x"\nseapressure = true\n', "pressure.seapressure: unknown key"),
+        ('[mqtt]\nurl = "mqtt://pi"\nkeepalive = "1s"\n', "mqtt.keepalive: the MQTT keepalive is whole seconds from 2"),
+        ('[mqtt]\nurl = "mqtt://pi"\nkeepalive = "2.5s"\n', "mqtt.keepalive: the MQTT keepalive is whole seconds"),
+        ('[mqtt]\nurl = "mqtt://pi"\nkeepalive = 10\n', "mqtt.keepalive: a bare number"),
         ("[pressure]\n", "pressure.url: required key is missing"),
         ("altitude = 5000\n", "altitude: a bare number is ambiguous"),
         ('[mqtt]\nurl = "mqtt://pi"\ninstance = "Kitchen 2"\n', "mqtt.instance: expected a short name"),

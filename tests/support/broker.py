@@ -52,15 +52,26 @@ class Broker:
 
     ``extra_config`` lines are appended to the listener block (e.g. TLS
     ``certfile``/``keyfile``, or ``allow_anonymous false`` to refuse everyone).
+    ``persistence``: keep retained messages in a file of the workdir across a
+    clean stop (SIGTERM), as Debian's default configuration does; a SIGKILL
+    loses whatever was not saved yet either way.
     """
 
-    def __init__(self, binary: str, workdir: Path, extra_config: Sequence[str] = (), anonymous: bool = True) -> None:
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        extra_config: Sequence[str] = (),
+        anonymous: bool = True,
+        persistence: bool = False,
+    ) -> None:
         self.binary = binary
         self.workdir = workdir
         self.host = "127.0.0.1"
         self.port = free_port()
         self.extra_config = list(extra_config)
         self.anonymous = anonymous
+        self.persistence = persistence
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "mosquitto.log"
         self.accepting_at: float | None = None  # time.monotonic() when it last began accepting
@@ -79,7 +90,11 @@ class Broker:
             f"listener {self.port} {self.host}",
             f"allow_anonymous {'true' if self.anonymous else 'false'}",
             *self.extra_config,
-            "persistence false",
+            *(
+                ["persistence true", f"persistence_location {self.workdir}/"]
+                if self.persistence
+                else ["persistence false"]
+            ),
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
@@ -268,10 +283,10 @@ def mosquitto_binary() -> str:
 def mosquitto_factory(mosquitto_binary: str, tmp_path: Path) -> Iterator[Callable[..., Broker]]:
     made: list[Broker] = []
 
-    def make(extra_config: Sequence[str] = (), anonymous: bool = True) -> Broker:
+    def make(extra_config: Sequence[str] = (), anonymous: bool = True, persistence: bool = False) -> Broker:
         workdir = tmp_path / f"broker{len(made)}"
         workdir.mkdir()
-        broker = Broker(mosquitto_binary, workdir, extra_config, anonymous)
+        broker = Broker(mosquitto_binary, workdir, extra_config, anonymous, persistence)
         made.append(broker)
         return broker
 

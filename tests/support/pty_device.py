@@ -17,6 +17,7 @@ import threading
 import time
 import tty
 from collections.abc import Callable
+from pathlib import Path
 
 
 class PtyDevice:
@@ -172,3 +173,42 @@ class FakeTc4Board(threading.Thread):
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.join(2)
+
+
+class Thermometer(Streamer):
+    """A USB probe printing its temperature (°F, a bare number) every ``period`` s.
+
+    ``fahrenheit`` is what it reads now; the test moves it as the pot would.
+    ``sent_lines`` counts whole lines written, so a test can wait for the
+    device to have said something rather than sleep.
+    """
+
+    def __init__(self, device: PtyDevice, fahrenheit: float, period: float = 0.25) -> None:
+        super().__init__(device, b"", period)
+        self.fahrenheit = fahrenheit
+        self.sent_lines = 0
+
+    def next_bytes(self) -> bytes:
+        self.sent_lines += 1
+        return f"{self.fahrenheit:.2f}\n".encode()
+
+
+class ByIdLink:
+    """``/dev/serial/by-id/usb-…`` as udev keeps it: a symlink to whichever tty the probe got this time.
+
+    ``plug(device)`` points the link at the device's tty; ``unplug()`` removes
+    it, as udev does when the adapter leaves the bus.
+    """
+
+    def __init__(self, directory: Path, name: str = "usb-Potwatch_Probe_PW0001-if00-port0") -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / name
+
+    def plug(self, device: PtyDevice) -> None:
+        tmp = self.path.with_name(self.path.name + ".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(device.path)
+        tmp.replace(self.path)  # atomic, as udev's own rename
+
+    def unplug(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import queue
@@ -103,6 +104,13 @@ class ServiceProcess:
         return time.monotonic() - start
 
 
+def cook_readings_f(service: ServiceProcess, cook_id: str) -> list[float | None]:
+    """A cook's recorded readings in °F (None for a fault), from its trace CSV, as ``potwatch replay`` reads it."""
+    text = httpx.get(f"{service.base}/api/cooks/{cook_id}/readings.csv", timeout=10.0, verify=False).text
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    return [round(float(r["temp_c"]) * 1.8 + 32, 6) if r["temp_c"] else None for r in rows]
+
+
 @dataclass
 class SseEvent:
     id: str | None
@@ -157,8 +165,14 @@ class SseReader(threading.Thread):
         wait_until(lambda: self.comments, timeout, "the event stream to open")
         return self
 
-    def take(self, name: str, timeout: float, where: Callable[[SseEvent], bool] = lambda e: True) -> SseEvent:
-        """The next event named ``name`` (matching ``where``), skipping others."""
+    def take(
+        self,
+        name: str,
+        timeout: float,
+        where: Callable[[SseEvent], bool] = lambda e: True,
+        seen: list[SseEvent] | None = None,
+    ) -> SseEvent:
+        """The next event named ``name`` (matching ``where``), skipping others (kept in ``seen``, if given)."""
         end = time.monotonic() + timeout
         while True:
             left = end - time.monotonic()
@@ -168,6 +182,8 @@ class SseReader(threading.Thread):
                 event = self.events.get(timeout=left)
             except queue.Empty:
                 continue
+            if seen is not None:
+                seen.append(event)
             if event.event == name and where(event):
                 return event
 
@@ -195,10 +211,16 @@ def serial_service(tmp_path: Path, device_path: str, *, stale_after: str, server
 
     ``server``: the lines of a ``[server]`` table (a token), empty for none.
     """
+    url = f"serial://{device_path}?baud=9600&format=number&unit=F"
+    return probe_service(tmp_path, url, stale_after=stale_after, server=server)
+
+
+def probe_service(tmp_path: Path, url: str, *, stale_after: str, server: str = "") -> ServiceProcess:
+    """``potwatch run`` cooking the caramel on the one probe at ``url``, not started yet."""
     config = tmp_path / "potwatch.toml"
     config.write_text(
         (f"[server]\n{server}\n\n" if server else "") + f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
-        f'[[probes]]\nid = "pot"\nurl = "serial://{device_path}?baud=9600&format=number&unit=F"\n'
+        f'[[probes]]\nid = "pot"\nurl = "{url}"\n'
         f'stale_after = "{stale_after}"\n\n[cook]\nprofile = "caramel"\nprobe = "pot"\n'
     )
     return ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port())

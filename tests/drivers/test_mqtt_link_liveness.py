@@ -1,0 +1,52 @@
+"""An idle MQTT link (a probe waiting for its sensor) behind a link that goes half-open.
+
+The busy publisher's case is tests/e2e/faults/test_broker_half_open.py; here
+nothing is published at all, so nothing but the keepalive and our question
+ever crosses the link: a real Mosquitto, a real proxy (tests/support/link_proxy.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from drivers.mqtt_link import LinkDown, LinkEvent, LinkSettings, LinkUp, MqttLink
+from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory  # noqa: F401
+from tests.support.link_proxy import link_proxy
+
+pytestmark = pytest.mark.real_part("mosquitto")
+
+KEEPALIVE_S = 2
+PINGRESP = b"\xd0\x00"  # MQTT 3.1.1 §3.13
+
+
+async def next_of(link: MqttLink, kind: type[LinkEvent], timeout: float) -> LinkEvent:
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await link.get()
+            if isinstance(event, kind):
+                return event
+
+
+async def test_an_idle_link_that_goes_silent_is_dropped_within_one_and_a_half_keepalives(mosquitto: Broker) -> None:  # noqa: F811
+    """Pass: LinkDown, saying the broker gave no answer, within 1.75 × the keepalive of the cut
+    (paho alone: a little past 2 ×); connected again within 2 s of the link healing."""
+    with link_proxy(mosquitto.host, mosquitto.port) as proxy:
+        settings = LinkSettings(proxy.host, proxy.port, keepalive=KEEPALIVE_S)
+        async with MqttLink(settings, subscriptions=[("tele/kitchen/SENSOR", 0)], name="probe") as link:
+            await next_of(link, LinkUp, 5)
+            # the worst moment for paho's own keepalive: just after a PINGRESP, it next asks a
+            # keepalive later and waits a keepalive more, 2 × in all
+            await asyncio.to_thread(proxy.cut_after, lambda data: data.endswith(PINGRESP), 3 * KEEPALIVE_S)
+            cut_at = time.monotonic()
+            down = await next_of(link, LinkDown, 2 * KEEPALIVE_S + 1)
+            noticed = time.monotonic() - cut_at
+            assert isinstance(down, LinkDown)
+            assert "no answer from the broker" in down.reason, down.reason
+            assert noticed <= 1.75 * KEEPALIVE_S, f"noticed after {noticed:.2f} s"
+            healed_at = time.monotonic()
+            proxy.heal()
+            await next_of(link, LinkUp, 5)
+            assert time.monotonic() - healed_at <= 2.0
