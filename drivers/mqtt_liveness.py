@@ -34,7 +34,7 @@ class Liveness:
 
     def __init__(self, keepalive: float, now: float) -> None:
         self.keepalive = keepalive
-        self._lock = threading.Lock()  # heard() on paho's thread, check() on the supervisor's
+        self._lock = threading.Lock()  # cheap; the link calls both from the event loop
         self._heard_at = now
         self._asked_at: float | None = None
 
