@@ -64,9 +64,8 @@ from tests.support.waiting import wait_until  # noqa: E402
 
 LAUNCH = (
     "import sys\n"
-    "import service.mqtt.publisher as publisher\n"
-    "if sys.argv.pop(1) == 'nagle':\n"
-    "    publisher._nodelay = lambda *args: None\n"
+    "from bench.fixes import disable\n"
+    "disable(sys.argv.pop(1))\n"
     "from service.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
@@ -84,11 +83,11 @@ def summary(values: list[float]) -> str:
 class Subscriber:
     """Every message on ``topics``, stamped with perf_counter() when paho hands it over."""
 
-    def __init__(self, broker: Broker, topics: list[str]) -> None:
+    def __init__(self, broker: Broker, topics: list[str], name: str = "sub") -> None:
         self.messages: list[tuple[float, str, bytes]] = []
         self.cond = threading.Condition()
         ready = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{os.getpid()}")
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{name}-{os.getpid()}")
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
         self.client.on_subscribe = lambda *a: ready.set()
         self.client.on_message = self._on_message
@@ -166,11 +165,20 @@ def floor(
 @contextlib.contextmanager
 def potwatch(broker: Broker, device: PtyDevice, tmp: Path, nagle: bool) -> Iterator[str]:
     """A ``potwatch run`` on the pty and the broker; yields its base URL."""
+    url = f"serial://{device.path}?baud=9600&format=number&unit=F"
+    with potwatch_on(broker, url, tmp, "nodelay" if nagle else "") as base:
+        yield base
+
+
+@contextlib.contextmanager
+def potwatch_on(broker: Broker, probe_url: str, tmp: Path, disabled: str = "") -> Iterator[str]:
+    """A ``potwatch run`` with one probe ``pot`` at ``probe_url``, a caramel cook on it and ``[mqtt]``
+    on ``broker``; ``disabled``: the latency fixes to leave out (bench/fixes.py). Yields its base URL."""
     config = tmp / "potwatch.toml"
     config.write_text(
         f'[storage]\nstate_dir = "{tmp / "state"}"\n\n'
         f'[mqtt]\nurl = "mqtt://{broker.host}:{broker.port}"\n\n'
-        f'[[probes]]\nid = "pot"\nurl = "serial://{device.path}?baud=9600&format=number&unit=F"\n'
+        f'[[probes]]\nid = "pot"\nurl = "{probe_url}"\n'
         'stale_after = "30s"\n\n[cook]\nprofile = "caramel"\nprobe = "pot"\n'
     )
     port = free_port()
@@ -180,7 +188,7 @@ def potwatch(broker: Broker, device: PtyDevice, tmp: Path, nagle: bool) -> Itera
             sys.executable,
             "-c",
             LAUNCH,
-            "nagle" if nagle else "nodelay",
+            disabled or "-",
             "run",
             "--config",
             str(config),

@@ -1,19 +1,28 @@
-"""One MQTT connection for asyncio code, on paho-mqtt 2.x (callback API v2).
+"""One MQTT connection for asyncio code, on paho-mqtt 2.x (callback API v2), driven by the event loop.
 
-paho runs its network loop on a thread of its own; asyncio code must never be
-touched from there. So every paho callback here does three things only: copy
-what paho handed it into a frozen value, pass that value to the event loop
-with ``loop.call_soon_threadsafe``, and swallow (count, log) any exception,
-because an exception escaping a callback ends paho's network thread for good
-and the connection silently dies.
+paho can run its own network thread (``loop_start``), but then every message
+crosses threads: paho's thread of a probe hands it to the event loop, and the
+loop hands each publish back to paho's thread of the publisher. Each hand-over
+waits for the interpreter (the GIL) while the other thread runs, up to the
+switch interval (5 ms), and that was the tail of the MQTT probe's latency.
+So paho runs without a thread of its own, in its documented external-loop
+mode: the event loop watches the socket (``add_reader`` → ``loop_read``,
+``add_writer`` → ``loop_write`` while paho has bytes it could not write),
+a task calls ``loop_misc`` every second (keepalive pings, a silent broker
+noticed), and a publish is written at once, in the caller's turn. Every paho
+callback then runs on the event loop; each is still guarded (count, log,
+never propagate), since an exception out of paho's read would end the
+connection. Only ``connect()`` itself, which blocks (TCP connect, TLS
+handshake), runs on a short-lived thread of its own; the socket callbacks it
+triggers there are passed to the loop with ``call_soon_threadsafe``.
 
 The traps this file exists to avoid, seen with paho 2.2 and Mosquitto 2.0:
 
 * ``connect()`` raises when the broker is down at start, and paho's own retry
   loop backs off up to 120 s and throws the error away. We run the connect /
-  reconnect loop ourselves on the network thread: every error is described in
-  words, the backoff starts at 0.25 s and is capped at 2 s, so a restarted
-  broker is back in use within about 2 s of accepting again.
+  reconnect loop ourselves (a task): every error is described in words, the
+  backoff starts at 0.25 s and is capped at 2 s, so a restarted broker is back
+  in use within about 2 s of accepting again.
 * A refused CONNACK (bad password, not authorised) still calls ``on_connect``;
   it is a failure, not a connection.
 * ``on_disconnect`` can fire twice for one loss, and a refused CONNACK is
@@ -24,7 +33,7 @@ The traps this file exists to avoid, seen with paho 2.2 and Mosquitto 2.0:
 * A link that dies without a word (Wi-Fi gone: no EOF, no error) is noticed
   by paho's keepalive only a little after twice the keepalive; the broker
   gives up on us after 1.5 ×. ``mqtt_liveness`` asks the broker after half a
-  keepalive of silence, and the supervisor closes the socket when a whole
+  keepalive of silence, and the link's watch closes the socket when a whole
   keepalive more brings no answer.
 
 Errors are converted once, here: the event stream carries ``LinkDown`` with
@@ -33,8 +42,8 @@ a reason a person can act on ("connection refused (is the broker running?)",
 
 ``MqttLink`` is general on purpose: the MQTT probe subscribes with it, and the
 service's publisher can use ``publish``, a ``Will`` and the ``on_connect`` hook
-(run on the event loop after every (re)connect, to republish retained state
-and Home Assistant discovery).
+(run after every (re)connect, to republish retained state and Home Assistant
+discovery).
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from drivers.mqtt_liveness import Liveness, Verdict
+from drivers.tcp_options import QuickAck, set_nodelay
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +74,7 @@ Clock = Callable[[], float]
 
 DEFAULT_PORT: Final = 1883
 DEFAULT_TLS_PORT: Final = 8883
-WATCH_S: Final = 0.1  # how often the supervisor looks at the connection's liveness
+WATCH_S: Final = 0.1  # how often the link looks at the connection's liveness
 
 
 # ---------------------------------------------------------------------------
@@ -97,13 +107,17 @@ class LinkSettings:
     reconnect_min: float = 0.25
     reconnect_max: float = 2.0
     connect_timeout: float = 5.0
-    max_payload: int = 128 * 1024  # longer payloads are cut here, in paho's thread; ``size`` keeps the truth
+    max_payload: int = 128 * 1024  # longer payloads are cut here, as they arrive; ``size`` keeps the truth
     max_queued: int = 10_000  # messages waiting for the consumer; beyond it they are dropped and counted
     # and their payload bytes: 10,000 payloads cut to 128 KiB would be 1.25 GiB, more than a Pi has
     max_queued_bytes: int = 16 * 1024 * 1024
     # Nagle holds a small packet that follows another until the broker's
     # delayed ACK, up to ~40 ms: an alert published right after a state update.
     tcp_nodelay: bool = True
+    # and the broker's Nagle (on by default in Mosquitto) holds a small packet
+    # to us until we ACK the one before; Linux delays that ACK up to 40 ms
+    # (drivers/tcp_options.py; Linux only, skipped cleanly elsewhere).
+    tcp_quickack: bool = True
 
     @property
     def server(self) -> str:
@@ -161,8 +175,8 @@ class LinkError(Exception):
     """The link was used wrongly (bad topic filter, started twice): a bug or a bad URL."""
 
 
-# What the network thread hands to the loop. Internal: the loop turns these
-# into LinkEvents, deduplicated, in ``_deliver``.
+# What paho's callbacks hand over. Internal: these become LinkEvents,
+# deduplicated, in ``_deliver``.
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +199,7 @@ class _Msg:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    """An exception was caught on the network thread (counted on the loop)."""
-
-
-_Handover = _Up | _Down | _Msg | _Failed
+_Handover = _Up | _Down | _Msg
 
 
 # ---------------------------------------------------------------------------
@@ -249,11 +258,6 @@ def describe_connack(reason: ReasonCode) -> str:
     return f"broker refused the connection: {reason}{hint}"
 
 
-def _set_nodelay(client: paho.Client, userdata: object, sock: object) -> None:
-    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 # ---------------------------------------------------------------------------
 # the link
 
@@ -262,8 +266,8 @@ class MqttLink:
     """A self-reconnecting MQTT client whose events are read with ``await get()`` / ``async for``.
 
     Use as ``async with MqttLink(settings, subscriptions=[...]) as link:``;
-    leaving the block disconnects cleanly and ends the network thread.
-    ``subscribe``/``publish`` may be called at any time from the event loop.
+    leaving the block disconnects cleanly and ends the link's task.
+    ``subscribe``/``publish`` are called from the event loop.
     """
 
     def __init__(
@@ -284,32 +288,35 @@ class MqttLink:
         self._clock = clock
         self._on_connect_hook = on_connect
         self._subs: dict[str, int] = {}
-        self._subs_lock = threading.Lock()  # the loop edits, the network thread reads in on_connect
         for sub in subscriptions:
             topic, qos = (sub, 0) if isinstance(sub, str) else sub
             self._add_subscription(topic, qos)
         self._client_id = settings.client_id or f"potwatch-{secrets.token_hex(4)}"
         self._client: paho.Client | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._queue: asyncio.Queue[LinkEvent] = asyncio.Queue()
         self._queued_messages = 0
         self._queued_bytes = 0  # payload bytes of the messages waiting
-        # loop-side view, changed only in _deliver
+        self._quickack = QuickAck(settings.tcp_quickack)
+        self._sock: socket.socket | None = None  # the socket the loop watches, while it does
+        self._writing = False  # a writer is registered for it
+        self._reading = False  # inside paho's loop_read: a publish from a callback is written after it
+        self._unacked: list[paho.MQTTMessageInfo] = []  # QoS 1/2 publishes the broker has not acknowledged yet
+        # the link's view, changed only in _deliver
         self._up = False
         self._problem: str | None = None
         self.dropped = 0
-        self.callback_errors = 0  # exceptions caught in paho's thread; it survived each one
-        # network-side bookkeeping, written by the supervisor and paho's thread
-        # (the loop only reads _net_thread, to report liveness)
-        self._ended = threading.Event()  # set by on_disconnect: paho's loop for this connection is over
-        self._net_thread: threading.Thread | None = None  # paho's thread of the current connection
+        self.callback_errors = 0  # exceptions caught in paho's callbacks; the connection survived each one
+        # the current connection's bookkeeping
+        self._ended: asyncio.Event | None = None  # set by on_disconnect: paho is done with this connection
         self._refused = False
         self._session_present = False
         self._pending: tuple[int, list[str]] | None = None  # (mid, topics) of on_connect's SUBSCRIBE
         self._liveness: Liveness | None = None  # the current connection's, from its CONNACK on
-        self._silence: str | None = None  # why the supervisor closed the connection, for on_disconnect
+        self._silence: str | None = None  # why the watch closed the connection, for on_disconnect
         # the broker must answer an UNSUBSCRIBE, even of a filter nobody uses: our question when it goes quiet
         self._liveness_topic = f"potwatch-liveness/{self._client_id}"
 
@@ -325,28 +332,53 @@ class MqttLink:
         await self.stop()
 
     def start(self) -> None:
-        """Create the paho client and the network thread; returns at once (no I/O here)."""
-        if self._thread is not None:
+        """Create the paho client and the link's task; returns at once (no I/O here)."""
+        if self._task is not None:
             raise LinkError("this MqttLink was already started")
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._ended = asyncio.Event()
         self._client = self._make_client()
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-network", daemon=True)
-        self._thread.start()
+        self._task = self._loop.create_task(self._run(), name=f"{self.name}-network")
 
     async def stop(self, timeout: float = 7.0) -> None:
-        """Disconnect cleanly (no will is sent) and wait for the network thread to end."""
-        self._stop.set()
-        client, thread = self._client, self._thread
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.disconnect()
-        if thread is None:
+        """Disconnect cleanly (no will is sent) and wait for the link's task to end."""
+        self._stopping = True
+        client, task = self._client, self._task
+        if task is None:
             return
-        deadline = time.monotonic() + timeout
-        while thread.is_alive() and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        if thread.is_alive():
-            log.warning("%s: network thread still busy after %.0f s; leaving it (daemon)", self.name, timeout)
+        if client is not None and self._sock is not None:
+            with contextlib.suppress(Exception):
+                client.disconnect()  # queued after anything published before: the broker gets it all
+                self._flush()
+        elif not task.done():
+            task.cancel()  # connecting, or waiting to retry: no connection to close
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        if not task.done():
+            log.warning("%s: still busy disconnecting after %.0f s; closing the socket", self.name, timeout)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def acknowledged(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the broker has acknowledged every QoS 1/2 publish; True if it has.
+
+        For a clean stop: a DISCONNECT written, and the socket closed, right
+        after a QoS 1 PUBLISH reaches the broker before its PUBACK can go back;
+        Mosquitto (before 2.0.22) then fails writing that PUBACK and drops us as
+        an unclean disconnect ("disconnected due to out of memory"), will and all.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._up:
+            self._unacked = [i for i in self._unacked if not i.is_published()]
+            if not self._unacked:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return not self._unacked
 
     # -- reading (event loop)
 
@@ -371,16 +403,14 @@ class MqttLink:
 
     @property
     def thread_alive(self) -> bool:
-        """Are the network threads running: ours, and paho's while connected?
+        """Is the link's network task running (its reconnect loop, and the socket it watches)?
 
-        Nothing a payload or a callback does may end them.
+        Nothing a payload or a callback does may end it. (The name is from the
+        days of paho's own thread; the health report keeps it.)
         """
-        if self._thread is None or not self._thread.is_alive():
-            return False
-        net = self._net_thread
-        return not self._up or (net is not None and net.is_alive())
+        return self._task is not None and not self._task.done()
 
-    # -- subscribing and publishing (event loop, or any thread)
+    # -- subscribing and publishing (event loop)
 
     def subscribe(self, topic: str, qos: int = 0) -> None:
         """Subscribe now if connected, and again after every reconnect."""
@@ -388,16 +418,17 @@ class MqttLink:
         client = self._client
         if client is not None and client.is_connected():
             client.subscribe(topic, qos)
+            self._flush()
 
     def unsubscribe(self, topic: str) -> None:
-        with self._subs_lock:
-            self._subs.pop(topic, None)
+        self._subs.pop(topic, None)
         client = self._client
         if client is not None and client.is_connected():
             client.unsubscribe(topic)
+            self._flush()
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> bool:
-        """Hand a message to paho; False when it is certainly lost.
+        """Hand a message to paho and write it now; False when it is certainly lost.
 
         While disconnected paho drops QoS 0 messages and queues QoS 1/2 ones
         (and its return code does not say so): publish what must survive an
@@ -410,6 +441,10 @@ class MqttLink:
             info = client.publish(topic, payload, qos=qos, retain=retain)
         except ValueError as exc:
             raise LinkError(f"cannot publish to {topic!r}: {exc}") from None
+        self._flush()
+        if qos > 0:
+            self._unacked = [i for i in self._unacked if not i.is_published()]
+            self._unacked.append(info)
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             return True
         return qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN
@@ -420,17 +455,14 @@ class MqttLink:
         problem = check_topic_filter(topic)
         if problem is not None:
             raise LinkError(f"cannot subscribe to {topic!r}: {problem}")
-        with self._subs_lock:
-            self._subs[topic] = qos
+        self._subs[topic] = qos
 
     def _make_client(self) -> paho.Client:
         s = self.settings
-        client_id = self._client_id
-        # reconnect_on_failure=False: paho's thread ends with the connection
-        # and our supervisor (_run) reconnects, with the backoff and the error in hand.
+        # reconnect_on_failure=False: our task (_run) reconnects, with the backoff and the error in hand.
         client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
+            client_id=self._client_id,
             clean_session=True,
             protocol=paho.MQTTv311,
             reconnect_on_failure=False,
@@ -450,70 +482,116 @@ class MqttLink:
             try:
                 guarded_disconnect(*args)
             finally:
-                self._ended.set()  # whatever happens, the supervisor must learn the connection is over
+                self._on_loop(self._connection_over)  # whatever happens, _run must learn it is over
 
         client.on_disconnect = on_disconnect
         client.on_message = self._guarded(self._on_message)
         client.on_subscribe = self._guarded(self._on_subscribe)
         client.on_unsubscribe = self._guarded(self._on_unsubscribe)
-        if s.tcp_nodelay:
-            client.on_socket_open = self._guarded(_set_nodelay)
+        client.on_socket_open = self._guarded(self._on_socket_open)
+        client.on_socket_close = self._guarded(self._on_socket_close)
+        client.on_socket_register_write = self._guarded(self._on_register_write)
+        client.on_socket_unregister_write = self._guarded(self._on_unregister_write)
         return client
 
-    # -- internals: the supervisor thread and paho's network thread
+    # -- internals: the link's task
     #
-    # Our thread connects (a blocking call that raises with the reason), then
-    # hands the connection to paho's own thread with loop_start(): paho's
-    # documented threaded mode, in which publish()/subscribe() from the event
-    # loop are safe (they queue and wake paho's select). With
-    # reconnect_on_failure=False paho's thread ends with the connection;
-    # ours waits for that, backs off, and connects again.
+    # Connect on a thread of its own (a blocking call that raises with the
+    # reason), then let the event loop drive the socket until paho says the
+    # connection is over (on_disconnect); back off, and connect again.
 
-    def _run(self) -> None:
-        """Connect, let paho run the connection until it ends, wait, again; until stopped."""
+    async def _run(self) -> None:
+        """Connect, let the loop run the connection until it ends, wait, again; until stopped."""
         delay = self.settings.reconnect_min
-        while not self._stop.is_set():
-            try:
-                if self._attempt():
-                    delay = self.settings.reconnect_min
-            except Exception as exc:  # never let the network thread die
-                self._post(_Failed())
-                log.warning("%s: unexpected error in the network loop: %r", self.name, exc, exc_info=True)
-                self._post(_Down(f"internal error: {exc!r}"))
-            if self._stop.wait(delay):
-                break
-            delay = min(delay * 2, self.settings.reconnect_max)
+        try:
+            while not self._stopping:
+                try:
+                    if await self._attempt():
+                        delay = self.settings.reconnect_min
+                except Exception as exc:  # never let the link's task die
+                    self.callback_errors += 1
+                    log.warning("%s: unexpected error in the network loop: %r", self.name, exc, exc_info=True)
+                    self._deliver(_Down(f"internal error: {exc!r}"))
+                if self._stopping:
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.reconnect_max)
+        finally:
+            self._unwatch()
+            sock = self._client.socket() if self._client is not None else None
+            if isinstance(sock, socket.socket):
+                sock.close()  # cancelled mid-connection; after a clean stop paho closed it already
 
-    def _attempt(self) -> bool:
+    async def _attempt(self) -> bool:
         """One connection, from TCP connect to its end. True when it got as far as CONNACK accepted."""
-        client = self._client
-        assert client is not None
+        client, ended = self._client, self._ended
+        assert client is not None and ended is not None
         self._refused = False
         self._liveness, self._silence = None, None
-        self._ended.clear()
+        ended.clear()
         try:
-            client.connect(self.settings.host, self.settings.port, self.settings.keepalive)
+            await self._connect_on_a_thread(client)
         except (OSError, ValueError) as exc:
-            self._post(_Down(describe_os_error(exc, self.settings)))
+            self._deliver(_Down(describe_os_error(exc, self.settings)))
             return False
-        client.loop_start()
-        if self._stop.is_set():
+        if self._stopping:
             client.disconnect()  # stop() came while we were connecting
-        looked = time.monotonic()
-        watch = self._guarded(self._watch)  # whatever it raises, paho's thread must still be stopped below
-        while not self._ended.wait(WATCH_S):
-            watch(client)
-            if time.monotonic() - looked >= 1.0:
-                looked = time.monotonic()
-                if not self._paho_thread_running():
-                    break  # paho's thread died without on_disconnect (a paho bug): reconnect anyway
-        client.loop_stop()  # joins paho's thread, which ends with the connection
+            self._flush()
+        misc = asyncio.get_running_loop().create_task(self._misc(client), name=f"{self.name}-keepalive")
+        try:
+            await ended.wait()
+        finally:
+            misc.cancel()
         return not self._refused
 
-    def _watch(self, client: paho.Client) -> None:
+    async def _connect_on_a_thread(self, client: paho.Client) -> None:
+        """``client.connect()``, which blocks (DNS, TCP, TLS), on a daemon thread: a stop never waits for it."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def settle(exc: BaseException | None) -> None:
+            if done.done():
+                return
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+        def connect() -> None:
+            error: BaseException | None = None
+            try:
+                client.connect(self.settings.host, self.settings.port, self.settings.keepalive)
+            except BaseException as exc:  # handed to the loop, which decides
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, error)
+
+        threading.Thread(target=connect, name=f"{self.name}-connect", daemon=True).start()
+        await done
+
+    async def _misc(self, client: paho.Client) -> None:
+        """The liveness watch every 0.1 s, and paho's timekeeping (its keepalive) once a second, as its loop does."""
+        loop = asyncio.get_running_loop()
+        looked = loop.time()
+        while True:
+            await asyncio.sleep(WATCH_S)
+            self._reading = True
+            try:
+                self._check_liveness(client)
+                if loop.time() - looked >= 1.0:
+                    looked = loop.time()
+                    client.loop_misc()
+            except Exception:  # never let the watch end: a dead broker would go unnoticed
+                self.callback_errors += 1
+                log.warning("%s: error in the link's keepalive", self.name, exc_info=True)
+            finally:
+                self._reading = False
+            self._flush()
+
+    def _check_liveness(self, client: paho.Client) -> None:
         """Ask a quiet broker for an answer; close a connection that gave none (``mqtt_liveness``)."""
         liveness = self._liveness
-        if liveness is None or self._stop.is_set():
+        if liveness is None or self._stopping:
             return
         now = time.monotonic()
         verdict = liveness.check(now)
@@ -525,17 +603,133 @@ class MqttLink:
             if isinstance(sock, socket.socket):
                 # not disconnect(): a DISCONNECT reaching the broker after all would cancel our will
                 with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # paho's loop reads the end and reports the loss
+                    sock.shutdown(socket.SHUT_RDWR)  # the reader sees the end and paho reports the loss
 
     def _heard(self) -> None:
         liveness = self._liveness
         if liveness is not None:
             liveness.heard(time.monotonic())
 
-    def _paho_thread_running(self) -> bool:
-        # paho names its loop_start() thread after the client id.
-        name = f"paho-mqtt-client-{self._client_id}"
-        return any(t.name == name and t.is_alive() for t in threading.enumerate())
+    def _connection_over(self) -> None:
+        if self._ended is not None:
+            self._ended.set()
+
+    # -- internals: the socket, watched by the event loop
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn`` on the event loop: now if we are on it, else as soon as it turns (connect's thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _on_socket_open(self, client: paho.Client, userdata: object, sock: object) -> None:
+        if self.settings.tcp_nodelay:
+            set_nodelay(sock)
+        self._on_loop(self._watch, sock)
+
+    def _on_socket_close(self, client: paho.Client, userdata: object, sock: object) -> None:
+        self._on_loop(self._unwatch)
+
+    def _on_register_write(self, client: paho.Client, userdata: object, sock: object) -> None:
+        self._on_loop(self._want_write, sock)
+
+    def _on_unregister_write(self, client: paho.Client, userdata: object, sock: object) -> None:
+        self._on_loop(self._stop_writing)
+
+    def _watch(self, sock: object) -> None:
+        client, loop = self._client, self._loop
+        if client is None or loop is None or client.socket() is not sock or not isinstance(sock, socket.socket):
+            return  # already closed again (a connect that failed after opening it)
+        if self._stopping:
+            sock.close()  # a connect that finished after stop(): nobody is left to use it
+            return
+        self._unwatch()
+        self._sock = sock
+        loop.add_reader(sock, self._readable)
+
+    def _unwatch(self) -> None:
+        sock, loop = self._sock, self._loop
+        self._sock = None
+        if sock is None or loop is None or loop.is_closed():
+            return
+        loop.remove_reader(sock)
+        if self._writing:
+            loop.remove_writer(sock)
+            self._writing = False
+
+    def _want_write(self, sock: object) -> None:
+        loop, current = self._loop, self._sock
+        if loop is None or current is None or sock is not current or self._writing:
+            return
+        self._writing = True  # even if paho has nothing left by now: loop_write then unregisters it
+        loop.add_writer(current, self._writable)
+
+    def _stop_writing(self) -> None:
+        loop, sock = self._loop, self._sock
+        if self._writing and loop is not None and sock is not None:
+            loop.remove_writer(sock)
+        self._writing = False
+
+    def _readable(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        sock = client.socket()
+        self._heard()  # bytes from the broker (a PINGRESP, a PUBACK, a message): it is there
+        self._reading = True
+        try:
+            client.loop_read()
+            # TLS may hold decrypted bytes the socket no longer shows as readable
+            tls = sock if isinstance(sock, ssl.SSLSocket) else None
+            while tls is not None and tls.pending() > 0 and client.socket() is tls:
+                client.loop_read()
+        except Exception:  # paho's read raised (a broken pipe): the connection is over
+            self.callback_errors += 1
+            log.warning("%s: error reading from the broker", self.name, exc_info=True)
+            self._abandon(client)
+        finally:
+            self._reading = False
+        if client.socket() is sock:
+            self._quickack.rearm(sock)  # once per read: the broker's Nagle waits for our ACK
+        self._flush()  # what callbacks published while we read (acks, subscriptions)
+
+    def _writable(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        try:
+            client.loop_write()
+        except Exception:
+            self.callback_errors += 1
+            log.warning("%s: error writing to the broker", self.name, exc_info=True)
+            self._abandon(client)
+
+    def _flush(self) -> None:
+        """Write what paho queued, now, in this turn: a publish leaves before anything else runs.
+
+        Not from inside paho's read (paho is not reentrant there): ``_readable``
+        flushes after it. What the socket does not take waits for its writer.
+        """
+        client = self._client
+        if client is None or self._reading or self._sock is None or threading.get_ident() != self._loop_thread:
+            return
+        if client.want_write():
+            self._writable()
+
+    def _abandon(self, client: paho.Client) -> None:
+        """Close a connection paho could not carry on with; on_disconnect may not have run."""
+        self._unwatch()
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._deliver(_Down(f"connection to {self.settings.server} lost"))
+        self._connection_over()
 
     def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
         """Wrap a paho callback: whatever it raises is counted and logged, never propagated."""
@@ -544,25 +738,26 @@ class MqttLink:
             try:
                 callback(*args)
             except Exception:
-                self._post(_Failed())
+                self._on_loop(self._count_failure)
                 log.warning("%s: error in %s (the connection carries on)", self.name, callback.__name__, exc_info=True)
 
         return guarded
+
+    def _count_failure(self) -> None:
+        self.callback_errors += 1
 
     def _on_connect(
         self, client: paho.Client, userdata: object, flags: paho.ConnectFlags, reason: ReasonCode, props: object
     ) -> None:
         if reason.is_failure:
             self._refused = True
-            self._post(_Down(describe_connack(reason)))
+            self._deliver(_Down(describe_connack(reason)))
             return
-        self._net_thread = threading.current_thread()
         self._session_present = bool(flags.session_present)
         self._liveness = Liveness(self.settings.keepalive, time.monotonic())
-        with self._subs_lock:
-            subs = list(self._subs.items())
+        subs = list(self._subs.items())
         if not subs:
-            self._post(_Up(self._session_present))
+            self._deliver(_Up(self._session_present))
             return
         # "Up" waits for the SUBACK: a message published right after we say
         # "connected, waiting for <topic>" must not be lost to a race.
@@ -574,13 +769,12 @@ class MqttLink:
     def _on_subscribe(
         self, client: paho.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
     ) -> None:
-        self._heard()
         pending = self._pending
         if pending is None or pending[0] != mid:
             return  # a later subscribe() from the loop: nothing to announce
         self._pending = None
         refused = tuple(topic for topic, reason in zip(pending[1], reasons, strict=False) if reason.is_failure)
-        self._post(_Up(self._session_present, refused))
+        self._deliver(_Up(self._session_present, refused))
 
     def _on_unsubscribe(
         self, client: paho.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
@@ -590,37 +784,27 @@ class MqttLink:
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: object, reason: ReasonCode, props: object
     ) -> None:
-        if self._refused or self._stop.is_set():
+        if self._refused or self._stopping:
             return  # the refusal was already reported; a stop is not a problem
         detail = "" if str(reason) in ("Success", "Unspecified error") else f": {reason}"
         if self._silence is not None:
             detail = f": {self._silence}"
-        self._post(_Down(f"connection to {self.settings.server} lost{detail}"))
+        self._on_loop(self._deliver, _Down(f"connection to {self.settings.server} lost{detail}"))
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self._heard()
-        self._post(self._handover_message(msg))
+        self._deliver(self._handover_message(msg))
 
     def _handover_message(self, msg: paho.MQTTMessage) -> _Msg:
         payload = msg.payload
         return _Msg(msg.topic, bytes(payload[: self.settings.max_payload]), bool(msg.retain), msg.qos, len(payload))
 
-    def _post(self, item: _Handover) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
-            loop.call_soon_threadsafe(self._deliver, item)
-
-    # -- internals: back on the event loop
+    # -- internals: on the event loop
 
     def _deliver(self, item: _Handover) -> None:
-        """The one place the link's loop-side state changes; problems reported once per change."""
+        """The one place the link's state changes; problems reported once per change."""
         now = self._clock()
         if isinstance(item, _Msg):
             self._deliver_message(now, item)
-        elif isinstance(item, _Failed):
-            self.callback_errors += 1
         elif isinstance(item, _Up):
             self._up, self._problem = True, None
             log.log(

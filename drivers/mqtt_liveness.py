@@ -13,8 +13,8 @@ dead. That is within 1.5 × the keepalive of the last word from the broker,
 plus the watch's own tick; paho's check stays as a second line.
 
 Pure: the times are handed in (seconds, any monotonic clock); the link calls
-``heard`` from paho's thread for everything the broker sends that paho tells
-it of, and ``check`` from its supervisor thread.
+``heard`` whenever the broker's bytes arrive, and ``check`` from its watch
+(both on the event loop now; the lock is kept, cheap, for any caller).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Liveness:
 
     def __init__(self, keepalive: float, now: float) -> None:
         self.keepalive = keepalive
-        self._lock = threading.Lock()  # heard() on paho's thread, check() on the supervisor's
+        self._lock = threading.Lock()  # cheap; the link calls both from the event loop
         self._heard_at = now
         self._asked_at: float | None = None
 

@@ -63,7 +63,10 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
             while True:
                 ev: BusEvent | None
                 try:
-                    ev = await asyncio.wait_for(sub.get(), max(next_beat - loop.time(), 0.0))
+                    # asyncio.timeout, not wait_for: no task per event, so an event already
+                    # queued (the alert right after its reading) is written at once
+                    async with asyncio.timeout(max(next_beat - loop.time(), 0.0)):
+                        ev = await sub.get()
                 except TimeoutError:
                     # every 5 s, busy or not: the page's proof that this stream is alive
                     next_beat = loop.time() + HEARTBEAT_S

@@ -29,9 +29,9 @@ It listens to ``<base>/cook/ack`` (an alert id or ``all``) and the Home
 Assistant button's topic; an ack goes through ``hub.request`` exactly like the
 API's, so the page, SSE and everyone else hear it.
 
-The connection is ``drivers.mqtt_link.MqttLink``: paho on its own network
-thread, which never touches our state (its callbacks hand frozen events to the
-event loop), reconnecting within 2 s of a broker's return. Every ``LinkUp``
+The connection is ``drivers.mqtt_link.MqttLink``: paho driven by the event
+loop (no network thread: a publish is written in the caller's turn),
+reconnecting within 2 s of a broker's return. Every ``LinkUp``
 republishes discovery, availability and state. While the broker is away,
 readings and state are not queued (they are superseded, and republished on
 reconnect); alerts are handed to paho at QoS 1, which keeps them and sends
@@ -92,7 +92,15 @@ log = logging.getLogger(__name__)
 BUS_QUEUE = 2000  # events; past that we are cut off, resubscribe and republish everything
 ALERT_BACKLOG = 500  # alerts paho may hold (QoS 1) while the broker is away
 KEEPALIVE_S = 10  # [mqtt] keepalive's default: the broker sends our will 1.5 × this after a silent death
-CLOSE_WAIT_S = 1.2  # the service gives each part 1.5 s to close
+# QoS 1, as README and docs/mqtt.md say: the state is what a Home Assistant automation
+# triggers on (target reached, an alert acked), and a broker holding a persistent session for
+# a subscriber that is briefly away queues QoS 1 messages for it but drops QoS 0 ones, so a
+# stage change at QoS 0 could be lost without anything reconnecting. (A subscriber's PUBACKs
+# can make the broker's Nagle hold its next message: its side to fix; docs/mqtt.md, "Latency".)
+COOK_STATE_QOS = 1
+STATE_COALESCE_S = 0.005  # the cook state follows a burst of events by this much, once
+CLOSE_WAIT_S = 1.0  # the service gives each part 1.5 s to close
+CLOSE_ACK_WAIT_S = 0.3  # of which this for the broker to acknowledge the last state and "offline"
 INACTIVE_ALERTS_IN_STATE = 5
 EXPIRE_CHANGE = 0.2  # republish a probe's expire_after when its stale timeout moved this much
 ALERT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -220,6 +228,7 @@ class MqttPublisher:
         self._link: MqttLink | None = None
         self._last_id = 0
         self._last_state: str | None = None
+        self._state_timer: asyncio.TimerHandle | None = None
         self._held_alerts: list[str] = []  # ids of alerts raised while disconnected, oldest first
         self._announced_expiry: dict[str, int | None] = {}
         self._probe_online: dict[str, str] = {}  # the last availability sent per probe, since the last connect
@@ -306,12 +315,27 @@ class MqttPublisher:
         link = self._link
         if link is None:
             return
+        timer, hub = self._state_timer, self._hub
+        if timer is not None:
+            timer.cancel()
+            self._state_timer = None
+        if hub is not None:
+            # The last state goes before our "offline", always, read from the hub itself: the bus
+            # may not have brought us its last events (the service closes every listener before
+            # the parts, and the hub runs on until cancelled), and a coalescing timer is pending
+            # only for 5 ms after one. Forced: one message, and the broker surely holds the last word.
+            try:
+                self._send_cook_state(hub, force=True)
+            except Exception:
+                log.exception("mqtt: could not publish the last cook state")
         was_up = link.connected
         # Our own "offline": the will is not sent on a clean disconnect. paho writes
         # this PUBLISH before the DISCONNECT on the same stream, so the broker has it.
         link.publish(self.topics.availability, "offline", qos=1, retain=True)
         if was_up:
             self.stats["published"] += 1
+        # the broker's PUBACKs before our DISCONNECT: gone sooner, the broker may drop us as unclean
+        await link.acknowledged(CLOSE_ACK_WAIT_S)
         await link.stop(timeout=CLOSE_WAIT_S)
         self._link = None
         # the count a subscriber can check its own against once /healthz is gone (bench/soak.py does)
@@ -366,14 +390,32 @@ class MqttPublisher:
     def _on_event(self, hub: Hub, event: BusEvent) -> None:
         name, data = event.name, event.data
         if name == "alert":
-            self._send_cook_state(hub)  # the alert itself went out from _on_output
+            self._cook_state_soon(hub)  # the alert itself went out from _on_output
         elif name == "reading":
             if data.get("live", True):
                 self._send_reading(hub, data)
         elif name == "probe":
             self._send_probe_change(hub, data["probe"], data["state"])
         elif name in ("cook", "stage", "ack", "cook_ended"):
+            self._cook_state_soon(hub)
+
+    def _cook_state_soon(self, hub: Hub) -> None:
+        """The state once for a burst of events, a moment after it: not on the alert's way.
+
+        One hub step (the reading that rings) makes an alert, a stage and a cook event; each
+        used to rebuild the whole status on the loop, before the phones got their events.
+        """
+        if self._state_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._state_timer = loop.call_later(STATE_COALESCE_S, self._cook_state_now, hub)
+
+    def _cook_state_now(self, hub: Hub) -> None:
+        self._state_timer = None
+        try:
             self._send_cook_state(hub)
+        except Exception:
+            log.exception("mqtt: could not publish the cook state")
 
     def _send(self, message: Message) -> bool:
         """Publish now; while disconnected nothing goes (it is superseded, and republished on reconnect)."""
@@ -391,8 +433,8 @@ class MqttPublisher:
         Sent from here rather than from the bus: the bus is read a few tasks later,
         and an alert step is exactly when other parts wake up (the history recorder
         commits at once after an alert, on its own thread, and holds the GIL for
-        milliseconds). paho's publish only appends to its queue and, from this
-        thread, tries one non-blocking send: a hand-over, as the hook must be.
+        milliseconds). The link's publish appends to paho's queue and makes one
+        non-blocking send: a hand-over, as the hook must be.
         """
         if isinstance(out, AlertRaised) and self._hub is not None:
             self._send_alert(alert_json(out.alert, self._hub.clock))
@@ -482,7 +524,7 @@ class MqttPublisher:
         text = dumps(cook_state_payload(hub.status()))
         if text == self._last_state and not force:
             return
-        if self._send(Message(self.topics.cook_state, text, retain=True, qos=1)):
+        if self._send(Message(self.topics.cook_state, text, retain=True, qos=COOK_STATE_QOS)):
             self._last_state = text
 
     # ---- discovery and announcements ----

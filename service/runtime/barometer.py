@@ -15,8 +15,8 @@ Two pieces, as for the probes:
   payload is counted and logged at debug; a warning is said once per change
   of state (unreadable, out of range, good again), never per payload.
 * ``Barometer``: the ``Part`` that shuttles ``MqttLink`` events into the
-  monitor and its decisions to the hub. paho's thread never touches it: the
-  link hands frozen messages to the event loop.
+  monitor and its decisions to the hub, on the event loop (the link's paho
+  runs there too, and hands frozen messages over).
 
 Retained messages (ESPHome retains its states) are old values: one is taken
 only while there is no reading at all, and never the very payload whose value

@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# Hand over at most this many queued events in a row before yielding to the loop.
+YIELD_EVERY = 16
+
 
 @dataclass(frozen=True, slots=True)
 class BusEvent:
@@ -32,6 +35,7 @@ class Subscription:
         self.overflowed = False
         self.closed = asyncio.Event()
         self._ready = asyncio.Event()  # set when an event is queued or the subscription ends
+        self._handed = 0  # events handed over in a row without a trip round the loop
 
     def offer(self, event: BusEvent) -> None:
         if self.overflowed:
@@ -48,6 +52,12 @@ class Subscription:
     async def get(self) -> BusEvent | None:
         """The next event, or None once cut off or closed (after what was queued before the close).
 
+        An event already queued is handed over at once, with no trip round the
+        loop (which would put every other ready callback between a phone and
+        the alert right behind the reading); but every ``YIELD_EVERY``-th such
+        hand-over in a row yields to the loop first, so that a burst drained by
+        one listener cannot starve the other tasks (the hub, the other phones).
+
         Safe to cancel, as a phone stream's heartbeat timeout does: an event
         leaves the queue only when it is returned. A helper task that took it
         off the queue lost it when the caller was cancelled a turn later, and
@@ -57,7 +67,13 @@ class Subscription:
             if self.overflowed:
                 return None
             if not self.queue.empty():
+                self._handed += 1
+                if self._handed >= YIELD_EVERY:
+                    self._handed = 0
+                    await asyncio.sleep(0)  # the event stays queued: cancel-safe
+                    continue
                 return self.queue.get_nowait()
+            self._handed = 0
             if self.closed.is_set():
                 return None
             self._ready.clear()

@@ -71,3 +71,38 @@ async def test_closing_hands_over_what_was_queued_then_ends() -> None:
     first = await asyncio.wait_for(waiting, 1.0)
     assert first is not None and first.data == {"n": 1}
     assert await asyncio.wait_for(sub.get(), 1.0) is None
+
+
+async def test_a_listener_draining_a_burst_lets_other_tasks_run() -> None:
+    """Events already queued are handed over without a loop turn, but never more than 32 in a row.
+
+    Pass: while one listener drains a burst of 2,000 queued events, another task
+    gets a turn at least once per 32 events (the hub and the other phones are
+    such tasks; a listener that never yields would freeze them for the whole burst).
+    """
+    bus = Bus()
+    sub = bus.subscribe(maxsize=10_000)
+    burst = 2000
+    for n in range(burst):
+        bus.publish("reading", {"n": n})
+    turns = 0
+    stop = asyncio.Event()
+
+    async def other_task() -> None:
+        nonlocal turns
+        while not stop.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_task())
+    await asyncio.sleep(0)  # the other task is running
+    turns = 0
+    seen: list[int] = []
+    for _ in range(burst):
+        event = await sub.get()
+        assert event is not None
+        seen.append(event.data["n"])
+    stop.set()
+    await other
+    assert seen == list(range(burst))
+    assert turns >= burst // 32, f"the other task ran {turns} times while {burst} events were handed over"

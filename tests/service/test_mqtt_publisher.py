@@ -416,6 +416,40 @@ async def test_close_publishes_offline_itself(mosquitto: Broker) -> None:  # noq
     assert "disconnected." in mosquitto.log()  # a clean DISCONNECT: the will was not what said offline
 
 
+async def test_close_sends_the_cook_state_as_it_stands_before_offline(mosquitto: Broker) -> None:  # noqa: F811
+    """The last word on ``cook/state`` is the kitchen at close, even for a change the bus never brought.
+
+    The service closes every bus listener before it closes the parts, and the
+    hub runs on until it is cancelled: a cook started in between reaches the
+    publisher only through ``close``. Pass: after ``close``, a ``cook/state``
+    naming that cook arrived before ``offline``, and the broker saw a clean
+    DISCONNECT after both (their PUBACKs waited for).
+    """
+    running, tasks = await start_part(mosquitto)
+    try:
+        with recorder(mosquitto, "potwatch/cook/state", "potwatch/availability") as rec:
+            await asyncio.to_thread(rec.wait_for, lambda m: m.text == "online", 5)
+            running.hub.bus.close_all()  # as serve does at SIGTERM, before the parts' close()
+            await running.start_caramel()
+            mark = len(rec.all())
+            await running.part.close()
+            offline = await asyncio.to_thread(
+                rec.wait_for, lambda m: m.topic == "potwatch/availability" and m.text == "offline", 5, mark
+            )
+            before = rec.all(after=mark)
+            before = before[: before.index(offline)]
+            states = [m.json() for m in before if m.topic == "potwatch/cook/state"]
+            assert states and states[-1]["cook"] is not None and states[-1]["stage"] == "heating", states
+        # acknowledged before our DISCONNECT: Mosquitto < 2.0.22 drops a client that leaves with a
+        # PUBACK still to send as unclean ("disconnected due to out of memory")
+        said = [line for line in mosquitto.log().splitlines() if "Client potwatch-" in line]
+        assert said and said[-1].endswith("disconnected."), said
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 # ---- a real potwatch process ----------------------------------------------------------------
 
 

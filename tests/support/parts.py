@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing_part(why: str) -> NoReturn:
+    """Skip, saying ``why``; under CI fail instead: a part the run could not use is a broken run."""
+    if under_ci():
+        pytest.fail(why)
+    pytest.skip(why)
 
 
 def require_binary(name: str, package: str | None = None) -> str:
@@ -19,7 +31,4 @@ def require_binary(name: str, package: str | None = None) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is not None:
         return path
-    why = f"{name} not found: install the Debian package {package or name!r} (the test command does this)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(why)
-    pytest.skip(why)
+    missing_part(f"{name} not found: install the Debian package {package or name!r} (the test command does this)")
