@@ -390,17 +390,14 @@ class StreamMonitor:
         before = (splitter.overlong, splitter.partial, splitter.overlong_bytes)
         failures = self.decoder_failures
         lines = [(raw, *self._decode(raw)) for raw in splitter.feed(data)]
-        self._weigh(at, splitter, before, lines)
-        # One verdict for the chunk, after weighing all of it: a chunk that is
-        # mostly noise makes each of its well-formed lines suspect.
-        suspect = self.noise.noisy(at)
+        suspects = self._weigh(at, splitter, before, lines)
         out: list[ProbeEvent] = []
         if self.decoder_failures != failures and not self.decoder_failure_told:
             self.decoder_failure_told = True  # once per port: a line a minute must not be a warning a minute
             why = self.last_garbage[0]
             out.append(self._notice(at, f"{why}; such lines are dropped, the probe reads on", "warning"))
         good = False
-        for _, text, result in lines:
+        for (_, text, result), suspect in zip(lines, suspects, strict=True):
             good = self._line(at, text, result, suspect, out) or good
         if splitter.overlong != before[0]:
             self.memory.dropped += splitter.overlong - before[0]
@@ -445,19 +442,30 @@ class StreamMonitor:
         splitter: LineSplitter,
         before: tuple[int, int, int],
         lines: list[tuple[bytes, str, LineResult]],
-    ) -> None:
-        """Tell the noise meter what this chunk was: noise, sense, or neither (drivers/noise.py)."""
+    ) -> list[bool]:
+        """Tell the noise meter what this chunk was (drivers/noise.py); which of its lines are suspect.
+
+        A line is suspect when the stream is noise around it: up to it, or in the
+        ``window_lines`` lines after it. Judged once for the whole chunk, after
+        weighing all of it, a lucky digit inside a burst of random bytes passed
+        whenever the same chunk ended on a window's worth of good lines: the
+        window had moved past the noise before the verdict.
+        """
         noise = self.noise
         dropped = splitter.overlong_bytes - before[2]
         if dropped:
             noise.weigh(at, dropped, 0)
         if splitter.partial != before[1] and not isinstance(to_text(splitter.partial_piece), str):
             noise.weigh(at, len(splitter.partial_piece) + 1, 0)
+        noisy_after: list[bool] = []
         for raw, _, result in lines:
             if result.readable:
                 noise.weigh(at, 0, len(raw) + 1)
             elif result.binary:
                 noise.weigh(at, len(raw) + 1, 0)
+            noisy_after.append(noise.noisy(at))
+        ahead = noise.window_lines
+        return [any(noisy_after[i : i + ahead + 1]) for i in range(len(lines))]
 
     def _line(self, at: float, text: str, result: LineResult, suspect: bool, out: list[ProbeEvent]) -> bool:
         """One decoded line into ``out``; True when it made sense and the stream around it too."""

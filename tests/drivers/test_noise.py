@@ -130,3 +130,18 @@ def test_suspect_lines_keep_the_garbage_clock_running() -> None:
     assert got and got[0].fault == GARBAGE_FAULT and 30.0 <= got[0].at <= 31.0
     notices = [e for e in events if not isinstance(e, Reading)]
     assert any("inside noise" in getattr(n, "message", "") for n in notices)
+
+
+def test_a_lucky_digit_in_a_burst_is_doubted_when_good_lines_follow_in_the_same_chunk() -> None:
+    """Found by the garbage flood: the chunk's verdict came after its last 16 good lines had pushed the noise out."""
+    rng = random.Random(5)
+    burst = b"".join(bytes(b for b in rng.randbytes(64) if b not in b"\r\n0123456789") + b"\n" for _ in range(12))
+    monitor = StreamMonitor("pot", SerialSettings("/dev/ttyUSB0", fmt="number"), opened_at=0.0)
+    monitor.on_chunk(1.0, b"150.00\n")
+    good = b"".join(b"150.%02d\n" % i for i in range(20))
+    for lucky_at in (0, 6, 12):  # at the burst's start, inside it, at its end
+        pieces = burst.split(b"\n")
+        data = b"\n".join([*pieces[:lucky_at], b"3", *pieces[lucky_at:]]) + good
+        got = readings(monitor.on_chunk(2.0 + lucky_at, data))
+        assert 3.0 not in {r.celsius for r in got}, f"the digit at line {lucky_at} of the burst was read"
+        assert got, "the good lines after the burst never read"
