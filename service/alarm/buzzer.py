@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from service.alarm.beeps import BeepPattern, pattern_for
@@ -90,7 +90,7 @@ class BuzzerChannel:
         self._task = asyncio.create_task(self._play(steps, hold_s), name=f"buzzer {pattern.name}")
         return Delivery(self.name, ok=True, latency_s=latency)
 
-    async def silence(self) -> None:
+    async def silence(self, alert_ids: Collection[str] | None = None) -> None:
         async with self._turn:
             await self._stop()
 

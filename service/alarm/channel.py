@@ -9,6 +9,7 @@ slow push service cannot delay the buzzer, another service or the tracker.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -83,8 +84,13 @@ class Channel(Protocol):
         """Send (or start sounding) ``message``; bounded by the channel's own timeout; never raises."""
         ...
 
-    async def silence(self) -> None:
-        """Stop at once whatever is still sounding or queued (an acknowledgement): within 1 s."""
+    async def silence(self, alert_ids: Collection[str] | None = None) -> None:
+        """Stop at once what is sounding or queued for these alerts (acknowledged; None: all): within 1 s.
+
+        A sound is one for the kitchen, so a buzzer or a voice goes quiet whatever the
+        ids; a queue of messages (push) drops only these alerts' own, so a warning
+        waiting behind the acknowledged alarm is still sent.
+        """
         ...
 
     async def close(self) -> None:

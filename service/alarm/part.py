@@ -283,14 +283,14 @@ class AlarmPart:
                 task.cancel()
         if not quiet:
             return  # another critical alert still rings: its buzzer and voice go on
-        task = asyncio.get_running_loop().create_task(self._quiet_all(), name="alarm silence")
+        task = asyncio.get_running_loop().create_task(self._quiet_all(alert_ids), name="alarm silence")
         self._silencing.add(task)
         task.add_done_callback(self._silencing.discard)
 
-    async def _quiet_all(self) -> None:
+    async def _quiet_all(self, alert_ids: tuple[str, ...]) -> None:
         start = time.monotonic()
         results = await asyncio.gather(
-            *(asyncio.wait_for(c.silence(), SILENCE_S) for c in self.channels), return_exceptions=True
+            *(asyncio.wait_for(c.silence(alert_ids), SILENCE_S) for c in self.channels), return_exceptions=True
         )
         self.last_silence_s = time.monotonic() - start
         for channel, result in zip(self.channels, results, strict=True):

@@ -24,7 +24,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,13 +116,18 @@ class PushChannel:
         # recorded in ``health`` by the alarm part, which records every channel's deliveries
         return Delivery(self.name, ok, time.monotonic() - start, None if ok else error, attempts)
 
-    async def silence(self) -> None:
-        """No more retries, and the waiting message is dropped; one already on the wire cannot be called back."""
-        for waiting in self._waiting.values():
-            if not waiting.done():
+    async def silence(self, alert_ids: Collection[str] | None = None) -> None:
+        """No more retries for these alerts (None: all), their waiting messages dropped; one sent is sent.
+
+        Another alert's message is left to go: acknowledging the caramel's alarm
+        must not swallow the side probe's warning waiting behind it.
+        """
+        for alert_id, waiting in self._waiting.items():
+            if (alert_ids is None or alert_id in alert_ids) and not waiting.done():
                 waiting.set_result("silenced before it was sent")
-        if self._running is not None:
-            self._running.stop.set()
+        running = self._running
+        if running is not None and (alert_ids is None or running.message.alert_id in alert_ids):
+            running.stop.set()
 
     async def close(self) -> None:
         await self.silence()
@@ -147,7 +152,11 @@ class PushChannel:
         self._start_worker()
         self._jobs.put(job)
         left = deadline - time.monotonic()
-        done, _ = await asyncio.wait([asyncio.wrap_future(job.result)], timeout=max(0.0, left))
+        try:
+            done, _ = await asyncio.wait([asyncio.wrap_future(job.result)], timeout=max(0.0, left))
+        except asyncio.CancelledError:
+            job.stop.set()  # the alarm part gave this delivery up (its alert acknowledged): no more retries
+            raise
         if not done:
             job.stop.set()
             return False, max(1, job.attempts), f"timed out: no answer within {self.timeout_s:.1f} s"

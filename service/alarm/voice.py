@@ -28,7 +28,7 @@ import itertools
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +134,7 @@ class VoiceChannel:
         errors = [p for p in (plan.voice, plan.sound) if p] + errors
         return Delivery(self.name, ok=not errors, latency_s=latency, error="; ".join(errors) or None)
 
-    async def silence(self) -> None:
+    async def silence(self, alert_ids: Collection[str] | None = None) -> None:
         await self._processes.kill_all()
 
     async def close(self) -> None:

@@ -276,6 +276,26 @@ async def test_silence_stops_the_retries(receiver: Receiver) -> None:
     assert (after.ok, after.error) == (False, "the channel is closed")
 
 
+async def test_an_ack_drops_only_its_own_alerts_push_not_a_warning_waiting_behind_it(receiver: Receiver) -> None:
+    """The caramel's alarm acknowledged while the side probe's warning waits behind it: the warning still goes."""
+    receiver.hang()
+    channel = PushChannel(f"ntfy://127.0.0.1:{receiver.port}/kitchen", timeout_s=5.0, retries=0)
+    alarm = message()
+    sending = asyncio.create_task(channel.deliver(alarm))  # on the wire, unanswered
+    await wait_until_async(lambda: receiver.open_requests == 1, 5, "the alarm's request on the wire")
+    side = dataclasses.replace(message(AlertLevel.WARNING), alert_id="1-c1-a9", title="side probe lost")
+    waiting = asyncio.create_task(channel.deliver(side))
+    # the warning's turn taken (nothing outside the channel shows a message waiting for the worker)
+    await wait_until_async(lambda: side.alert_id in channel._waiting, 5, "the warning waiting its turn")
+    await channel.silence((alarm.alert_id,))  # what the alarm part does on the cook's ack
+    receiver.release()
+    await sending
+    delivered = await asyncio.wait_for(waiting, 10)
+    assert delivered.ok, f"the warning was dropped by another alert's ack: {delivered.error}"
+    assert [r for r in receiver.requests if "side probe lost" in str(r)], receiver.requests
+    await channel.close()
+
+
 # ---- URLs and names -------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from service.alarm.channel import AlarmMessage, ChannelHealth, Delivery
@@ -62,7 +63,7 @@ class RecordingChannel:
         self.sounding = True
         return Delivery(self.name, ok=True, latency_s=record.done_at - start)
 
-    async def silence(self) -> None:
+    async def silence(self, alert_ids: Collection[str] | None = None) -> None:
         self.sounding = False
         self.silent_since = time.monotonic()
         self.silences.append(self.silent_since)
