@@ -148,10 +148,19 @@ class Track:
         dt = t - self.last_t
         if dt < 0.0:
             dt = 0.0
+        drift = 0.0
         if dt > max_gap_s:
+            # An outage: the climb before it predicts nothing after it (the pot may have
+            # been taken off the heat, or kept climbing). The new sample is judged against
+            # the last level, within as far as the old rate could have taken it either way,
+            # and the rate is measured afresh: carried across, it held back a first reading
+            # already past the target, and then moved the level on past what was read.
+            drift = abs(self.rate) * dt
             self._recent.clear()
+            self._s = self._st = self._stt = self._sv = self._stv = 0.0
+            self.rate = 0.0
         residual = v - (level + self.rate * dt)
-        tol = max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * dt
+        tol = max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * dt + drift
         in_gate = -tol <= residual <= tol
         # a step within the gate's floor is never a jump: the common case costs one comparison
         if (

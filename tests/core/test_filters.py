@@ -28,3 +28,32 @@ def test_a_gap_shorter_than_the_stale_timeout_still_carries_the_climb_on() -> No
     # a slow gateway's next report: the median moved to now does not lag the climbing pot
     assert track.feed(last + 2.0, f_to_c(225.1), max_gap_s=10.0)
     assert track.level is not None and track.level > f_to_c(224.3)
+
+
+def fast_climb() -> tuple[Track, float]:
+    """A caramel read at 1 Hz, climbing 1 °F/s to 222 °F; the time of its last sample."""
+    track = Track()
+    for i in range(30):
+        track.feed(float(i), f_to_c(193.0 + i))
+    return track, 29.0
+
+
+def test_a_first_reading_back_past_the_target_is_taken_at_once_after_a_fast_climb() -> None:
+    """Unplugged 20 s on a 1 °F/s climb: the first reading back (230 °F) is the level, not a suspect."""
+    track, last = fast_climb()
+    assert track.feed(last + 20.0, f_to_c(230.0), max_gap_s=10.0)
+    assert track.level == pytest.approx(f_to_c(230.0), abs=1e-9)
+
+
+def test_a_pot_taken_off_the_heat_during_the_gap_is_taken_at_once() -> None:
+    track, last = fast_climb()
+    assert track.feed(last + 20.0, f_to_c(221.5), max_gap_s=10.0)
+    assert track.level == pytest.approx(f_to_c(221.5), abs=1e-9)
+
+
+def test_after_an_outage_the_old_rate_no_longer_moves_the_level_past_what_is_read() -> None:
+    track, last = fast_climb()
+    assert track.feed(last + 20.0, f_to_c(226.0), max_gap_s=10.0)
+    for i in range(1, 4):
+        track.feed(last + 20.0 + i, f_to_c(226.0), max_gap_s=10.0)
+    assert track.level is not None and track.level <= f_to_c(226.0) + 1e-9
