@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -137,7 +138,7 @@ def potwatch(config: Path, log: Path, core: int, tree: Path) -> Iterator[tuple[s
             return False
 
     try:
-        wait_until(mqtt_up, 60, "potwatch to serve and connect to the broker")
+        wait_until(mqtt_up, 120, "potwatch to serve and connect to the broker")
         yield proc, base
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -150,13 +151,17 @@ def potwatch(config: Path, log: Path, core: int, tree: Path) -> Iterator[tuple[s
 
 
 def _metric(base: str, name: str) -> float:
-    text = httpx.get(base + "/metrics", timeout=10).text
+    """One counter of ``/metrics``; NaN when the service does not answer in time (it is past its bend)."""
+    try:
+        text = httpx.get(base + "/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return float("nan")
     found = re.search(rf"^{name}(?:\{{\}})? ([0-9.e+]+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else float("nan")
 
 
 def _all_reading(base: str, expected: int) -> bool:
-    probes = httpx.get(base + "/api/status", timeout=10).json()["probes"]
+    probes = httpx.get(base + "/api/status", timeout=60).json()["probes"]
     return sum(1 for p in probes if p["state"] == "ok") >= expected
 
 
@@ -182,7 +187,7 @@ def _profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
 
 
 def _frame(frame: str) -> str:
-    """``func (path/to/module.py:123)`` → ``func (module.py)``: one row per function, not per line."""
+    """``func (path/to/module.py:123)`` → ``func (to/module.py)``: one row per function, not per line."""
     name, _, where = frame.partition(" (")
     file = where.rsplit(":", 1)[0].rstrip(")")
     parts = Path(file).parts
@@ -190,8 +195,22 @@ def _frame(frame: str) -> str:
     return f"{name} ({short})"
 
 
+# where the inclusive list looks: the service's own code, and the two library frames that
+# stand for a whole part (each paho network thread; each phone's stream)
+PARTS = ("service/", "drivers/")  # as py-spy names files: from the directory on sys.path
+ENTRY_POINTS = ("Client._thread_main", "EventSourceResponse._stream_response")
+
+
+def _ours(frame: str) -> bool:
+    name, _, where = frame.partition(" (")
+    if where.startswith("service/cli.py"):
+        return False  # the command line: the whole event loop, every sample of it
+    return where.startswith(PARTS) or name in ENTRY_POINTS
+
+
 def top_functions(raw: str, n: int = 15) -> dict[str, list[tuple[str, float]]]:
-    """py-spy's collapsed stacks → the functions with the most samples on top (own) and anywhere (inclusive), in %."""
+    """py-spy's collapsed stacks → the functions with the most samples on top (own), and the service's
+    own functions with the most samples anywhere in the stack (inclusive), in % of all samples."""
     own: Counter[str] = Counter()
     anywhere: Counter[str] = Counter()
     total = 0
@@ -200,12 +219,12 @@ def top_functions(raw: str, n: int = 15) -> dict[str, list[tuple[str, float]]]:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_frame(f) for f in stack.split(";") if f and not f.startswith(("thread ", "process "))]
+        frames = [f for f in stack.split(";") if f and not f.startswith(("thread ", "process "))]
         if not frames:
             continue
         total += count
-        own[frames[-1]] += count
-        for frame in set(frames):
+        own[_frame(frames[-1])] += count
+        for frame in {_frame(f) for f in frames if _ours(f)}:
             anywhere[frame] += count
     if not total:
         return {"own": [], "inclusive": []}
@@ -233,9 +252,9 @@ def run(line: Line, *, service_core: int, load_core: int, keep: Path | None = No
         with potwatch(config, tmp / "service.log", service_core, line.tree) as (service, base):
             publisher, from_publisher = _spawn(scale_load.publish_probes, broker.host, broker.port, kit.mqtt, stop)
             procs.append(publisher)
-            wait_until(lambda: _all_reading(base, line.probes), 60, f"all {line.probes} probes to read")
+            wait_until(lambda: _all_reading(base, line.probes), 180, f"all {line.probes} probes to read")
             for probe, profile in kit.cooks:
-                answer = httpx.post(base + "/api/cooks", json={"profile": profile, "probe": probe}, timeout=10)
+                answer = httpx.post(base + "/api/cooks", json={"profile": profile, "probe": probe}, timeout=60)
                 if answer.status_code != 201:
                     raise SystemExit(f"cook on {probe}: {answer.status_code} {answer.text}")
             subscriber, from_subscriber = _spawn(scale_load.subscribe_all, broker.host, broker.port, BASE_TOPIC, stop)
@@ -294,7 +313,7 @@ def run(line: Line, *, service_core: int, load_core: int, keep: Path | None = No
         mqtt=mqtt_route,
         phones=phone_routes,
         phone_ids=[list(r["ids"]) for r in phone_results],
-        hub_dropped=int(dropped),
+        hub_dropped=-1 if math.isnan(dropped) else int(dropped),
         published=published,
     )
     wall = end - begin
@@ -308,8 +327,8 @@ def run(line: Line, *, service_core: int, load_core: int, keep: Path | None = No
         "seconds": round(wall, 1),
         "cpu_share": round((cpu1 - cpu0) / wall, 3),
         "cpu_wait_share": round((wait1 - wait0) / wall, 3),
-        "events_handled": int(events),
-        "cpu_us_per_event": round(1e6 * (cpu1 - cpu0) / events, 1) if events else None,
+        "events_handled": None if math.isnan(events) else int(events),
+        "cpu_us_per_event": round(1e6 * (cpu1 - cpu0) / events, 1) if events > 0 else None,
         "vm_rss_mib": round(memory["VmRSS"], 1),
         "vm_hwm_mib": round(memory["VmHWM"], 1),
         "threads": service_threads,
@@ -321,7 +340,7 @@ def run(line: Line, *, service_core: int, load_core: int, keep: Path | None = No
         "phone_reconnects": sum(r["reconnects"] for r in phone_results),
         "phone_id_gaps": sum(id_gaps(list(r["ids"])) for r in phone_results),
         "subscriber_messages": arrivals["messages"],
-        "hub_dropped": int(dropped),
+        "hub_dropped": None if math.isnan(dropped) else int(dropped),
         "passed": verdict.passed,
         "reasons": verdict.reasons,
         "profile": profile,
@@ -371,8 +390,8 @@ def table(result: dict[str, Any]) -> str:
     width = max(len(k) for k, _ in rows)
     out = [f"  {k:<{width}}  {v}" for k, v in rows]
     if result["profile"]:
-        for kind in ("own", "inclusive"):
-            out.append(f"  py-spy, {kind} time (% of samples):")
+        for kind, what in (("own", "on top of the stack"), ("inclusive", "anywhere in the stack, the service's own")):
+            out.append(f"  py-spy --gil, {what} (% of samples):")
             out.extend(f"    {share:5.1f}  {name}" for name, share in result["profile"][kind])
     return "\n".join(out)
 

@@ -82,7 +82,9 @@ def judge(
     lost_phones = [p.lost for p in phones if p.lost]
     if lost_phones:
         reasons.append(f"{len(lost_phones)} phones missed readings ({sum(lost_phones)} in all)")
-    if hub_dropped:
+    if hub_dropped < 0:
+        reasons.append("the service did not answer /metrics within 30 s")
+    elif hub_dropped:
         reasons.append(f"the hub dropped {hub_dropped} readings (inbox full)")
     gaps = [id_gaps(ids) for ids in phone_ids]
     if any(gaps):
