@@ -417,7 +417,15 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n in counts:
         line = Line(n, args.cooks, args.phones, args.seconds, args.mqtt_share, args.profile, args.tree.resolve())
-        result = run(line, service_core=service_core, load_core=load_core)
+        try:
+            result = run(line, service_core=service_core, load_core=load_core)
+        except (AssertionError, httpx.HTTPError) as exc:
+            # past the bend the service may not even come up: that is a result, not a crash
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            result = {"probes": n, "passed": False, "reasons": [reason], "loadavg": os.getloadavg()}
+            results.append(result)
+            print(f"  {n} probes: FAIL: {reason}", flush=True)
+            break
         results.append(result)
         print(table(result), flush=True)
         print(flush=True)
