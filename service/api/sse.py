@@ -1,7 +1,11 @@
 """``GET /api/events``: the bus as server-sent events, with replay on reconnect.
 
 The subscription is taken before the backlog is read, so nothing published
-in between is lost; duplicates are skipped by id. A heartbeat event every
+in between is lost; duplicates are skipped by id. Each event is encoded once
+for every phone (``encoded``), and a phone that is behind gets what is queued
+for it in one write: 20 phones each encoding and writing every event one by
+one were most of the service's CPU on a line of 200 probes
+(docs/benchmarks.md, "A restaurant line"). A heartbeat event every
 5 s, busy or quiet, lets the page tell a live stream from a stale one; sse-starlette adds the keep-alive
 comment and ends every stream on shutdown (a connected phone must not keep
 the service from stopping).
@@ -12,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 
 import anyio
@@ -23,8 +29,37 @@ from service.runtime.clock import Clock
 HEARTBEAT_S = 5.0
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
+BATCH = 100  # events at most in one write to a phone that is behind
+ENCODED_KEEP = 4096  # encoded events kept for the phones still to send them (the bus keeps 2,000)
 
 log = logging.getLogger(__name__)
+
+
+class _Encoded:
+    """One bus's events as SSE bytes, each encoded once whichever phone asks first."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+
+    def __call__(self, ev: BusEvent) -> bytes:
+        got = self._cache.get(ev.id)
+        if got is None:
+            got = _event(ev).encode()
+            self._cache[ev.id] = got
+            if len(self._cache) > ENCODED_KEEP:
+                self._cache.popitem(last=False)
+        return got
+
+
+_encoders: weakref.WeakKeyDictionary[Bus, _Encoded] = weakref.WeakKeyDictionary()
+
+
+def encoded(bus: Bus, ev: BusEvent) -> bytes:
+    """``ev`` of ``bus`` as it goes on the wire (ids are unique per bus, not per process)."""
+    encoder = _encoders.get(bus)
+    if encoder is None:
+        encoder = _encoders[bus] = _Encoded()
+    return encoder(ev)
 
 
 def _event(ev: BusEvent) -> ServerSentEvent:
@@ -42,7 +77,7 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
         backlog, lost = bus.since(last_id) if last_id is not None else ([], False)
     seen = last_id if last_id is not None else bus.last_id
 
-    async def stream() -> AsyncIterator[ServerSentEvent]:
+    async def stream() -> AsyncIterator[ServerSentEvent | bytes]:
         nonlocal seen
         sent = 0
         try:
@@ -51,7 +86,7 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
                 yield ServerSentEvent(data="{}", event="reset")
             for old in backlog:
                 seen = old.id
-                yield _event(old)
+                yield encoded(bus, old)
                 # Let the loop run between events: uvicorn learns of a client gone only in a
                 # callback, and until it runs every write of the backlog (up to 2,000) makes
                 # asyncio log "socket.send() raised exception". It also keeps a long replay
@@ -74,11 +109,14 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
                     continue
                 if ev is None:
                     return  # fell too far behind: the client reconnects with its last id
-                if ev.id <= seen:
-                    continue
-                seen = ev.id
-                yield _event(ev)
-                sent += 1
+                chunk = b""
+                for each in [ev, *_queued(sub.queue)]:
+                    if each.id > seen:
+                        seen = each.id
+                        chunk += encoded(bus, each)
+                        sent += 1
+                if chunk:
+                    yield chunk
         finally:
             sub.close()
             log.debug("event stream ended after %d events", sent)
@@ -93,3 +131,11 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
         shutdown_event=shutdown,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _queued(queue: asyncio.Queue[BusEvent]) -> list[BusEvent]:
+    """What is already waiting for this phone (up to ``BATCH``), taken without waiting."""
+    out: list[BusEvent] = []
+    while len(out) < BATCH and not queue.empty():
+        out.append(queue.get_nowait())
+    return out

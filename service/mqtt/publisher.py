@@ -71,10 +71,10 @@ from service.runtime.views import (
     COOK_STATE_KEYS,
     AlertSummary,
     AlertView,
+    CookStateView,
     MqttAlertEvent,
     MqttCookState,
     MqttProbeReading,
-    StatusView,
     alert_json,
     both,
     probe_json,
@@ -147,7 +147,7 @@ def state_alert(alert: AlertView) -> AlertSummary:
     return cast(AlertSummary, {key: alert.get(key) for key in ALERT_STATE_KEYS})
 
 
-def cook_state_payload(status: StatusView) -> MqttCookState:
+def cook_state_payload(status: CookStateView) -> MqttCookState:
     """``<base>/cook/state``: the newest running cook (or ``idle``) and the alerts worth showing."""
     cook = status.get("cook")
     payload: dict[str, Any] = {"cook": None, **dict.fromkeys(COOK_STATE_KEYS)}
@@ -521,7 +521,7 @@ class MqttPublisher:
             self._probe_online[probe_id] = online
 
     def _send_cook_state(self, hub: Hub, *, force: bool = False) -> None:
-        text = dumps(cook_state_payload(hub.status()))
+        text = dumps(cook_state_payload(hub.cook_state()))
         if text == self._last_state and not force:
             return
         if self._send(Message(self.topics.cook_state, text, retain=True, qos=COOK_STATE_QOS)):

@@ -41,9 +41,11 @@ from service.runtime.clock import Clock
 from service.runtime.cooklog import CookLogs
 from service.runtime.views import (
     AckEvent,
+    AlertView,
     CalibratedEvent,
     CalibrationEvent,
     CookEndedEvent,
+    CookStateView,
     ProbeEvent,
     ReadingEvent,
     StageEvent,
@@ -316,17 +318,29 @@ class Hub:
         kitchen, clock = self.kitchen, self.clock
         running = [c for c in kitchen.cooks.values() if c.ended_at is None]
         cooks = [cook_json(kitchen, c, clock) for c in running]
-        alerts = sorted(kitchen.alerts.values(), key=lambda a: a.at, reverse=True)
-        shown = [a for a in alerts if a.active] + [a for a in alerts if not a.active][:20]
         return StatusView(
             now=clock.iso(clock.monotonic()),
             speed=clock.speed,
             probes=[probe_json(h, clock, self.labels.get(h.id, "")) for h in kitchen.probes.values()],
             cook=cooks[-1] if cooks else None,
             cooks=cooks,
-            alerts=[alert_json(a, clock) for a in shown],
+            alerts=self._alerts_shown(),
             last_event_id=self.bus.last_id,
         )
+
+    def cook_state(self) -> CookStateView:
+        """The status's newest cook and its alerts alone: what MQTT's cook state is made of, on every cook event."""
+        newest = next((c for c in reversed(self.kitchen.cooks.values()) if c.ended_at is None), None)
+        return CookStateView(
+            cook=cook_json(self.kitchen, newest, self.clock) if newest is not None else None,
+            alerts=self._alerts_shown(),
+        )
+
+    def _alerts_shown(self) -> list[AlertView]:
+        """The active alerts, then the 20 newest others, newest first."""
+        alerts = sorted(self.kitchen.alerts.values(), key=lambda a: a.at, reverse=True)
+        shown = [a for a in alerts if a.active] + [a for a in alerts if not a.active][:20]
+        return [alert_json(a, self.clock) for a in shown]
 
 
 def _calibration_key(health: ProbeHealth) -> tuple[str, float]:

@@ -136,6 +136,18 @@ class StatusView(TypedDict):
     last_event_id: int
 
 
+class CookStateView(TypedDict):
+    """What ``<base>/cook/state`` is made of: the status's ``cook`` and ``alerts``, without the rest.
+
+    Built on every cook event (one a second per running cook): the whole
+    status, every probe's and every cook's view, made 50 cooks on 200 probes
+    cost half the service's CPU (docs/benchmarks.md, "A restaurant line").
+    """
+
+    cook: CookView | None  # the newest running cook
+    alerts: list[AlertView]  # the active ones, then the 20 newest others
+
+
 class ApiStatus(StatusView):
     """``GET /api/status`` as the API serves it: the hub's status and what the page must know of the server."""
 
