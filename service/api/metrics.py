@@ -57,7 +57,7 @@ class DroppedCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
             "potwatch_probe_input_dropped",
-            "Lines or payloads a probe driver dropped as unreadable, suspect or too long",
+            "Input a probe driver dropped: unreadable, suspect or overlong lines or payloads; chunks refused",
             labels=["probe"],
         )
         for probe_id, count in sorted(self.dropped.counts().items()):

@@ -623,7 +623,7 @@ class Page {
   calibrations = new Map(); // probe id → last `calibrated` event
   recent = []; // [event id, name, data] of the latest state events
   chartCook = undefined; // which cook the live chart shows (null: none)
-  chartT0 = null; // with no cook: epoch ms of the first reading charted
+  chartT0 = null; // with no cook: seconds on the time line (line_s) of the first reading charted
   renderQueued = false;
   statusTimer = 0;
   soundFailed = false; // no Web Audio in this browser
