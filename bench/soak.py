@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -395,7 +396,10 @@ def memory_verdict(
     return Verdict("memory", ok, detail), figures
 
 
-def latency_verdict(name: str, points: list[tuple[float, float]], until: float) -> tuple[Verdict, dict[str, Any]]:
+def latency_verdict(
+    name: str, points: list[tuple[float, float]], until: float, *, short: bool = False
+) -> tuple[Verdict, dict[str, Any]]:
+    """The last tenth's latency against the first's (``short``: the last half's against the first's)."""
     points = sorted(p for p in points if p[0] <= until)
     tenth = max(1, len(points) // 10)
     first = [ms for _, ms in points[:tenth]]
@@ -408,19 +412,49 @@ def latency_verdict(name: str, points: list[tuple[float, float]], until: float) 
         "n_each": float(tenth),
         "p50_by_tenth_ms": [pct([ms for _, ms in points[i * tenth : (i + 1) * tenth]], 0.5) for i in range(10)],
     }
-    ok = figures["last_p50_ms"] <= 1.5 * figures["first_p50_ms"] + 2.0 and (
-        figures["last_p99_ms"] <= 3.0 * figures["first_p99_ms"] + 10.0
+    if not short:
+        ok = figures["last_p50_ms"] <= 1.5 * figures["first_p50_ms"] + 2.0 and (
+            figures["last_p99_ms"] <= 3.0 * figures["first_p99_ms"] + 10.0
+        )
+        detail = (
+            f"first tenth p50 {figures['first_p50_ms']:.1f} ms p99 {figures['first_p99_ms']:.1f} ms; "
+            f"last tenth p50 {figures['last_p50_ms']:.1f} ms p99 {figures['last_p99_ms']:.1f} ms "
+            f"({tenth} readings each)"
+        )
+        return Verdict(name, ok, detail), figures
+    # The short run's tenths are ~5 real seconds each: one history flush, GC pass or another user's
+    # burst on a shared machine moves a tenth's p50 by more than any trend could in 3 sim hours. So it
+    # judges halves: the median of each half's five per-tenth p50s, and each half's p99 over its
+    # ~25 s of readings, with the full run's ratios and more fixed headroom.
+    by_tenth = figures["p50_by_tenth_ms"]
+    half = len(points) // 2
+    figures.update(
+        {
+            "first_half_p50_ms": statistics.median(by_tenth[:5]),
+            "last_half_p50_ms": statistics.median(by_tenth[5:]),
+            "first_half_p99_ms": pct([ms for _, ms in points[:half]], 0.99),
+            "last_half_p99_ms": pct([ms for _, ms in points[half:]], 0.99),
+        }
+    )
+    ok = figures["last_half_p50_ms"] <= 1.5 * figures["first_half_p50_ms"] + 5.0 and (
+        figures["last_half_p99_ms"] <= 3.0 * figures["first_half_p99_ms"] + 25.0
     )
     detail = (
-        f"first tenth p50 {figures['first_p50_ms']:.1f} ms p99 {figures['first_p99_ms']:.1f} ms; "
-        f"last tenth p50 {figures['last_p50_ms']:.1f} ms p99 {figures['last_p99_ms']:.1f} ms "
-        f"({tenth} readings each)"
+        f"median per-tenth p50 {figures['first_half_p50_ms']:.1f} → {figures['last_half_p50_ms']:.1f} ms, "
+        f"p99 {figures['first_half_p99_ms']:.1f} → {figures['last_half_p99_ms']:.1f} ms (first half → last half)"
     )
     return Verdict(name, ok, detail), figures
 
 
-def cpu_verdict(samples: list[tuple[float, float, float]], readings: list[float]) -> tuple[Verdict, dict[str, float]]:
-    """potwatch's CPU time per reading over the first and the last tenth of the run (after warm-up)."""
+def cpu_verdict(
+    samples: list[tuple[float, float, float]], readings: list[float], *, short: bool = False
+) -> tuple[Verdict, dict[str, float]]:
+    """potwatch's CPU time per reading over the first and the last tenth of the run (after warm-up).
+
+    ``short``: the median of tenths 2–5 against the median of tenths 6–10. A short run's tenth is
+    ~5 s, its CPU time counted in 10 ms ticks, and the periodic work (the history's flush, a GC pass,
+    a checkpoint) lands whole in one tenth or another: one window against one window measured that.
+    """
     readings = sorted(readings)
 
     def per_reading(lo: int, hi: int) -> float:
@@ -432,8 +466,19 @@ def cpu_verdict(samples: list[tuple[float, float, float]], readings: list[float]
     first = per_reading(tenth, 2 * tenth)  # the first tenth after the warm-up
     last = per_reading(len(samples) - 1 - tenth, len(samples) - 1)
     figures = {"cpu_ms_per_reading_first": first, "cpu_ms_per_reading_last": last}
-    ok = last <= 1.3 * first
-    return Verdict("cpu per reading", ok, f"{first:.3f} → {last:.3f} ms of CPU per reading"), figures
+    if not short:
+        ok = last <= 1.3 * first
+        return Verdict("cpu per reading", ok, f"{first:.3f} → {last:.3f} ms of CPU per reading"), figures
+    ends = [min(k * tenth, len(samples) - 1) for k in range(1, 10)] + [len(samples) - 1]
+    windows = [per_reading(lo, hi) for lo, hi in itertools.pairwise(ends) if hi > lo]
+    early, late = statistics.median(windows[:4]), statistics.median(windows[4:])
+    figures.update({"cpu_ms_per_reading_early_median": early, "cpu_ms_per_reading_late_median": late})
+    ok = late <= 1.5 * early
+    detail = (
+        f"{early:.3f} → {late:.3f} ms of CPU per reading (median of tenths 2–5 → 6–10; "
+        f"per tenth {', '.join(f'{w:.2f}' for w in windows)})"
+    )
+    return Verdict("cpu per reading", ok, detail), figures
 
 
 def prefix_verdict(
@@ -496,7 +541,15 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def soak(hours: float, speed: float, phones: int, rss_bound: float, log: Callable[[str], None] = say) -> dict[str, Any]:
+def soak(
+    hours: float,
+    speed: float,
+    phones: int,
+    rss_bound: float,
+    log: Callable[[str], None] = say,
+    *,
+    short: bool = False,
+) -> dict[str, Any]:
     binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
     if binary is None:
         raise SystemExit("mosquitto not found: install the Debian package 'mosquitto'")
@@ -553,7 +606,7 @@ def soak(hours: float, speed: float, phones: int, rss_bound: float, log: Callabl
             svc.stop()
         subscriber.close()
         broker.kill()
-    return judge(tmp, hours, speed, clients, subscriber, sampler, health, metrics, mark, mark_time, rss_bound)
+    return judge(tmp, hours, speed, clients, subscriber, sampler, health, metrics, mark, mark_time, rss_bound, short)
 
 
 def judge(
@@ -568,9 +621,16 @@ def judge(
     mark: int,
     mark_time: float,
     rss_bound: float,
+    short: bool,
 ) -> dict[str, Any]:
     verdicts: list[Verdict] = []
-    figures: dict[str, Any] = {"hours": hours, "speed": speed, "phones": len(clients), "load": os.getloadavg()}
+    figures: dict[str, Any] = {
+        "hours": hours,
+        "speed": speed,
+        "phones": len(clients),
+        "load": os.getloadavg(),
+        "short": short,
+    }
 
     # every phone: ids from 1, no gap, up to the last event before the stop
     problems = []
@@ -644,10 +704,10 @@ def judge(
     verdicts.append(memory)
     figures.update(mem_figures)
     for name, points in (("reading → SSE", clients[0].latency), ("reading → MQTT", subscriber.latency)):
-        verdict, lat = latency_verdict(f"latency {name}", points, mark_time)
+        verdict, lat = latency_verdict(f"latency {name}", points, mark_time, short=short)
         verdicts.append(verdict)
         figures[name] = lat
-    cpu, cpu_figures = cpu_verdict(sampler.samples, clients[0].reading_at)
+    cpu, cpu_figures = cpu_verdict(sampler.samples, clients[0].reading_at, short=short)
     verdicts.append(cpu)
     figures.update(cpu_figures)
     figures["cpu_s_total"] = sampler.samples[-1][2] if sampler.samples else float("nan")
@@ -668,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     hours, speed = (SHORT["hours"], SHORT["speed"]) if args.short else (args.hours, args.speed)
     load = os.getloadavg()
-    result = soak(hours, speed, args.phones, args.rss_bound)
+    result = soak(hours, speed, args.phones, args.rss_bound, short=args.short)
     print(f"load average at the start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; at the end {result['load'][0]:.2f}")
     print(
         f"{result['readings']} readings, {result['sse_events']} events to each of {result['phones']} phones, "

@@ -18,7 +18,10 @@ from tests.support.link_proxy import link_proxy
 
 pytestmark = pytest.mark.real_part("mosquitto")
 
-KEEPALIVE_S = 2
+# 4 s, not the 2 s minimum: potwatch's 1.5 × (6 s) and paho's own, a little past 2 × (8 s), are then
+# 2 s apart, room for a loaded machine's late wakeups between the bound and either of them
+KEEPALIVE_S = 4
+NOTICED_BOUND_S = 1.5 * KEEPALIVE_S + 1.5  # below paho's 2 × KEEPALIVE_S
 PINGRESP = b"\xd0\x00"  # MQTT 3.1.1 §3.13
 
 
@@ -31,8 +34,9 @@ async def next_of(link: MqttLink, kind: type[LinkEvent], timeout: float) -> Link
 
 
 async def test_an_idle_link_that_goes_silent_is_dropped_within_one_and_a_half_keepalives(mosquitto: Broker) -> None:  # noqa: F811
-    """Pass: LinkDown, saying the broker gave no answer, within 1.75 × the keepalive of the cut
-    (paho alone: a little past 2 ×); connected again within 2 s of the link healing."""
+    """Pass: LinkDown, saying the broker gave no answer, within 1.5 × the keepalive of the cut and
+    1.5 s (7.5 s with a 4 s keepalive; paho alone: a little past 2 ×, 8 s); connected again within 2 s
+    of the link healing."""
     with link_proxy(mosquitto.host, mosquitto.port) as proxy:
         settings = LinkSettings(proxy.host, proxy.port, keepalive=KEEPALIVE_S)
         async with MqttLink(settings, subscriptions=[("tele/kitchen/SENSOR", 0)], name="probe") as link:
@@ -45,7 +49,7 @@ async def test_an_idle_link_that_goes_silent_is_dropped_within_one_and_a_half_ke
             noticed = time.monotonic() - cut_at
             assert isinstance(down, LinkDown)
             assert "no answer from the broker" in down.reason, down.reason
-            assert noticed <= 1.75 * KEEPALIVE_S, f"noticed after {noticed:.2f} s"
+            assert noticed <= NOTICED_BOUND_S, f"noticed after {noticed:.2f} s (paho's own: 2 × {KEEPALIVE_S} s)"
             healed_at = time.monotonic()
             proxy.heal()
             await next_of(link, LinkUp, 5)

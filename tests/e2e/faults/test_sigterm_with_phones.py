@@ -15,15 +15,14 @@ from __future__ import annotations
 import contextlib
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 from tests.support.broker import Broker
 from tests.support.figures import FigureRecorder
 from tests.support.mqtt_watch import MqttWatch
 from tests.support.net import free_port
-from tests.support.pty_device import PtyDevice
-from tests.support.service import ServiceProcess, SseReader, sse
+from tests.support.pty_device import PtyDevice, prime
+from tests.support.service import ServiceProcess, sse
 
 pytest_plugins = ["tests.support.broker"]
 
@@ -40,19 +39,6 @@ def service_for(tmp_path: Path, device: PtyDevice, broker: Broker) -> ServicePro
         'stale_after = "5s"\n\n[cook]\nprofile = "caramel"\nprobe = "pot"\n'
     )
     return ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port())
-
-
-def prime(device: PtyDevice, stream: SseReader) -> None:
-    """Write until the driver has the port open (it drops what came before) and a reading is through."""
-    end = time.monotonic() + 20
-    while time.monotonic() < end:
-        device.write(b"100.00\n")
-        try:
-            stream.take("reading", 0.5)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError("the serial driver never delivered a reading")
 
 
 def test_sigterm_with_three_phones_connected(tmp_path: Path, mosquitto: Broker, figure: FigureRecorder) -> None:
