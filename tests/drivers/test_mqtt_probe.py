@@ -458,9 +458,15 @@ async def test_cancel_disconnects_cleanly(mosquitto: Broker) -> None:
     async with EventCollector(probe, BROKER_WAIT_S) as ev:
         await connected(ev)
     assert probe.link is not None and not probe.link.thread_alive
-    # Mosquitto logs "disconnected" for a DISCONNECT packet, "closed its connection" otherwise.
-    lines = [line for line in mosquitto.log().splitlines() if "potwatch-" in line]
-    assert any(line.endswith("disconnected.") for line in lines), lines
+
+    # Mosquitto logs "disconnected" for a DISCONNECT packet, "closed its connection" otherwise,
+    # once it has read what the client left behind: wait for its verdict, then look at which
+    def verdicts() -> list[str]:
+        lines = [line for line in mosquitto.log().splitlines() if "potwatch-" in line]
+        return [line for line in lines if line.endswith("disconnected.") or "closed its connection" in line]
+
+    said = await wait_until_async(verdicts, 5, lambda: "the broker's word on the disconnect:\n" + mosquitto.log())
+    assert all(line.endswith("disconnected.") for line in said), said
 
 
 # ---------------------------------------------------------------------------
