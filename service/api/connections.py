@@ -27,10 +27,12 @@ a Pi with a descriptor limit, 300 half-sent requests took the page down. So:
   always has something in flight (its heartbeat every 5 s), so a vanished phone's
   stream ends within heartbeat + timeout; without it, the kernel retransmits
   for some 15 minutes and the stream's subscription stays open all that time.
-  Linux applies the same timeout to a peer that keeps a zero receive window,
-  so a phone that is there but stopped reading is, in practice, cut by the
-  kernel at ``user_timeout_s`` too, before ``drain_timeout_s``: the earlier of
-  the two ends it, and the page resumes from its last id either way.
+  Linux applies the same timeout to a peer that keeps a zero receive window:
+  a phone that is there but stopped reading is cut by whichever comes first,
+  the drain timeout (a reset it sees) or the kernel's 20 s of zero window
+  (silently: its page notices the missing heartbeat and reconnects with its
+  last id). Set above the drain timeout, it would leave a vanished phone's
+  stream open that much longer.
 
 Each of these is counted in one throttled line a minute, never a line per socket.
 """
