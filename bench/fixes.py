@@ -8,14 +8,17 @@ docs/mqtt.md ("Latency"):
 - ``nodelay``: TCP_NODELAY on potwatch's MQTT connections (its publisher, its
   MQTT probes): Nagle's algorithm on our side;
 - ``quickack``: TCP_QUICKACK re-armed after every read on those connections:
-  our delayed ACK, which the broker's Nagle waits for.
+  our delayed ACK, which the broker's Nagle waits for;
+- ``reading-qos1``: readings published at QoS 1 like everything else: a
+  subscriber's delayed ACK after a QoS 1 message, which the broker's Nagle
+  towards that subscriber waits for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-FIXES = ("nodelay", "quickack")
+FIXES = ("nodelay", "quickack", "reading-qos1")
 
 
 def _without_nodelay() -> None:
@@ -30,9 +33,16 @@ def _without_quickack() -> None:
     options.QuickAck.rearm = lambda self, sock: None  # type: ignore[method-assign]
 
 
+def _without_reading_qos1() -> None:
+    import service.mqtt.publisher as publisher
+
+    publisher.PROBE_QOS = 0
+
+
 _DISABLE: dict[str, Callable[[], None]] = {
     "nodelay": _without_nodelay,
     "quickack": _without_quickack,
+    "reading-qos1": _without_reading_qos1,
 }
 
 

@@ -56,6 +56,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -206,6 +207,13 @@ _Handover = _Up | _Down | _Msg
 # pure helpers
 
 
+def _acknowledged(info: paho.MQTTMessageInfo) -> bool:
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):  # paho will never send it: nothing to wait for
+        return True
+
+
 def check_topic_filter(topic: str) -> str | None:
     """Why ``topic`` is not a valid subscription filter, or None (MQTT 3.1.1 §4.7)."""
     if not topic:
@@ -304,7 +312,8 @@ class MqttLink:
         self._sock: socket.socket | None = None  # the socket the loop watches, while it does
         self._writing = False  # a writer is registered for it
         self._reading = False  # inside paho's loop_read: a publish from a callback is written after it
-        self._unacked: list[paho.MQTTMessageInfo] = []  # QoS 1/2 publishes the broker has not acknowledged yet
+        # QoS 1/2 publishes not yet acknowledged, oldest first, with when they were handed to paho
+        self._unacked: deque[tuple[float, paho.MQTTMessageInfo]] = deque()
         # the link's view, changed only in _deliver
         self._up = False
         self._problem: str | None = None
@@ -372,13 +381,33 @@ class MqttLink:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self._up:
-            self._unacked = [i for i in self._unacked if not i.is_published()]
-            if not self._unacked:
+            if not self.backlog:
                 return True
             if loop.time() >= deadline:
                 return False
             await asyncio.sleep(0.005)
-        return not self._unacked
+        return not self.backlog
+
+    @property
+    def backlog(self) -> int:
+        """QoS 1/2 publishes the broker has not acknowledged yet, counted from the oldest one not acknowledged."""
+        unacked = self._unacked
+        while unacked and _acknowledged(unacked[0][1]):
+            unacked.popleft()
+        return len(unacked)
+
+    def unacknowledged_for(self) -> float:
+        """Seconds since the oldest QoS 1/2 publish still waiting for the broker was handed over; 0 if none.
+
+        A few milliseconds at most while the broker answers; it grows only while
+        the link is silently dead (before the liveness check cuts it) or the
+        broker is swamped, and then a publisher can stop handing paho messages
+        that a newer one will supersede: paho keeps every one and sends them all
+        once the broker answers again.
+        """
+        if not self.backlog:
+            return 0.0
+        return max(0.0, self._clock() - self._unacked[0][0])
 
     # -- reading (event loop)
 
@@ -442,9 +471,11 @@ class MqttLink:
         except ValueError as exc:
             raise LinkError(f"cannot publish to {topic!r}: {exc}") from None
         self._flush()
-        if qos > 0:
-            self._unacked = [i for i in self._unacked if not i.is_published()]
-            self._unacked.append(info)
+        if qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            # (one taken while paho was disconnected, rc NO_CONN, is sent on reconnect; paho's
+            # is_published() raises for it for ever, so it is not counted)
+            self._unacked.append((self._clock(), info))
+            _ = self.backlog  # drop the acknowledged ones from the front
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             return True
         return qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN

@@ -214,7 +214,9 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
             state_class="measurement",
             suggested_display_precision=1,
             json_attributes_topic=topics.probe(probe.id),
-            qos=0,
+            # QoS 1 like every other state topic: Home Assistant then answers each reading at once
+            # (its PUBACK carries the ACK), so the broker's Nagle never holds the next one (docs/mqtt.md)
+            qos=1,
         )
         # potwatch's own "lost" (at the stale timeout) makes the sensor unavailable at once: the lost
         # message itself would otherwise restart expire_after, and "unavailable" come only at twice it.

@@ -95,9 +95,18 @@ KEEPALIVE_S = 10  # [mqtt] keepalive's default: the broker sends our will 1.5 ×
 # QoS 1, as README and docs/mqtt.md say: the state is what a Home Assistant automation
 # triggers on (target reached, an alert acked), and a broker holding a persistent session for
 # a subscriber that is briefly away queues QoS 1 messages for it but drops QoS 0 ones, so a
-# stage change at QoS 0 could be lost without anything reconnecting. (A subscriber's PUBACKs
-# can make the broker's Nagle hold its next message: its side to fix; docs/mqtt.md, "Latency".)
+# stage change at QoS 0 could be lost without anything reconnecting.
 COOK_STATE_QOS = 1
+# QoS 1 too, though a newer reading supersedes it: everything a subscriber gets from us at one
+# QoS. A subscriber answers a QoS 1 message with a PUBACK, and that makes its kernel delay its
+# next ACKs (Linux's "interactive" mode); a QoS 0 reading it got next went un-ACKed for up to
+# 40 ms, and Mosquitto's Nagle held the reading after it until then (~20 ms at p99). A reading
+# at QoS 1 is answered at once too, its PUBACK carries the ACK, and nothing waits (docs/mqtt.md).
+PROBE_QOS = 1
+# a reading is not handed to paho while the broker has left a publish unacknowledged this long
+# (a silently dead link, before the liveness check cuts it): paho would keep every one and send
+# them all, stale, when the broker answers again; the last one is republished on reconnect
+READING_HOLD_S = 1.0
 STATE_COALESCE_S = 0.005  # the cook state follows a burst of events by this much, once
 CLOSE_WAIT_S = 1.0  # the service gives each part 1.5 s to close
 CLOSE_ACK_WAIT_S = 0.3  # of which this for the broker to acknowledge the last state and "offline"
@@ -232,10 +241,11 @@ class MqttPublisher:
         self._held_alerts: list[str] = []  # ids of alerts raised while disconnected, oldest first
         self._announced_expiry: dict[str, int | None] = {}
         self._probe_online: dict[str, str] = {}  # the last availability sent per probe, since the last connect
-        self._last_reading: dict[str, MqttProbeReading] = {}  # the last reading sent per probe
+        self._last_reading: dict[str, MqttProbeReading] = {}  # the last reading per probe, sent or held back
         self.stats = {
             "published": 0,
             "skipped": 0,
+            "held_back": 0,  # readings not handed over while the broker was not acknowledging (READING_HOLD_S)
             "refused": 0,
             "connects": 0,
             "commands": 0,
@@ -477,8 +487,12 @@ class MqttPublisher:
         track = hub.kitchen.tracks.get((probe_id, reading.get("channel", "")))
         payload = probe_payload(reading, track.level if track else None, track.rate if track else None)
         self._send_probe_online(probe_id, reading.get("state"))
-        self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
         self._last_reading[probe_id] = payload
+        link = self._link
+        if link is not None and link.connected and link.unacknowledged_for() > READING_HOLD_S:
+            self.stats["held_back"] += 1
+        else:
+            self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=PROBE_QOS))
         self._check_expiry(hub, probe_id)
 
     def _send_probe_change(self, hub: Hub, probe_id: str, state: str) -> None:
@@ -494,7 +508,7 @@ class MqttPublisher:
             return
         payload = cast(MqttProbeReading, {**last, "state": state})
         self._send_probe_online(probe_id, state)
-        self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
+        self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=PROBE_QOS))
 
     def _send_probe(self, hub: Hub, probe_id: str) -> None:
         health = hub.kitchen.probes.get(probe_id)
@@ -505,7 +519,7 @@ class MqttPublisher:
         reading = {**view, "probe": probe_id}
         payload = probe_payload(reading, track.level if track else None, track.rate if track else None)
         self._send_probe_online(probe_id, reading.get("state"))
-        self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=0))
+        self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=PROBE_QOS))
 
     def _send_probe_online(self, probe_id: str, state: object) -> None:
         """``offline`` exactly while potwatch judges the probe lost; sent before the reading that says so.

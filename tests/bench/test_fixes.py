@@ -29,6 +29,8 @@ def test_each_fix_is_left_out_where_the_service_reads_it(name: str) -> None:
         "quickack": "import drivers.tcp_options as t, socket; s = socket.socket(); "
         "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0); t.QuickAck().rearm(s); "
         "print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK))",
+        # the QoS the publisher's reading goes with, read where _send_reading reads it
+        "reading-qos1": "import service.mqtt.publisher as p; print(p.PROBE_QOS)",
     }[name]
     on, off = (
         subprocess.run(

@@ -735,3 +735,65 @@ def test_a_broker_back_after_an_outage_has_everything_again_within_5_s(
     assert took < 5.0
     assert mqtt_state(service) == "connected"
     print(f"everything back {took * 1000:.0f} ms after the broker's return ({'SIGKILL' if kill else 'SIGTERM'})")
+
+
+# ---- one QoS for everything a subscriber hears --------------------------------------------
+
+
+async def test_readings_state_and_availability_reach_a_qos1_subscriber_at_qos1(running: Running) -> None:
+    """A subscriber answers a QoS 1 message with a PUBACK and then delays its next ACKs; a QoS 0
+    reading after it waited up to 40 ms in the broker's Nagle. At one QoS every message is answered
+    at once (docs/mqtt.md, "Latency"): the broker delivers at the lower of the two QoS, so a
+    subscriber at QoS 1 sees what potwatch published with."""
+    with recorder(running.broker, "potwatch/#") as sub:
+        await running.start_caramel()
+        await running.feed(200.0, 0.1, 5)
+        await asyncio.to_thread(
+            sub.wait_for,
+            lambda m: m.topic == "potwatch/probe/pot/temperature" and m.json()["fahrenheit"] == 200.4,
+            5,
+        )
+        await asyncio.to_thread(sub.wait_for, lambda m: m.topic == "potwatch/cook/state", 5)
+        heard = sub.all()
+    live = [m for m in heard if not m.retain or m.topic == "potwatch/probe/pot/temperature"]
+    assert {m.topic for m in heard} >= {"potwatch/probe/pot/temperature", "potwatch/cook/state"}
+    assert [m for m in heard if m.qos != 1] == [], "a message below QoS 1 reached a QoS 1 subscriber"
+    assert live, "no live message seen"
+
+
+async def test_readings_are_held_back_while_the_broker_acknowledges_nothing(running: Running) -> None:
+    """A broker that stops answering (SIGSTOP: the TCP connection stays up, as on a dead Wi-Fi
+    link before the liveness check cuts it) must not make paho keep every reading to send them
+    all, stale, later; once it answers again, the newest reading is the one retained."""
+    broker, part = running.broker, running.part
+    assert broker.proc is not None
+    link = part._link
+    assert link is not None
+    fed = 0
+
+    async def one() -> None:
+        nonlocal fed
+        running.clock.t += 1.0
+        await running.hub.request(Sample(running.clock.t, "pot", "", f_to_c(150.0 + 0.01 * fed)))
+        fed += 1
+
+    broker.proc.send_signal(signal.SIGSTOP)
+    try:
+        end = time.monotonic() + 10
+        while part.stats["held_back"] == 0:
+            assert time.monotonic() < end, "readings were never held back while the broker was stopped"
+            await one()
+            await asyncio.sleep(0.05)  # the probe's pace; what is waited on is the counter above
+        backlog = link.backlog
+        for _ in range(40):
+            await one()
+        await wait_until_async(lambda: part.stats["held_back"] >= 40, 5, "the next 40 readings held back")
+        assert link.backlog == backlog, "readings were handed to paho while the broker acknowledged nothing"
+    finally:
+        broker.proc.send_signal(signal.SIGCONT)
+    await wait_until_async(lambda: link.backlog == 0, 10, "the broker to acknowledge what paho held")
+    last_f = round(150.0 + 0.01 * fed, 2)
+    await one()
+    with recorder(broker, "potwatch/probe/pot/temperature") as late:
+        seen = await asyncio.to_thread(late.wait_for, lambda m: m.retain, 5)
+        assert seen.json()["fahrenheit"] == pytest.approx(last_f, abs=0.005)
