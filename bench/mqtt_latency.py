@@ -37,7 +37,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from bench.service import RawSse  # noqa: E402
 from tests.support.broker import Broker  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 from tests.support.pty_device import PtyDevice  # noqa: E402
+from tests.support.tied_child import popen_tied, stop_group  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 
 LAUNCH = (
@@ -183,7 +183,7 @@ def potwatch_on(broker: Broker, probe_url: str, tmp: Path, disabled: str = "") -
     )
     port = free_port()
     log = (tmp / "service.log").open("ab")
-    proc = subprocess.Popen(
+    proc = popen_tied(  # no potwatch outlives a bench killed or interrupted
         [
             sys.executable,
             "-c",
@@ -217,13 +217,7 @@ def potwatch_on(broker: Broker, probe_url: str, tmp: Path, disabled: str = "") -
         wait_until(healthy, 30, "potwatch to serve and connect to the broker")
         yield base
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc)
         log.close()
 
 

@@ -22,13 +22,13 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.broker import Broker
 from tests.support.net import free_port
+from tests.support.tied_child import popen_tied, sigterm_raises, stop_group
 from tests.support.waiting import wait_until
 
 VERSION = "4"
@@ -155,36 +155,31 @@ def flow(broker: Broker, probe_topic: str, probe_id: str, target_f: float) -> li
 @contextlib.contextmanager
 def running(broker: Broker, workdir: Path, probe_topic: str, probe_id: str, target_f: float) -> Iterator[str]:
     """A Node-RED with the flow deployed, connected to ``broker``; yields its version."""
-    red = ensure_installed()
-    user_dir = workdir / "node-red"
-    user_dir.mkdir(parents=True, exist_ok=True)
-    (user_dir / "flows.json").write_text(json.dumps(flow(broker, probe_topic, probe_id, target_f), indent=1))
-    log_path = workdir / "node-red.log"
-    log = log_path.open("ab")
-    proc = subprocess.Popen(
-        ["node", str(red), "--userDir", str(user_dir), "--port", str(free_port()), "flows.json"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with sigterm_raises():  # a bench stopped with SIGTERM stops its Node-RED as Ctrl-C does
+        red = ensure_installed()
+        user_dir = workdir / "node-red"
+        user_dir.mkdir(parents=True, exist_ok=True)
+        (user_dir / "flows.json").write_text(json.dumps(flow(broker, probe_topic, probe_id, target_f), indent=1))
+        log_path = workdir / "node-red.log"
+        log = log_path.open("ab")
+        proc = popen_tied(  # no Node-RED outlives a bench killed or interrupted
+            ["node", str(red), "--userDir", str(user_dir), "--port", str(free_port()), "flows.json"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
-    def connected() -> bool:
-        if proc.poll() is not None:
-            raise SystemExit(f"Node-RED exited: {log_path.read_text()[-2000:]}")
-        text = log_path.read_text(errors="replace")
-        if "Error:" in text or "[error]" in text:
-            raise SystemExit(f"Node-RED could not start the flow: {text[-2000:]}")
-        return "Connected to broker" in text
+        def connected() -> bool:
+            if proc.poll() is not None:
+                raise SystemExit(f"Node-RED exited: {log_path.read_text()[-2000:]}")
+            text = log_path.read_text(errors="replace")
+            if "Error:" in text or "[error]" in text:
+                raise SystemExit(f"Node-RED could not start the flow: {text[-2000:]}")
+            return "Connected to broker" in text
 
-    try:
-        wait_until(connected, 60, "Node-RED to start and connect to the broker", every=0.2)
-        yield version(red)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        log.close()
+            wait_until(connected, 60, "Node-RED to start and connect to the broker", every=0.2)
+            yield version(red)
+        finally:
+            stop_group(proc)
+            log.close()

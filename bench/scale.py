@@ -64,6 +64,7 @@ from bench.procstat import cpu_seconds, cpu_wait_seconds, memory_mib, threads  #
 from bench.scale_judge import id_gaps, judge, match, merge, summarise  # noqa: E402
 from tests.support.broker import Broker  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
+from tests.support.tied_child import popen_tied, stop_group  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 
 POTWATCH = [sys.executable, "-m", "service.cli"]
@@ -119,7 +120,7 @@ def _pinned(core: int) -> Callable[[], None]:
 def potwatch(config: Path, log: Path, core: int, tree: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     with log.open("ab") as out:
-        proc = subprocess.Popen(
+        proc = popen_tied(  # no potwatch outlives a bench killed or interrupted
             [*POTWATCH, "run", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -141,13 +142,7 @@ def potwatch(config: Path, log: Path, core: int, tree: Path) -> Iterator[tuple[s
         wait_until(mqtt_up, 120, "potwatch to serve and connect to the broker")
         yield proc, base
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc, 15)
 
 
 def _metric(base: str, name: str) -> float:

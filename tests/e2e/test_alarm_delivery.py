@@ -27,8 +27,8 @@ from playwright.sync_api import expect
 from service.runtime.ack_keys import ack_key
 from tests.support.net import free_port
 from tests.support.phone import Phone
-from tests.support.power_cut import Thermometer, until
-from tests.support.pty_device import PtyDevice
+from tests.support.power_cut import until
+from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.receiver import Received, Receiver
 from tests.support.service import ServiceProcess
 from tests.support.waiting import wait_until
@@ -83,7 +83,7 @@ def quiet_for_two_intervals(receiver: Receiver, after: float) -> list[Received]:
 
 
 def reach_the_target(thermometer: Thermometer, svc: ServiceProcess) -> dict[str, Any]:
-    thermometer.value = 226.0
+    thermometer.fahrenheit = 226.0
     found: list[dict[str, Any]] = until(
         svc, "target_reached", lambda s: [a for a in s["alerts"] if a["kind"] == "target_reached"]
     )

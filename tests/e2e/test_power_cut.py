@@ -17,7 +17,6 @@ from pathlib import Path
 
 from tests.support.power_cut import (
     MISSING_AT_MOST_S,
-    Thermometer,
     alerts,
     cook_of,
     kill_and_check_the_file,
@@ -26,19 +25,19 @@ from tests.support.power_cut import (
     status,
     until,
 )
-from tests.support.pty_device import PtyDevice
+from tests.support.pty_device import PtyDevice, Thermometer
 
 
 def test_kill_mid_braise_resumes_the_hold(tmp_path: Path, kitchen: tuple[PtyDevice, Thermometer]) -> None:
     device, thermometer = kitchen
     svc = service_for(tmp_path, device, "braise-test").start()
     try:
-        thermometer.value = 195.0
+        thermometer.fahrenheit = 195.0
         until(svc, "the braise holding", lambda s: s["cook"]["stage"] == "holding")
-        thermometer.value = 212.0
+        thermometer.fahrenheit = 212.0
         too_hot = until(svc, "hold_too_hot", lambda s: [a for a in s["alerts"] if a["kind"] == "hold_too_hot"])[0]
         assert svc.post(f"/api/alerts/{too_hot['id']}/ack").status_code == 200
-        thermometer.value = 195.0
+        thermometer.fahrenheit = 195.0
         until(svc, "back in the window", lambda s: s["cook"]["stage"] == "holding")
         held = until(svc, "a few seconds held", lambda s: s["cook"]["hold_elapsed_s"] >= 8.0 and s["cook"])
         cook_id = held["id"]
@@ -69,14 +68,14 @@ def test_kill_mid_reduction_keeps_the_alarm_ringing(tmp_path: Path, kitchen: tup
     device, thermometer = kitchen
     svc = service_for(tmp_path, device, "caramel").start()
     try:
-        thermometer.value = 214.0
+        thermometer.fahrenheit = 214.0
         until(svc, "readings", lambda s: s["probes"][0]["state"] == "ok")
         # a syrup on its plateau: no warning can come before the tracker sees it boil
         until(svc, "the syrup on its boil", lambda s: s["cook"]["on_boil"], timeout=60.0)
         approaching: str | None = None
-        while thermometer.value < 226.0:
+        while thermometer.fahrenheit < 226.0:
             time.sleep(1.0)  # the syrup climbs half a degree a second
-            thermometer.value += 0.5
+            thermometer.fahrenheit += 0.5
             found = alerts(svc, "target_approaching") if approaching is None else []
             if found:
                 approaching = found[0]["id"]

@@ -15,14 +15,13 @@ from pathlib import Path
 
 from tests.support.power_cut import (
     MISSING_AT_MOST_S,
-    Thermometer,
     cook_of,
     kill_and_check_the_file,
     restart,
     service_for,
     until,
 )
-from tests.support.pty_device import PtyDevice
+from tests.support.pty_device import PtyDevice, Thermometer
 
 
 def test_a_damaged_header_after_a_kill_still_resumes_the_braise(
@@ -32,7 +31,7 @@ def test_a_damaged_header_after_a_kill_still_resumes_the_braise(
     device, thermometer = kitchen
     svc = service_for(tmp_path, device, "braise-test").start()
     try:
-        thermometer.value = 195.0
+        thermometer.fahrenheit = 195.0
         held = until(svc, "a few seconds held", lambda s: (s["cook"]["hold_elapsed_s"] or 0) >= 5.0 and s["cook"])
         before = cook_of(svc)["hold_elapsed_s"]
         kill_and_check_the_file(svc, tmp_path)

@@ -10,14 +10,12 @@ Every wait is on a condition, with a timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import socket
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,100 +33,16 @@ from service.mqtt.publisher import MqttPublisher
 from service.profiles import load_profiles
 from service.runtime.hub import Hub
 from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory  # noqa: F401
+from tests.support.broker_world import DISCOVERY_ENTITIES, PortHold
 from tests.support.clock import HandClock
 from tests.support.ha_discovery import validate_all
+from tests.support.mqtt_watch import Seen, recording
 from tests.support.net import free_port
 from tests.support.pty_device import PtyDevice
 from tests.support.service import ServiceProcess, serving, sse
 from tests.support.waiting import wait_until, wait_until_async
 
 pytestmark = pytest.mark.real_part("mosquitto")
-
-DISCOVERY_ENTITIES = 10  # one probe: temperature, stage, eta, rate, target, sugar, active alerts, reached, alert, ack
-
-
-# ---- a subscriber that remembers everything ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seen:
-    topic: str
-    payload: bytes
-    retain: bool
-    qos: int
-    at: float
-
-    @property
-    def text(self) -> str:
-        return self.payload.decode()
-
-    def json(self) -> Any:
-        return json.loads(self.payload)
-
-
-class Recorder:
-    """A paho subscriber on its own thread; tests wait on what it has seen."""
-
-    def __init__(self, broker: Broker, topics: tuple[str, ...] = ("potwatch/#", "homeassistant/#")) -> None:
-        self.messages: list[Seen] = []
-        self._changed = threading.Condition()
-        self._subscribed = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"recorder-{uuid.uuid4().hex[:8]}")
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
-        self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port, keepalive=5)
-        self.client.loop_start()
-        assert self._subscribed.wait(5), "the recorder could not subscribe"
-
-    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        seen = Seen(message.topic, bytes(message.payload), bool(message.retain), message.qos, time.monotonic())
-        with self._changed:
-            self.messages.append(seen)
-            self._changed.notify_all()
-
-    def all(self, topic: str | None = None, after: int = 0) -> list[Seen]:
-        with self._changed:
-            return [m for m in self.messages[after:] if topic is None or m.topic == topic]
-
-    def first(self, topic: str) -> Seen | None:
-        found = self.all(topic)
-        return found[0] if found else None
-
-    def last(self, topic: str) -> Seen | None:
-        found = self.all(topic)
-        return found[-1] if found else None
-
-    def wait_for(self, check: Callable[[Seen], bool], timeout: float = 10.0, after: int = 0, what: str = "") -> Seen:
-        end = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for message in self.messages[after:]:
-                    if check(message):
-                        return message
-                left = end - time.monotonic()
-                if left <= 0:
-                    topics = sorted({m.topic for m in self.messages})
-                    raise AssertionError(f"no message {what} within {timeout} s; topics seen: {topics}")
-                self._changed.wait(left)
-
-    def discovery(self, after: int = 0) -> dict[str, Seen]:
-        return {
-            m.topic: m for m in self.all(after=after) if m.topic.startswith("homeassistant/") and "/config" in m.topic
-        }
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@contextlib.contextmanager
-def recorder(broker: Broker, *topics: str) -> Iterator[Recorder]:
-    rec = Recorder(broker, topics or ("potwatch/#", "homeassistant/#"))
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def publish(broker: Broker, topic: str, payload: bytes | str, retain: bool = False) -> None:
@@ -200,7 +114,7 @@ async def running(mosquitto: Broker) -> AsyncIterator[Running]:  # noqa: F811
 async def test_a_late_subscriber_gets_every_retained_state_and_valid_discovery(running: Running) -> None:
     await running.start_caramel()
     await running.feed(200.0, 0.1, 20)
-    with recorder(running.broker) as late:
+    with recording(running.broker.host, running.broker.port) as late:
         await asyncio.to_thread(
             late.wait_for, lambda m: m.topic == "potwatch/cook/state" and m.json()["stage"] == "heating", 5
         )
@@ -229,7 +143,7 @@ async def test_a_late_subscriber_gets_every_retained_state_and_valid_discovery(r
 
 
 async def test_alerts_go_at_qos1_unretained_and_acks_come_back_by_topic_and_button(running: Running) -> None:
-    with recorder(running.broker) as rec:
+    with recording(running.broker.host, running.broker.port) as rec:
         await running.start_caramel()
         await running.feed(220.0, 0.1, 80)  # crosses 225 °F
         reached = running.alerts("target_reached")[0]
@@ -308,7 +222,7 @@ async def test_a_retained_ack_is_not_acted_on_when_subscribing(mosquitto: Broker
 
 
 async def test_home_assistant_birth_triggers_announcing_again(running: Running) -> None:
-    with recorder(running.broker) as rec:
+    with recording(running.broker.host, running.broker.port) as rec:
         await asyncio.to_thread(
             lambda: wait_until(lambda: len(rec.discovery()) == DISCOVERY_ENTITIES, 5, "the first discovery")
         )
@@ -352,7 +266,7 @@ async def test_with_a_token_mqtt_commands_need_accept_commands(mosquitto: Broker
     await asyncio.to_thread(publish, mosquitto, button_topic, '{"command_topic": "potwatch/cook/ack/press"}', True)
     running, tasks = await start_part(mosquitto, accept_commands=False)
     try:
-        with recorder(mosquitto) as rec:
+        with recording(mosquitto.host, mosquitto.port) as rec:
             await running.start_caramel()
             await running.feed(220.0, 0.1, 80)
             reached = running.alerts("target_reached")[0]
@@ -382,7 +296,7 @@ async def test_a_probe_state_change_goes_out_on_its_own_reading(running: Running
     probe from waiting to ok. Pass: the temperature topic's readings never step back in time
     (it sent the newest reading with the state change, then the two older ones: found by the soak).
     """
-    with recorder(running.broker, "potwatch/probe/pot/temperature") as rec:
+    with recording(running.broker.host, running.broker.port, "potwatch/probe/pot/temperature") as rec:
         mark = len(rec.all())
         for i in range(3):
             running.clock.t += 1.0
@@ -397,7 +311,7 @@ async def test_expire_after_follows_a_probe_that_learns_its_interval(mosquitto: 
     running, tasks = await start_part(mosquitto, stale_after=None)
     topic = "homeassistant/sensor/potwatch/probe_pot_temperature/config"
     try:
-        with recorder(mosquitto) as rec:
+        with recording(mosquitto.host, mosquitto.port) as rec:
             first = await asyncio.to_thread(rec.wait_for, lambda m: m.topic == topic, 5)
             assert first.json()["expire_after"] == 90  # nothing heard yet: a slow gateway is assumed
             await running.feed(150.0, 0.0, 5)  # one reading a second: lost after 10 s, the minimum
@@ -412,7 +326,7 @@ async def test_expire_after_follows_a_probe_that_learns_its_interval(mosquitto: 
 
 async def test_close_publishes_offline_itself(mosquitto: Broker) -> None:  # noqa: F811
     running, tasks = await start_part(mosquitto)
-    with recorder(mosquitto, "potwatch/availability") as rec:
+    with recording(mosquitto.host, mosquitto.port, "potwatch/availability") as rec:
         await asyncio.to_thread(rec.wait_for, lambda m: m.text == "online", 5)
         await stop_part(running, tasks)
         await asyncio.to_thread(rec.wait_for, lambda m: m.text == "offline", 5)
@@ -430,7 +344,7 @@ async def test_close_sends_the_cook_state_as_it_stands_before_offline(mosquitto:
     """
     running, tasks = await start_part(mosquitto)
     try:
-        with recorder(mosquitto, "potwatch/cook/state", "potwatch/availability") as rec:
+        with recording(mosquitto.host, mosquitto.port, "potwatch/cook/state", "potwatch/availability") as rec:
             await asyncio.to_thread(rec.wait_for, lambda m: m.text == "online", 5)
             running.hub.bus.close_all()  # as serve does at SIGTERM, before the parts' close()
             await running.start_caramel()
@@ -510,7 +424,7 @@ def test_ack_over_mqtt_and_by_the_button_reach_the_api_and_sse(
     mosquitto: Broker,  # noqa: F811
 ) -> None:
     auth = {"Authorization": "Bearer s3cret"}
-    with recorder(mosquitto) as rec, sse(service.base + "/api/events") as stream:
+    with recording(mosquitto.host, mosquitto.port) as rec, sse(service.base + "/api/events") as stream:
         stream.attached()
         prime(service, device)
         ramp(device, 222.0, 228.0)
@@ -549,7 +463,7 @@ def test_last_will_after_sigkill_and_offline_on_sigterm(
     mosquitto: Broker,  # noqa: F811
 ) -> None:
     svc = service_for(tmp_path, device, mosquitto)
-    with recorder(mosquitto, "potwatch/availability") as rec, serving(svc, signal.SIGKILL):
+    with recording(mosquitto.host, mosquitto.port, "potwatch/availability") as rec, serving(svc, signal.SIGKILL):
         rec.wait_for(lambda m: m.text == "online", 10)
         mark = len(rec.all())
         killed_at = time.monotonic()
@@ -565,46 +479,9 @@ def test_last_will_after_sigkill_and_offline_on_sigterm(
     # the broker's view: the killed one vanished (its will spoke), the stopped one said goodbye (we spoke)
     lines = [line for line in mosquitto.log().splitlines() if "Client potwatch-" in line]
     assert lines[0].endswith("closed its connection.") and lines[-1].endswith("disconnected."), lines
-    with recorder(mosquitto, "potwatch/availability") as late:
+    with recording(mosquitto.host, mosquitto.port, "potwatch/availability") as late:
         retained = late.wait_for(lambda m: True, 5)
     assert retained.retain and retained.text == "offline"
-
-
-class HeldPort:
-    """Holds the dead broker's port: the service's reconnect attempts are accepted and left hanging.
-
-    While it holds them the service is surely disconnected; releasing them makes
-    it reconnect at once, which lets a test put a subscriber on the restarted
-    broker first (a non-retained alert sent before that would reach nobody).
-    """
-
-    def __init__(self, port: int) -> None:
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", port))
-        self.listener.listen(8)
-        self.held: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def stop_listening(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self._thread.join(2)
-
-    def release(self) -> None:
-        for conn in self.held:
-            with contextlib.suppress(OSError):
-                conn.close()
 
 
 @pytest.mark.parametrize("kill", [False, True], ids=["broker-sigterm", "broker-sigkill"])
@@ -615,13 +492,13 @@ def test_broker_restart_republishes_everything_and_the_outage_alert_once(
     kill: bool,
 ) -> None:
     prime(service, device)
-    with recorder(mosquitto) as before:
+    with recording(mosquitto.host, mosquitto.port) as before:
         before.wait_for(lambda m: m.topic == "potwatch/cook/state", 10)
     if kill:
         mosquitto.kill()
     else:
         mosquitto.terminate()
-    held = HeldPort(mosquitto.port)
+    held = PortHold(mosquitto.host, mosquitto.port)
     try:
         wait_until(lambda: mqtt_state(service) == "disconnected", 5, "the service to notice the broker is gone")
         wait_until(lambda: held.held, 10, "the service to try the broker's port again")
@@ -633,7 +510,7 @@ def test_broker_restart_republishes_everything_and_the_outage_alert_once(
         )[0]
         held.stop_listening()
         back_at = mosquitto.start()
-        with recorder(mosquitto) as after:
+        with recording(mosquitto.host, mosquitto.port) as after:
             held.release()
             wanted = ("potwatch/availability", "potwatch/probe/pot/temperature", "potwatch/cook/state")
 
@@ -657,7 +534,7 @@ def test_broker_restart_republishes_everything_and_the_outage_alert_once(
             )
             copies = [m for m in after.all("potwatch/cook/alert") if m.json()["id"] == alert["id"]]
             assert len(copies) == 1, f"the outage alert came {len(copies)} times"
-        with recorder(mosquitto) as late:  # and the broker holds them retained again
+        with recording(mosquitto.host, mosquitto.port) as late:  # and the broker holds them retained again
             wait_until(lambda: len(late.discovery()) == DISCOVERY_ENTITIES, 5, "retained discovery")
             state = late.wait_for(lambda m: m.topic == "potwatch/cook/state", 5)
             assert state.retain and any(a["id"] == alert["id"] for a in state.json()["alerts"])
@@ -680,7 +557,7 @@ def test_an_alert_acknowledged_during_the_outage_is_not_sent_when_the_broker_is_
     """
     prime(service, device)
     mosquitto.kill()
-    held = HeldPort(mosquitto.port)
+    held = PortHold(mosquitto.host, mosquitto.port)
     try:
         wait_until(lambda: mqtt_state(service) == "disconnected", 5, "the service to notice the broker is gone")
         ramp(device, 222.0, 226.0)
@@ -699,7 +576,7 @@ def test_an_alert_acknowledged_during_the_outage_is_not_sent_when_the_broker_is_
         )[0]
         held.stop_listening()
         mosquitto.start()
-        with recorder(mosquitto) as after:
+        with recording(mosquitto.host, mosquitto.port) as after:
             held.release()
             # held alerts go in the order they were raised: the overshoot is the fence
             after.wait_for(
@@ -725,7 +602,7 @@ def test_a_broker_back_after_an_outage_has_everything_again_within_5_s(
     """No help from the test this time: the service finds the broker on its own backoff (≤ 2 s)."""
     prime(service, device)
     back_at = mosquitto.restart(down_for=3.0, kill=kill)  # long enough for the backoff to reach its cap
-    with recorder(mosquitto) as after:
+    with recording(mosquitto.host, mosquitto.port) as after:
         wanted = ("potwatch/availability", "potwatch/probe/pot/temperature", "potwatch/cook/state")
 
         def everything() -> bool:

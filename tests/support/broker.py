@@ -37,6 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.net import accepting, free_port
 from tests.support.parts import require_binary
+from tests.support.tied_child import popen_tied
 from tests.support.waiting import wait_until
 
 START_TIMEOUT_S = 5.0
@@ -112,7 +113,7 @@ class Broker:
         if self.running:
             raise BrokerError("broker already running")
         config = self.write_config()
-        self.proc = subprocess.Popen(
+        self.proc = popen_tied(  # no Mosquitto outlives a killed test run
             [self.binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self.starts += 1

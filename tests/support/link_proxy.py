@@ -53,10 +53,6 @@ class LinkProxy:
 
     # -- the test's controls
 
-    @property
-    def cut_now(self) -> bool:
-        return not self._flowing.is_set()
-
     def cut(self) -> None:
         """The link dies silently: nothing forwarded either way, nothing closed."""
         self._flowing.clear()

@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.net import free_port
-from tests.support.pty_device import PtyDevice
+from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.service import ServiceProcess
 from tests.support.waiting import wait_until
 
@@ -43,33 +42,10 @@ target = "225F"
 MISSING_AT_MOST_S = 5.0
 
 
-class Thermometer(threading.Thread):
-    """The device: prints ``value`` (°F) every ``period`` s; like a real UART it drops what nobody reads."""
-
-    def __init__(self, device: PtyDevice, value: float, period: float = 0.1) -> None:
-        super().__init__(daemon=True)
-        self.device, self.value, self.period = device, value, period
-        self.printing = threading.Event()
-        self.printing.set()
-        self.stopped = threading.Event()
-        os.set_blocking(device.master, False)
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            if self.printing.is_set():
-                with contextlib.suppress(BlockingIOError):
-                    os.write(self.device.master, f"{self.value:.2f}\n".encode())
-            self.stopped.wait(self.period)
-
-
 @pytest.fixture
 def kitchen(tmp_path: Path) -> Iterator[tuple[PtyDevice, Thermometer]]:
-    with PtyDevice() as device:
-        thermometer = Thermometer(device, 70.0)
-        thermometer.start()
+    with PtyDevice() as device, Thermometer(device, 70.0) as thermometer:
         yield device, thermometer
-        thermometer.stopped.set()
-        thermometer.join(2)
 
 
 def service_for(tmp_path: Path, device: PtyDevice, profile: str) -> ServiceProcess:

@@ -180,21 +180,61 @@ class FakeTc4Board(threading.Thread):
 
 
 class Thermometer(Streamer):
-    """A USB probe printing its temperature (°F, a bare number) every ``period`` s.
+    """A USB probe printing its temperature (°F, a bare number) every ``period`` s until stopped.
 
     ``fahrenheit`` is what it reads now; the test moves it as the pot would.
-    ``sent_lines`` counts whole lines written, so a test can wait for the
-    device to have said something rather than sleep.
+    ``printing`` cleared, it says nothing (a probe lost) until set again.
+    ``climb`` walks it to a temperature in small steps, like a syrup boiling
+    down (a jump would be rejected as a spike, and rightly); ``say`` prints
+    one line now. ``sent_lines`` counts whole lines written, so a test can
+    wait for the device to have said something rather than sleep. Like a
+    real UART it drops what nobody reads, and it stops once the pty is gone.
     """
 
-    def __init__(self, device: PtyDevice, fahrenheit: float, period: float = 0.25) -> None:
+    def __init__(self, device: PtyDevice, fahrenheit: float = 100.0, period: float = 0.1) -> None:
         super().__init__(device, b"", period)
         self.fahrenheit = fahrenheit
         self.sent_lines = 0
+        self.printing = threading.Event()
+        self.printing.set()
+        self._lock = threading.Lock()  # one line at a time, and none of the period's inside a climb
 
-    def next_bytes(self) -> bytes:
-        self.sent_lines += 1
-        return f"{self.fahrenheit:.2f}\n".encode()
+    def run(self) -> None:
+        while not self.stop.is_set():
+            if self.printing.is_set():
+                with self._lock:
+                    self._write(self.fahrenheit)
+            self.stop.wait(self.period)  # the device's own pace, not a wait for the driver
+
+    def _write(self, fahrenheit: float) -> None:
+        line = f"{fahrenheit:.2f}\n".encode()
+        try:
+            self.sent += os.write(self.device.master, line)
+            self.sent_lines += 1
+        except BlockingIOError:
+            pass  # nobody reading yet: a UART drops too
+        except OSError:
+            self.stop.set()  # unplugged
+
+    def climb(self, to_f: float, from_f: float | None = None, step_f: float = 0.1, every: float = 0.01) -> None:
+        """From ``from_f`` (else where it is) up to ``to_f`` in ``step_f`` steps, one every ``every`` s."""
+        with self._lock:
+            value = self.fahrenheit if from_f is None else from_f
+            while value < to_f:
+                value = min(to_f, value + step_f)
+                self._write(value)
+                time.sleep(every)
+            self.fahrenheit = to_f
+
+    def say(self, fahrenheit: float) -> None:
+        """One line now (a barrier: its reading comes out after everything sent before it)."""
+        with self._lock:
+            self.fahrenheit = fahrenheit
+            self._write(fahrenheit)
+
+    def __enter__(self) -> Thermometer:
+        self.start()
+        return self
 
 
 class ByIdLink:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from tests.support.net import free_port
+from tests.support.tied_child import popen_tied
 from tests.support.waiting import wait_until
 
 POTWATCH = [sys.executable, "-m", "service.cli"]
@@ -48,7 +49,7 @@ class ServiceProcess:
     def start(self, timeout: float = 30.0, *, wait: bool = True) -> ServiceProcess:
         """``wait=False``: return once the process is started, before it answers (a readiness test's own wait)."""
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
+        self.proc = popen_tied(  # no potwatch outlives a killed test run
             [*self.command, *self.args, "--host", self.host, "--port", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -20,16 +20,14 @@ from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_
 from tests.support.broker_world import (
     DISCOVERY_ENTITIES,
     RETAINED_STATE,
-    Pot,
     Serving,
-    is_discovery,
     mqtt_health,
-    recording,
     service_with_broker,
 )
 from tests.support.figures import FigureRecorder
 from tests.support.link_proxy import link_proxy
-from tests.support.pty_device import PtyDevice
+from tests.support.mqtt_watch import is_discovery, recording
+from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.service import serving, sse
 from tests.support.waiting import wait_until
 
@@ -58,7 +56,7 @@ def test_a_half_open_link_is_detected_the_will_is_published_and_the_link_recover
         PtyDevice() as device,
         link_proxy(mosquitto.host, mosquitto.port) as proxy,
         recording(mosquitto.host, mosquitto.port) as watcher,
-        Pot(device) as pot,
+        Thermometer(device) as pot,
     ):
         service = service_with_broker(tmp_path, device, proxy.host, proxy.port, config)
         with serving(service), sse(service.base + "/api/events") as stream:

@@ -30,15 +30,13 @@ from tests.support.broker_world import (
     DISCOVERY_ENTITIES,
     RETAINED_STATE,
     PortHold,
-    Pot,
     Serving,
-    is_discovery,
     mqtt_health,
-    recording,
     service_with_broker,
 )
 from tests.support.figures import FigureRecorder
-from tests.support.pty_device import PtyDevice
+from tests.support.mqtt_watch import is_discovery, recording
+from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.service import SseReader, serving, sse
 from tests.support.waiting import wait_until
 
@@ -47,10 +45,6 @@ pytestmark = pytest.mark.real_part("mosquitto")
 REPUBLISH_BOUND_S = 5.0
 ABSENT_AT_BOOT_S = 60.0  # the issue's figure
 WATCHED = ("potwatch/#", "homeassistant/#")
-
-
-def retained_topics(retained: dict[str, bytes]) -> set[str]:
-    return set(retained)
 
 
 def check_documented_set(retained: dict[str, bytes]) -> None:
@@ -88,7 +82,7 @@ def test_the_service_serves_throughout_and_republishes_everything_and_the_alert_
     starts there for the first time.
     """
     broker = mosquitto_factory(persistence=how == "sigterm")
-    with PtyDevice() as device, Pot(device) as pot:
+    with PtyDevice() as device, Thermometer(device) as pot:
         service = service_with_broker(tmp_path, device, broker.host, broker.port)
         if how != "absent-at-boot":
             broker.start()

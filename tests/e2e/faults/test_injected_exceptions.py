@@ -25,10 +25,10 @@ import pytest
 
 from tests.support.broker import Broker
 from tests.support.figures import FigureRecorder
-from tests.support.mqtt_watch import MqttWatch
+from tests.support.mqtt_watch import recording
 from tests.support.net import free_port
-from tests.support.power_cut import Thermometer, until
-from tests.support.pty_device import PtyDevice
+from tests.support.power_cut import until
+from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.receiver import Receiver
 from tests.support.service import ServiceProcess, SseEvent, SseReader, sse
 from tests.support.waiting import wait_until
@@ -42,14 +42,13 @@ SIDE_GAP_S = 1.0  # the side probe prints every 0.1 s: a gap this long means it 
 
 @pytest.fixture
 def probes() -> Iterator[tuple[PtyDevice, Thermometer, PtyDevice, Thermometer]]:
-    with PtyDevice() as pot_device, PtyDevice() as side_device:
-        pot, side = Thermometer(pot_device, 100.0), Thermometer(side_device, 70.0)
-        pot.start()
-        side.start()
+    with (
+        PtyDevice() as pot_device,
+        PtyDevice() as side_device,
+        Thermometer(pot_device, 100.0) as pot,
+        Thermometer(side_device, 70.0) as side,
+    ):
         yield pot_device, pot, side_device, side
-        for t in (pot, side):
-            t.stopped.set()
-            t.join(2)
 
 
 def service_for(
@@ -110,7 +109,11 @@ def test_an_exception_in_a_decoder_a_publisher_and_a_notifier(
     go on without a gap over 1 s; no false ``probe_lost`` for the pot; the pot's next good line is a reading,
     its next message is published on MQTT, and the failed push channel delivers the next alert."""
     pot_device, pot, _, side = probes
-    with Receiver() as first, Receiver() as second, MqttWatch(mosquitto, "potwatch/probe/+/temperature") as watch:
+    with (
+        Receiver() as first,
+        Receiver() as second,
+        recording(mosquitto.host, mosquitto.port, "potwatch/probe/+/temperature") as watch,
+    ):
         svc = service_for(tmp_path, pot_device, probes[2], mosquitto, [first, second]).start()
         try:
             with sse(svc.base + "/api/events") as stream:
@@ -132,7 +135,7 @@ def test_an_exception_in_a_decoder_a_publisher_and_a_notifier(
                 # ---- the publisher: the pot's 150.5 °F cannot be published; the next reading can
                 mark = watch.mark()
                 failed_before = svc.get("/healthz")["mqtt"]["failed"]
-                pot.value = PUBLISHER_MARK_F
+                pot.fahrenheit = PUBLISHER_MARK_F
                 stream.take("reading", 10, pot_reading(PUBLISHER_MARK_F))
                 # several 150.5 readings fail: each raises, and must not each be a traceback
                 wait_until(
@@ -140,12 +143,12 @@ def test_an_exception_in_a_decoder_a_publisher_and_a_notifier(
                     10,
                     lambda: f"three failed publications counted\n{svc.log()}",
                 )
-                pot.value = 151.0
+                pot.fahrenheit = 151.0
                 watch.take("potwatch/probe/pot/temperature", 10, lambda h: h.json()["fahrenheit"] == 151.0, after=mark)
                 watch.take("potwatch/probe/side/temperature", 10, after=mark)
                 assert not [
                     h
-                    for h in watch.heard[mark:]
+                    for h in watch.messages[mark:]
                     if h.topic.endswith("/pot/temperature") and h.json()["fahrenheit"] == PUBLISHER_MARK_F
                 ]
                 raised = log_count(svc, "mqtt: could not publish reading")
@@ -161,7 +164,7 @@ def test_an_exception_in_a_decoder_a_publisher_and_a_notifier(
                 assert lost[0]["probe"] == "side"
                 first.wait_for(1, 10)
                 side.printing.set()
-                pot.value = 226.0
+                pot.fahrenheit = 226.0
                 until(svc, "target_reached", lambda s: [a for a in s["alerts"] if a["kind"] == "target_reached"])
                 first.wait_until(lambda: len(first.requests) >= 2, 10, "the second alert on the first channel")
                 reached = second.wait_for(1, 10)

@@ -24,8 +24,8 @@ import pytest
 
 from tests.support.figures import FigureRecorder
 from tests.support.net import free_port
-from tests.support.power_cut import Thermometer, alerts, cook_of, kill_and_check_the_file, restart, until
-from tests.support.pty_device import PtyDevice
+from tests.support.power_cut import alerts, cook_of, kill_and_check_the_file, restart, until
+from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.receiver import Received, Receiver
 from tests.support.service import ServiceProcess
 from tests.support.waiting import wait_until
@@ -78,7 +78,7 @@ def test_kill_mid_cook_with_a_push_delivered_and_one_not(
     device, thermometer = kitchen
     svc = service_for(tmp_path, device, ntfy).start()
     try:
-        thermometer.value = 150.0
+        thermometer.fahrenheit = 150.0
         until(svc, "readings", lambda s: s["probes"][0]["state"] == "ok")
         thermometer.printing.clear()  # the probe lost: a warning, pushed and delivered
         lost: dict[str, Any] = until(svc, "probe_lost", lambda s: alerts_of(s, "probe_lost"))[0]
@@ -87,7 +87,7 @@ def test_kill_mid_cook_with_a_push_delivered_and_one_not(
         until(svc, "readings again", lambda s: s["probes"][0]["state"] == "ok")
 
         ntfy.fail(1000)  # the push service is down: nothing more is delivered
-        thermometer.value = 226.0
+        thermometer.fahrenheit = 226.0
         reached: dict[str, Any] = until(svc, "target_reached", lambda s: alerts_of(s, "target_reached"))[0]
         ntfy.wait_until(lambda: len(pushes(ntfy, "reached")) >= 1, 10, "the alarm tried")
         failed_tries = len(pushes(ntfy, "reached"))

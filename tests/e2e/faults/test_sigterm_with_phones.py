@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.support.broker import Broker
 from tests.support.figures import FigureRecorder
-from tests.support.mqtt_watch import MqttWatch
+from tests.support.mqtt_watch import recording
 from tests.support.net import free_port
 from tests.support.pty_device import PtyDevice, prime
 from tests.support.service import ServiceProcess, sse
@@ -47,7 +47,7 @@ def test_sigterm_with_three_phones_connected(tmp_path: Path, mosquitto: Broker, 
     reading in the history file."""
     with (
         PtyDevice() as device,
-        MqttWatch(mosquitto, "potwatch/availability") as watch,
+        recording(mosquitto.host, mosquitto.port, "potwatch/availability") as watch,
         contextlib.ExitStack() as phones,
     ):
         svc = service_for(tmp_path, device, mosquitto).start()

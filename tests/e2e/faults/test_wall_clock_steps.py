@@ -31,11 +31,11 @@ from playwright.sync_api import expect
 
 from tests.support.broker import Broker
 from tests.support.figures import FigureRecorder
-from tests.support.mqtt_watch import MqttWatch
+from tests.support.mqtt_watch import recording
 from tests.support.net import free_port
 from tests.support.phone import Phone
-from tests.support.power_cut import Thermometer, until
-from tests.support.pty_device import PtyDevice
+from tests.support.power_cut import until
+from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.service import ServiceProcess, SseEvent, SseReader, sse
 from tests.support.waiting import wait_until
 
@@ -67,12 +67,8 @@ BEHIND_S = 2.0  # and the hold timer may lag real time this much (a loaded machi
 
 @pytest.fixture
 def pot() -> Iterator[tuple[PtyDevice, Thermometer]]:
-    with PtyDevice() as device:
-        thermometer = Thermometer(device, 195.0)
-        thermometer.start()
+    with PtyDevice() as device, Thermometer(device, 195.0) as thermometer:
         yield device, thermometer
-        thermometer.stopped.set()
-        thermometer.join(2)
 
 
 def service_for(tmp_path: Path, device: PtyDevice, broker: Broker, offset_file: Path) -> ServiceProcess:
@@ -168,7 +164,7 @@ def test_wall_clock_stepped_forward_and_back_mid_hold(
     device, _ = pot
     offset = tmp_path / "wall-offset"
     offset.write_text("0\n")
-    with MqttWatch(mosquitto, "potwatch/cook/state") as mqtt:
+    with recording(mosquitto.host, mosquitto.port, "potwatch/cook/state") as mqtt:
         svc = service_for(tmp_path, device, mosquitto, offset).start()
         try:
             started = time.monotonic()  # the cook starts with the service
@@ -196,7 +192,7 @@ def test_wall_clock_stepped_forward_and_back_mid_hold(
             detail = svc.get(f"/api/cooks/{cook_id}")
             series = svc.get(f"/api/cooks/{cook_id}/series")
             csv_text = httpx.get(svc.base + f"/api/cooks/{cook_id}/readings.csv", timeout=5).text
-            states = [h.json() for h in mqtt.on("potwatch/cook/state")]
+            states = [h.json() for h in mqtt.all("potwatch/cook/state")]
         finally:
             svc.stop()
 
