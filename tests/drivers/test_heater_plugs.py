@@ -149,8 +149,9 @@ async def test_the_broker_killed_mid_on_the_plug_still_turns_off_within_its_peri
 
 
 async def test_a_plug_that_ignores_a_command_keeps_its_old_reported_state(mosquitto: Broker, kind: str) -> None:
-    """Pass: the double hears the ON but does nothing; a later report from it (a barrier) arrives and
-    ``reported`` is still False: the driver never takes its own command for the plug's state."""
+    """Pass: the double hears the ON but does nothing; a message it sends after (a barrier: payloads
+    the driver drops, so they cannot change the state) arrives, and ``reported`` is still False: the
+    driver never takes its own command for the plug's state. Then a real report from the plug: False."""
     async with driver(mosquitto, kind) as rig:
         assert await rig.plug.command(False, hold_s=30)
         await wait_until_async(lambda: rig.plug.reported is False, WAIT_S, "the plug to report off")
@@ -158,11 +159,14 @@ async def test_a_plug_that_ignores_a_command_keeps_its_old_reported_state(mosqui
         heard = len(rig.double.commands)
         assert await rig.plug.command(True, hold_s=30), "sent: whether it worked is the plug's to say"
         await wait_until_async(lambda: len(rig.double.commands) > heard, WAIT_S, "the plug to hear the ON")
+        sent = rig.double.send_garbage()
+        await wait_until_async(lambda: rig.plug.dropped >= sent, WAIT_S, "the barrier after the ignored ON")
+        assert not rig.double.relay_on
+        assert rig.plug.reported is False
         seen = len(rig.reports())
         with rig.double._lock:
             rig.double.report("telemetry")  # what it says after the command it ignored
         await wait_until_async(lambda: len(rig.reports()) > seen, WAIT_S, "the plug's next report")
-        assert not rig.double.relay_on
         assert rig.plug.reported is False
 
 
