@@ -109,6 +109,8 @@ class MqttPlug:
         if not settings.client_id:
             settings = replace(settings, client_id=client_id_for(heater_id))
         self.client_id = settings.client_id
+        self.topics: dict[str, str] = {}
+        self.setup()
         self._link = MqttLink(
             settings, subscriptions=self.subscriptions(), clock=clock, name=f"heater {heater_id}", quiet=True
         )
@@ -123,6 +125,10 @@ class MqttPlug:
         self._pump: asyncio.Task[None] | None = None
 
     # -- to be given by the plug's module
+
+    def setup(self) -> None:
+        """Fill ``topics`` (and the plug's own counters) from ``target`` and ``client_id``; runs before the link."""
+        raise NotImplementedError
 
     def subscriptions(self) -> list[tuple[str, int]]:
         raise NotImplementedError

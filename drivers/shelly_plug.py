@@ -24,12 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
-from drivers.base import Clock
-from drivers.heater import HeaterUrl
-from drivers.mqtt_link import LinkSettings
 from drivers.mqtt_plug import Garbage, Ignore, Meaning, MqttPlug, Online, Power
 
 log = logging.getLogger(__name__)
@@ -50,20 +46,20 @@ class ShellyPlug(MqttPlug):
 
     kind = "shelly"
 
-    def __init__(
-        self, heater_id: str, url: HeaterUrl, *, clock: Clock = time.monotonic, link: LinkSettings | None = None
-    ) -> None:
-        d = url.target
-        self.topics = {"rpc": f"{d}/rpc", "status": f"{d}/status/switch:{SWITCH_ID}", "online": f"{d}/online"}
+    def setup(self) -> None:
+        d = self.target
+        self.topics = {
+            "rpc": f"{d}/rpc",
+            "status": f"{d}/status/switch:{SWITCH_ID}",
+            "online": f"{d}/online",
+            "replies": f"{self.client_id}/rpc",
+        }
         self._next_id = 0
         self.rpc_errors = 0
         self.last_error: str | None = None
-        super().__init__(heater_id, url, clock=clock, link=link)
-        self.topics["replies"] = f"{self.client_id}/rpc"
 
     def subscriptions(self) -> list[tuple[str, int]]:
-        # called by MqttPlug.__init__, once client_id is known
-        return [(self.topics["status"], 1), (self.topics["online"], 1), (f"{self.client_id}/rpc", 1)]
+        return [(self.topics[k], 1) for k in ("status", "online", "replies")]
 
     def read(self, topic: str, payload: bytes) -> Meaning:
         t = self.topics

@@ -29,12 +29,8 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from typing import Final
 
-from drivers.base import Clock
-from drivers.heater import HeaterUrl
-from drivers.mqtt_link import LinkSettings
 from drivers.mqtt_plug import Garbage, Ignore, Meaning, MqttPlug, Online, Power
 
 PULSETIME_TENTHS_MAX: Final = 111  # 11.1 s
@@ -68,10 +64,8 @@ class TasmotaPlug(MqttPlug):
 
     kind = "tasmota"
 
-    def __init__(
-        self, heater_id: str, url: HeaterUrl, *, clock: Clock = time.monotonic, link: LinkSettings | None = None
-    ) -> None:
-        t = url.target
+    def setup(self) -> None:
+        t = self.target
         self.topics = {
             "power_cmd": f"cmnd/{t}/POWER",
             "pulsetime_cmd": f"cmnd/{t}/PulseTime",
@@ -81,7 +75,6 @@ class TasmotaPlug(MqttPlug):
             "state": f"tele/{t}/STATE",
             "lwt": f"tele/{t}/LWT",
         }
-        super().__init__(heater_id, url, clock=clock, link=link)
 
     def subscriptions(self) -> list[tuple[str, int]]:
         keys = ("power", "power1", "result", "state", "lwt")

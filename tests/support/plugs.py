@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import socket
 import threading
 import time
 import uuid
@@ -41,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.support.net import drop_without_goodbye
 
 if TYPE_CHECKING:  # not imported here: a test module loads tests.support.broker as a plugin, rewritten first
     from tests.support.broker import Broker
@@ -136,13 +137,7 @@ class PlugDouble:
         (time.monotonic) is the moment the connection was cut: paho's thread
         takes up to a second to stop before that.
         """
-        sock = self.client.socket()
-        self.client.loop_stop()
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                sock.close()
+        drop_without_goodbye(self.client)
         self.vanished_at = time.monotonic()
         self._connected.clear()
 
