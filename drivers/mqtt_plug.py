@@ -140,9 +140,6 @@ class MqttPlug:
         """Publish the command (through ``publish``); True when every part of it was handed to the link."""
         raise NotImplementedError
 
-    def connected(self) -> None:
-        """Called on every (re)connect, before any message of the new connection: forget per-connection state."""
-
     # -- the Actuator contract
 
     @property
@@ -213,7 +210,6 @@ class MqttPlug:
             self._availability(event.at, f"link to {self.url.server} down: {event.reason}")
             return
         if isinstance(event, LinkUp):
-            self.connected()
             self._availability(event.at, "connected; waiting for the device to say it is online")
             return
         meaning = self.read(event.topic, event.payload)
