@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import re
@@ -34,7 +35,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from drivers.base import Clock
 from drivers.heater import AvailabilityChange, HeaterEvent, HeaterUrl, StateReport
@@ -76,6 +77,17 @@ class Garbage:
 
 
 Meaning = Power | Online | Ignore | Garbage
+
+
+def json_object(payload: bytes) -> dict[str, Any] | Garbage:
+    """A payload that must be a JSON object, or why it is not one."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return Garbage(f"not JSON: {payload[:40]!r}")
+    if not isinstance(data, dict):
+        return Garbage(f"not a JSON object: {payload[:40]!r}")
+    return data
 
 
 def check_hold(hold_s: float) -> float:

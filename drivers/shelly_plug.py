@@ -26,7 +26,7 @@ import json
 import logging
 from typing import Any
 
-from drivers.mqtt_plug import Garbage, Ignore, Meaning, MqttPlug, Online, Power
+from drivers.mqtt_plug import Garbage, Ignore, Meaning, MqttPlug, Online, Power, json_object
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ShellyPlug(MqttPlug):
                 return Online(word == "true")
             return Garbage(f"online {word[:40]!r} is neither true nor false")
         if topic == t["status"]:
-            data = _json_object(payload)
+            data = json_object(payload)
             if isinstance(data, Garbage):
                 return data
             output = data.get("output")
@@ -81,7 +81,7 @@ class ShellyPlug(MqttPlug):
         return Ignore()
 
     def _reply(self, payload: bytes) -> Meaning:
-        data = _json_object(payload)
+        data = json_object(payload)
         if isinstance(data, Garbage):
             return data
         error = data.get("error")
@@ -95,13 +95,3 @@ class ShellyPlug(MqttPlug):
         self._next_id += 1
         frame = switch_set(self._next_id, self.client_id, on, hold_s)
         return self.publish(self.topics["rpc"], json.dumps(frame, separators=(",", ":")))
-
-
-def _json_object(payload: bytes) -> dict[str, Any] | Garbage:
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return Garbage(f"not JSON: {payload[:40]!r}")
-    if not isinstance(data, dict):
-        return Garbage(f"not a JSON object: {payload[:40]!r}")
-    return data

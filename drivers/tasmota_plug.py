@@ -27,11 +27,10 @@ With ``SetOption26 1`` a single-relay Tasmota says ``POWER1``; both are read.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Final
 
-from drivers.mqtt_plug import Garbage, Ignore, Meaning, MqttPlug, Online, Power
+from drivers.mqtt_plug import Garbage, Ignore, Meaning, MqttPlug, Online, Power, json_object
 
 PULSETIME_TENTHS_MAX: Final = 111  # 11.1 s
 PULSETIME_MAX: Final = 64900  # 64800 s, 18 h
@@ -103,12 +102,9 @@ class TasmotaPlug(MqttPlug):
 
 
 def _read_json_power(payload: bytes, *, required: bool) -> Meaning:
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return Garbage(f"not JSON: {payload[:40]!r}")
-    if not isinstance(data, dict):
-        return Garbage(f"not a JSON object: {payload[:40]!r}")
+    data = json_object(payload)
+    if isinstance(data, Garbage):
+        return data
     for key in _POWER_KEYS:
         if key in data:
             value = data[key]
