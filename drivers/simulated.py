@@ -376,9 +376,10 @@ class _Windows:
 class _Kitchen:
     """The pots, the stove, the cook and the probe, integrated together in fixed steps."""
 
-    def __init__(self, scenario: PotScenario, dt: float) -> None:
+    def __init__(self, scenario: PotScenario, dt: float, heater: HeaterInput | None = None) -> None:
         s = scenario
         self.s = s
+        self.heater = heater
         self.t = 0.0
         self.dt = dt
         self.burnt = False
@@ -430,6 +431,8 @@ class _Kitchen:
         temp_c = self.pot.temp_c
         if temp_c >= s.burnt_c:
             self.burnt = True
+        if self.heater is not None:
+            return 0.0 if self.burnt or not self.heater.on else self.heater.power_w
         if (
             s.take_off_at_c is not None
             and self.phase == "caramel"
@@ -498,7 +501,29 @@ class CookHand:
         self.off_heat = False
 
 
-def simulate(scenario: PotScenario, duration_s: float, hand: CookHand | None = None) -> Iterator[SimSample]:
+class HeaterInput:
+    """The pot's heat driven from outside: a hotplate on a smart plug, for closing the loop in tests and the demo.
+
+    Attached to :func:`simulate` (or :class:`SimulatedProbe`), it replaces the stove and the cook's hand
+    on the knob: the pot gets ``power_w`` while ``on`` is True and nothing while it is False, read before
+    every integration step, so whoever sets ``on`` (an adapter following a plug's *reported* state over
+    MQTT) drives the pot as a real relay would. Only the burnt rule stays: past ``burnt_c`` the cook
+    smells smoke and pulls the pot off, whatever the plug does. Not attached (the default), nothing
+    changes: the scenario's stove and cook run the pot as before.
+    """
+
+    __slots__ = ("on", "power_w")
+
+    def __init__(self, power_w: float = BRAISE_BURNER_W, on: bool = False) -> None:
+        if not 0.0 <= power_w <= 10_000.0:
+            raise ValueError(f"power_w must be between 0 and 10000 W, not {power_w}")
+        self.power_w = power_w
+        self.on = on
+
+
+def simulate(
+    scenario: PotScenario, duration_s: float, hand: CookHand | None = None, heater: HeaterInput | None = None
+) -> Iterator[SimSample]:
     """One SimSample per probe sample (every interval_s, from t = 0 while t < duration_s), none in dropouts.
 
     Deterministic for a given scenario: each source of chance (the cook, the probe's noise, the wild
@@ -508,7 +533,7 @@ def simulate(scenario: PotScenario, duration_s: float, hand: CookHand | None = N
     """
     s = scenario
     substeps = max(1, math.ceil(s.interval_s / PHYS_STEP_S - 1e-9))
-    kitchen = _Kitchen(s, s.interval_s / substeps)
+    kitchen = _Kitchen(s, s.interval_s / substeps, heater)
     noise_rng = random.Random(f"potwatch-sim/{s.seed}/noise")
     wild_rng = random.Random(f"potwatch-sim/{s.seed}/wild")
     spikes = _Triggers(s.spikes_at, s.spikes_per_hour, random.Random(f"potwatch-sim/{s.seed}/spikes"))
@@ -727,7 +752,13 @@ class SimulatedProbe:
     """
 
     def __init__(
-        self, probe_id: str, scenario: PotScenario, *, speed: float = 1.0, clock: Clock = time.monotonic
+        self,
+        probe_id: str,
+        scenario: PotScenario,
+        *,
+        speed: float = 1.0,
+        clock: Clock = time.monotonic,
+        heater: HeaterInput | None = None,
     ) -> None:
         if not 0.0 < speed <= MAX_SPEED:
             raise ValueError(f"speed must be in (0, {MAX_SPEED:g}], not {speed}")
@@ -736,6 +767,7 @@ class SimulatedProbe:
         self.speed = speed
         self._clock = clock
         self._hand = CookHand()
+        self._heater = heater  # None: the scenario's stove and cook, as ever
         self._loop_time: Callable[[], float] | None = None  # the event loop's clock, once running
         self._base = (0.0, 0.0)  # (loop time, sim time) that the pacing counts from
         self._last_t = 0.0  # the sim time of the last sample given out
@@ -764,7 +796,7 @@ class SimulatedProbe:
         self._loop_time = loop.time
         decimals = _decimals(s.resolution_c)
         self._base = (loop.time(), 0.0)
-        for sample in simulate(s, math.inf, self._hand):
+        for sample in simulate(s, math.inf, self._hand, self._heater):
             if round(sample.t / s.interval_s) % self._every():
                 continue
             base_real, base_sim = self._base

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -35,7 +34,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support.net import accepting, free_port
+from tests.support.net import accepting, drop_without_goodbye, free_port
 from tests.support.parts import require_binary
 from tests.support.tied_child import popen_tied
 from tests.support.waiting import wait_until
@@ -256,13 +255,7 @@ class Publisher:
 
     def vanish(self) -> None:
         """Drop the TCP connection without DISCONNECT, as a device losing power: the broker sends the will."""
-        sock = self.client.socket()
-        self.client.loop_stop()
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                sock.close()
+        drop_without_goodbye(self.client)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

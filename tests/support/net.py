@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+
+import paho.mqtt.client as paho
 
 
 def free_port() -> int:
@@ -23,3 +26,17 @@ def accepting(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def drop_without_goodbye(client: paho.Client) -> None:
+    """End ``client``'s connection as a device losing power does: no DISCONNECT, so the broker sends its will.
+
+    paho's network thread is stopped first, so that it does not reconnect.
+    """
+    sock = client.socket()
+    client.loop_stop()
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sock.close()

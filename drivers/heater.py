@@ -1,0 +1,225 @@
+"""Heat actuators (a smart plug under the hotplate): what every driver offers, and their URLs.
+
+A heater is named by a URL, as a probe is:
+
+* ``mqtt://HOST:1883/<topic>?kind=tasmota`` — a Tasmota plug, ``<topic>`` its
+  Tasmota ``Topic`` (``cmnd/<topic>/POWER``, ``stat/<topic>/POWER``, …);
+* ``mqtt://HOST:1883/<device-id>?kind=shelly`` — a Shelly Gen2 plug over MQTT
+  RPC, ``<device-id>`` its MQTT topic prefix (``shellyplusplugs-a8032ab12345``
+  by default).
+
+``mqtts://`` is TLS (port 8883 by default, ``cafile=`` for a private CA), and
+``user:password@`` logs in, as for probes.
+
+The one rule every actuator keeps: **a command is never taken for its
+effect**. ``command()`` only sends; ``reported`` is what the device itself
+last said, and ``available`` whether it can be reached at all (the link is
+up and the device's own last will says online). A controller compares what
+it asked for with ``reported`` and raises the mismatch; it never reads its
+own wish back. ``hold_s`` is the dead-man's switch: the device turns itself
+off that long after an ON unless it is commanded ON again, so a crashed Pi
+or a lost Wi-Fi link cannot leave the heat on.
+
+This module is the contract and the URL parser; ``drivers/mqtt_plug.py``
+holds what the MQTT plugs share, ``tasmota_plug.py`` and ``shelly_plug.py``
+their topics and payloads. Nothing here is wired into the service yet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Final, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from drivers.base import Clock
+from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkSettings, check_topic_filter
+
+KINDS: Final = ("tasmota", "shelly")
+OPTIONS: Final = ("kind", "cafile")
+SCHEMES: Final = ("mqtt", "mqtts")
+
+
+class HeaterUrlError(ValueError):
+    """The heater URL cannot be used: says what is wrong and how to write it (fatal, not retried)."""
+
+
+# ---------------------------------------------------------------------------
+# what an actuator reports
+
+
+@dataclass(frozen=True, slots=True)
+class StateReport:
+    """The device said its relay is ``on``; ``at`` is when that reached us (the injected clock).
+
+    ``retained`` is True for a retained message the broker handed over on
+    (re)subscribing: the device's state as it was some time ago, not news.
+    """
+
+    heater: str
+    on: bool
+    at: float
+    topic: str
+    retained: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityChange:
+    """The actuator became reachable or not, and why (link down, the device's will said offline)."""
+
+    heater: str
+    available: bool
+    at: float
+    reason: str
+
+
+HeaterEvent = StateReport | AvailabilityChange
+
+
+class Actuator(Protocol):
+    """A switch for the heat, over whatever link. Start it with ``async with``.
+
+    ``dropped`` counts reports that could not be read (garbage payloads): an
+    int that only grows, never an exception.
+    """
+
+    heater_id: str
+
+    @property
+    def reported(self) -> bool | None:
+        """The last state the device itself reported; None until it has said one."""
+        ...
+
+    @property
+    def available(self) -> bool:
+        """The link is up and the device says it is online."""
+        ...
+
+    @property
+    def dropped(self) -> int: ...
+
+    async def command(self, on: bool, *, hold_s: float) -> bool:
+        """Ask for ``on``, the device turning itself off ``hold_s`` after an ON unless re-commanded.
+
+        True when the command was handed to a live link to an available
+        device; False when it was not sent (the actuator is unavailable). Even
+        True says nothing of the effect: watch ``reported``.
+        """
+        ...
+
+    def events(self) -> AsyncIterator[HeaterEvent]:
+        """Every state report and availability change, in order, as they arrive."""
+        ...
+
+    async def __aenter__(self) -> Actuator: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+# ---------------------------------------------------------------------------
+# URLs
+
+
+@dataclass(frozen=True, slots=True)
+class HeaterUrl:
+    """A heater URL, checked once before any I/O. ``target`` is the Tasmota topic or the Shelly device id."""
+
+    kind: str
+    link: LinkSettings
+    target: str
+    text: str  # redacted: safe to log
+
+    @property
+    def server(self) -> str:
+        return self.link.server
+
+
+def parse_heater_url(text: str) -> HeaterUrl:
+    """Split and check a heater URL; HeaterUrlError says what is wrong, with an example."""
+    parts = urlsplit(text.strip())
+    scheme = parts.scheme.lower()
+    shown = _redacted(text, parts.password)
+    if scheme not in SCHEMES:
+        raise HeaterUrlError(
+            f"heater URL {shown!r}: scheme {parts.scheme!r} is not supported (expected mqtt or mqtts), "
+            "e.g. mqtt://192.168.1.10:1883/kitchen_plug?kind=tasmota"
+        )
+    if parts.fragment or "#" in text:
+        raise HeaterUrlError(f"heater URL {shown!r}: '#' has no place in a heater URL (a plug has one topic)")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise HeaterUrlError(f"heater URL {shown!r}: bad port: {exc}") from None
+    if not parts.hostname:
+        raise HeaterUrlError(f"heater URL {shown!r}: the broker's host is missing, e.g. mqtt://192.168.1.10:1883/...")
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in query:
+            raise HeaterUrlError(f"heater URL {shown!r}: option {key!r} given twice")
+        query[key] = value
+    unknown = sorted(set(query) - set(OPTIONS))
+    if unknown:
+        raise HeaterUrlError(f"heater URL {shown!r}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
+    kind = query.get("kind", "").strip().lower()
+    if not kind:
+        raise HeaterUrlError(f"heater URL {shown!r}: say which plug it is: ?kind=tasmota or ?kind=shelly")
+    if kind not in KINDS:
+        raise HeaterUrlError(f"heater URL {shown!r}: kind={query['kind']!r} is not one of {', '.join(KINDS)}")
+    if "cafile" in query and scheme != "mqtts":
+        raise HeaterUrlError(f"heater URL {shown!r}: cafile= only applies to mqtts:// (TLS)")
+    target = _target(shown, kind, unquote(parts.path))
+    tls = scheme == "mqtts"
+    link = LinkSettings(
+        host=parts.hostname,
+        port=port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT),
+        tls=tls,
+        cafile=query.get("cafile") or None,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+    return HeaterUrl(kind=kind, link=link, target=target, text=shown)
+
+
+_EXAMPLE: Final = {
+    "tasmota": "mqtt://192.168.1.10:1883/kitchen_plug?kind=tasmota (its Topic, as in cmnd/kitchen_plug/POWER)",
+    "shelly": "mqtt://192.168.1.10:1883/shellyplusplugs-a8032ab12345?kind=shelly (its MQTT topic prefix)",
+}
+
+
+def _target(shown: str, kind: str, path: str) -> str:
+    target = path[1:] if path.startswith("/") else path
+    if not target:
+        what = "Tasmota topic" if kind == "tasmota" else "Shelly device id"
+        raise HeaterUrlError(f"heater URL {shown!r}: the {what} is missing after the port, e.g. {_EXAMPLE[kind]}")
+    if "+" in target or "#" in target:
+        raise HeaterUrlError(f"heater URL {shown!r}: {target!r}: a plug is one device, no MQTT wildcards")
+    if kind == "tasmota" and "/" in target:
+        raise HeaterUrlError(
+            f"heater URL {shown!r}: {target!r}: give the Tasmota Topic alone (one level), "
+            f"not a full topic; e.g. {_EXAMPLE['tasmota']}"
+        )
+    if target.startswith("/") or target.endswith("/") or "//" in target:
+        raise HeaterUrlError(f"heater URL {shown!r}: {target!r} has an empty topic level")
+    problem = check_topic_filter(target)
+    if problem is not None:
+        raise HeaterUrlError(f"heater URL {shown!r}: {target!r}: {problem}")
+    return target
+
+
+def _redacted(text: str, password: str | None) -> str:
+    if not password:
+        return text
+    return text.replace(f":{password}@", ":***@", 1)
+
+
+def open_heater(heater_id: str, url: str, *, clock: Clock = time.monotonic) -> Actuator:
+    """A driver for ``url`` (not connected yet: ``async with`` it); HeaterUrlError for a URL it cannot use."""
+    parsed = parse_heater_url(url)
+    if parsed.kind == "tasmota":
+        from drivers.tasmota_plug import TasmotaPlug
+
+        return TasmotaPlug(heater_id, parsed, clock=clock)
+    from drivers.shelly_plug import ShellyPlug
+
+    return ShellyPlug(heater_id, parsed, clock=clock)

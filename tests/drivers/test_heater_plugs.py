@@ -1,0 +1,246 @@
+"""The Tasmota and Shelly Gen2 plug drivers against their test doubles, through a real Mosquitto.
+
+Every scenario runs for both plugs: the doubles (tests/support/plugs.py) are
+real MQTT clients speaking each firmware's topics, with their own
+dead-man's timer on their own clock. The test waits on conditions with a
+timeout; the only sleeps are the periods a scenario is about (keeping a
+plug on by re-commanding it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import pytest
+
+from drivers.heater import AvailabilityChange, HeaterEvent, StateReport, open_heater
+from drivers.mqtt_plug import MqttPlug
+from tests.support.clock import OffsetClock
+from tests.support.link_proxy import link_proxy
+from tests.support.plugs import PlugDouble, ShellyDouble, TasmotaDouble
+from tests.support.waiting import wait_until_async
+
+if TYPE_CHECKING:
+    from tests.support.broker import Broker
+
+pytest_plugins = ["tests.support.broker"]
+pytestmark = pytest.mark.real_part("mosquitto")
+
+WAIT_S = 5.0  # one round trip through a real broker, on a loaded machine
+SLACK_S = 0.5  # the double's 10 ms timer tick, the broker, a loaded machine's late wakeups
+KINDS = ("tasmota", "shelly")
+KEEPALIVE_S = 2  # the proxied driver's: a half-open link is noticed within ~1.5 × this
+
+
+@dataclass
+class Rig:
+    """A plug double, its URL and a driver for it, with every event the driver gave."""
+
+    double: PlugDouble
+    plug: MqttPlug
+    clock: OffsetClock
+    events: list[HeaterEvent]
+
+    def reports(self) -> list[StateReport]:
+        return [e for e in self.events if isinstance(e, StateReport)]
+
+
+def double_for(broker: Broker, kind: str) -> tuple[PlugDouble, str]:
+    if kind == "tasmota":
+        return TasmotaDouble(broker, "kitchen_plug"), broker.url("kitchen_plug", "kind=tasmota")
+    return ShellyDouble(broker, "shellyplusplugs-a8032ab12345"), broker.url(
+        "shellyplusplugs-a8032ab12345", "kind=shelly"
+    )
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@contextlib.asynccontextmanager
+async def driver(broker: Broker, kind: str, via: tuple[str, int] | None = None) -> AsyncIterator[Rig]:
+    """A plug double and a driver for it; ``via``: the driver reaches the broker there (a proxy)."""
+    plug_double, url = double_for(broker, kind)
+    clock = OffsetClock()
+    clock.advance(1000.0)  # so that a stamp from time.monotonic instead would show
+    actuator = open_heater("stove", url, clock=clock)
+    assert isinstance(actuator, MqttPlug)
+    if via is not None:
+        link = replace(actuator.url.link, host=via[0], port=via[1], keepalive=KEEPALIVE_S)
+        actuator = type(actuator)("stove", actuator.url, clock=clock, link=link)
+    events: list[HeaterEvent] = []
+
+    async def collect() -> None:
+        async for event in actuator.events():
+            events.append(event)
+
+    with plug_double:
+        async with actuator:
+            task = asyncio.get_running_loop().create_task(collect())
+            try:
+                rig = Rig(plug_double, actuator, clock, events)
+                await wait_until_async(lambda: actuator.available, WAIT_S, "the plug to be available")
+                yield rig
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+async def test_a_command_switches_the_plug_and_the_driver_reports_what_the_plug_said(
+    mosquitto: Broker, kind: str
+) -> None:
+    """Pass: ON → the double's relay on, the driver's ``reported`` True from a StateReport stamped by the
+    injected clock; OFF → relay off, reported False."""
+    async with driver(mosquitto, kind) as rig:
+        assert rig.plug.reported is None  # nothing said yet: unknown, not off
+        before = rig.clock()
+        assert await rig.plug.command(True, hold_s=30)
+        await wait_until_async(lambda: rig.plug.reported is True, WAIT_S, "the plug to report on")
+        assert rig.double.relay_on
+        report = next(r for r in rig.reports() if r.on)
+        assert before <= report.at <= rig.clock(), "stamped with the injected clock when it arrived"
+        assert await rig.plug.command(False, hold_s=30)
+        await wait_until_async(lambda: rig.plug.reported is False, WAIT_S, "the plug to report off")
+        assert not rig.double.relay_on
+
+
+async def test_the_dead_mans_switch_turns_the_plug_off_after_its_period_unless_re_armed(
+    mosquitto: Broker, kind: str
+) -> None:
+    """Pass: re-commanded ON every 0.4 s with a 1.5 s hold for 2.5 s, the relay never goes off; left
+    alone, it goes off by itself 1.5 s (−0.05, +SLACK_S) after the last ON, and the driver hears it."""
+    hold = 1.5
+    async with driver(mosquitto, kind) as rig:
+        end = time.monotonic() + 2.5
+        while time.monotonic() < end:
+            assert await rig.plug.command(True, hold_s=hold)
+            last_on = time.monotonic()
+            await asyncio.sleep(0.4)  # the controller's tick: the period this test is about
+        assert rig.double.relay_on
+        assert [on for _, on in rig.double.switches] == [True], "re-armed in time: it never went off"
+        await wait_until_async(lambda: not rig.double.relay_on, hold + 2 * SLACK_S, "the dead-man's switch")
+        off_at = rig.double.switched_off_at()
+        assert off_at is not None
+        held = off_at - last_on
+        print(f"{kind}: off by itself {held:.3f} s after the last ON (hold {hold} s)")
+        assert hold - 0.05 <= held <= hold + SLACK_S, f"off {held:.2f} s after the last ON (hold {hold} s)"
+        await wait_until_async(lambda: rig.plug.reported is False, WAIT_S, "the driver to hear it went off")
+
+
+async def test_the_broker_killed_mid_on_the_plug_still_turns_off_within_its_period(
+    mosquitto: Broker, kind: str
+) -> None:
+    """Pass: the broker SIGKILLed while the plug is on: the driver is unavailable within 1 s, and the
+    plug, on its own clock, off within the 2 s hold of the last ON (+SLACK_S)."""
+    hold = 2.0
+    async with driver(mosquitto, kind) as rig:
+        assert await rig.plug.command(True, hold_s=hold)
+        on_sent = time.monotonic()
+        await wait_until_async(lambda: rig.plug.reported is True, WAIT_S, "the plug to report on")
+        mosquitto.kill()
+        killed = time.monotonic()
+        await wait_until_async(lambda: not rig.plug.available, 1.0, "the driver to be unavailable")
+        print(f"{kind}: unavailable {time.monotonic() - killed:.3f} s after the broker's SIGKILL")
+        assert not await rig.plug.command(True, hold_s=hold), "a command over a dead link is not done"
+        await wait_until_async(lambda: not rig.double.relay_on, hold + 2 * SLACK_S, "the plug to turn itself off")
+        off_at = rig.double.switched_off_at()
+        assert off_at is not None
+        print(f"{kind}: off by itself {off_at - on_sent:.3f} s after the ON, broker dead (hold {hold} s)")
+        assert off_at - on_sent <= hold + SLACK_S, f"off {off_at - on_sent:.2f} s after the ON"
+
+
+async def test_a_plug_that_ignores_a_command_keeps_its_old_reported_state(mosquitto: Broker, kind: str) -> None:
+    """Pass: the double hears the ON but does nothing; a message it sends after (a barrier: payloads
+    the driver drops, so they cannot change the state) arrives, and ``reported`` is still False: the
+    driver never takes its own command for the plug's state. Then a real report from the plug: False."""
+    async with driver(mosquitto, kind) as rig:
+        assert await rig.plug.command(False, hold_s=30)
+        await wait_until_async(lambda: rig.plug.reported is False, WAIT_S, "the plug to report off")
+        rig.double.ignore_commands = True
+        heard = len(rig.double.commands)
+        assert await rig.plug.command(True, hold_s=30), "sent: whether it worked is the plug's to say"
+        await wait_until_async(lambda: len(rig.double.commands) > heard, WAIT_S, "the plug to hear the ON")
+        sent = rig.double.send_garbage()
+        await wait_until_async(lambda: rig.plug.dropped >= sent, WAIT_S, "the barrier after the ignored ON")
+        assert not rig.double.relay_on
+        assert rig.plug.reported is False
+        seen = len(rig.reports())
+        with rig.double._lock:
+            rig.double.report("telemetry")  # what it says after the command it ignored
+        await wait_until_async(lambda: len(rig.reports()) > seen, WAIT_S, "the plug's next report")
+        assert rig.plug.reported is False
+
+
+async def test_a_plug_that_reports_the_wrong_state_is_believed_over_the_command(mosquitto: Broker, kind: str) -> None:
+    """Pass: a lying plug (relay on, says off) → ``reported`` False after an ON: what the plug says, so
+    the controller sees commanded ≠ reported and raises it."""
+    async with driver(mosquitto, kind) as rig:
+        rig.double.lie = True
+        assert await rig.plug.command(True, hold_s=30)
+        await wait_until_async(lambda: rig.double.relay_on, WAIT_S, "the relay to go on")
+        await wait_until_async(lambda: rig.reports(), WAIT_S, "the plug's report")
+        assert rig.plug.reported is False
+
+
+async def test_the_plug_going_offline_makes_it_unavailable_at_once_and_commands_are_not_done(
+    mosquitto: Broker, kind: str
+) -> None:
+    """Pass: the plug vanishes → its will arrives and ``available`` is False within 1 s, with an
+    AvailabilityChange saying the device is offline; an ON then returns False and never reaches the
+    plug; back online → available again."""
+    async with driver(mosquitto, kind) as rig:
+        rig.double.go_offline()
+        await wait_until_async(lambda: not rig.plug.available, 1.0, "the driver to be unavailable")
+        gone = rig.double.vanished_at
+        assert gone is not None
+        print(f"{kind}: unavailable {time.monotonic() - gone:.3f} s after the plug vanished")
+        change = [e for e in rig.events if isinstance(e, AvailabilityChange) and not e.available]
+        assert change and "offline" in change[-1].reason, rig.events
+        assert not await rig.plug.command(True, hold_s=30)
+        rig.double.come_back()
+        await wait_until_async(lambda: rig.plug.available, WAIT_S, "the plug to be available again")
+        assert not rig.double.relay_on
+        assert not any(b"ON" in p or b'"on":true' in p for _, _, p in rig.double.commands), rig.double.commands
+
+
+async def test_garbage_reports_are_counted_and_dropped_and_the_driver_carries_on(mosquitto: Broker, kind: str) -> None:
+    """Pass: every unreadable payload on the plug's state and will topics counted in ``dropped``; the
+    state and availability untouched by them; a good report after them still read."""
+    async with driver(mosquitto, kind) as rig:
+        assert await rig.plug.command(True, hold_s=30)
+        await wait_until_async(lambda: rig.plug.reported is True, WAIT_S, "the plug to report on")
+        sent = rig.double.send_garbage()
+        await wait_until_async(lambda: rig.plug.dropped >= sent, WAIT_S, f"{sent} payloads dropped")
+        assert rig.plug.available and rig.plug.reported is True
+        assert await rig.plug.command(False, hold_s=30)
+        await wait_until_async(lambda: rig.plug.reported is False, WAIT_S, "a good report after the garbage")
+        assert rig.plug.dropped == sent
+
+
+async def test_an_on_asked_for_while_potwatchs_link_is_down_never_reaches_the_plug_later(
+    mosquitto: Broker, kind: str
+) -> None:
+    """Pass: potwatch's own link to the broker dies (a half-open Wi-Fi link; the plug stays connected):
+    an ON then is refused (False); the link healed and the driver available again, the plug has heard
+    no command since the cut and is off. (paho would send a QoS 1 publish queued meanwhile after the
+    reconnect: a stale ON.)"""
+    with link_proxy(mosquitto.host, mosquitto.port) as proxy:
+        async with driver(mosquitto, kind, via=(proxy.host, proxy.port)) as rig:
+            heard = len(rig.double.commands)
+            proxy.cut()
+            await wait_until_async(lambda: not rig.plug.available, 3 * KEEPALIVE_S, "the driver to see the cut")
+            assert not await rig.plug.command(True, hold_s=30)
+            proxy.heal()
+            await wait_until_async(lambda: rig.plug.available, 10.0, "the driver back")
+            # a barrier: anything the driver's client had kept for later is written on reconnecting
+            assert await rig.plug.command(False, hold_s=30)
+            await wait_until_async(lambda: len(rig.double.commands) > heard, WAIT_S, "the OFF after the reconnect")
+            assert len(rig.double.commands) == heard + 1, rig.double.commands[heard:]
+            assert not rig.double.relay_on

@@ -1,0 +1,163 @@
+"""Heater URLs, Tasmota's PulseTime units and the plugs' payloads: pure tables, no broker.
+
+The PulseTime table is Tasmota's own documented examples (Commands,
+PulseTime: ``113`` = 13 s, ``460`` = 6 min, 1..111 in tenths), plus the
+edges of each range.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.heater import HeaterUrlError, open_heater, parse_heater_url
+from drivers.mqtt_plug import Garbage, Ignore, Online, Power, check_hold
+from drivers.shelly_plug import ShellyPlug, switch_set
+from drivers.tasmota_plug import TasmotaPlug, pulsetime_for, pulsetime_seconds
+from tests.support.plugs import tasmota_pulse_seconds
+
+GOOD = [
+    # url, kind, host, port, target, tls, username
+    ("mqtt://10.0.0.9:1883/kitchen_plug?kind=tasmota", "tasmota", "10.0.0.9", 1883, "kitchen_plug", False, None),
+    ("mqtt://broker/kitchen_plug?kind=Tasmota", "tasmota", "broker", 1883, "kitchen_plug", False, None),
+    ("mqtts://u:p%40ss@broker/kitchen_plug?kind=tasmota", "tasmota", "broker", 8883, "kitchen_plug", True, "u"),
+    ("mqtt://[::1]:1884/shellyplug-a80?kind=shelly", "shelly", "::1", 1884, "shellyplug-a80", False, None),
+    ("mqtt://broker:1883/home/shelly-stove?kind=shelly", "shelly", "broker", 1883, "home/shelly-stove", False, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("url", "kind", "host", "port", "target", "tls", "user"), GOOD)
+def test_good_heater_urls_are_split_into_kind_broker_and_device(
+    url: str, kind: str, host: str, port: int, target: str, tls: bool, user: str | None
+) -> None:
+    parsed = parse_heater_url(url)
+    assert (parsed.kind, parsed.link.host, parsed.link.port, parsed.target) == (kind, host, port, target)
+    assert (parsed.link.tls, parsed.link.username) == (tls, user)
+
+
+def test_the_password_is_decoded_for_the_link_and_hidden_from_messages() -> None:
+    parsed = parse_heater_url("mqtts://u:p%40ss@broker/kitchen_plug?kind=tasmota")
+    assert parsed.link.password == "p@ss"
+    assert "p%40ss" not in parsed.text and ":***@" in parsed.text
+    with pytest.raises(HeaterUrlError) as caught:
+        parse_heater_url("mqtt://u:secret@broker/kitchen_plug?kind=toaster")
+    assert "secret" not in str(caught.value)
+
+
+BAD = [
+    # url, a fragment of the error that says what to do
+    ("http://broker/kitchen_plug?kind=tasmota", "expected mqtt or mqtts"),
+    ("kitchen_plug", "expected mqtt or mqtts"),
+    ("mqtt:///kitchen_plug?kind=tasmota", "host is missing"),
+    ("mqtt://broker:99999/kitchen_plug?kind=tasmota", "bad port"),
+    ("mqtt://broker:abc/kitchen_plug?kind=tasmota", "bad port"),
+    ("mqtt://broker:1883/?kind=tasmota", "Tasmota topic is missing"),
+    ("mqtt://broker:1883?kind=shelly", "Shelly device id is missing"),
+    ("mqtt://broker:1883/kitchen_plug", "?kind=tasmota or ?kind=shelly"),
+    ("mqtt://broker:1883/kitchen_plug?kind=", "?kind=tasmota or ?kind=shelly"),
+    ("mqtt://broker:1883/kitchen_plug?kind=sonoff", "is not one of tasmota, shelly"),
+    ("mqtt://broker:1883/kitchen_plug?kind=tasmota&kind=shelly", "given twice"),
+    ("mqtt://broker:1883/kitchen_plug?kind=tasmota&hold=30", "unknown option 'hold'"),
+    ("mqtt://broker:1883/kitchen_plug?kind=tasmota&cafile=/ca.pem", "only applies to mqtts"),
+    ("mqtt://broker:1883/tele/kitchen_plug/STATE?kind=tasmota", "Tasmota Topic alone"),
+    ("mqtt://broker:1883/cmnd/+/POWER?kind=tasmota", "no MQTT wildcards"),
+    ("mqtt://broker:1883/shellies/%23?kind=shelly", "no MQTT wildcards"),
+    ("mqtt://broker:1883/kitchen#plug?kind=tasmota", "'#' has no place"),
+    ("mqtt://broker:1883/home//stove?kind=shelly", "empty topic level"),
+]
+
+
+@pytest.mark.parametrize(("url", "says"), BAD)
+def test_bad_heater_urls_are_refused_saying_what_is_wrong(url: str, says: str) -> None:
+    with pytest.raises(HeaterUrlError) as caught:
+        parse_heater_url(url)
+    assert says in str(caught.value), str(caught.value)
+
+
+def test_open_heater_picks_the_driver_by_kind_and_opens_nothing() -> None:
+    assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/kitchen_plug?kind=tasmota"), TasmotaPlug)
+    assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/shellyplug-1?kind=shelly"), ShellyPlug)
+
+
+PULSETIMES = [
+    # hold_s, PulseTime value: rounded down, so the plug never holds longer than asked
+    (0.1, 1), (0.5, 5), (1.0, 10), (2.0, 20), (11.1, 111), (11.9, 111),
+    (12.0, 112), (13.0, 113), (13.9, 113), (30.0, 130), (360.0, 460), (64800.0, 64900),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("hold_s", "value"), PULSETIMES)
+def test_pulsetime_is_tasmotas_units_and_never_longer_than_the_hold(hold_s: float, value: int) -> None:
+    assert pulsetime_for(hold_s) == value
+    assert pulsetime_seconds(value) <= hold_s + 1e-9
+
+
+@pytest.mark.parametrize("hold_s", [hold for hold, _ in PULSETIMES])
+def test_the_tasmota_double_reads_the_drivers_pulsetime_as_at_most_the_hold(hold_s: float) -> None:
+    """The double's decoder is written from Tasmota's documentation on its own: the two must agree."""
+    held = tasmota_pulse_seconds(pulsetime_for(hold_s))
+    assert hold_s - 1.0 < held <= hold_s + 1e-9
+
+
+@pytest.mark.parametrize("hold_s", [0.0, 0.05, -1.0, float("nan"), float("inf"), 64800.1, True])
+def test_a_hold_the_plugs_cannot_keep_is_a_clear_error(hold_s: float) -> None:
+    with pytest.raises(ValueError, match="hold_s"):
+        check_hold(hold_s)
+
+
+def test_shelly_switch_set_carries_toggle_after_with_on_only() -> None:
+    """With OFF, toggle_after would flip the heat back *on* after S seconds."""
+    on = switch_set(7, "potwatch-heater-stove-abc", True, 30.0)
+    assert on == {
+        "id": 7,
+        "src": "potwatch-heater-stove-abc",
+        "method": "Switch.Set",
+        "params": {"id": 0, "on": True, "toggle_after": 30},
+    }
+    assert switch_set(8, "me", True, 2.5)["params"]["toggle_after"] == 2.5
+    assert "toggle_after" not in switch_set(9, "me", False, 30.0)["params"]
+
+
+PAYLOADS = [
+    # kind, topic, payload, what it means (Garbage: dropped and counted)
+    ("tasmota", "stat/kp/POWER", b"ON", Power(True)),
+    ("tasmota", "stat/kp/POWER", b"OFF", Power(False)),
+    ("tasmota", "stat/kp/POWER1", b"ON", Power(True)),
+    ("tasmota", "stat/kp/POWER", b"on", Garbage),
+    ("tasmota", "stat/kp/POWER", b"", Garbage),
+    ("tasmota", "stat/kp/RESULT", b'{"POWER":"ON"}', Power(True)),
+    ("tasmota", "stat/kp/RESULT", b'{"POWER1":"OFF"}', Power(False)),
+    ("tasmota", "stat/kp/RESULT", b'{"PulseTime1":{"Set":130,"Remaining":0}}', Ignore()),
+    ("tasmota", "stat/kp/RESULT", b'{"POWER":true}', Garbage),
+    ("tasmota", "stat/kp/RESULT", b"{", Garbage),
+    ("tasmota", "tele/kp/STATE", b'{"Time":"2026-12-02T06:00:00","POWER":"OFF","Wifi":{"RSSI":44}}', Power(False)),
+    ("tasmota", "tele/kp/STATE", b'"ON"', Garbage),
+    ("tasmota", "tele/kp/STATE", b"\xff\xfe", Garbage),
+    ("tasmota", "tele/kp/LWT", b"Online", Online(True)),
+    ("tasmota", "tele/kp/LWT", b"Offline", Online(False)),
+    ("tasmota", "tele/kp/LWT", b"online", Garbage),
+    ("shelly", "kp/status/switch:0", b'{"id":0,"source":"MQTT","output":true,"apower":0.0}', Power(True)),
+    ("shelly", "kp/status/switch:0", b'{"id":0,"output":false}', Power(False)),
+    ("shelly", "kp/status/switch:0", b'{"id":0,"output":"on"}', Garbage),
+    ("shelly", "kp/status/switch:0", b'{"id":0}', Garbage),
+    ("shelly", "kp/status/switch:0", b"[true]", Garbage),
+    ("shelly", "kp/status/switch:0", b"true", Garbage),
+    ("shelly", "kp/online", b"true", Online(True)),
+    ("shelly", "kp/online", b"false", Online(False)),
+    ("shelly", "kp/online", b"1", Garbage),
+]
+
+
+@pytest.mark.parametrize(("kind", "topic", "payload", "meaning"), PAYLOADS)
+def test_plug_payloads_mean_what_the_firmware_says(kind: str, topic: str, payload: bytes, meaning: object) -> None:
+    plug = TasmotaPlug if kind == "tasmota" else ShellyPlug
+    got = plug("stove", parse_heater_url(f"mqtt://127.0.0.1:1/kp?kind={kind}")).read(topic, payload)
+    assert isinstance(got, Garbage) if meaning is Garbage else got == meaning
+
+
+def test_a_shelly_error_reply_is_counted_not_taken_for_a_state() -> None:
+    plug = ShellyPlug("stove", parse_heater_url("mqtt://127.0.0.1:1/kp?kind=shelly"))
+    replies = f"{plug.client_id}/rpc"
+    assert plug.read(replies, b'{"id":1,"src":"dev","result":{"was_on":false}}') == Ignore()
+    assert plug.read(replies, b'{"id":2,"src":"dev","error":{"code":-103,"message":"bad"}}') == Ignore()
+    assert plug.rpc_errors == 1 and plug.last_error is not None and "-103" in plug.last_error
+    assert isinstance(plug.read(replies, b"nope"), Garbage)

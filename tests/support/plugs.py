@@ -1,0 +1,347 @@
+"""Test doubles of smart plugs: a Tasmota plug and a Shelly Gen2 plug, each a real MQTT client.
+
+Each double connects to the real Mosquitto of the test (tests/support/broker.py)
+on paho's own network thread, with its last will set, and speaks the topics
+and payloads of the real firmware (see drivers/tasmota_plug.py and
+drivers/shelly_plug.py for where they are documented). Its dead-man's switch
+(Tasmota ``PulseTime``, Shelly ``toggle_after``) runs on a thread of its own
+and the double's own clock, as the plug's does: a dead broker or a dead
+potwatch does not stop it.
+
+``PulseTime`` values are decoded here from Tasmota's documented units on
+their own, not with the driver's ``pulsetime_for``, so a test of the two
+together checks one against the other.
+
+Switches to misbehave, each a real failure of a real plug:
+
+* ``ignore_commands``: the relay does not move and nothing answers (a stuck
+  relay, firmware busy, a command lost on Wi-Fi);
+* ``lie``: the plug reports the opposite of what its relay does (welded
+  contacts behind a healthy radio);
+* ``go_offline()`` / ``come_back()``: the plug drops off the network without a
+  goodbye: the broker publishes its will (``Offline`` / ``false``);
+* ``send_garbage()``: unreadable payloads on every state topic.
+
+``relay_on`` is the truth (what the heat actually does) and ``switches`` every
+change of it with the double's clock time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.support.net import drop_without_goodbye
+
+if TYPE_CHECKING:  # not imported here: a test module loads tests.support.broker as a plugin, rewritten first
+    from tests.support.broker import Broker
+
+TICK_S = 0.01  # how often the double's own timer looks at its deadline
+
+
+class PlugDouble:
+    """The plumbing both doubles share: the MQTT client, the will, the relay, the timer, the switches."""
+
+    def __init__(self, broker: Broker, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.broker = broker
+        self.clock = clock
+        self.relay_on = False
+        self.switches: list[tuple[float, bool]] = []  # (clock time, relay on) at every change
+        self.commands: list[tuple[float, str, bytes]] = []  # every command heard, even ignored ones
+        self.ignore_commands = False
+        self.lie = False
+        self.vanished_at: float | None = None
+        self._deadline: float | None = None  # when the dead-man's timer acts
+        self._lock = threading.RLock()
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._run_timer, name=f"{type(self).__name__}-timer", daemon=True)
+        self.client = self._make_client()
+
+    # -- to be given by the double
+
+    @property
+    def will(self) -> tuple[str, bytes]:
+        raise NotImplementedError
+
+    @property
+    def online_payload(self) -> bytes:
+        raise NotImplementedError
+
+    def command_topics(self) -> list[str]:
+        raise NotImplementedError
+
+    def on_command(self, topic: str, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def on_timer(self) -> None:
+        """The dead-man's timer ran out (called under the lock)."""
+        raise NotImplementedError
+
+    def report(self, source: str) -> None:
+        """Publish the relay's state on the plug's state topics (under the lock)."""
+        raise NotImplementedError
+
+    def send_garbage(self) -> int:
+        """Publish unreadable payloads on each of the plug's state topics; returns how many."""
+        raise NotImplementedError
+
+    # -- life
+
+    def __enter__(self) -> PlugDouble:
+        self.connect()
+        self._timer.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._timer.join(2)
+        with contextlib.suppress(Exception):
+            self.client.disconnect()
+        with contextlib.suppress(Exception):
+            self.client.loop_stop()
+
+    def _make_client(self) -> paho.Client:
+        client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"plug-{uuid.uuid4().hex[:8]}")
+        topic, payload = self.will
+        client.will_set(topic, payload, qos=1, retain=True)
+        client.reconnect_delay_set(1, 2)  # back soon after a broker restart, as a plug on the LAN is
+        client.on_connect = self._on_connect
+        client.on_disconnect = lambda c, u, f, rc, p: self._connected.clear()
+        client.on_message = self._on_message
+        return client
+
+    def connect(self, timeout: float = 5.0) -> None:
+        self.client.connect(self.broker.host, self.broker.port, keepalive=5)
+        self.client.loop_start()
+        if not self._connected.wait(timeout):
+            raise RuntimeError("the plug double could not connect to the broker")
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def go_offline(self) -> None:
+        """Vanish from the network without DISCONNECT, as a plug losing Wi-Fi: the broker sends the will.
+
+        The relay and its timer carry on, as the plug's do. ``vanished_at``
+        (time.monotonic) is the moment the connection was cut: paho's thread
+        takes up to a second to stop before that.
+        """
+        drop_without_goodbye(self.client)
+        self.vanished_at = time.monotonic()
+        self._connected.clear()
+
+    def come_back(self) -> None:
+        self.client = self._make_client()
+        self.connect()
+
+    # -- what a test does to it
+
+    def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain)
+
+    def switched_off_at(self) -> float | None:
+        """The clock time of the relay's last change to off, or None."""
+        with self._lock:
+            offs = [at for at, on in self.switches if not on]
+            return offs[-1] if offs else None
+
+    @property
+    def shown_on(self) -> bool:
+        """What the plug says about its relay (the truth, unless it lies)."""
+        return self.relay_on != self.lie
+
+    # -- internals
+
+    def _on_connect(self, client: paho.Client, userdata: object, flags: object, rc: Any, props: object) -> None:
+        if rc.is_failure:
+            return
+        client.subscribe([(topic, 1) for topic in self.command_topics()])
+        client.publish(self.will[0], self.online_payload, qos=1, retain=True)
+        self._connected.set()
+
+    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        payload = bytes(message.payload)
+        with self._lock:
+            self.commands.append((self.clock(), message.topic, payload))
+            if self.ignore_commands:
+                return
+            self.on_command(message.topic, payload)
+
+    def set_relay(self, on: bool, source: str, hold_s: float | None = None) -> None:
+        """Move the relay (under the lock), start or stop the timer, and say so."""
+        if on != self.relay_on:
+            self.relay_on = on
+            self.switches.append((self.clock(), on))
+        self._deadline = self.clock() + hold_s if hold_s is not None and math.isfinite(hold_s) else None
+        self.report(source)
+
+    def _run_timer(self) -> None:
+        while not self._stop.wait(TICK_S):
+            with self._lock:
+                if self._deadline is not None and self.clock() >= self._deadline:
+                    self._deadline = None
+                    self.on_timer()
+
+
+# ---------------------------------------------------------------------------
+# Tasmota
+
+
+def tasmota_pulse_seconds(value: int) -> float:
+    """Tasmota's documented PulseTime units: 0 off, 1..111 tenths of a second, 112..64900 seconds + 100."""
+    if value <= 0:
+        return math.inf
+    if value <= 111:
+        return value * 0.1
+    return float(min(value, 64900) - 100)
+
+
+class TasmotaDouble(PlugDouble):
+    """A Tasmota plug with Topic ``topic`` and the default FullTopic ``%prefix%/%topic%/``."""
+
+    def __init__(self, broker: Broker, topic: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.topic = topic
+        self.pulsetime = 0
+        super().__init__(broker, clock=clock)
+
+    @property
+    def will(self) -> tuple[str, bytes]:
+        return (f"tele/{self.topic}/LWT", b"Offline")
+
+    @property
+    def online_payload(self) -> bytes:
+        return b"Online"
+
+    def command_topics(self) -> list[str]:
+        return [f"cmnd/{self.topic}/POWER", f"cmnd/{self.topic}/PulseTime"]
+
+    def on_command(self, topic: str, payload: bytes) -> None:
+        word = payload.decode("utf-8", "replace").strip().upper()
+        if topic.endswith("/PulseTime"):
+            if word:
+                with contextlib.suppress(ValueError):
+                    self.pulsetime = max(0, min(64900, int(word)))
+            remaining = max(0.0, (self._deadline or 0.0) - self.clock())
+            reply = {"PulseTime1": {"Set": self.pulsetime, "Remaining": int(remaining * 10)}}
+            self.publish(f"stat/{self.topic}/RESULT", json.dumps(reply))
+            return
+        if word in ("ON", "1"):
+            on = True
+        elif word in ("OFF", "0"):
+            on = False
+        elif word in ("TOGGLE", "2"):
+            on = not self.relay_on
+        else:  # an empty POWER asks for the state
+            self.report("query")
+            return
+        self.set_relay(on, "command", tasmota_pulse_seconds(self.pulsetime) if on else None)
+
+    def on_timer(self) -> None:
+        self.set_relay(False, "pulsetime")
+
+    def report(self, source: str) -> None:
+        word = "ON" if self.shown_on else "OFF"
+        self.publish(f"stat/{self.topic}/RESULT", json.dumps({"POWER": word}))
+        self.publish(f"stat/{self.topic}/POWER", word)
+
+    def telemetry(self) -> None:
+        """What Tasmota publishes every TelePeriod."""
+        state = {"Time": "2026-12-02T06:00:00", "Uptime": "0T00:10:11", "POWER": "ON" if self.shown_on else "OFF"}
+        self.publish(f"tele/{self.topic}/STATE", json.dumps(state))
+
+    def send_garbage(self) -> int:
+        """Unreadable payloads on each state topic; returns how many."""
+        t = self.topic
+        bad = [
+            (f"stat/{t}/POWER", b"MAYBE"),
+            (f"stat/{t}/RESULT", b'{"POWER":'),
+            (f"stat/{t}/RESULT", b'{"POWER": 3}'),
+            (f"tele/{t}/STATE", b"[1, 2, 3]"),
+            (f"tele/{t}/STATE", b"\xff\xfe\x00"),
+            (f"tele/{t}/LWT", b"Sideways"),
+        ]
+        for topic, payload in bad:
+            self.publish(topic, payload)
+        return len(bad)
+
+
+# ---------------------------------------------------------------------------
+# Shelly Gen2
+
+
+class ShellyDouble(PlugDouble):
+    """A Shelly Gen2 plug with MQTT topic prefix ``device_id``, RPC and status notifications on."""
+
+    def __init__(self, broker: Broker, device_id: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.device_id = device_id
+        self.errors_sent = 0
+        super().__init__(broker, clock=clock)
+
+    @property
+    def will(self) -> tuple[str, bytes]:
+        return (f"{self.device_id}/online", b"false")
+
+    @property
+    def online_payload(self) -> bytes:
+        return b"true"
+
+    def command_topics(self) -> list[str]:
+        return [f"{self.device_id}/rpc"]
+
+    def on_command(self, topic: str, payload: bytes) -> None:
+        try:
+            frame = json.loads(payload)
+        except ValueError:
+            return  # a frame it cannot parse gets no answer: there is nobody to send it to
+        if not isinstance(frame, dict) or not isinstance(frame.get("src"), str):
+            return
+        src, request_id, method = frame["src"], frame.get("id"), frame.get("method")
+        given = frame.get("params")
+        params: dict[str, Any] = given if isinstance(given, dict) else {}
+        if method == "Switch.Set" and params.get("id", 0) == 0 and isinstance(params.get("on"), bool):
+            was_on = self.relay_on
+            after = params.get("toggle_after")
+            hold = float(after) if isinstance(after, int | float) and after > 0 else None
+            self.set_relay(params["on"], "MQTT", hold)
+            self._answer(src, {"id": request_id, "src": self.device_id, "dst": src, "result": {"was_on": was_on}})
+        elif method == "Switch.GetStatus":
+            self._answer(src, {"id": request_id, "src": self.device_id, "dst": src, "result": self._status("MQTT")})
+        else:
+            self.errors_sent += 1
+            error = {"code": 404 if method != "Switch.Set" else -103, "message": f"cannot do {method!r} {params!r}"}
+            self._answer(src, {"id": request_id, "src": self.device_id, "dst": src, "error": error})
+
+    def _answer(self, src: str, frame: dict[str, Any]) -> None:
+        self.publish(f"{src}/rpc", json.dumps(frame))
+
+    def on_timer(self) -> None:
+        self.set_relay(not self.relay_on, "timer")  # toggle_after flips back, whichever way it was set
+
+    def _status(self, source: str) -> dict[str, Any]:
+        return {"id": 0, "source": source, "output": self.shown_on, "apower": 0.0, "voltage": 230.1}
+
+    def report(self, source: str) -> None:
+        self.publish(f"{self.device_id}/status/switch:0", json.dumps(self._status(source)))
+
+    def send_garbage(self) -> int:
+        d = self.device_id
+        bad = [
+            (f"{d}/status/switch:0", b"nope"),
+            (f"{d}/status/switch:0", b'{"id":0,"output":"yes"}'),
+            (f"{d}/status/switch:0", b"[true]"),
+            (f"{d}/online", b"maybe"),
+        ]
+        for topic, payload in bad:
+            self.publish(topic, payload)
+        return len(bad)
