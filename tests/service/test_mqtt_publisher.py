@@ -625,7 +625,7 @@ async def test_readings_state_and_availability_reach_a_qos1_subscriber_at_qos1(r
     reading after it waited up to 40 ms in the broker's Nagle. At one QoS every message is answered
     at once (docs/mqtt.md, "Latency"): the broker delivers at the lower of the two QoS, so a
     subscriber at QoS 1 sees what potwatch published with."""
-    with recorder(running.broker, "potwatch/#") as sub:
+    with recording(running.broker.host, running.broker.port, "potwatch/#") as sub:
         await running.start_caramel()
         await running.feed(200.0, 0.1, 5)
         await asyncio.to_thread(
@@ -674,6 +674,6 @@ async def test_readings_are_held_back_while_the_broker_acknowledges_nothing(runn
     await wait_until_async(lambda: link.backlog == 0, 10, "the broker to acknowledge what paho held")
     last_f = round(150.0 + 0.01 * fed, 2)
     await one()
-    with recorder(broker, "potwatch/probe/pot/temperature") as late:
+    with recording(broker.host, broker.port, "potwatch/probe/pot/temperature") as late:
         seen = await asyncio.to_thread(late.wait_for, lambda m: m.retain, 5)
         assert seen.json()["fahrenheit"] == pytest.approx(last_f, abs=0.005)
