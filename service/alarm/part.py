@@ -36,8 +36,10 @@ from service.core.events import (
     AlertAcked,
     AlertCleared,
     AlertLevel,
+    AlertPushed,
     AlertRaised,
     CookEnded,
+    MarkPushed,
     Output,
 )
 from service.runtime.ack_keys import ack_key
@@ -101,6 +103,7 @@ class AlarmPart:
         self._inflight: dict[str, set[asyncio.Task[None]]] = {}
         self._silencing: set[asyncio.Task[None]] = set()
         self._pending: list[Action] = []  # decided before the loop ran (alerts resumed at start)
+        self._marked: set[str] = set()  # alerts whose first accepted push was told to the hub
         # what each channel found wrong at start: its notices() may look at the disk and the
         # sound server, which /healthz must not do on the loop
         self._start_notices: dict[str, list[str]] = {}
@@ -130,16 +133,33 @@ class AlarmPart:
     def attach(self, hub: Hub) -> None:
         self._hub = hub
         hub.on_output.append(self._on_output)
-        # A cook resumed after a power cut may have a critical alert nobody answered: it rings
-        # again, as if raised now (its repeats and escalation start afresh, rather than all
-        # falling due at once for the time the service was down); one of a cook that ended
-        # (stopped, done) stays quiet.
+        # A cook resumed after a power cut may have alerts the cut kept from the cook: they are
+        # sent again, as if raised now (a critical's repeats and escalation start afresh, rather
+        # than all falling due at once for the time the service was down). One of a cook that
+        # ended (stopped, done) stays quiet.
         now = hub.clock.monotonic()
         for alert in hub.kitchen.active_alerts():
             cook = hub.kitchen.cooks.get(alert.cook_id or "")
-            if alert.level is AlertLevel.CRITICAL and (cook is None or cook.ended_at is None):
+            if (cook is None or cook.ended_at is None) and self._resend(alert):
                 self._alerts[alert.id] = alert
                 self._pending += self.dispatcher.raised(_info(alert), now)
+
+    def _resend(self, alert: Alert) -> bool:
+        """Whether an alert still active at a restart is sent again.
+
+        A critical one rings until answered, pushed before the cut or not. A
+        warning is sent once: again only if its push never got through (the
+        service down, or the plug pulled first), which the history says
+        (``Alert.pushed_at``); so only where its route has a push channel. An info
+        alert is never active: a moment's news (in the window, probe back), stale
+        by the time the Pi is back.
+        """
+        if alert.level is AlertLevel.CRITICAL:
+            return True
+        if alert.level is not AlertLevel.WARNING or alert.pushed_at is not None:
+            return False
+        routed = self.dispatcher.rules.routes.get(alert.level.value, frozenset())
+        return "push" in routed and any(c.kind == "push" for c in self.channels)
 
     def routers(self) -> list[APIRouter]:
         router = APIRouter()
@@ -209,6 +229,9 @@ class AlarmPart:
             actions = self.dispatcher.cleared(out.alert_id, out.at)
         elif isinstance(out, CookEnded):
             actions = self.dispatcher.cook_ended(out.cook_id, out.at)
+        elif isinstance(out, AlertPushed):
+            self._marked.discard(out.alert_id)  # the kitchen holds the mark now
+            return
         else:
             return
         self._act(actions)
@@ -263,6 +286,8 @@ class AlarmPart:
     async def _deliver(self, channel: Channel, message: AlarmMessage) -> None:
         delivery = await _bounded(channel, message)
         channel.health.record(delivery)
+        if delivery.ok and channel.kind == "push":
+            self._mark_pushed(message.alert_id, channel.name)
         if delivery.ok:
             log.info(
                 "alarm: %s %s %s (repeat %d%s) in %.0f ms",
@@ -275,6 +300,23 @@ class AlarmPart:
             )
         else:
             log.warning("alarm: %s could not send %s: %s", channel.name, message.alert_id, delivery.error)
+
+    def _mark_pushed(self, alert_id: str, channel: str) -> None:
+        """The first push of an alert that got through goes to the hub, so that the history records it.
+
+        Per alert, not per channel: a restart sends an alert to every push
+        channel of its route at once, so resending to one service that failed
+        would ring again on the others that had it. One accepted push means the
+        phone has it. Posted, never awaited: the delivery's task ends now.
+        """
+        hub = self._hub
+        if hub is None or alert_id in self._marked:
+            return
+        alert = hub.kitchen.alerts.get(alert_id)
+        if alert is None or alert.pushed_at is not None:
+            return
+        self._marked.add(alert_id)
+        hub.post(MarkPushed(hub.clock.monotonic(), alert_id, channel))
 
     def _silence(self, alert_ids: tuple[str, ...], quiet: bool) -> None:
         """Cancel what is on its way for these alerts, and (``quiet``) make every channel quiet at once."""

@@ -21,12 +21,14 @@ from service.core.events import (
     AlertCleared,
     AlertKind,
     AlertLevel,
+    AlertPushed,
     AlertRaised,
     CalibrationMeasured,
     CommandRefused,
     CookEnded,
     CookStarted,
     Event,
+    MarkPushed,
     Output,
     ProbeGone,
     ProbeStateChanged,
@@ -213,6 +215,8 @@ class Kitchen:
             return self._start(event)
         if isinstance(event, Acknowledge):
             return self._ack(event)
+        if isinstance(event, MarkPushed):
+            return self._pushed(event)
         if isinstance(event, AdvanceStep):
             return self._advance(event)
         if isinstance(event, StopCook):
@@ -574,6 +578,14 @@ class Kitchen:
         for alert in targets:
             self._alarm_acked(ev.at, alert, out)
         return out
+
+    def _pushed(self, ev: MarkPushed) -> list[Output]:
+        """The first accepted push of an alert is kept on it; a later one (a repeat, another service) is no news."""
+        alert = self.alerts.get(ev.alert_id)
+        if alert is None or alert.pushed_at is not None:
+            return []
+        alert.pushed_at = ev.at
+        return [AlertPushed(ev.at, alert.id, ev.channel)]
 
     def _alarm_acked(self, at: float, alert: Alert, out: list[Output]) -> None:
         """A reach step that ends on its acknowledgement (``end = "ack"``) ends with its alarm's."""

@@ -94,6 +94,20 @@ class Acknowledge:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkPushed:
+    """A push service accepted a message of this alert (``channel``: the first that did).
+
+    Not a cook's command: the alarm says so once per alert, so that the mark is
+    recorded and replayed with everything else, and a warning raised but not yet
+    pushed when the power went is pushed after the restart, one already pushed not.
+    """
+
+    at: float
+    alert_id: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetCalibration:
     """Where this probe says water boils; None forgets it (back to 100 °C)."""
 
@@ -114,7 +128,18 @@ class SetPressure:
     hpa: float | None
 
 
-Event = Sample | ProbeGone | Tick | StartCook | AdvanceStep | StopCook | Acknowledge | SetCalibration | SetPressure
+Event = (
+    Sample
+    | ProbeGone
+    | Tick
+    | StartCook
+    | AdvanceStep
+    | StopCook
+    | Acknowledge
+    | MarkPushed
+    | SetCalibration
+    | SetPressure
+)
 
 
 # ---- outputs ------------------------------------------------------------
@@ -133,6 +158,8 @@ class Alert:
     celsius: float | None = None
     acked: bool = False
     acked_at: float | None = None
+    # when a push service first accepted a message of it (None: never, or no push configured)
+    pushed_at: float | None = None
     # A warning whose condition has cleared (probe back, pot back in its
     # window) stops being active; a critical alert stays until acknowledged.
     cleared: bool = False
@@ -156,6 +183,15 @@ class AlertRaised:
 class AlertAcked:
     at: float
     alert_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPushed:
+    """The first push of this alert was accepted (by ``channel``): the history records it."""
+
+    at: float
+    alert_id: str
+    channel: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +263,7 @@ class CommandRefused:
 Output = (
     AlertRaised
     | AlertAcked
+    | AlertPushed
     | AlertCleared
     | StageChanged
     | CookStarted

@@ -18,6 +18,7 @@ from service.core.events import (
     Acknowledge,
     AdvanceStep,
     Event,
+    MarkPushed,
     ProbeGone,
     Sample,
     SetCalibration,
@@ -39,6 +40,7 @@ class Kind(IntEnum):
     ACK = 6
     CALIBRATE = 7
     PRESSURE = 8  # hPa in the celsius column: a barometer reading
+    PUSHED = 9  # an alert's first accepted push: the alert id in data, the push channel's name in channel
 
 
 # (run, kind, at, wall, probe, channel, celsius, fault, live, data): the order of INSERT_EVENT
@@ -68,6 +70,8 @@ def event_row(event: Event, run: int, wall: float) -> EventRow:
         return (run, Kind.STOP, event.at, wall, None, None, None, None, None, event.cook_id)
     if isinstance(event, Acknowledge):
         return (run, Kind.ACK, event.at, wall, None, None, None, None, None, event.alert_id)
+    if isinstance(event, MarkPushed):
+        return (run, Kind.PUSHED, event.at, wall, None, event.channel, None, None, None, event.alert_id)
     if isinstance(event, SetPressure):
         return (run, Kind.PRESSURE, event.at, wall, None, None, event.hpa, None, None, None)
     return (run, Kind.CALIBRATE, event.at, wall, event.probe, None, event.boil_c, None, None, None)
@@ -91,6 +95,8 @@ def row_event(row: tuple[Any, ...]) -> Event:
         return StopCook(at, data)
     if kind is Kind.ACK:
         return Acknowledge(at, data)
+    if kind is Kind.PUSHED:
+        return MarkPushed(at, data, channel or "")
     if kind is Kind.PRESSURE:
         return SetPressure(at, celsius)
     return SetCalibration(at, probe, celsius)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from service import __version__
 from service.core.events import (
     AlertAcked,
+    AlertPushed,
     AlertRaised,
     CookEnded,
     CookStarted,
@@ -59,7 +60,7 @@ FLUSH_EVERY_S = 3.0  # the most a cut can lose, plus one commit's time; the issu
 RETRY_S = 5.0  # a paused recorder tries the file again this often
 RETENTION_EVERY_S = 6 * 3600.0
 MAX_BACKLOG = 50_000  # hub steps kept in memory while paused: 14 h of a 1 Hz probe
-URGENT = (AlertRaised, AlertAcked, CookStarted, CookEnded, StageChanged)
+URGENT = (AlertRaised, AlertAcked, AlertPushed, CookStarted, CookEnded, StageChanged)
 
 
 class HistoryRecorder:
@@ -209,6 +210,8 @@ class HistoryRecorder:
                                a.celsius, a.message))]  # fmt: skip
         if isinstance(out, AlertAcked):
             return [("ack", (out.at, wall, out.alert_id))]
+        if isinstance(out, AlertPushed):
+            return [("pushed", (out.at, wall, out.channel, out.alert_id))]
         if isinstance(out, StageChanged):
             previous = str(out.previous) if out.previous is not None else None
             return [("stage", (out.cook_id, run, out.at, wall, out.step, str(out.stage), previous))]

@@ -29,7 +29,7 @@ INSERT_COOK = (
 )
 INSERT_ALERT = (
     "INSERT OR IGNORE INTO alerts (id, cook, run, at, wall, kind, level, probe, step, celsius, message, acked_at, "
-    f"acked_wall) VALUES ({', '.join('?' * 13)})"
+    f"acked_wall, pushed_at, pushed_wall) VALUES ({', '.join('?' * 15)})"
 )
 START_OF = "SELECT seq, run, wall FROM events WHERE kind = ? AND at = ? AND probe = ? ORDER BY seq LIMIT 1"
 AT_OR_BEFORE = "SELECT seq, run, wall FROM events WHERE at <= ? ORDER BY seq DESC LIMIT 1"
@@ -93,12 +93,12 @@ def write_back_alerts(conn: sqlite3.Connection, kitchen: Kitchen) -> int:
         for alert in kitchen.alerts.values():
             if alert.id in known:
                 continue
-            raised, acked = _near(conn, alert.at), _near(conn, alert.acked_at)
+            raised, acked, pushed = _near(conn, alert.at), _near(conn, alert.acked_at), _near(conn, alert.pushed_at)
             conn.execute(
                 INSERT_ALERT,
                 (alert.id, alert.cook_id, raised[1] if raised else 0, alert.at, raised[2] if raised else 0.0,
                  alert.kind.value, alert.level.value, alert.probe, alert.step, alert.celsius, alert.message,
-                 alert.acked_at, acked[2] if acked else None),
+                 alert.acked_at, acked[2] if acked else None, alert.pushed_at, pushed[2] if pushed else None),
             )  # fmt: skip
             written += 1
     if written:

@@ -121,6 +121,16 @@ MIGRATIONS: list[str] = [
         state BLOB NOT NULL              -- zlib(pickle(Kitchen))
     );
     """,
+    # 2 → 3: an alert's first accepted push (events of kind 9 carry it for the replay), so that
+    # a restart pushes a warning the power cut kept from its phone, and not one already there.
+    # A potwatch of schema 2 would not know those events: the version keeps it off the file.
+    # Its snapshots hold alerts without the mark: dropped, a resume replays from the start once.
+    """
+    DELETE FROM checkpoints;
+    ALTER TABLE alerts ADD COLUMN pushed_at REAL;
+    ALTER TABLE alerts ADD COLUMN pushed_wall REAL;
+    ALTER TABLE alerts ADD COLUMN pushed_via TEXT;  -- the push channel that took it first ("push:ntfy")
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -56,6 +56,7 @@ SQL: dict[str, str] = {
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ),
     "ack": "UPDATE alerts SET acked_at = ?, acked_wall = ? WHERE id = ? AND acked_at IS NULL",
+    "pushed": "UPDATE alerts SET pushed_at = ?, pushed_wall = ?, pushed_via = ? WHERE id = ? AND pushed_at IS NULL",
     "clean": "UPDATE runs SET clean = 1 WHERE id = ?",
     "checkpoint": f"INSERT OR REPLACE INTO checkpoints (seq, run, version, state) VALUES ({LAST_SEQ}, ?, ?, ?)",
     # only the newest snapshot is ever used

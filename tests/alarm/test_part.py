@@ -16,7 +16,7 @@ import pytest
 
 from service.alarm.part import AlarmPart, rules_from_config
 from service.api.app import AppSettings
-from service.config import AlarmConfig
+from service.config import AlarmConfig, AlarmRoutes
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import (
     Acknowledge,
@@ -24,9 +24,11 @@ from service.core.events import (
     AlertKind,
     AlertLevel,
     AlertRaised,
+    MarkPushed,
     Sample,
     StartCook,
     StopCook,
+    Tick,
 )
 from service.core.units import f_to_c
 from service.profiles import load_profiles
@@ -338,6 +340,83 @@ async def test_a_stopped_cooks_alarm_stays_quiet_after_a_restart() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def _lost_in(hub: Hub, clock: HandClock) -> Alert:
+    """The caramel's probe silent past its stale timeout, straight on the kitchen: a probe-lost warning, active."""
+    hub.kitchen.handle(StartCook(clock.t, hub.profiles["caramel"], "pot"))
+    clock.t += 1.0
+    hub.kitchen.handle(Sample(clock.t, "pot", "", f_to_c(150.0)))
+    clock.t += 11.0
+    hub.kitchen.handle(Tick(clock.t))
+    (lost,) = [a for a in hub.kitchen.active_alerts() if a.kind is AlertKind.PROBE_LOST]
+    assert lost.level is AlertLevel.WARNING and lost.cook_id is not None
+    return lost
+
+
+async def _resumed(hub: Hub, channels: list[RecordingChannel], config: AlarmConfig | None = None) -> AlarmPart:
+    """The part as the wiring starts it on a kitchen the history rebuilt; 5 looks at the repeats later."""
+    part = AlarmPart(channels, rules_from_config(config or AlarmConfig()), tick_s=0.01)  # type: ignore[arg-type]
+    part.attach(hub)
+    task = asyncio.create_task(part.run())
+    try:
+        await _ticks(part, 5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return part
+
+
+async def test_a_warning_the_cut_kept_from_the_phone_is_pushed_once_after_a_restart() -> None:
+    clock = HandClock()
+    hub = Hub(Kitchen([ProbeSetup("pot", 10.0)]), clock, load_profiles())
+    lost = _lost_in(hub, clock)
+    push = RecordingChannel("push")
+    await _resumed(hub, [push])
+    assert [(m.alert_id, m.repeat) for m in push.messages()] == [(lost.id, 0)]
+
+
+async def test_a_warning_pushed_before_a_restart_is_not_pushed_again() -> None:
+    clock = HandClock()
+    hub = Hub(Kitchen([ProbeSetup("pot", 10.0)]), clock, load_profiles())
+    lost = _lost_in(hub, clock)
+    hub.kitchen.handle(MarkPushed(clock.t, lost.id, "push:recording"))  # as the history replays it
+    push = RecordingChannel("push")
+    await _resumed(hub, [push])
+    assert push.deliveries == []
+
+
+async def test_a_warning_of_an_ended_cook_or_without_push_in_its_route_stays_quiet_after_a_restart() -> None:
+    clock = HandClock()
+    hub = Hub(Kitchen([ProbeSetup("pot", 10.0)]), clock, load_profiles())
+    lost = _lost_in(hub, clock)
+    voice = RecordingChannel("voice")
+    # no push in the warning's route: nothing records what reached whom, so nothing is said twice
+    await _resumed(hub, [voice], AlarmConfig(routes=AlarmRoutes(warning=["page", "voice"])))
+    assert voice.deliveries == []
+    hub.kitchen.handle(StopCook(clock.t, lost.cook_id or ""))
+    assert hub.kitchen.alerts[lost.id].active  # the probe is still lost, the cook is over
+    push = RecordingChannel("push")
+    await _resumed(hub, [push])
+    assert push.deliveries == []
+
+
+async def test_an_accepted_push_marks_its_alert_through_the_hub_and_a_failed_one_does_not(kitchen: Kitchen1) -> None:
+    kitchen.push.fail = "the service answered HTTP 500"
+    reached = await kitchen.caramel_to_225()
+    await wait_until_async(lambda: kitchen.push.health.failed == 1, 5, "the failed push to be counted")
+    await wait_until_async(lambda: kitchen.voice.health.sent == 1, 5, "the voice to have said it")
+    assert kitchen.hub.kitchen.alerts[reached.id].pushed_at is None  # the voice is not a push
+    kitchen.push.fail = None
+    for _ in range(15):  # the pot stays at its target, read each second, until the repeat is due
+        kitchen.clock.t += 1.0
+        await kitchen.hub.request(Sample(kitchen.clock.t, "pot", "", f_to_c(225.5)))
+        await kitchen.ticked()
+    await wait_until_async(lambda: kitchen.push.health.sent == 1, 5, "the repeat pushed")
+    await wait_until_async(
+        lambda: kitchen.hub.kitchen.alerts[reached.id].pushed_at is not None, 5, "the mark to reach the kitchen"
+    )
+    assert [m.repeat for m in kitchen.push.messages(reached.id)] == [0, 1]
 
 
 async def test_acknowledging_an_alarm_acknowledges_the_alerts_merged_into_it(kitchen: Kitchen1) -> None:

@@ -28,7 +28,18 @@ import pytest
 from drivers.simulated import PotScenario, simulate
 from service.api.app import AppSettings
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import Acknowledge, AlertRaised, Output, ProbeGone, Sample, StartCook, StopCook, Tick
+from service.core.events import (
+    Acknowledge,
+    AlertPushed,
+    AlertRaised,
+    MarkPushed,
+    Output,
+    ProbeGone,
+    Sample,
+    StartCook,
+    StopCook,
+    Tick,
+)
 from service.core.profile import HoldStep, Profile
 from service.core.units import f_to_c
 from service.history import HistoryReader, HistoryRecorder
@@ -332,6 +343,33 @@ async def test_acked_alerts_stay_acked_and_unacked_ones_ring_again(tmp_path: Pat
     assert restored.cooks["1-c1"].machine.stage == "reached"
 
 
+async def test_an_alerts_first_accepted_push_is_recorded_and_comes_back_after_a_kill(tmp_path: Path) -> None:
+    """What lets a restart push a warning the cut kept from the phone, and not one the phone has."""
+    path = tmp_path / "h.db"
+    clock = HandClock()
+    hub, recorder = start(path, clock)
+    hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+    assert alerts_of(feed(hub, clock, climb(212.0, 221.0, 60))) == ["target_approaching"]
+    (warning,) = hub.kitchen.active_alerts()
+    pushed_at = clock.t
+    assert hub.apply(MarkPushed(pushed_at, warning.id, "push:ntfy")) == [
+        AlertPushed(pushed_at, warning.id, "push:ntfy")
+    ]
+    clock.t += 1.0  # the second service takes it too: no news, the first one is kept
+    assert hub.apply(MarkPushed(clock.t, warning.id, "push:pushover")) == []
+    assert hub.apply(MarkPushed(clock.t, "1-a99", "push:ntfy")) == []  # an alert the kitchen does not know
+    assert "target_reached" in alerts_of(feed(hub, clock, [225.0 + 0.05 * i for i in range(20)]))
+    stop(recorder, clean=False)
+
+    recorded = rows(path, "SELECT kind, pushed_at, pushed_via FROM alerts WHERE pushed_at IS NOT NULL")
+    assert recorded == [("target_approaching", pushed_at, "push:ntfy")]
+    assert len(rows(path, "SELECT seq FROM events WHERE kind = ?", Kind.PUSHED)) == 3  # every input, replayed
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], HandClock())
+    by_kind = {a.kind.value: a for a in restored.alerts.values()}
+    assert by_kind["target_approaching"].pushed_at == pushed_at  # (cleared since: the target reached)
+    assert by_kind["target_reached"].pushed_at is None and by_kind["target_reached"].active
+
+
 def test_a_resume_continues_the_time_line() -> None:
     run = RunRow(1, 1, "boot-A", mono_base=500.0, line_base=500.0, speed=1.0)
     # same boot: the monotonic clock measures the downtime exactly
@@ -553,7 +591,8 @@ async def test_a_full_disk_pauses_recording_and_it_resumes_when_space_is_freed(
         assert recorder.sync() or not real
         filler = small / "filler"
         if real:
-            with filler.open("wb") as fh, contextlib.suppress(OSError):
+            # unbuffered: a short write leaves nothing for close() to flush (and fail on) outside the suppress
+            with filler.open("wb", buffering=0) as fh, contextlib.suppress(OSError):
                 while True:
                     fh.write(b"\0" * 65536)
                     fh.flush()
@@ -781,10 +820,40 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_data(tmp_path: Path) -
         )
         conn.commit()
     conn2 = connect(path)
-    assert conn2.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn2.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn2.execute("SELECT version FROM runs").fetchall() == [("old",)]
     assert conn2.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
     conn2.close()
+
+
+async def test_a_version_2_file_is_migrated_forward_and_its_cook_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file from before the push record: its alerts get empty ``pushed_*`` columns, its snapshots are dropped
+    (their alerts lack the mark: a replay from the start is exact), and its unfinished cook resumes."""
+    from service.history import schema
+
+    path = tmp_path / "old.db"
+    clock = HandClock()
+    with monkeypatch.context() as patch:  # the potwatch of schema 2 writes the file
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+        patch.setattr(schema, "SCHEMA_VERSION", 2)
+        hub, recorder = start(path, clock, checkpoint_every_s=0.0)
+        hub.apply(StartCook(clock.t, PROFILES["caramel"], "pot"))
+        assert alerts_of(feed(hub, clock, climb(212.0, 221.0, 60))) == ["target_approaching"]
+        (warning,) = hub.kitchen.active_alerts()
+        stop(recorder, clean=False)
+    assert rows(path, "PRAGMA user_version") == [(2,)]
+    assert rows(path, "SELECT count(*) FROM checkpoints")[0][0] > 0
+    with pytest.raises(sqlite3.OperationalError, match="pushed_at"):
+        rows(path, "SELECT pushed_at FROM alerts")
+
+    restored, _ = restore_now(recorder_for(path), [ProbeSetup("pot")], HandClock(clock.t))
+    assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert rows(path, "SELECT id, pushed_at, pushed_via FROM alerts") == [(warning.id, None, None)]
+    assert rows(path, "SELECT count(*) FROM checkpoints") == [(0,)]
+    assert restored.cooks["1-c1"].ended_at is None
+    assert restored.alerts[warning.id].active and restored.alerts[warning.id].pushed_at is None
 
 
 async def test_a_cook_that_cannot_be_resumed_is_marked_interrupted(

@@ -80,11 +80,15 @@ def until(svc: ServiceProcess, what: str, check: Any, timeout: float = 30.0) -> 
     return wait_until(lambda: check(status(svc)), timeout, f"{what}\n{svc.log()}", every=0.1)
 
 
-def kill_and_check_the_file(svc: ServiceProcess, tmp_path: Path) -> None:
-    """SIGKILL while readings flow; then the file must be sound and nearly complete."""
+def kill_and_check_the_file(svc: ServiceProcess, tmp_path: Path, *, flowing: bool = True) -> None:
+    """SIGKILL while readings flow; then the file must be sound and nearly complete.
+
+    ``flowing=False``: the probe is silent at the kill (lost, on purpose): the file must still be sound.
+    """
     assert svc.proc is not None
-    probe = status(svc)["probes"][0]
-    assert probe["state"] == "ok" and probe["age_s"] < 1.0  # readings are flowing right up to the kill
+    if flowing:
+        probe = status(svc)["probes"][0]
+        assert probe["state"] == "ok" and probe["age_s"] < 1.0  # readings are flowing right up to the kill
     os.killpg(svc.proc.pid, signal.SIGKILL)
     killed_at = time.time()
     svc.proc.wait(10)
@@ -92,6 +96,8 @@ def kill_and_check_the_file(svc: ServiceProcess, tmp_path: Path) -> None:
     with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as conn:
         assert conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
         last_wall = conn.execute("SELECT max(wall) FROM readings").fetchone()[0]
+    if not flowing:
+        return
     missing = killed_at - last_wall
     print(f"\nreadings missing after kill -9: the last {missing:.2f} s")
     assert missing <= MISSING_AT_MOST_S

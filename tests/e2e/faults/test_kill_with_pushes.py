@@ -9,12 +9,20 @@ service fails every request (the caramel at 225 °F, critical): it is not
 delivered when the plug is pulled. After the restart, with the push service
 back, the delivered warning must not come again, and the undelivered alarm
 must be delivered, still under its id, and then only at its repeat interval.
+
+The warnings on their own: one raised while the push service fails or hangs,
+killed before it got through, is pushed once after the restart; one pushed
+before the kill and still active is not pushed again. The history's record of
+each alert's first accepted push (``alerts.pushed_at``, an event replayed with
+the rest) tells the two apart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +150,101 @@ def test_kill_mid_cook_with_a_push_delivered_and_one_not(
 
 def alerts_of(status: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [a for a in status["alerts"] if a["kind"] == kind]
+
+
+def pushed_row(tmp_path: Path, alert_id: str) -> tuple[float | None, str | None]:
+    """The history's record of an alert's first accepted push: (pushed_at, pushed_via), read-only."""
+    db = tmp_path / "state" / "potwatch.db"
+    with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as conn:
+        row = conn.execute("SELECT pushed_at, pushed_via FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    assert row is not None, f"no row for alert {alert_id}"
+    return row[0], row[1]
+
+
+def lose_the_probe(svc: ServiceProcess, thermometer: Thermometer) -> dict[str, Any]:
+    """Readings, then silence: the probe-lost warning, still active (the probe stays silent)."""
+    thermometer.value = 150.0
+    until(svc, "readings", lambda s: s["probes"][0]["state"] == "ok")
+    thermometer.printing.clear()
+    lost: dict[str, Any] = until(svc, "probe_lost", lambda s: alerts_of(s, "probe_lost"))[0]
+    assert lost["level"] == "warning" and lost["active"]
+    return lost
+
+
+@pytest.mark.parametrize("outage", ["fails", "hangs"])
+def test_a_warning_not_yet_pushed_at_the_kill_is_pushed_once_after_the_restart(
+    tmp_path: Path, kitchen: tuple[PtyDevice, Thermometer], ntfy: Receiver, figure: FigureRecorder, outage: str
+) -> None:
+    """Pass: a probe-lost warning raised while the push service answers 500 (or holds every request
+    unanswered) and SIGKILLed before any push of it got through is pushed after the restart, under its
+    id, within 15 s, exactly once (watched for two repeat intervals more); the history then records it."""
+    device, thermometer = kitchen
+    svc = service_for(tmp_path, device, ntfy).start()
+    try:
+        if outage == "fails":
+            ntfy.fail(1000)
+        else:
+            ntfy.hang()
+        lost = lose_the_probe(svc, thermometer)
+        ntfy.wait_until(lambda: bool(pushes(ntfy, "lost")), 10, "the warning tried")
+        tries = len(pushes(ntfy, "lost"))
+        cook_id = cook_of(svc)["id"]
+        kill_and_check_the_file(svc, tmp_path, flowing=False)
+        killed = time.perf_counter()
+        assert pushed_row(tmp_path, lost["id"]) == (None, None)  # what the file says: never pushed
+
+        ntfy.heal()
+        ntfy.release()  # the push service is back while the Pi is down
+        restarted = time.perf_counter()
+        restart(svc, cook_id)
+        ntfy.wait_until(lambda: bool(pushes(ntfy, "lost", after=killed)), DELIVERED_WITHIN_S + 10, "the warning")
+        delivered_after = pushes(ntfy, "lost", after=killed)[0].at - restarted
+        (still,) = alerts(svc, "probe_lost")
+        assert still["id"] == lost["id"] and still["active"]
+        end = time.monotonic() + 2 * PUSH_EVERY_S + 1.0
+        wait_until(lambda: time.monotonic() >= end, 3 * PUSH_EVERY_S, "two repeat intervals to pass")
+        after_kill = [r for r in ntfy.requests if r.at > killed]
+        again = [r for r in after_kill if alert_of(r) == lost["id"]]
+        others = [r.json() for r in after_kill if alert_of(r) != lost["id"]]
+        wait_until(lambda: pushed_row(tmp_path, lost["id"])[0] is not None, 10, "the push recorded")
+        via = pushed_row(tmp_path, lost["id"])[1]
+    finally:
+        if svc.proc is not None and svc.proc.poll() is None:
+            svc.stop()
+
+    figure(f"warning_tries_before_kill_{outage}", tries, "tries", "≥ 1, none delivered")
+    figure(f"undelivered_warning_delivered_after_restart_{outage}", delivered_after, "s", f"≤ {DELIVERED_WITHIN_S:g} s")
+    figure(f"undelivered_warning_pushes_after_restart_{outage}", len(again), "pushes", "1")
+    assert delivered_after <= DELIVERED_WITHIN_S
+    assert len(again) == 1, [r.json() for r in again]
+    assert others == []
+    assert via == "push:ntfy"
+
+
+def test_a_warning_pushed_before_the_kill_and_still_active_is_not_pushed_again(
+    tmp_path: Path, kitchen: tuple[PtyDevice, Thermometer], ntfy: Receiver, figure: FigureRecorder
+) -> None:
+    """Pass: a probe-lost warning pushed and delivered (and recorded so) before the SIGKILL, still active
+    (the probe stays silent) through the restart, is not pushed again in two repeat intervals after it."""
+    device, thermometer = kitchen
+    svc = service_for(tmp_path, device, ntfy).start()
+    try:
+        lost = lose_the_probe(svc, thermometer)
+        ntfy.wait_until(lambda: len(pushes(ntfy, "lost")) == 1, 10, "the probe-lost warning pushed")
+        wait_until(lambda: pushed_row(tmp_path, lost["id"])[0] is not None, 10, "the push recorded")
+        cook_id = cook_of(svc)["id"]
+        kill_and_check_the_file(svc, tmp_path, flowing=False)
+        killed = time.perf_counter()
+
+        restart(svc, cook_id)
+        (still,) = alerts(svc, "probe_lost")
+        assert still["id"] == lost["id"] and still["active"]
+        end = time.monotonic() + 2 * PUSH_EVERY_S + 1.0
+        wait_until(lambda: time.monotonic() >= end, 3 * PUSH_EVERY_S, "two repeat intervals to pass")
+        after_kill = [r.json() for r in ntfy.requests if r.at > killed]
+    finally:
+        if svc.proc is not None and svc.proc.poll() is None:
+            svc.stop()
+
+    figure("delivered_warning_pushes_after_restart", len(after_kill), "pushes", "0")
+    assert after_kill == []
