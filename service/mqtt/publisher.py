@@ -107,6 +107,7 @@ PROBE_QOS = 1
 # (a silently dead link, before the liveness check cuts it): paho would keep every one and send
 # them all, stale, when the broker answers again; the last one is republished on reconnect
 READING_HOLD_S = 1.0
+HELD_RETRY_S = 0.25  # how often a held-back reading looks again whether the broker answers
 STATE_COALESCE_S = 0.005  # the cook state follows a burst of events by this much, once
 CLOSE_WAIT_S = 1.0  # the service gives each part 1.5 s to close
 CLOSE_ACK_WAIT_S = 0.3  # of which this for the broker to acknowledge the last state and "offline"
@@ -242,6 +243,8 @@ class MqttPublisher:
         self._announced_expiry: dict[str, int | None] = {}
         self._probe_online: dict[str, str] = {}  # the last availability sent per probe, since the last connect
         self._last_reading: dict[str, MqttProbeReading] = {}  # the last reading per probe, sent or held back
+        self._held_readings: set[str] = set()  # probes whose last reading was held back (READING_HOLD_S)
+        self._held_timer: asyncio.TimerHandle | None = None
         self.stats = {
             "published": 0,
             "skipped": 0,
@@ -313,7 +316,8 @@ class MqttPublisher:
         announced = config_wildcard(instance)
         if announced:
             subscriptions.append((announced, 1))
-        subscriptions.append((self.topics.probes_wildcard, 1))
+        # QoS 0: our own readings come back on it, and at QoS 1 each would cost us a PUBACK
+        subscriptions.append((self.topics.probes_wildcard, 0))
         link = self._link = MqttLink(self.settings, subscriptions=subscriptions, name="mqtt")
         link.start()
         log.info("mqtt: publishing to %s under %s/", self.settings.server, self.topics.base)
@@ -329,6 +333,9 @@ class MqttPublisher:
         if timer is not None:
             timer.cancel()
             self._state_timer = None
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+            self._held_timer = None
         if hub is not None:
             # The last state goes before our "offline", always, read from the hub itself: the bus
             # may not have brought us its last events (the service closes every listener before
@@ -491,9 +498,37 @@ class MqttPublisher:
         link = self._link
         if link is not None and link.connected and link.unacknowledged_for() > READING_HOLD_S:
             self.stats["held_back"] += 1
+            self._held_readings.add(probe_id)
+            self._retry_held_soon()
         else:
             self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=PROBE_QOS))
+            self._held_readings.discard(probe_id)
         self._check_expiry(hub, probe_id)
+
+    def _retry_held_soon(self) -> None:
+        if self._held_timer is None:
+            self._held_timer = asyncio.get_running_loop().call_later(HELD_RETRY_S, self._send_held)
+
+    def _send_held(self) -> None:
+        """The last reading of each probe held back, once the broker answers again.
+
+        Not left to the probe's next reading: an ESPHome or Tasmota probe may
+        report once a minute or less, and its retained value would stay a whole
+        interval behind. After a reconnection everything is republished anyway.
+        """
+        self._held_timer = None
+        link = self._link
+        if not self._held_readings or link is None or not link.connected:
+            self._held_readings.clear()
+            return
+        if link.unacknowledged_for() > READING_HOLD_S:
+            self._retry_held_soon()
+            return
+        for probe_id in sorted(self._held_readings):
+            payload = self._last_reading.get(probe_id)
+            if payload is not None:
+                self._send(Message(self.topics.probe(probe_id), dumps(payload), retain=True, qos=PROBE_QOS))
+        self._held_readings.clear()
 
     def _send_probe_change(self, hub: Hub, probe_id: str, state: str) -> None:
         """A probe's new state, on the last reading this part sent for it.

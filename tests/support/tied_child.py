@@ -37,6 +37,9 @@ from typing import Any
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None  # loaded now, not after a fork
+# looked up now too: a symbol lookup (dlsym) after fork in a threaded parent may take a lock some
+# other thread held at the fork
+_PRCTL = _LIBC.prctl if _LIBC is not None else None
 # one worker, never retired until the interpreter exits: the forking thread outlives every child it forks
 _FORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tied-child-forker")
 
@@ -45,9 +48,9 @@ def _tie_to(parent: int, then: Callable[[], None] | None) -> Callable[[], None]:
     """The ``preexec_fn``: runs in the child, after fork, before exec."""
 
     def tie() -> None:
-        if _LIBC is not None:
+        if _PRCTL is not None:
             zero = ctypes.c_ulong(0)  # prctl's arguments are unsigned longs: no stray high bits
-            if _LIBC.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), zero, zero, zero) != 0:
+            if _PRCTL(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), zero, zero, zero) != 0:
                 raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
             if os.getppid() != parent:  # the parent died before the prctl: nobody will signal us
                 os.kill(os.getpid(), signal.SIGKILL)
