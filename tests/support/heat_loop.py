@@ -32,6 +32,7 @@ from service.core.heat.events import (
     HeatEvent,
     HeatStep,
     ProbeLevel,
+    Reason,
     Reported,
     StepChanged,
     StepKind,
@@ -43,6 +44,14 @@ AMBIENT_C = 21.0
 PHYS_DT_S = 0.25
 BRAISE_LOW_F, BRAISE_HIGH_F = 185.0, 205.0
 CARAMEL_F = 225.0
+BRAISE_HOLD_S = 7200.0
+# What the controller's level trails the probe by, besides the probe's own lag: one sample
+# interval and the tracker's median of seven samples. The lead is the probe's lag plus this.
+MEASURING_LAG_S = 3.0
+
+
+def lead_for(tau_s: float) -> float:
+    return tau_s + MEASURING_LAG_S
 
 
 @dataclass
@@ -69,11 +78,11 @@ def braise_pot() -> Pot:
     )
 
 
-def caramel_pot(start_c: float = AMBIENT_C) -> Pot:
+def caramel_pot(start_c: float = AMBIENT_C, sugar_g: float = 150.0, water_g: float = 450.0) -> Pot:
     """drivers.simulated's default caramel: 150 g of sugar in 450 g of wine, a 1 kg steel saucepan."""
     return Pot(
-        water_g=450.0,
-        sugar_g=150.0,
+        water_g=water_g,
+        sugar_g=sugar_g,
         fixed_j_per_k=450.0,
         loss_w_per_k=1.5,
         temp_c=start_c,
@@ -94,6 +103,7 @@ def run_loop(
     noise_c: float = 0.05,
     element_tau_s: float = 0.0,
 ) -> Loop:
+    """Run ``seconds`` of the loop; a reach ends sooner, once the pot has landed and cools."""
     rng = random.Random(f"heat-loop/{seed}")
     state = HeatState()
     record = Loop()
@@ -101,6 +111,7 @@ def run_loop(
     probe_c = env_c = pot.temp_c
     element_w = 0.0
     on = False
+    peak_c = pot.temp_c
 
     def feed(event: HeatEvent) -> None:
         nonlocal state, on
@@ -125,6 +136,9 @@ def run_loop(
             probe_c = env_c - ramp_lag + (probe_c - env0 + ramp_lag) * decay
         t = float(second)
         record.truth.append((t, pot.temp_c))
+        peak_c = max(peak_c, pot.temp_c)
+        if landed(record, pot.temp_c, peak_c):
+            break
         reading = probe_c + max(-0.55, min(0.55, rng.gauss(0.0, noise_c)))
         if track.feed(t, reading) and track.level is not None:
             feed(ProbeLevel(t, track.level, track.rate))
@@ -132,6 +146,15 @@ def run_loop(
         feed(ActuatorReport(t, Reported.ON if on else Reported.OFF, link_up=True, online=True))
     record.state = state
     return record
+
+
+LANDED_BELOW_C = 1.0  # a reach's pot this far below its peak, the heat off for good: it has landed
+
+
+def landed(record: Loop, temp_c: float, peak_c: float) -> bool:
+    last = record.decisions[-1] if record.decisions else None
+    done = last is not None and not last.on and last.reason is Reason.TARGET_REACHED
+    return done and temp_c < peak_c - LANDED_BELOW_C
 
 
 def braise_step() -> HeatStep:
@@ -142,13 +165,13 @@ def caramel_step() -> HeatStep:
     return HeatStep("caramel/0", StepKind.REACH, target_c=f_to_c(CARAMEL_F), max_c=f_to_c(CARAMEL_F + 5.0))
 
 
-def braise_inside_fraction(record: Loop) -> float | None:
-    """The share of the seconds after the pot first entered 185–205 °F that it spent inside."""
+def braise_inside_fraction(record: Loop, hold_s: float = BRAISE_HOLD_S) -> float | None:
+    """The share of the ``hold_s`` seconds after the pot first entered 185–205 °F that it spent inside."""
     low, high = f_to_c(BRAISE_LOW_F), f_to_c(BRAISE_HIGH_F)
     first = next((i for i, (_, c) in enumerate(record.truth) if low <= c <= high), None)
-    if first is None:
+    if first is None or len(record.truth) - first < hold_s:
         return None
-    after = record.truth[first:]
+    after = record.truth[first : first + int(hold_s)]
     return sum(1 for _, c in after if low <= c <= high) / len(after)
 
 

@@ -72,11 +72,14 @@ def _pid(
         output = min(max(output, 0.0), 1.0)
     law = replace(law, integral=min(max(integral, -1.0), 1.0), last_error=error, last_at=at)
     if law.cycle_start is None or at - law.cycle_start >= p.cycle_s:
-        on_s = output * p.cycle_s
-        if on_s < p.min_on_s:
-            on_s = 0.0  # too short a pulse for the relay: skip this cycle
-        elif p.cycle_s - on_s < p.min_off_s:
-            on_s = p.cycle_s  # too short a rest: stay on through the cycle
-        law = replace(law, cycle_start=at, cycle_on_s=on_s)
+        law = replace(law, cycle_start=at)
+    # the on-part is re-judged at every level, not fixed at the cycle's start: a pot coming up
+    # through the window at full heat must not be held on for the rest of a 4-minute cycle
+    on_s = output * p.cycle_s
+    if on_s < p.min_on_s:
+        on_s = 0.0  # too short a pulse for the relay: skip it
+    elif p.cycle_s - on_s < p.min_off_s:
+        on_s = p.cycle_s  # too short a rest: stay on through the cycle
+    law = replace(law, cycle_on_s=on_s)
     assert law.cycle_start is not None
-    return at - law.cycle_start < law.cycle_on_s, Reason.HOLDING, law
+    return at - law.cycle_start < on_s, Reason.HOLDING, law

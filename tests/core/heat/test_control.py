@@ -325,3 +325,13 @@ def test_next_deadline_is_when_a_tick_would_change_things() -> None:
     state, _ = feed([at_level(180.0, 14.0)], P, state)
     assert next_deadline(state, P) == 29.0
     assert next_deadline(HeatState(), P) is None
+
+
+def test_a_plug_silent_across_a_new_command_gets_the_grace_again() -> None:
+    """Unknown since 0 while off; on at 8 s: the plug gets its 10 s to answer the new command."""
+    state, _ = feed(healthy(HOLD, 200.0, reported=Reported.UNKNOWN), P)
+    state, outputs = feed([at_level(180.0, 8.0), at_level(180.0, 12.0)], P, state)
+    assert last_decision(outputs).on
+    assert not [o for o in outputs if isinstance(o, StateMismatch)]
+    _, outputs = feed([at_level(180.0, 18.0)], P, state)
+    assert [o.for_s for o in outputs if isinstance(o, StateMismatch)] == [10.0]
