@@ -12,13 +12,12 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from service.core.profile import BoilStep, HoldStep, ReachStep, Step
+from service.core.profile import WATER_BOILS_C, BoilStep, HoldStep, ReachStep, Step
 
 # A boil step measures water: past this much above boiling water the probe is not in water.
 BOIL_MAX_ABOVE_C = 10.0 / 1.8
 # The default hard maximum of a hold: 10 °F above the window's top.
 HOLD_MAX_ABOVE_C = 10.0 / 1.8
-WATER_BOILS_C = 100.0
 
 
 class StepKind(StrEnum):
