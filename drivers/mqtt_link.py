@@ -279,6 +279,7 @@ class MqttLink:
         on_connect: Callable[[], None] | None = None,
         name: str = "mqtt",
         quiet: bool = False,
+        sink: Callable[[LinkEvent], None] | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
@@ -287,6 +288,9 @@ class MqttLink:
         self._quiet = quiet
         self._clock = clock
         self._on_connect_hook = on_connect
+        # sink: every event handed to this callable, on the loop, instead of
+        # queued for ``get()``; the owner bounds what it keeps (drivers/mqtt_shared.py)
+        self._sink = sink
         self._subs: dict[str, int] = {}
         for sub in subscriptions:
             topic, qos = (sub, 0) if isinstance(sub, str) else sub
@@ -315,6 +319,8 @@ class MqttLink:
         self._refused = False
         self._session_present = False
         self._pending: tuple[int, list[str]] | None = None  # (mid, topics) of on_connect's SUBSCRIBE
+        # later SUBSCRIBEs of this connection whose SUBACK someone waits for: mid -> (topics, callback)
+        self._acks: dict[int, tuple[list[str], Callable[[tuple[str, ...]], None]]] = {}
         self._liveness: Liveness | None = None  # the current connection's, from its CONNACK on
         self._silence: str | None = None  # why the watch closed the connection, for on_disconnect
         # the broker must answer an UNSUBSCRIBE, even of a filter nobody uses: our question when it goes quiet
@@ -419,6 +425,27 @@ class MqttLink:
         if client is not None and client.is_connected():
             client.subscribe(topic, qos)
             self._flush()
+
+    def subscribe_acked(self, topics: list[str], on_ack: Callable[[tuple[str, ...]], None]) -> bool:
+        """Subscribe to ``topics`` (QoS 0) now and after every reconnect; True if sent on this connection.
+
+        ``on_ack(refused)`` runs at the broker's SUBACK, with the topics it
+        refused; retained messages for them follow it. Not up yet (False), or
+        the connection lost before the SUBACK: it never runs, and the coming
+        ``LinkUp`` covers these topics.
+        """
+        for topic in topics:
+            self._add_subscription(topic, 0)
+        client = self._client
+        if client is None or not client.is_connected():
+            return False
+        # connected but before LinkUp: on_connect's SUBSCRIBE left these out; its LinkUp covers them
+        result, mid = client.subscribe([(topic, 0) for topic in topics])
+        self._flush()
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None or not self._up:
+            return False
+        self._acks[mid] = (list(topics), on_ack)
+        return True
 
     def unsubscribe(self, topic: str) -> None:
         self._subs.pop(topic, None)
@@ -754,6 +781,7 @@ class MqttLink:
             self._deliver(_Down(describe_connack(reason)))
             return
         self._session_present = bool(flags.session_present)
+        self._acks.clear()  # a SUBSCRIBE of the last connection: this one subscribes to everything again
         self._liveness = Liveness(self.settings.keepalive, time.monotonic())
         subs = list(self._subs.items())
         if not subs:
@@ -769,6 +797,11 @@ class MqttLink:
     def _on_subscribe(
         self, client: paho.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
     ) -> None:
+        acked = self._acks.pop(mid, None)
+        if acked is not None:
+            topics, on_ack = acked
+            on_ack(tuple(topic for topic, reason in zip(topics, reasons, strict=False) if reason.is_failure))
+            return
         pending = self._pending
         if pending is None or pending[0] != mid:
             return  # a later subscribe() from the loop: nothing to announce
@@ -812,17 +845,31 @@ class MqttLink:
             )
             if item.refused:
                 log.warning("%s: subscription refused: %s", self.name, ", ".join(item.refused))
-            self._queue.put_nowait(LinkUp(now, self.settings.server, item.session_present, item.refused))
+            self._emit(LinkUp(now, self.settings.server, item.session_present, item.refused))
             self._run_hook()
         elif self._up or item.reason != self._problem:
             was_up = self._up
             self._up, self._problem = False, item.reason
             log.log(logging.DEBUG if self._quiet else logging.WARNING, "%s: %s", self.name, item.reason)
-            self._queue.put_nowait(LinkDown(now, item.reason, was_up))
+            self._acks.clear()
+            self._emit(LinkDown(now, item.reason, was_up))
         else:
             log.debug("%s: still: %s", self.name, item.reason)
 
+    def _emit(self, event: LinkEvent) -> None:
+        if self._sink is None:
+            self._queue.put_nowait(event)
+            return
+        try:
+            self._sink(event)
+        except Exception:  # the owner's bug must not end the connection
+            self.callback_errors += 1
+            log.warning("%s: the link's sink failed", self.name, exc_info=True)
+
     def _deliver_message(self, now: float, item: _Msg) -> None:
+        if self._sink is not None:  # the sink bounds what it keeps, per consumer
+            self._emit(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
+            return
         size = len(item.payload)
         full = self._queued_bytes + size > self.settings.max_queued_bytes and self._queued_messages > 0
         if self._queued_messages >= self.settings.max_queued or full:
