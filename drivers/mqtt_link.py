@@ -52,6 +52,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import select
 import socket
 import ssl
 import threading
@@ -75,6 +76,10 @@ Clock = Callable[[], float]
 DEFAULT_PORT: Final = 1883
 DEFAULT_TLS_PORT: Final = 8883
 WATCH_S: Final = 0.1  # how often the link looks at the connection's liveness
+# Packets read in one turn of the loop while the socket has more: paho's loop_read
+# reads one (with nothing in flight), and one connection shared by 500 probes then
+# carried one message per turn of a busy loop, far fewer than arrived.
+READ_BURST: Final = 100
 
 
 # ---------------------------------------------------------------------------
@@ -171,6 +176,45 @@ class Message:
 LinkEvent = LinkUp | LinkDown | Message
 
 
+class EventQueue:
+    """Link events waiting for their consumer: messages bounded in count and in payload bytes.
+
+    A message past either bound is dropped and counted (``dropped``), never
+    queued: a consumer that fell behind a flood must not take the Pi's memory.
+    ``LinkUp``/``LinkDown`` are always queued (a handful per outage).
+    """
+
+    def __init__(self, max_messages: int, max_bytes: int, name: str) -> None:
+        self.max_messages, self.max_bytes, self.name = max_messages, max_bytes, name
+        self.dropped = 0
+        self._queue: asyncio.Queue[LinkEvent] = asyncio.Queue()
+        self._messages = 0
+        self._bytes = 0  # payload bytes of the messages waiting
+
+    def put(self, event: LinkEvent) -> None:
+        if isinstance(event, Message):
+            size = len(event.payload)
+            full = self._bytes + size > self.max_bytes and self._messages > 0
+            if self._messages >= self.max_messages or full:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.warning("%s: consumer too slow, %d messages dropped", self.name, self.dropped)
+                return
+            self._messages += 1
+            self._bytes += size
+        self._queue.put_nowait(event)
+
+    async def get(self) -> LinkEvent:
+        event = await self._queue.get()
+        if isinstance(event, Message):
+            self._messages -= 1
+            self._bytes -= len(event.payload)
+        return event
+
+    def qsize(self) -> int:
+        return self._queue.qsize()
+
+
 class LinkError(Exception):
     """The link was used wrongly (bad topic filter, started twice): a bug or a bad URL."""
 
@@ -230,6 +274,16 @@ def has_wildcard(topic: str) -> bool:
 def topic_matches(subscription: str, topic: str) -> bool:
     """Does ``topic`` fall under ``subscription`` (wildcards included)?"""
     return paho.topic_matches_sub(subscription, topic)
+
+
+def _more_to_read(sock: object) -> bool:
+    """Has ``sock`` bytes waiting now (without blocking)? TLS counts what it decrypted already."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
+        return True
+    if not isinstance(sock, socket.socket) or sock.fileno() < 0:
+        return False
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
 
 
 def describe_os_error(exc: BaseException, settings: LinkSettings) -> str:
@@ -301,9 +355,7 @@ class MqttLink:
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._queue: asyncio.Queue[LinkEvent] = asyncio.Queue()
-        self._queued_messages = 0
-        self._queued_bytes = 0  # payload bytes of the messages waiting
+        self._queue = EventQueue(settings.max_queued, settings.max_queued_bytes, name)
         self._quickack = QuickAck(settings.tcp_quickack)
         self._sock: socket.socket | None = None  # the socket the loop watches, while it does
         self._writing = False  # a writer is registered for it
@@ -312,7 +364,6 @@ class MqttLink:
         # the link's view, changed only in _deliver
         self._up = False
         self._problem: str | None = None
-        self.dropped = 0
         self.callback_errors = 0  # exceptions caught in paho's callbacks; the connection survived each one
         # the current connection's bookkeeping
         self._ended: asyncio.Event | None = None  # set by on_disconnect: paho is done with this connection
@@ -389,11 +440,12 @@ class MqttLink:
     # -- reading (event loop)
 
     async def get(self) -> LinkEvent:
-        event = await self._queue.get()
-        if isinstance(event, Message):
-            self._queued_messages -= 1
-            self._queued_bytes -= len(event.payload)
-        return event
+        return await self._queue.get()
+
+    @property
+    def dropped(self) -> int:
+        """Messages beyond ``max_queued``/``max_queued_bytes`` waiting for a slow consumer."""
+        return self._queue.dropped
 
     def __aiter__(self) -> MqttLink:
         return self
@@ -711,6 +763,10 @@ class MqttLink:
         self._reading = True
         try:
             client.loop_read()
+            for _ in range(READ_BURST - 1):
+                if client.socket() is not sock or not _more_to_read(sock):
+                    break
+                client.loop_read()
             # TLS may hold decrypted bytes the socket no longer shows as readable
             tls = sock if isinstance(sock, ssl.SSLSocket) else None
             while tls is not None and tls.pending() > 0 and client.socket() is tls:
@@ -858,7 +914,7 @@ class MqttLink:
 
     def _emit(self, event: LinkEvent) -> None:
         if self._sink is None:
-            self._queue.put_nowait(event)
+            self._queue.put(event)
             return
         try:
             self._sink(event)
@@ -870,16 +926,7 @@ class MqttLink:
         if self._sink is not None:  # the sink bounds what it keeps, per consumer
             self._emit(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
             return
-        size = len(item.payload)
-        full = self._queued_bytes + size > self.settings.max_queued_bytes and self._queued_messages > 0
-        if self._queued_messages >= self.settings.max_queued or full:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("%s: consumer too slow, %d messages dropped", self.name, self.dropped)
-            return
-        self._queued_messages += 1
-        self._queued_bytes += size
-        self._queue.put_nowait(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
+        self._queue.put(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
 
     def _run_hook(self) -> None:
         if self._on_connect_hook is None:

@@ -30,14 +30,21 @@ Links are kept per event loop (tests run several loops in one process).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from drivers.mqtt_link import LinkDown, LinkEvent, LinkSettings, LinkUp, Message, MqttLink, has_wildcard, topic_matches
-
-log = logging.getLogger(__name__)
+from drivers.mqtt_link import (
+    EventQueue,
+    LinkDown,
+    LinkEvent,
+    LinkSettings,
+    LinkUp,
+    Message,
+    MqttLink,
+    has_wildcard,
+    topic_matches,
+)
 
 Clock = Callable[[], float]
 
@@ -47,36 +54,19 @@ class Tap:
     """One probe's share of a connection: what it subscribes to and what is waiting for it."""
 
     filters: tuple[str, ...]
-    max_queued: int
-    max_queued_bytes: int
-    dropped: int = 0  # messages refused because this tap's queue was full
+    queue: EventQueue  # bounded like a link's own, so a flooded tap drops only its own messages
     retained_ok: bool = False  # retained messages now are the answer to this tap's own SUBSCRIBE
-    queue: asyncio.Queue[LinkEvent] = field(default_factory=asyncio.Queue)
-    _messages: int = 0
-    _bytes: int = 0
 
-    def wants(self, topic: str) -> bool:
-        return any(topic_matches(f, topic) for f in self.filters)
+    @property
+    def dropped(self) -> int:
+        """Messages refused because this tap's queue was full."""
+        return self.queue.dropped
 
     def offer(self, event: LinkEvent) -> None:
-        if isinstance(event, Message):
-            size = len(event.payload)
-            full = self._bytes + size > self.max_queued_bytes and self._messages > 0
-            if self._messages >= self.max_queued or full:
-                self.dropped += 1
-                if self.dropped == 1 or self.dropped % 1000 == 0:
-                    log.warning("MQTT probe on %s too slow: %d messages dropped", self.filters[0], self.dropped)
-                return
-            self._messages += 1
-            self._bytes += size
-        self.queue.put_nowait(event)
+        self.queue.put(event)
 
     async def get(self) -> LinkEvent:
-        event = await self.queue.get()
-        if isinstance(event, Message):
-            self._messages -= 1
-            self._bytes -= len(event.payload)
-        return event
+        return await self.queue.get()
 
 
 class SharedLink:
@@ -95,7 +85,7 @@ class SharedLink:
     def attach(self, filters: list[str]) -> Tap:
         """A new tap on ``filters``; starts the link with its first tap."""
         s = self.settings
-        tap = Tap(tuple(filters), s.max_queued, s.max_queued_bytes)
+        tap = Tap(tuple(filters), EventQueue(s.max_queued, s.max_queued_bytes, f"MQTT probe on {filters[0]}"))
         self.taps.append(tap)
         for f in tap.filters:
             self._refs[f] += 1

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import re
+import socket
+import struct
+import termios
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 
-from drivers.mqtt_link import LinkUp, Message
+from drivers.mqtt_link import LinkSettings, LinkUp, Message, MqttLink
 from drivers.mqtt_probe import MqttProbe, Timing, settings_from_url
 from drivers.mqtt_shared import LinkPool, SharedLink, Tap
 from drivers.registry import parse_probe_url
 from tests.support.events import EventCollector, is_notice, is_reading
-from tests.support.waiting import wait_until_async
+from tests.support.waiting import wait_until, wait_until_async
 
 if TYPE_CHECKING:
     from tests.support.broker import Broker, Publisher
@@ -51,8 +56,12 @@ def probe(broker: Broker, probe_id: str, topic: str, pool: LinkPool) -> MqttProb
 
 @contextlib.asynccontextmanager
 async def collecting(probes: list[MqttProbe]) -> AsyncIterator[list[EventCollector]]:
+    """Every probe's events, once each has said it is connected."""
     async with contextlib.AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(EventCollector(p, WAIT_S)) for p in probes]
+        evs = [await stack.enter_async_context(EventCollector(p, WAIT_S)) for p in probes]
+        for ev in evs:
+            await ev.wait_for(is_notice("connected to"))
+        yield evs
 
 
 async def test_many_probes_on_one_broker_make_one_connection_and_each_hears_only_its_own(
@@ -64,8 +73,6 @@ async def test_many_probes_on_one_broker_make_one_connection_and_each_hears_only
     n = 40
     probes = [probe(broker, f"p{i}", f"line/p{i}/temperature", pool) for i in range(n)]
     async with collecting(probes) as evs:
-        for ev in evs:
-            await ev.wait_for(is_notice("connected to"))
         assert connections(broker) == 1, whole_log(broker)[-2000:]
         assert pool.connections() == 1
         device = make_publisher(broker)
@@ -94,8 +101,6 @@ async def test_a_wildcard_probe_and_an_exact_one_both_hear_a_message_that_matche
     narrow = probe(mosquitto, "narrow", "rtl/a/temp", pool)
     other = probe(mosquitto, "other", "rtl/b/temp", pool)
     async with collecting([wide, narrow, other]) as (w, a, b):
-        for ev in (w, a, b):
-            await ev.wait_for(is_notice("connected to"))
         publisher.publish("rtl/a/temp", "30.5")
         publisher.publish("rtl/b/temp", "40.5")
         await w.reading(is_reading(40.5))
@@ -135,8 +140,6 @@ async def test_a_broker_restart_brings_every_probe_back(mosquitto: Broker) -> No
     n = 10
     probes = [probe(mosquitto, f"r{i}", f"r/{i}", pool) for i in range(n)]
     async with collecting(probes) as evs:
-        for ev in evs:
-            await ev.wait_for(is_notice("connected to"))
         marks = [ev.mark() for ev in evs]
         await asyncio.to_thread(mosquitto.restart, 0.5)
         for ev, mark in zip(evs, marks, strict=True):
@@ -209,3 +212,49 @@ async def test_a_retained_value_goes_to_the_probe_that_subscribed_not_again_to_t
             await b.reading(is_reading(72.5, live=True))
             await a.reading(is_reading(72.5, live=True))
         assert [(r.celsius, r.live) for r in a.readings()] == [(70.5, False), (71.5, True), (72.5, True)]
+
+
+def buffered(sock: socket.socket) -> int:
+    """Bytes the kernel holds for ``sock``, not read yet."""
+    return int(struct.unpack("i", fcntl.ioctl(sock, termios.FIONREAD, b"\0\0\0\0"))[0])
+
+
+async def test_a_shared_connection_reads_a_backlog_in_bursts_not_one_message_a_turn(
+    mosquitto: Broker, publisher: Publisher
+) -> None:
+    """paho reads one packet per ``loop_read``: one connection for 500 probes must read on while there is more.
+
+    The messages are made to wait in the socket (the loop is held while they
+    are published and while the kernel fills), then the loop runs: a task
+    counts its turns, and most messages must come many to a turn.
+    """
+    got: list[int] = []
+    turns = 0
+
+    def sink(event: object) -> None:
+        if isinstance(event, Message):
+            got.append(turns)  # the turn of the loop it arrived in
+
+    link = MqttLink(LinkSettings(mosquitto.host, mosquitto.port), subscriptions=["burst/#"], sink=sink)
+    async with link:
+        await wait_until_async(lambda: link.connected, WAIT_S, "the link up")
+        sent = 300
+        for n in range(sent):  # the loop is held meanwhile: nothing is read
+            publisher.publish("burst/pot", f"{n:04d}", qos=1)
+        sock = link._client.socket() if link._client is not None else None
+        assert isinstance(sock, socket.socket)
+        wait_until(lambda: buffered(sock) >= sent * 16, WAIT_S, lambda: f"{buffered(sock)} bytes waiting")
+
+        async def count_turns() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.create_task(count_turns())
+        try:
+            await wait_until_async(lambda: len(got) == sent, WAIT_S, lambda: f"{len(got)} of {sent} messages")
+        finally:
+            counter.cancel()
+    per_turn = Counter(got)
+    assert max(per_turn.values()) >= 50, f"at most {max(per_turn.values())} messages in one turn"
