@@ -39,7 +39,7 @@ PHONE_MAX_EVENTS: Final = 20_000  # and never more than this many, whatever the 
 # The ring keeps this long for resuming: a phone cut at 30 s behind has 30 s more to come back.
 RING_S: Final = 60.0
 RING_MIN: Final = 2_000  # at least this many events, however old (a quiet kitchen: many minutes)
-# and at most this many, whatever the rate (73 s at 550 a second): the memory bound (docs/api.md)
+# and at most this many, whatever the rate (73 s at 550 a second): ~21 MiB of readings (docs/api.md)
 RING_MAX: Final = 40_000
 
 
