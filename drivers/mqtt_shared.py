@@ -159,20 +159,23 @@ class LinkPool:
     """The shared links of one process, by event loop and settings."""
 
     def __init__(self) -> None:
-        self._links: dict[tuple[int, LinkSettings], SharedLink] = {}
+        self._links: dict[tuple[int, LinkSettings], tuple[asyncio.AbstractEventLoop, SharedLink]] = {}
 
     def attach(self, settings: LinkSettings, filters: list[str], clock: Clock) -> tuple[SharedLink, Tap]:
-        key = (id(asyncio.get_running_loop()), settings)
-        shared = self._links.get(key)
-        if shared is None:
-            shared = self._links[key] = SharedLink(settings, clock)
+        loop = asyncio.get_running_loop()
+        key = (id(loop), settings)
+        held = self._links.get(key)
+        if held is None or held[0] is not loop:  # (an id reused by a new loop: that link is gone with its loop)
+            held = self._links[key] = (loop, SharedLink(settings, clock))
+        shared = held[1]
         return shared, shared.attach(filters)
 
     async def detach(self, shared: SharedLink, tap: Tap) -> None:
         if not shared.detach(tap):
             return
         key = (id(asyncio.get_running_loop()), shared.settings)
-        if self._links.get(key) is shared:
+        held = self._links.get(key)
+        if held is not None and held[1] is shared:
             del self._links[key]  # a probe that starts now gets a new connection
         await shared.link.stop()
 
