@@ -40,7 +40,8 @@ Errors are converted once, here: the event stream carries ``LinkDown`` with
 a reason a person can act on ("connection refused (is the broker running?)",
 "broker refused the connection: Not authorized"), never a paho exception.
 
-``MqttLink`` is general on purpose: the MQTT probe subscribes with it, and the
+``MqttLink`` is general on purpose: the MQTT probes subscribe with it (one link
+per broker, shared: drivers/mqtt_shared.py, through ``sink``), and the
 service's publisher can use ``publish``, a ``Will`` and the ``on_connect`` hook
 (run after every (re)connect, to republish retained state and Home Assistant
 discovery).
