@@ -40,7 +40,8 @@ Errors are converted once, here: the event stream carries ``LinkDown`` with
 a reason a person can act on ("connection refused (is the broker running?)",
 "broker refused the connection: Not authorized"), never a paho exception.
 
-``MqttLink`` is general on purpose: the MQTT probe subscribes with it, and the
+``MqttLink`` is general on purpose: the MQTT probes subscribe with it (one link
+per broker, shared: drivers/mqtt_shared.py, through ``sink``), and the
 service's publisher can use ``publish``, a ``Will`` and the ``on_connect`` hook
 (run after every (re)connect, to republish retained state and Home Assistant
 discovery).
@@ -52,6 +53,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import select
 import socket
 import ssl
 import threading
@@ -76,6 +78,10 @@ Clock = Callable[[], float]
 DEFAULT_PORT: Final = 1883
 DEFAULT_TLS_PORT: Final = 8883
 WATCH_S: Final = 0.1  # how often the link looks at the connection's liveness
+# Packets read in one turn of the loop while the socket has more: paho's loop_read
+# reads one (with nothing in flight), and one connection shared by 500 probes then
+# carried one message per turn of a busy loop, far fewer than arrived.
+READ_BURST: Final = 100
 
 
 # ---------------------------------------------------------------------------
@@ -172,6 +178,45 @@ class Message:
 LinkEvent = LinkUp | LinkDown | Message
 
 
+class EventQueue:
+    """Link events waiting for their consumer: messages bounded in count and in payload bytes.
+
+    A message past either bound is dropped and counted (``dropped``), never
+    queued: a consumer that fell behind a flood must not take the Pi's memory.
+    ``LinkUp``/``LinkDown`` are always queued (a handful per outage).
+    """
+
+    def __init__(self, max_messages: int, max_bytes: int, name: str) -> None:
+        self.max_messages, self.max_bytes, self.name = max_messages, max_bytes, name
+        self.dropped = 0
+        self._queue: asyncio.Queue[LinkEvent] = asyncio.Queue()
+        self._messages = 0
+        self._bytes = 0  # payload bytes of the messages waiting
+
+    def put(self, event: LinkEvent) -> None:
+        if isinstance(event, Message):
+            size = len(event.payload)
+            full = self._bytes + size > self.max_bytes and self._messages > 0
+            if self._messages >= self.max_messages or full:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.warning("%s: consumer too slow, %d messages dropped", self.name, self.dropped)
+                return
+            self._messages += 1
+            self._bytes += size
+        self._queue.put_nowait(event)
+
+    async def get(self) -> LinkEvent:
+        event = await self._queue.get()
+        if isinstance(event, Message):
+            self._messages -= 1
+            self._bytes -= len(event.payload)
+        return event
+
+    def qsize(self) -> int:
+        return self._queue.qsize()
+
+
 class LinkError(Exception):
     """The link was used wrongly (bad topic filter, started twice): a bug or a bad URL."""
 
@@ -240,6 +285,16 @@ def topic_matches(subscription: str, topic: str) -> bool:
     return paho.topic_matches_sub(subscription, topic)
 
 
+def _more_to_read(sock: object) -> bool:
+    """Has ``sock`` bytes waiting now (without blocking)? TLS counts what it decrypted already."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
+        return True
+    if not isinstance(sock, socket.socket) or sock.fileno() < 0:
+        return False
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
+
+
 def describe_os_error(exc: BaseException, settings: LinkSettings) -> str:
     """A connect error in words the person at the Pi can act on."""
     where = settings.server
@@ -287,6 +342,7 @@ class MqttLink:
         on_connect: Callable[[], None] | None = None,
         name: str = "mqtt",
         quiet: bool = False,
+        sink: Callable[[LinkEvent], None] | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
@@ -295,6 +351,9 @@ class MqttLink:
         self._quiet = quiet
         self._clock = clock
         self._on_connect_hook = on_connect
+        # sink: every event handed to this callable, on the loop, instead of
+        # queued for ``get()``; the owner bounds what it keeps (drivers/mqtt_shared.py)
+        self._sink = sink
         self._subs: dict[str, int] = {}
         for sub in subscriptions:
             topic, qos = (sub, 0) if isinstance(sub, str) else sub
@@ -305,9 +364,7 @@ class MqttLink:
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._queue: asyncio.Queue[LinkEvent] = asyncio.Queue()
-        self._queued_messages = 0
-        self._queued_bytes = 0  # payload bytes of the messages waiting
+        self._queue = EventQueue(settings.max_queued, settings.max_queued_bytes, name)
         self._quickack = QuickAck(settings.tcp_quickack)
         self._sock: socket.socket | None = None  # the socket the loop watches, while it does
         self._writing = False  # a writer is registered for it
@@ -317,13 +374,14 @@ class MqttLink:
         # the link's view, changed only in _deliver
         self._up = False
         self._problem: str | None = None
-        self.dropped = 0
         self.callback_errors = 0  # exceptions caught in paho's callbacks; the connection survived each one
         # the current connection's bookkeeping
         self._ended: asyncio.Event | None = None  # set by on_disconnect: paho is done with this connection
         self._refused = False
         self._session_present = False
         self._pending: tuple[int, list[str]] | None = None  # (mid, topics) of on_connect's SUBSCRIBE
+        # later SUBSCRIBEs of this connection whose SUBACK someone waits for: mid -> (topics, callback)
+        self._acks: dict[int, tuple[list[str], Callable[[tuple[str, ...]], None]]] = {}
         self._liveness: Liveness | None = None  # the current connection's, from its CONNACK on
         self._silence: str | None = None  # why the watch closed the connection, for on_disconnect
         # the broker must answer an UNSUBSCRIBE, even of a filter nobody uses: our question when it goes quiet
@@ -412,11 +470,12 @@ class MqttLink:
     # -- reading (event loop)
 
     async def get(self) -> LinkEvent:
-        event = await self._queue.get()
-        if isinstance(event, Message):
-            self._queued_messages -= 1
-            self._queued_bytes -= len(event.payload)
-        return event
+        return await self._queue.get()
+
+    @property
+    def dropped(self) -> int:
+        """Messages beyond ``max_queued``/``max_queued_bytes`` waiting for a slow consumer."""
+        return self._queue.dropped
 
     def __aiter__(self) -> MqttLink:
         return self
@@ -448,6 +507,27 @@ class MqttLink:
         if client is not None and client.is_connected():
             client.subscribe(topic, qos)
             self._flush()
+
+    def subscribe_acked(self, topics: list[str], on_ack: Callable[[tuple[str, ...]], None]) -> bool:
+        """Subscribe to ``topics`` (QoS 0) now and after every reconnect; True if sent on this connection.
+
+        ``on_ack(refused)`` runs at the broker's SUBACK, with the topics it
+        refused; retained messages for them follow it. Not up yet (False), or
+        the connection lost before the SUBACK: it never runs, and the coming
+        ``LinkUp`` covers these topics.
+        """
+        for topic in topics:
+            self._add_subscription(topic, 0)
+        client = self._client
+        if client is None or not client.is_connected():
+            return False
+        # connected but before LinkUp: on_connect's SUBSCRIBE left these out; its LinkUp covers them
+        result, mid = client.subscribe([(topic, 0) for topic in topics])
+        self._flush()
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None or not self._up:
+            return False
+        self._acks[mid] = (list(topics), on_ack)
+        return True
 
     def unsubscribe(self, topic: str) -> None:
         self._subs.pop(topic, None)
@@ -715,6 +795,10 @@ class MqttLink:
         self._reading = True
         try:
             client.loop_read()
+            for _ in range(READ_BURST - 1):
+                if client.socket() is not sock or not _more_to_read(sock):
+                    break
+                client.loop_read()
             # TLS may hold decrypted bytes the socket no longer shows as readable
             tls = sock if isinstance(sock, ssl.SSLSocket) else None
             while tls is not None and tls.pending() > 0 and client.socket() is tls:
@@ -785,6 +869,7 @@ class MqttLink:
             self._deliver(_Down(describe_connack(reason)))
             return
         self._session_present = bool(flags.session_present)
+        self._acks.clear()  # a SUBSCRIBE of the last connection: this one subscribes to everything again
         self._liveness = Liveness(self.settings.keepalive, time.monotonic())
         subs = list(self._subs.items())
         if not subs:
@@ -800,6 +885,11 @@ class MqttLink:
     def _on_subscribe(
         self, client: paho.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
     ) -> None:
+        acked = self._acks.pop(mid, None)
+        if acked is not None:
+            topics, on_ack = acked
+            on_ack(tuple(topic for topic, reason in zip(topics, reasons, strict=False) if reason.is_failure))
+            return
         pending = self._pending
         if pending is None or pending[0] != mid:
             return  # a later subscribe() from the loop: nothing to announce
@@ -843,27 +933,32 @@ class MqttLink:
             )
             if item.refused:
                 log.warning("%s: subscription refused: %s", self.name, ", ".join(item.refused))
-            self._queue.put_nowait(LinkUp(now, self.settings.server, item.session_present, item.refused))
+            self._emit(LinkUp(now, self.settings.server, item.session_present, item.refused))
             self._run_hook()
         elif self._up or item.reason != self._problem:
             was_up = self._up
             self._up, self._problem = False, item.reason
             log.log(logging.DEBUG if self._quiet else logging.WARNING, "%s: %s", self.name, item.reason)
-            self._queue.put_nowait(LinkDown(now, item.reason, was_up))
+            self._acks.clear()
+            self._emit(LinkDown(now, item.reason, was_up))
         else:
             log.debug("%s: still: %s", self.name, item.reason)
 
-    def _deliver_message(self, now: float, item: _Msg) -> None:
-        size = len(item.payload)
-        full = self._queued_bytes + size > self.settings.max_queued_bytes and self._queued_messages > 0
-        if self._queued_messages >= self.settings.max_queued or full:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("%s: consumer too slow, %d messages dropped", self.name, self.dropped)
+    def _emit(self, event: LinkEvent) -> None:
+        if self._sink is None:
+            self._queue.put(event)
             return
-        self._queued_messages += 1
-        self._queued_bytes += size
-        self._queue.put_nowait(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
+        try:
+            self._sink(event)
+        except Exception:  # the owner's bug must not end the connection
+            self.callback_errors += 1
+            log.warning("%s: the link's sink failed", self.name, exc_info=True)
+
+    def _deliver_message(self, now: float, item: _Msg) -> None:
+        if self._sink is not None:  # the sink bounds what it keeps, per consumer
+            self._emit(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
+            return
+        self._queue.put(Message(now, item.topic, item.payload, item.retain, item.qos, item.size))
 
     def _run_hook(self) -> None:
         if self._on_connect_hook is None:

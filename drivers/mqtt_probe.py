@@ -6,7 +6,8 @@ slash; MQTT wildcards are allowed (``+`` as is, ``#`` written ``%23``, since a
 bare ``#`` starts a URL fragment).
 
 What this driver adds to the decoders (drivers/payloads.py) and the
-connection (drivers/mqtt_link.py):
+connection (drivers/mqtt_link.py), which every probe on the same broker shares
+(drivers/mqtt_shared.py: one connection, messages routed by topic):
 
 * every reading is stamped with the injected clock when it reached the event
   loop; a retained message delivered on (re)subscribe is ``live=False``: an
@@ -44,6 +45,7 @@ from drivers.mqtt_link import (
     has_wildcard,
     topic_matches,
 )
+from drivers.mqtt_shared import POOL, LinkPool, Tap
 from drivers.payloads import (
     FORMATS,
     SOURCE_NAMES,
@@ -407,42 +409,48 @@ class MqttProbe:
     so it is printed once. The driver and its link log only at debug.
     """
 
-    def __init__(self, probe_id: str, settings: MqttSettings, clock: Clock, timing: Timing | None = None):
+    def __init__(
+        self,
+        probe_id: str,
+        settings: MqttSettings,
+        clock: Clock,
+        timing: Timing | None = None,
+        pool: LinkPool | None = None,
+    ):
         self.probe_id = probe_id
         self.settings = settings
         self._clock = clock
         self._timing = timing or Timing()
-        self.link: MqttLink | None = None  # the current connection, for tests and diagnostics
+        self._pool = pool or POOL
+        self.link: MqttLink | None = None  # the connection (shared per broker), for tests and diagnostics
+        self._tap: Tap | None = None
         self._monitor: MqttMonitor | None = None
 
     @property
     def dropped(self) -> int:
-        """Payloads dropped so far: unreadable ones, and those a full queue refused (``/metrics``)."""
+        """Payloads dropped so far: unreadable ones, and those its full queue refused (``/metrics``)."""
         unreadable = self._monitor.unreadable if self._monitor is not None else 0
-        return unreadable + (self.link.dropped if self.link is not None else 0)
+        return unreadable + (self._tap.dropped if self._tap is not None else 0)
 
     async def events(self) -> AsyncIterator[ProbeEvent]:
         monitor = self._monitor = MqttMonitor(self.probe_id, self.settings, self._timing)
         yield ProbeNotice(self.probe_id, self._clock(), monitor.start_message())
-        link = MqttLink(
-            self.settings.link,
-            subscriptions=self.settings.subscriptions,
-            clock=self._clock,
-            name=f"mqtt-probe-{self.probe_id}",
-            quiet=True,
-        )
-        self.link = link
-        async with link:
+        # one connection per broker (drivers/mqtt_shared.py): this probe's subscriptions and queue on it
+        shared, tap = self._pool.attach(self.settings.link, self.settings.subscriptions, self._clock)
+        self.link, self._tap = shared.link, tap
+        try:
             while True:
-                for event in await self._next(link, monitor):
+                for event in await self._next(tap, monitor):
                     yield event
+        finally:
+            await self._pool.detach(shared, tap)
 
-    async def _next(self, link: MqttLink, monitor: MqttMonitor) -> list[ProbeEvent]:
+    async def _next(self, tap: Tap, monitor: MqttMonitor) -> list[ProbeEvent]:
         # asyncio.timeout around a direct await: on timeout the queue keeps
         # its item (wait_for on 3.11 could lose one that arrived at the edge).
         try:
             async with asyncio.timeout(self._timing.tick):
-                event = await link.get()
+                event = await tap.get()
         except TimeoutError:
             return monitor.on_tick(self._clock())
         return monitor.on_link(event)

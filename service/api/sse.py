@@ -23,14 +23,16 @@ from collections.abc import AsyncIterator, Iterable
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from service.runtime.bus import Bus, BusEvent
+from service.runtime.bus import PHONE_BEHIND_S, PHONE_MAX_EVENTS, Bus, BusEvent
 from service.runtime.clock import Clock
 
 HEARTBEAT_S = 5.0
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
 BATCH = 100  # events at most in one write to a phone that is behind
-ENCODED_KEEP = 4096  # encoded events kept for the phones still to send them (the bus keeps 2,000)
+# encoded events kept for the phones still to send them: a phone may be up to 20,000 behind
+# (service/runtime/bus.py); one further back is encoded again, slower but the same bytes
+ENCODED_KEEP = 20_000
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,8 @@ def _event(ev: BusEvent) -> ServerSentEvent:
 
 
 def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Event) -> EventSourceResponse:
-    sub = bus.subscribe(phone=True)
+    # a phone falls behind in seconds, not events (service/runtime/bus.py): cut past it, it resumes from the ring
+    sub = bus.subscribe(PHONE_MAX_EVENTS, behind_s=PHONE_BEHIND_S, phone=True)
     backlog: Iterable[BusEvent]
     if last_id is not None and last_id > bus.last_id:
         # an id from before a restart (ids start again at 1): say so, then go on live
@@ -84,15 +87,17 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
             yield ServerSentEvent(comment="potwatch", retry=RETRY_MS)
             if lost:
                 yield ServerSentEvent(data="{}", event="reset")
-            for old in backlog:
-                seen = old.id
-                yield encoded(bus, old)
-                # Let the loop run between events: uvicorn learns of a client gone only in a
-                # callback, and until it runs every write of the backlog (up to 2,000) makes
-                # asyncio log "socket.send() raised exception". It also keeps a long replay
-                # from holding up the hub and the other phones.
+            replay = list(backlog)
+            for at in range(0, len(replay), BATCH):
+                part = replay[at : at + BATCH]
+                seen = part[-1].id
+                yield b"".join(encoded(bus, old) for old in part)
+                # Let the loop run between writes: uvicorn learns of a client gone only in a
+                # callback, and until it runs every write of the backlog (tens of thousands of
+                # events at a busy line) makes asyncio log "socket.send() raised exception". It
+                # also keeps a long replay from holding up the hub and the other phones.
                 await asyncio.sleep(0)
-                sent += 1
+                sent += len(part)
             loop = asyncio.get_running_loop()
             next_beat = loop.time() + HEARTBEAT_S
             while True:
@@ -110,7 +115,7 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
                 if ev is None:
                     return  # fell too far behind: the client reconnects with its last id
                 chunk = b""
-                for each in [ev, *_queued(sub.queue)]:
+                for each in [ev, *sub.take_queued(BATCH - 1)]:
                     if each.id > seen:
                         seen = each.id
                         chunk += encoded(bus, each)
@@ -131,11 +136,3 @@ def event_stream(bus: Bus, clock: Clock, last_id: int | None, shutdown: anyio.Ev
         shutdown_event=shutdown,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-def _queued(queue: asyncio.Queue[BusEvent]) -> list[BusEvent]:
-    """What is already waiting for this phone (up to ``BATCH``), taken without waiting."""
-    out: list[BusEvent] = []
-    while len(out) < BATCH and not queue.empty():
-        out.append(queue.get_nowait())
-    return out

@@ -69,7 +69,7 @@ async def evening() -> tuple[Hub, list[BusEvent]]:
     (cook_id,) = hub.kitchen.cooks
     hub.apply(StopCook(clock.t, cook_id))
     assert not sub.overflowed
-    return hub, [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+    return hub, sub.take_queued(sub.queued)
 
 
 def test_every_bus_event_is_the_shape_its_name_declares(evening: tuple[Hub, list[BusEvent]]) -> None:
