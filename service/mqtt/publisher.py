@@ -89,7 +89,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUS_QUEUE = 2000  # events; past that we are cut off, resubscribe and republish everything
+# How far behind the hub this part may fall before it is cut off, resubscribes and republishes
+# the state (the readings in between are lost to MQTT): in seconds like a phone, since a count
+# that is seconds for one pot is one second for a restaurant line (2,000 events were cut 27
+# times in a minute at 1,000 probes), with a count as the memory bound
+BUS_BEHIND_S = 10.0
+BUS_QUEUE = 20_000
 ALERT_BACKLOG = 500  # alerts paho may hold (QoS 1) while the broker is away
 KEEPALIVE_S = 10  # [mqtt] keepalive's default: the broker sends our will 1.5 × this after a silent death
 # QoS 1, as README and docs/mqtt.md say: the state is what a Home Assistant automation
@@ -280,7 +285,7 @@ class MqttPublisher:
     def attach(self, hub: Hub) -> None:
         self._hub = hub
         # subscribe now: nothing the hub says between start-up and our first connect is missed
-        self._sub = hub.bus.subscribe(BUS_QUEUE)
+        self._sub = hub.bus.subscribe(BUS_QUEUE, behind_s=BUS_BEHIND_S)
         hub.on_output.append(self._on_output)
         for probe_id in hub.kitchen.probes:
             self._probes.setdefault(probe_id, ProbeInfo(probe_id))
@@ -399,7 +404,7 @@ class MqttPublisher:
     def _resubscribe(self, hub: Hub) -> None:
         """We fell behind and were cut off: catch up on the alerts, republish the rest."""
         log.warning("mqtt: fell behind the hub; resubscribing")
-        self._sub = hub.bus.subscribe(BUS_QUEUE)
+        self._sub = hub.bus.subscribe(BUS_QUEUE, behind_s=BUS_BEHIND_S)
         self._last_id = hub.bus.last_id  # alerts went out from the hook; the rest is state, republished now
         if self.connected:
             self._announce_state(hub)
