@@ -299,6 +299,7 @@ class EtaEstimator:
         "_rates",
         "_window",
         "boiling",
+        "boiling_since",
         "calibrated",
         "fit_offset_c",
         "fit_scale",
@@ -324,6 +325,7 @@ class EtaEstimator:
         self._heat: deque[tuple[float, float]] = deque()  # the last KNEE_RATE_S of samples before the boil
         # a syrup is fitted only once it is on its boil: before, it is just heating
         self.boiling = not syrup
+        self.boiling_since = -math.inf  # when the knee was seen (a pot that is no syrup: always)
         self.peak_rate = 0.0
         self._calm_since: float | None = None
 
@@ -357,6 +359,7 @@ class EtaEstimator:
             if not self._knee(t, c):
                 return
             self.boiling = True
+            self.boiling_since = t
             self._window.clear()
             if self.syrup:
                 # the probe is still catching up with the knee it just showed: what it reads
@@ -380,6 +383,7 @@ class EtaEstimator:
         if not self.syrup:
             return
         self.boiling = False
+        self.boiling_since = -math.inf
         self.peak_rate = 0.0
         self._calm_since = None
         self._rates.clear()

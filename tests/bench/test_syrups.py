@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 
 from bench.syrups import (
+    FRESH_SEEDS,
     HELD_OUT_SEEDS,
     KINDS,
     TUNING_SEEDS,
@@ -186,6 +187,9 @@ def test_the_burner_stops_when_the_syrup_burns() -> None:
 def test_the_corpus_has_every_kind_and_seed() -> None:
     assert len(ALL_COOKS) == len(KINDS) * (len(TUNING_SEEDS) + len(HELD_OUT_SEEDS))
     assert not set(TUNING_SEEDS) & set(HELD_OUT_SEEDS)
+    # the fresh held-out set shares no seed with the others (its cooks are never built here)
+    assert len(FRESH_SEEDS) == len(set(FRESH_SEEDS)) == 10
+    assert not set(FRESH_SEEDS) & (set(TUNING_SEEDS) | set(HELD_OUT_SEEDS))
     assert len({cook for _, _, cook in ALL_COOKS}) == len(ALL_COOKS)
 
 

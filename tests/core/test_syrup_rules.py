@@ -244,3 +244,54 @@ def test_a_steepening_climb_read_by_a_slow_probe_rings_with_the_syrup(
     probe = _read_by(truth, tau, every=1.0, noise_f=noise, step_f=0.1125 if noise else 0.0, seed=seed)
     past, _ = _syrup_at_alarm(truth, probe, tau)
     assert -1.0 <= past <= 0.5, f"syrup {past:+.2f} °F from the target"
+
+
+def _knee_trace(heat_f_per_min: float, boil_f: float, climb_f_per_min: float, seconds: float) -> Trace:
+    """A syrup heated at ``heat_f_per_min`` from 150 °F that starts to boil dead at ``boil_f``, then climbs on."""
+    t_knee = (boil_f - 150.0) / heat_f_per_min * 60.0
+    return [
+        (float(t), 150.0 + heat_f_per_min * t / 60.0 if t < t_knee else boil_f + climb_f_per_min * (t - t_knee) / 60.0)
+        for t in range(int(seconds))
+    ]
+
+
+# A fast heat-up that stops dead on a boil just short of the target: before the knee is seen the
+# climb is a heat-up, and its slope carried τ on put the pot past the target while the syrup sat
+# 3.5 °F below it (bench/syrups.py "starts boiling within 10 °F", a tuning seed: -3.3 °F). The
+# probe's own level decides until the syrup is on its boil.
+@pytest.mark.parametrize(
+    ("heat", "tau"), [(135.0, 2.0), (135.0, 8.0), (135.0, 1.0), (90.0, 4.0), (60.0, 6.0), (40.0, 4.0)]
+)
+def test_a_heat_up_stopping_on_a_boil_just_short_is_no_alarm_with_a_lag(heat: float, tau: float) -> None:
+    truth = _knee_trace(heat, 221.5, 0.5, 240.0)  # the syrup never gets past 222.1 °F
+    result = run(lagged(truth, tau), lag_s=tau)
+    assert result.alerts("target_reached") == []
+    assert result.alerts("target_overshoot") == []
+
+
+# Known and not fixed: the track's own level (the median of the last samples moved forward by its
+# smoothed rate, which lags the knee) overshoots such a knee too, by ~5 °F at 135 °F/min read by a
+# 4 s probe, with or without a lag: the probe's own level rings, not the compensation.
+@pytest.mark.xfail(strict=True, reason="the track's level overshoots a 135 °F/min knee (filters.py)")
+@pytest.mark.parametrize("lag", [4.0, None])
+def test_the_tracks_own_level_overshooting_a_sharp_knee(lag: float | None) -> None:
+    truth = _knee_trace(135.0, 221.5, 0.5, 240.0)
+    assert run(lagged(truth, 4.0), lag_s=lag).alerts("target_reached") == []
+
+
+# A heat-up of tens of °F a minute stopping dead on the boil leaves the track's prediction
+# behind, and the readings re-seed it where the pot is: the same pot, at the same temperature. Taken
+# for another pot, the boil was looked for afresh without the heat-up that shows the knee, found only
+# tens of seconds later, and the warning of a syrup that began boiling 4 °F short came 0-20 s
+# before the crossing, or not at all (the same corpus's tuning seeds).
+@pytest.mark.parametrize(("heat", "tau"), [(85.0, 4.0), (85.0, 1.0), (120.0, 4.0), (60.0, 2.0)])
+@pytest.mark.parametrize("lag", [True, False])
+def test_a_heat_up_stopping_dead_on_its_boil_is_seen_boiling_at_once(heat: float, tau: float, lag: bool) -> None:
+    truth = _knee_trace(heat, 221.0, 6.0, 400.0)
+    t_knee = next(t for t, f in truth if f is not None and f >= 221.0)
+    crossing = next(t for t, f in truth if f is not None and f >= TARGET)
+    result = run(lagged(truth, tau), lag_s=tau if lag else None)
+    kitchen = run([p for p in lagged(truth, tau) if p[0] <= t_knee + 15.0], lag_s=tau if lag else None).kitchen
+    assert kitchen.cook_snapshot(kitchen.cooks["c1"], t_knee + 15.0).progress.on_boil is True
+    warned = result.first_alert_at("target_approaching")
+    assert warned is not None and crossing - warned >= 30.0, f"warned {warned} for a crossing at {crossing}"

@@ -70,6 +70,10 @@ NOISE_ALPHA = 0.05  # the pooled noise forgets over ~20 lines
 NOISE_FLOOR_C = 0.005  # a digital probe's finest steps, and a noise-free simulation's
 SETTLE_LAGS = 4.0  # a probe put into the pot has settled onto it after this many time constants
 RESEED_QUIET_S = 30.0
+# A re-seeded track that starts within this of the level before it is the same pot changing pace
+# (a heat-up stopping on its boil), not another pot: its boil is not looked for afresh. A probe
+# moved, to the counter or another pot, jumps by tens of degrees.
+PACE_CHANGE_C = 5.0 / 1.8
 FORESEEN_SLACK_S = 1.0
 COOLED_BELOW_C = 5.0 / 1.8  # two falling levels this far below the target: off the heat, the step is done
 COOLING_DROP_C = 1.0 / 1.8  # this far below its best since the alarm: the pot is cooling
@@ -102,6 +106,7 @@ class ReachMachine:
         "_base",
         "_eta",
         "_eta_at",
+        "_last_level",
         "_noise_var",
         "_peak_after_target",
         "_peak_since_warning",
@@ -138,6 +143,7 @@ class ReachMachine:
         self._noise_var: float | None = None
         self._track_reseeds = 0
         self._track_since = -math.inf
+        self._last_level: float | None = None
 
     def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
         self.params = self._base.shifted(offset_c)
@@ -152,7 +158,14 @@ class ReachMachine:
             self._track_reseeds = track.reseeds
             self._track_since = at
             self._recent.clear()
-            self.estimator.restart()
+            last, level = self._last_level, track.level
+            if last is None or level is None or abs(level - last) > PACE_CHANGE_C:
+                self.estimator.restart()
+            # else the same pot changing pace: a heat-up of tens of °F a minute stopping dead on its
+            # boil leaves the track's prediction behind, and its readings re-seed it where the pot
+            # is; restarted, the estimator lost the heat-up it needs to see that knee, and found the
+            # boil only tens of seconds later (by its calm or accelerating rule)
+        self._last_level = track.level
         self.estimator.add(at, value)
         stage = self.stage
         if stage in (ReachStage.REACHED, ReachStage.OVERSHOOT):
@@ -272,10 +285,16 @@ class ReachMachine:
             recent.popleft()
         # a probe just put in the pot is still settling onto it, and a line through that
         # curve would overstate the pot's climb: its own level decides until it has settled
-        if at - self._track_since < max(SETTLE_LAGS * lag, LAG_RATE_WINDOW_S):
+        settle = max(SETTLE_LAGS * lag, LAG_RATE_WINDOW_S)
+        if at - self._track_since < settle:
             return None
         got = recent.whole()
         noise = self._noise(got, track.sigma)
+        if not self.estimator.boiling or at - self.estimator.boiling_since < settle:
+            # a syrup still heating onto its boil, or whose probe is still catching up with the knee:
+            # the heat-up's slope, carried τ on, puts the pot past a knee the line cannot see yet (tens
+            # of °F a minute stopping dead on the plateau); like a probe just put in, it settles first
+            return None
         whole = _slope(got, noise)
         if whole is None:
             return None  # not yet known: the probe's own level decides, later but never early
