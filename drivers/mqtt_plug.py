@@ -167,8 +167,13 @@ class MqttPlug:
         """Fill ``topics`` (and the plug's own counters) from ``target`` and ``client_id``; runs before the link."""
         raise NotImplementedError
 
-    def subscriptions(self) -> list[tuple[str, int]]:
+    def state_topics(self) -> list[str]:
+        """The topics the device speaks on (state, replies, its will)."""
         raise NotImplementedError
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """The device's topics and the command topics (to find retained commands there), at QoS 1."""
+        return [(topic, 1) for topic in [*self.state_topics(), *self.command_topics()]]
 
     def read(self, topic: str, payload: bytes) -> Meaning:
         raise NotImplementedError

@@ -94,9 +94,8 @@ class ShellyPlug(MqttPlug):
         self.last_error: str | None = None
         self.config: dict[str, Any] | None = None  # the switch's, once it said it on this connection
 
-    def subscriptions(self) -> list[tuple[str, int]]:
-        keys = ("status", "online", "replies")
-        return [(self.topics[k], 1) for k in keys] + [(topic, 1) for topic in self.command_topics()]
+    def state_topics(self) -> list[str]:
+        return [self.topics[k] for k in ("status", "online", "replies")]
 
     def command_topics(self) -> list[str]:
         return [self.topics["rpc"]]

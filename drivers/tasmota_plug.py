@@ -103,9 +103,8 @@ class TasmotaPlug(MqttPlug):
 
         self.power_on_state: int | None = None  # the plug's, once it said it on this connection
 
-    def subscriptions(self) -> list[tuple[str, int]]:
-        keys = ("power", "power1", "result", "state", "lwt")
-        return [(self.topics[k], 1) for k in keys] + [(topic, 1) for topic in self.command_topics()]
+    def state_topics(self) -> list[str]:
+        return [self.topics[k] for k in ("power", "power1", "result", "state", "lwt")]
 
     def command_topics(self) -> list[str]:
         return [self.topics["power_cmd"], self.topics["pulsetime_cmd"]]

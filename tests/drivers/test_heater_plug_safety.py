@@ -22,7 +22,7 @@ import pytest
 
 from drivers.mqtt_plug import MqttPlug
 from tests.support.link_proxy import link_proxy
-from tests.support.plug_rig import KEEPALIVE_S, KINDS, SLACK_S, WAIT_S, driver
+from tests.support.plug_rig import KEEPALIVE_S, SLACK_S, WAIT_S, driver
 from tests.support.plugs import PlugDouble, ShellyDouble, TasmotaDouble
 from tests.support.waiting import wait_until_async
 
@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.support.broker"]
 pytestmark = pytest.mark.real_part("mosquitto")
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def ons_heard(double: PlugDouble, since: int = 0) -> list[tuple[float, str, bytes]]:

@@ -18,7 +18,7 @@ import pytest
 
 from drivers.heater import AvailabilityChange
 from tests.support.link_proxy import link_proxy
-from tests.support.plug_rig import KEEPALIVE_S, KINDS, SLACK_S, WAIT_S, driver
+from tests.support.plug_rig import KEEPALIVE_S, SLACK_S, WAIT_S, driver
 from tests.support.waiting import wait_until_async
 
 if TYPE_CHECKING:
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.support.broker"]
 pytestmark = pytest.mark.real_part("mosquitto")
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 async def test_a_command_switches_the_plug_and_the_driver_reports_what_the_plug_said(
