@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from typing import TYPE_CHECKING
 
 import paho.mqtt.publish as paho_publish
@@ -24,7 +23,7 @@ from drivers.mqtt_plug import MqttPlug
 from tests.support.link_proxy import link_proxy
 from tests.support.plug_rig import KEEPALIVE_S, SLACK_S, WAIT_S, driver
 from tests.support.plugs import PlugDouble, ShellyDouble, TasmotaDouble
-from tests.support.waiting import wait_until_async
+from tests.support.waiting import wait_until, wait_until_async
 
 if TYPE_CHECKING:
     from tests.support.broker import Broker
@@ -59,13 +58,12 @@ def test_the_tasmota_double_in_power_on_state_5_turns_the_relay_on_after_the_pul
         plug.publish("cmnd/kitchen_plug/PowerOnState", "5")
         plug.publish("cmnd/kitchen_plug/PulseTime", "5")  # 0.5 s
         plug.publish("cmnd/kitchen_plug/POWER", "OFF")
-        deadline = time.monotonic() + WAIT_S
-        while plug.power_on_state != 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        start = time.monotonic()
-        while not plug.relay_on and time.monotonic() < start + 0.5 + 2 * SLACK_S:
-            time.sleep(0.01)
-        assert plug.relay_on, "PowerOnState 5: the pulse's end turns the relay ON"
+        wait_until(lambda: len(plug.commands) >= 3, WAIT_S, "the double to hear the three commands")
+        assert plug.power_on_state == 5 and not plug.relay_on
+        off_at = plug.commands[-1][0]
+        wait_until(lambda: plug.relay_on, 0.5 + 2 * SLACK_S, "PowerOnState 5: the pulse's end to turn the relay ON")
+        on_at = plug.switches[-1][0]
+        assert 0.5 - 0.05 <= on_at - off_at <= 0.5 + SLACK_S, on_at - off_at
         assert plug._deadline is None, "and the ON has no pulse of its own"
 
 
