@@ -40,6 +40,8 @@ async def test_a_command_switches_the_plug_and_the_driver_reports_what_the_plug_
         assert await rig.plug.command(True, hold_s=30)
         await wait_until_async(lambda: rig.plug.reported is True, WAIT_S, "the plug to report on")
         assert rig.double.relay_on
+        # the rig's collector reads the events a turn later than ``reported`` changes
+        await wait_until_async(lambda: any(r.on for r in rig.reports()), WAIT_S, "the StateReport")
         report = next(r for r in rig.reports() if r.on)
         assert before <= report.at <= rig.clock(), "stamped with the injected clock when it arrived"
         assert await rig.plug.command(False, hold_s=30)
