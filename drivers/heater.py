@@ -13,8 +13,10 @@ A heater is named by a URL, as a probe is:
 
 The one rule every actuator keeps: **a command is never taken for its
 effect**. ``command()`` only sends; ``reported`` is what the device itself
-last said, and ``available`` whether it can be reached at all (the link is
-up and the device's own last will says online). A controller compares what
+last said (None again after every reconnect until the device answers), and
+``available`` whether it can be used at all (the link is up, the device's own
+last will says online, and none of its settings defeats the dead-man's
+switch). A controller compares what
 it asked for with ``reported`` and raises the mismatch; it never reads its
 own wish back. ``hold_s`` is the dead-man's switch: the device turns itself
 off that long after an ON unless it is commanded ON again, so a crashed Pi
@@ -93,7 +95,7 @@ class Actuator(Protocol):
 
     @property
     def available(self) -> bool:
-        """The link is up and the device says it is online."""
+        """The link is up, the device says it is online, and nothing holds it (an unsafe or unread setting)."""
         ...
 
     @property

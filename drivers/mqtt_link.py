@@ -34,7 +34,10 @@ The traps this file exists to avoid, seen with paho 2.2 and Mosquitto 2.0:
   by paho's keepalive only a little after twice the keepalive; the broker
   gives up on us after 1.5 ×. ``mqtt_liveness`` asks the broker after half a
   keepalive of silence, and the link's watch closes the socket when a whole
-  keepalive more brings no answer.
+  keepalive more brings no answer. It closes it with a reset (``SO_LINGER``
+  0): a plain shutdown keeps what is still unsent in the kernel, and a
+  command written into the dead link would reach the broker whenever the
+  link healed, long after it was meant.
 
 Errors are converted once, here: the event stream carries ``LinkDown`` with
 a reason a person can act on ("connection refused (is the broker running?)",
@@ -56,6 +59,7 @@ import secrets
 import select
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections import deque
@@ -82,6 +86,7 @@ WATCH_S: Final = 0.1  # how often the link looks at the connection's liveness
 # reads one (with nothing in flight), and one connection shared by 500 probes then
 # carried one message per turn of a busy loop, far fewer than arrived.
 READ_BURST: Final = 100
+_LINGER_RESET: Final = struct.pack("ii", 1, 0)  # struct linger {l_onoff = 1, l_linger = 0}: close() resets
 
 
 # ---------------------------------------------------------------------------
@@ -712,9 +717,17 @@ class MqttLink:
             self._silence = f"no answer from the broker for {liveness.silent_for(now):.0f} s (the network is down?)"
             sock = client.socket()
             if isinstance(sock, socket.socket):
-                # not disconnect(): a DISCONNECT reaching the broker after all would cancel our will
+                # not disconnect(): a DISCONNECT reaching the broker after all would cancel our will.
+                # SO_LINGER on, 0 s: when paho closes the socket (right after the reader sees the end),
+                # the kernel resets the connection and throws away what it still holds to send (a
+                # command written into the dead link) instead of delivering it whenever the link heals.
+                # A reset is no DISCONNECT: the broker still publishes our will.
                 with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # the reader sees the end and paho reports the loss
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+                with contextlib.suppress(OSError):
+                    # SHUT_RD sends nothing (no FIN queued behind the stale bytes); the reader sees the end
+                    # and paho closes the socket, which then resets, and reports the loss
+                    sock.shutdown(socket.SHUT_RD)
 
     def _heard(self) -> None:
         liveness = self._liveness

@@ -10,14 +10,30 @@ is decided here, once:
   and while the device's own last will says offline; after a reconnect it
   stays False until the device's (retained) online message is heard again:
   an old "online" from before the outage proves nothing.
-* ``reported`` changes only on a message from the device. It is kept across
-  an outage (it is still the last thing the device said), which is why a
-  controller must look at ``available`` first.
+* ``reported`` changes only on a message from the device, and goes back to
+  None (unknown) at every link-up and every time the device comes back
+  online: the plugs' state topics are not retained, so a change made while
+  we were away (the dead-man's switch firing, a button) would never be
+  heard again. At each of those moments the plug's module asks the device
+  (``ask``), and ``reported`` stays None until it answers.
+* A plug's module can hold the plug unavailable for a reason of its own
+  (``hold`` / ``release``): a setting that defeats the dead-man's switch
+  (Tasmota ``PowerOnState 5``), a setting not read yet.
+* A **retained** message on one of the plug's command topics (someone's
+  automation published ``ON`` with ``retain: true``) is replayed to the
+  plug every time *it* reconnects, turning the heat on behind potwatch's
+  back. The driver listens to its command topics too; a retained message
+  there is counted (``retained_commands``), logged once per topic, cleared
+  (an empty retained publish) and the plug held unavailable until the
+  clearing publish has come back through the broker.
 * Commands go out at QoS 0 and only on a live link. paho queues QoS 1
   publishes made while disconnected and sends them after the reconnect:
   an "ON" meant for a minute ago must never reach the plug late. The
   controller re-commands at every tick anyway (that is what re-arms the
   dead-man's switch), so a lost command is made good by the next one.
+* An OFF is never refused: whatever ``hold_s`` says, it is sent whenever
+  the link is up (and returns False while the plug is unavailable, since
+  nobody can tell whether it arrived). Only an ON checks its ``hold_s``.
 * A payload that cannot be read is counted in ``dropped`` and logged at
   debug, never raised: a plug flashed with odd firmware must not stop the
   heat from being switched off.
@@ -45,6 +61,7 @@ log = logging.getLogger(__name__)
 
 MAX_EVENTS: Final = 1000  # events nobody read yet; beyond it the oldest go (counted in events_lost)
 MAX_HOLD_S: Final = 64800.0  # Tasmota's longest PulseTime (64900 - 100 s); far beyond any cook's tick
+ASK_AGAIN_S: Final = 2.0  # a question the device has not answered (lost at QoS 0) is asked again, at most this often
 
 
 # What a payload means, as the plug's module reads it.
@@ -85,6 +102,8 @@ def json_object(payload: bytes) -> dict[str, Any] | Garbage:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         return Garbage(f"not JSON: {payload[:40]!r}")
+    except RecursionError:  # '[[[[…' nested deeper than the parser's stack: still garbage, not a crash
+        return Garbage(f"JSON nested too deep: {payload[:40]!r}")
     if not isinstance(data, dict):
         return Garbage(f"not a JSON object: {payload[:40]!r}")
     return data
@@ -129,10 +148,16 @@ class MqttPlug:
         self._online: bool | None = None  # the device's own word, since the current connection
         self._reported: bool | None = None
         self._reported_at: float | None = None
+        self._holds: dict[str, str] = {}  # why the plug's module keeps it unavailable, by key
+        self._asked_at: float | None = None  # when the device was last asked its state and settings
+        self._empties_out: dict[str, int] = {}  # empty publishes to a command topic not heard back yet
+        self._warned: set[str] = set()  # command topics already warned about
         self._was_available = False
+        self._last_reason = ""
         self._dropped = 0
         self.commands_sent = 0
         self.events_lost = 0
+        self.retained_commands = 0  # retained messages found (and cleared) on the plug's command topics
         self._events: asyncio.Queue[HeaterEvent] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
 
@@ -142,15 +167,33 @@ class MqttPlug:
         """Fill ``topics`` (and the plug's own counters) from ``target`` and ``client_id``; runs before the link."""
         raise NotImplementedError
 
-    def subscriptions(self) -> list[tuple[str, int]]:
+    def state_topics(self) -> list[str]:
+        """The topics the device speaks on (state, replies, its will)."""
         raise NotImplementedError
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """The device's topics and the command topics (to find retained commands there), at QoS 1."""
+        return [(topic, 1) for topic in [*self.state_topics(), *self.command_topics()]]
 
     def read(self, topic: str, payload: bytes) -> Meaning:
         raise NotImplementedError
 
-    def send(self, on: bool, hold_s: float) -> bool:
-        """Publish the command (through ``publish``); True when every part of it was handed to the link."""
+    def command_topics(self) -> list[str]:
+        """The topics the driver publishes commands to; also subscribed, to find retained ones."""
         raise NotImplementedError
+
+    def send(self, on: bool, hold_s: float) -> bool:
+        """Publish the command (through ``publish``); True when every part of it was handed to the link.
+
+        ``hold_s`` is checked for an ON; for an OFF it means nothing (0.0).
+        """
+        raise NotImplementedError
+
+    def fresh(self) -> None:
+        """Forget what the device said of its settings (new link, device back); ``hold`` what must be read."""
+
+    def ask(self) -> None:
+        """Ask the device for its state and the settings ``fresh`` holds for (through ``publish``)."""
 
     # -- the Actuator contract
 
@@ -164,20 +207,29 @@ class MqttPlug:
 
     @property
     def available(self) -> bool:
-        return self._link.connected and self._online is True
+        return self._link.connected and self._online is True and not self._holds
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why ``available`` is False, in words; None when it is True."""
+        if not self._link.connected:
+            return f"link to {self.url.server} down"
+        if self._online is not True:
+            return "waiting for the device to say it is online" if self._online is None else "the device is offline"
+        return "; ".join(self._holds.values()) or None
 
     @property
     def dropped(self) -> int:
         return self._dropped
 
     async def command(self, on: bool, *, hold_s: float) -> bool:
-        hold = check_hold(hold_s)
+        hold = check_hold(hold_s) if on else 0.0  # an OFF is never refused for its hold_s
         if not self._link.connected:
             return False  # never queued for later: see the module's docstring
         if not self.available:
-            if on:
-                return False
-            self.send(False, hold)  # off can only make the kitchen safer: try it, but it is not "done"
+            self._ask_again_if_due()
+            if not on:
+                self.send(False, hold)  # off can only make the kitchen safer: try it, but it is not "done"
             return False
         sent = self.send(on, hold)
         if sent:
@@ -204,7 +256,21 @@ class MqttPlug:
     # -- for the plug's module
 
     def publish(self, topic: str, payload: str | bytes) -> bool:
-        return self._link.publish(topic, payload, qos=0, retain=False)
+        sent = self._link.publish(topic, payload, qos=0, retain=False)
+        if sent and not payload and topic in self.command_topics():
+            self._empties_out[topic] = self._empties_out.get(topic, 0) + 1  # it comes back to us: not a clear
+        return sent
+
+    def hold(self, key: str, reason: str) -> None:
+        """Keep the plug unavailable for ``reason`` until ``release(key)``."""
+        self._holds[key] = reason
+
+    def release(self, key: str) -> None:
+        self._holds.pop(key, None)
+
+    def forget_reported(self) -> None:
+        """``reported`` is unknown until the device says it again."""
+        self._reported, self._reported_at = None, None
 
     # -- internals
 
@@ -222,25 +288,84 @@ class MqttPlug:
             self._availability(event.at, f"link to {self.url.server} down: {event.reason}")
             return
         if isinstance(event, LinkUp):
+            self._start_over(event.at)
             self._availability(event.at, "connected; waiting for the device to say it is online")
+            return
+        if event.topic in self.command_topics():
+            self._on_command_topic(event)
             return
         meaning = self.read(event.topic, event.payload)
         if isinstance(meaning, Garbage):
             self._dropped += 1
             log.debug("heater %s: dropped a payload on %s: %s", self.heater_id, event.topic, meaning.why)
         elif isinstance(meaning, Online):
+            came_back = meaning.online and self._online is not True
             self._online = meaning.online
+            if came_back:  # it may have rebooted: its relay and its settings are news again
+                self._start_over(event.at)
             word = "online" if meaning.online else "offline"
             self._availability(event.at, f"the device says it is {word} ({event.topic})")
+            return
         elif isinstance(meaning, Power):
             self._reported, self._reported_at = meaning.on, event.at
             self._put(StateReport(self.heater_id, meaning.on, event.at, event.topic, event.retain))
+        self._availability(event.at)  # a setting read may have held or released the plug
 
-    def _availability(self, at: float, reason: str) -> None:
+    def _start_over(self, at: float) -> None:
+        """A new connection, or the device back: what it said before is the past; ask it again."""
+        self.forget_reported()
+        self._empties_out.clear()
+        for key in [k for k in self._holds if not k.startswith("retained:")]:
+            del self._holds[key]
+        self.fresh()
+        self._ask(at)
+
+    def _ask(self, at: float) -> None:
+        self._asked_at = at
+        self.ask()
+
+    def _ask_again_if_due(self) -> None:
+        """A question lost at QoS 0 would leave the plug unavailable for good: ask again, not too often."""
+        if self._online is not True or (self._reported is not None and not self._holds):
+            return
+        now = self._clock()
+        if self._asked_at is None or now - self._asked_at >= ASK_AGAIN_S:
+            self._ask(now)
+
+    def _on_command_topic(self, event: Message) -> None:
+        """Our own commands come back here, and so would anybody's retained one: see the module docstring."""
+        topic, key = event.topic, f"retained:{event.topic}"
+        if event.retain and event.payload:
+            self.retained_commands += 1
+            if topic not in self._warned:
+                self._warned.add(topic)
+                log.warning(
+                    "heater %s: a retained command sits on %s (%r): every time the plug reconnects it would obey it; "
+                    "clearing it. Publish commands to this topic without retain.",
+                    self.heater_id,
+                    topic,
+                    event.payload[:40],
+                )
+            self.hold(key, f"a retained command on {topic} (being cleared): publish commands there without retain")
+            if self._link.publish(topic, b"", qos=1, retain=True):
+                self._empties_out[topic] = self._empties_out.get(topic, 0) + 1
+            self._availability(event.at)
+            return
+        if not event.payload and not event.retain:
+            left = max(0, self._empties_out.get(topic, 0) - 1)
+            self._empties_out[topic] = left
+            if left == 0 and key in self._holds:
+                self.release(key)  # our clearing publish came back through the broker: the retained one is gone
+                self._availability(event.at, f"the retained command on {topic} is cleared")
+
+    def _availability(self, at: float, reason: str | None = None) -> None:
+        """An AvailabilityChange when ``available`` changed, or when a hold gives a new reason for it being False."""
         now = self.available
-        if now != self._was_available:
-            self._was_available = now
-            self._put(AvailabilityChange(self.heater_id, now, at, reason))
+        held = not now and self._link.connected and self._online is True  # unavailable because of a hold
+        why = (self.unavailable_reason if held else reason) or self.unavailable_reason or ""
+        if now != self._was_available or (held and why != self._last_reason):
+            self._was_available, self._last_reason = now, why
+            self._put(AvailabilityChange(self.heater_id, now, at, why))
 
     def _put(self, event: HeaterEvent) -> None:
         if self._events.qsize() >= MAX_EVENTS:

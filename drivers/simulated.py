@@ -510,9 +510,10 @@ class HeaterInput:
 
     Attached to :func:`simulate` (or :class:`SimulatedProbe`), it replaces the stove and the cook's hand
     on the knob: the pot gets ``power_w`` while ``on`` is True and nothing while it is False, read before
-    every integration step, so whoever sets ``on`` (an adapter following a plug's *reported* state over
-    MQTT) drives the pot as a real relay would. Only the burnt rule stays: past ``burnt_c`` the cook
-    smells smoke and pulls the pot off, whatever the plug does. Not attached (the default), nothing
+    every integration step, so whoever sets ``on`` (in the tests, an adapter following a plug double's
+    relay, not what the plug reports: a lying plug must overheat the pot) drives the pot as a real
+    relay would. Only the burnt rule stays: past ``burnt_c`` the cook smells smoke and pulls the pot
+    off, whatever the plug does. Not attached (the default), nothing
     changes: the scenario's stove and cook run the pot as before.
     """
 

@@ -22,6 +22,25 @@ commands go at QoS 0 (drivers/mqtt_plug.py), and an ON that arrived without
 its pulse time (lost, or the plug reset to PulseTime 0 by hand) would hold
 the heat on with no dead-man's switch at all.
 
+**PowerOnState** must be read before the plug is used. ``PowerOnState 5``
+("after a PulseTime period turn relay(s) ON, acts as inverted PulseTime
+mode", Tasmota docs, Commands) turns the dead-man's switch inside out: in
+Tasmota's ``ExecuteCommandPower`` the pulse timer then runs while the relay
+is *off* and turns it ON when it ends, and an ON runs with no timer at all.
+``PowerOnState 4`` ("turn relays on and disable any relay control") would
+never let the heat go off. So at every link-up (and whenever the plug comes
+back online) the driver sends an empty ``cmnd/<t>/PowerOnState`` and reads
+``{"PowerOnState":N}`` on ``stat/<t>/RESULT``; until N is known, and while
+it is 4 or 5, the plug is unavailable, with the reason. The same answer to
+somebody else's ``PowerOnState`` command is read too. An OFF sent while the
+plug is known to be in mode 5 goes with ``PulseTime 0`` first
+(``CmndPulsetime`` stops the running timer), so the OFF starts no inverted
+pulse.
+
+The relay's state is asked at the same moments (an empty ``cmnd/<t>/POWER``),
+since ``stat/<t>/POWER`` is not retained: ``reported`` is unknown until the
+answer.
+
 With ``SetOption26 1`` a single-relay Tasmota says ``POWER1``; both are read.
 """
 
@@ -36,6 +55,12 @@ PULSETIME_TENTHS_MAX: Final = 111  # 11.1 s
 PULSETIME_MAX: Final = 64900  # 64800 s, 18 h
 _POWER_WORDS: Final = {"ON": True, "OFF": False}
 _POWER_KEYS: Final = ("POWER", "POWER1")
+POWER_ON_STATES_OK: Final = (0, 1, 2, 3)  # off, on, toggle, last saved: PulseTime keeps its meaning
+_POWER_ON_STATE_PROBLEM: Final = {
+    4: "PowerOnState 4 on the plug keeps the relay on and disables relay control: the heat could never go off",
+    5: "PowerOnState 5 on the plug inverts PulseTime (after the period the relay turns ON, and an ON never "
+    "turns itself off)",
+}
 
 
 def pulsetime_for(hold_s: float) -> int:
@@ -68,6 +93,7 @@ class TasmotaPlug(MqttPlug):
         self.topics = {
             "power_cmd": f"cmnd/{t}/POWER",
             "pulsetime_cmd": f"cmnd/{t}/PulseTime",
+            "poweronstate_cmd": f"cmnd/{t}/PowerOnState",
             "power": f"stat/{t}/POWER",
             "power1": f"stat/{t}/POWER1",
             "result": f"stat/{t}/RESULT",
@@ -75,9 +101,32 @@ class TasmotaPlug(MqttPlug):
             "lwt": f"tele/{t}/LWT",
         }
 
-    def subscriptions(self) -> list[tuple[str, int]]:
-        keys = ("power", "power1", "result", "state", "lwt")
-        return [(self.topics[k], 1) for k in keys]
+        self.power_on_state: int | None = None  # the plug's, once it said it on this connection
+
+    def state_topics(self) -> list[str]:
+        return [self.topics[k] for k in ("power", "power1", "result", "state", "lwt")]
+
+    def command_topics(self) -> list[str]:
+        return [self.topics["power_cmd"], self.topics["pulsetime_cmd"]]
+
+    def fresh(self) -> None:
+        self.power_on_state = None
+        self.hold("poweronstate", f"waiting for the plug's PowerOnState (asked on {self.topics['poweronstate_cmd']})")
+
+    def ask(self) -> None:
+        self.publish(self.topics["poweronstate_cmd"], "")
+        self.publish(self.topics["power_cmd"], "")
+
+    def _power_on_state(self, value: object) -> Meaning:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return Garbage(f"PowerOnState {value!r} is not a number")
+        self.power_on_state = value
+        if value in POWER_ON_STATES_OK:
+            self.release("poweronstate")
+        else:
+            problem = _POWER_ON_STATE_PROBLEM.get(value, f"PowerOnState {value} on the plug is not one potwatch knows")
+            self.hold("poweronstate", f"{problem}: set PowerOnState 0 (or 3) on it")
+        return Ignore()
 
     def read(self, topic: str, payload: bytes) -> Meaning:
         t = self.topics
@@ -89,12 +138,19 @@ class TasmotaPlug(MqttPlug):
         if topic in (t["power"], t["power1"]):
             on = read_power_word(payload)
             return Garbage(f"POWER {payload[:40]!r} is neither ON nor OFF") if on is None else Power(on)
-        if topic in (t["result"], t["state"]):
+        if topic == t["result"]:
+            data = json_object(payload)
+            if not isinstance(data, Garbage) and "PowerOnState" in data:
+                return self._power_on_state(data["PowerOnState"])
+            return _read_json_power(payload, required=False)
+        if topic == t["state"]:
             return _read_json_power(payload, required=False)
         return Ignore()
 
     def send(self, on: bool, hold_s: float) -> bool:
         if not on:
+            if self.power_on_state == 5:  # an OFF would start the inverted pulse: stop the timer first
+                self.publish(self.topics["pulsetime_cmd"], "0")
             return self.publish(self.topics["power_cmd"], "OFF")
         if not self.publish(self.topics["pulsetime_cmd"], str(pulsetime_for(hold_s))):
             return False  # never an ON without its dead-man's time before it

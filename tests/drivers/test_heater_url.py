@@ -117,6 +117,13 @@ def test_shelly_switch_set_carries_toggle_after_with_on_only() -> None:
     assert "toggle_after" not in switch_set(9, "me", False, 30.0)["params"]
 
 
+@pytest.mark.parametrize(("hold", "after"), [(1.99, 1.9), (0.15, 0.1), (29.99, 29.9), (30.0, 30), (0.1, 0.1)])
+def test_shelly_toggle_after_rounds_down_as_tasmota_does(hold: float, after: float) -> None:
+    """Never longer than asked: 1.99 s is 1.9 s, not round()'s 2.0."""
+    got = switch_set(1, "me", True, hold)["params"]["toggle_after"]
+    assert got == after and got <= hold
+
+
 PAYLOADS = [
     # kind, topic, payload, what it means (Garbage: dropped and counted)
     ("tasmota", "stat/kp/POWER", b"ON", Power(True)),
@@ -129,6 +136,10 @@ PAYLOADS = [
     ("tasmota", "stat/kp/RESULT", b'{"PulseTime1":{"Set":130,"Remaining":0}}', Ignore()),
     ("tasmota", "stat/kp/RESULT", b'{"POWER":true}', Garbage),
     ("tasmota", "stat/kp/RESULT", b"{", Garbage),
+    ("tasmota", "stat/kp/RESULT", b"[" * 200_000, Garbage),  # deeper than the parser's stack: RecursionError
+    ("tasmota", "stat/kp/RESULT", b'{"PowerOnState":3}', Ignore()),
+    ("tasmota", "stat/kp/RESULT", b'{"PowerOnState":"5"}', Garbage),
+    ("tasmota", "tele/kp/STATE", b'{"a":' * 100_000, Garbage),
     ("tasmota", "tele/kp/STATE", b'{"Time":"2026-12-02T06:00:00","POWER":"OFF","Wifi":{"RSSI":44}}', Power(False)),
     ("tasmota", "tele/kp/STATE", b'"ON"', Garbage),
     ("tasmota", "tele/kp/STATE", b"\xff\xfe", Garbage),
@@ -141,6 +152,7 @@ PAYLOADS = [
     ("shelly", "kp/status/switch:0", b'{"id":0}', Garbage),
     ("shelly", "kp/status/switch:0", b"[true]", Garbage),
     ("shelly", "kp/status/switch:0", b"true", Garbage),
+    ("shelly", "kp/status/switch:0", b"[" * 200_000, Garbage),
     ("shelly", "kp/online", b"true", Online(True)),
     ("shelly", "kp/online", b"false", Online(False)),
     ("shelly", "kp/online", b"1", Garbage),

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from drivers.mqtt_link import LinkDown, LinkEvent, LinkSettings, LinkUp, MqttLink
-from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory  # noqa: F401
+from drivers.mqtt_link import LinkDown, LinkEvent, LinkSettings, LinkUp, MqttLink, Will
+from tests.support.broker import Broker, mosquitto, mosquitto_binary, mosquitto_factory, retained_now  # noqa: F401
 from tests.support.link_proxy import link_proxy
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.real_part("mosquitto")
 
@@ -54,3 +55,23 @@ async def test_an_idle_link_that_goes_silent_is_dropped_within_one_and_a_half_ke
             proxy.heal()
             await next_of(link, LinkUp, 5)
             assert time.monotonic() - healed_at <= 2.0
+
+
+async def test_a_silent_link_is_cut_with_a_reset_that_discards_what_was_not_sent(mosquitto: Broker) -> None:  # noqa: F811
+    """Pass: the link goes half-open, a QoS 0 publish is written into it, the liveness watch gives up:
+    the connection ends with a reset (RST: the kernel drops what it still held to send), not an orderly
+    close (FIN, queued behind the stale bytes and sent whenever the link heals); and the broker, which
+    never got a DISCONNECT, publishes the link's will."""
+    will = Will("test/liveness-will", b"offline")
+    with link_proxy(mosquitto.host, mosquitto.port) as proxy:
+        settings = LinkSettings(proxy.host, proxy.port, keepalive=KEEPALIVE_S, will=will)
+        async with MqttLink(settings, name="heater") as link:
+            await next_of(link, LinkUp, 5)
+            proxy.cut()
+            assert link.publish("cmnd/kitchen_plug/POWER", "ON")
+            await next_of(link, LinkDown, 2 * KEEPALIVE_S + 1)
+            proxy.heal()
+            await next_of(link, LinkUp, 5)
+            await asyncio.to_thread(wait_until, lambda: proxy.client_endings, 5.0, "the old connection to end")
+            assert proxy.client_endings[0] == "reset", proxy.client_endings
+            assert retained_now(mosquitto, will.topic) == {will.topic: b"offline"}

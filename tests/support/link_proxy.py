@@ -14,6 +14,10 @@ that it gave up); new connections are forwarded as before.
 ``match`` accepts has been forwarded (a PINGRESP, say), so a test can die at
 the worst moment of a client's keepalive cycle, not at a random one.
 
+``client_endings`` says how each client connection ended, as the proxy read
+it: ``"eof"`` (an orderly close, FIN) or ``"reset"`` (RST: the client's
+kernel threw away what it had not sent).
+
 Real sockets and one thread per direction: nothing here knows MQTT.
 """
 
@@ -39,6 +43,7 @@ class LinkProxy:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.accepted = 0  # connections accepted, forwarded or held
+        self.client_endings: list[str] = []  # "eof" or "reset", for each forwarded client connection that ended
         self._flowing = threading.Event()
         self._flowing.set()
         self._closed = threading.Event()
@@ -133,8 +138,15 @@ class LinkProxy:
                 readable, _, _ = select.select([src], [], [], POLL_S)
                 if not readable:
                     continue
-                data = src.recv(CHUNK)
+                try:
+                    data = src.recv(CHUNK)
+                except ConnectionResetError:
+                    if not from_upstream:
+                        self.client_endings.append("reset")
+                    raise
                 if not data:
+                    if not from_upstream:
+                        self.client_endings.append("eof")
                     break
                 self._flowing.wait()  # cut while this chunk was read: it waits with the rest
                 dst.sendall(data)

@@ -22,8 +22,19 @@ Switches to misbehave, each a real failure of a real plug:
   goodbye: the broker publishes its will (``Offline`` / ``false``);
 * ``send_garbage()``: unreadable payloads on every state topic.
 
+Settings, with the firmware's semantics:
+
+* Tasmota ``power_on_state`` (``PowerOnState``, default 3 as Tasmota's):
+  with 5 the pulse timer runs while the relay is *off* and turns it ON when
+  it ends, and an ON runs with no timer (Tasmota's ``ExecuteCommandPower``
+  and the pulse timer's end, ``POWER_ALL_OFF_PULSETIME_ON``). As in
+  ``CmndPulsetime``, setting ``PulseTime`` starts the timer with the new value.
+* Shelly ``config`` (``Switch.GetConfig``: ``initial_state``, ``auto_on``, …).
+
 ``relay_on`` is the truth (what the heat actually does) and ``switches`` every
-change of it with the double's clock time.
+change of it with the double's clock time; ``on_switch`` callbacks hear every
+change as it happens (on the double's threads), for a rig that follows the
+relay itself.
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ class PlugDouble:
         self.clock = clock
         self.relay_on = False
         self.switches: list[tuple[float, bool]] = []  # (clock time, relay on) at every change
+        self.on_switch: list[Callable[[bool], None]] = []  # called with the relay's new state at every change
         self.commands: list[tuple[float, str, bytes]] = []  # every command heard, even ignored ones
         self.ignore_commands = False
         self.lie = False
@@ -183,6 +195,8 @@ class PlugDouble:
         if on != self.relay_on:
             self.relay_on = on
             self.switches.append((self.clock(), on))
+            for listener in self.on_switch:
+                listener(on)
         self._deadline = self.clock() + hold_s if hold_s is not None and math.isfinite(hold_s) else None
         self.report(source)
 
@@ -213,6 +227,7 @@ class TasmotaDouble(PlugDouble):
     def __init__(self, broker: Broker, topic: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.topic = topic
         self.pulsetime = 0
+        self.power_on_state = 3  # Tasmota's default (APP_POWERON_STATE: last saved state)
         super().__init__(broker, clock=clock)
 
     @property
@@ -224,14 +239,28 @@ class TasmotaDouble(PlugDouble):
         return b"Online"
 
     def command_topics(self) -> list[str]:
-        return [f"cmnd/{self.topic}/POWER", f"cmnd/{self.topic}/PulseTime"]
+        return [f"cmnd/{self.topic}/POWER", f"cmnd/{self.topic}/PulseTime", f"cmnd/{self.topic}/PowerOnState"]
 
     def on_command(self, topic: str, payload: bytes) -> None:
         word = payload.decode("utf-8", "replace").strip().upper()
+        if topic.endswith("/PowerOnState"):
+            if word:
+                with contextlib.suppress(ValueError):
+                    value = int(word)
+                    if 0 <= value <= 5:
+                        self.power_on_state = value
+                        if value == 4:  # POWER_ALL_ALWAYS_ON: relays on at once
+                            self._power(True, "poweronstate")
+            self.publish(f"stat/{self.topic}/RESULT", json.dumps({"PowerOnState": self.power_on_state}))
+            return
         if topic.endswith("/PulseTime"):
             if word:
                 with contextlib.suppress(ValueError):
-                    self.pulsetime = max(0, min(64900, int(word)))
+                    value = int(word)
+                    if 0 <= value < 65536:
+                        self.pulsetime = value
+                        seconds = tasmota_pulse_seconds(value)  # CmndPulsetime: SetPulseTimer(index, payload)
+                        self._deadline = self.clock() + seconds if math.isfinite(seconds) else None
             remaining = max(0.0, (self._deadline or 0.0) - self.clock())
             reply = {"PulseTime1": {"Set": self.pulsetime, "Remaining": int(remaining * 10)}}
             self.publish(f"stat/{self.topic}/RESULT", json.dumps(reply))
@@ -245,10 +274,15 @@ class TasmotaDouble(PlugDouble):
         else:  # an empty POWER asks for the state
             self.report("query")
             return
-        self.set_relay(on, "command", tasmota_pulse_seconds(self.pulsetime) if on else None)
+        self._power(on, "command")
+
+    def _power(self, on: bool, source: str) -> None:
+        """Tasmota's ExecuteCommandPower: the pulse timer restarts while the relay is on (off, in mode 5)."""
+        inverted = self.power_on_state == 5
+        self.set_relay(on, source, tasmota_pulse_seconds(self.pulsetime) if on != inverted else None)
 
     def on_timer(self) -> None:
-        self.set_relay(False, "pulsetime")
+        self._power(self.power_on_state == 5, "pulsetime")  # the pulse ends: OFF, or ON in mode 5
 
     def report(self, source: str) -> None:
         word = "ON" if self.shown_on else "OFF"
@@ -269,6 +303,7 @@ class TasmotaDouble(PlugDouble):
             (f"stat/{t}/RESULT", b'{"POWER": 3}'),
             (f"tele/{t}/STATE", b"[1, 2, 3]"),
             (f"tele/{t}/STATE", b"\xff\xfe\x00"),
+            (f"stat/{t}/RESULT", b"[" * 100_000),  # deeper than the JSON parser's stack
             (f"tele/{t}/LWT", b"Sideways"),
         ]
         for topic, payload in bad:
@@ -286,6 +321,16 @@ class ShellyDouble(PlugDouble):
     def __init__(self, broker: Broker, device_id: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.device_id = device_id
         self.errors_sent = 0
+        self.config: dict[str, Any] = {
+            "id": 0,
+            "name": None,
+            "in_mode": "follow",
+            "initial_state": "off",
+            "auto_on": False,
+            "auto_on_delay": 60.0,
+            "auto_off": False,
+            "auto_off_delay": 60.0,
+        }
         super().__init__(broker, clock=clock)
 
     @property
@@ -317,6 +362,8 @@ class ShellyDouble(PlugDouble):
             self._answer(src, {"id": request_id, "src": self.device_id, "dst": src, "result": {"was_on": was_on}})
         elif method == "Switch.GetStatus":
             self._answer(src, {"id": request_id, "src": self.device_id, "dst": src, "result": self._status("MQTT")})
+        elif method == "Switch.GetConfig":
+            self._answer(src, {"id": request_id, "src": self.device_id, "dst": src, "result": dict(self.config)})
         else:
             self.errors_sent += 1
             error = {"code": 404 if method != "Switch.Set" else -103, "message": f"cannot do {method!r} {params!r}"}
@@ -340,6 +387,7 @@ class ShellyDouble(PlugDouble):
             (f"{d}/status/switch:0", b"nope"),
             (f"{d}/status/switch:0", b'{"id":0,"output":"yes"}'),
             (f"{d}/status/switch:0", b"[true]"),
+            (f"{d}/status/switch:0", b"[" * 100_000),  # deeper than the JSON parser's stack
             (f"{d}/online", b"maybe"),
         ]
         for topic, payload in bad:

@@ -1,52 +1,44 @@
-"""The simulated pot's hotplate plugged into a (double of a) smart plug: its power follows what the plug reports.
+"""The simulated pot's hotplate plugged into a (double of a) smart plug: its power follows the plug's relay.
 
-The pot hears the plug the way any listener on the kitchen's broker does:
-through its own heater driver (drivers/heater.py), on a connection of its
-own, reading the plug's *reported* state, never what anybody commanded. So
-a plug that ignores a command leaves the pot as it was, a plug whose
-dead-man's switch fires cools it, exactly as a real relay would, and a
-test drives the whole loop: command → plug → MQTT → pot → probe reading.
+A real hotplate gets current while the plug's relay is closed, whatever the
+plug says about it over MQTT. So the pot follows the double's ``relay_on``,
+the truth, heard through the double's ``on_switch`` callback at every change,
+never its reports: a plug that lies (relay on, reporting off) overheats the
+pot as a welded relay would, a plug that ignores a command leaves it as it
+was, a dead-man's switch that fires cools it. A test still drives the whole
+loop through MQTT: command → the driver → Mosquitto → the plug double's relay
+→ the pot → the probe's readings.
 
-The plug's reported state is the best the pot can know; while the plug is
-unreachable the pot keeps the last one (the relay does not move because
-the Wi-Fi went).
+Nothing here follows reports; no test needs a pot that would (it would hide
+exactly the lie a controller must survive).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from types import TracebackType
 
-from drivers.heater import StateReport, open_heater
 from drivers.simulated import HeaterInput
+from tests.support.plugs import PlugDouble
 
 
-class PotOnPlug:
-    """``async with PotOnPlug(heater_input, plug_url):`` keeps ``heater_input.on`` equal to the plug's reports."""
+class PotOnRelay:
+    """``with PotOnRelay(heater_input, plug_double):`` keeps ``heater_input.on`` equal to the double's relay."""
 
-    def __init__(self, heater: HeaterInput, plug_url: str) -> None:
+    def __init__(self, heater: HeaterInput, plug: PlugDouble) -> None:
         self.heater = heater
-        self.actuator = open_heater("pot-hotplate", plug_url)
-        self.followed = 0  # reports applied to the pot
-        self._task: asyncio.Task[None] | None = None
+        self.plug = plug
+        self.followed = 0  # relay changes applied to the pot
 
-    async def __aenter__(self) -> PotOnPlug:
-        await self.actuator.__aenter__()
-        self._task = asyncio.get_running_loop().create_task(self._follow(), name="pot-on-plug")
+    def _follow(self, on: bool) -> None:  # on the double's thread: one attribute, read by the simulator
+        self.heater.on = on
+        self.followed += 1
+
+    def __enter__(self) -> PotOnRelay:
+        with self.plug._lock:
+            self.heater.on = self.plug.relay_on
+            self.plug.on_switch.append(self._follow)
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.actuator.__aexit__(kind, error, tb)
-
-    async def _follow(self) -> None:
-        async for event in self.actuator.events():
-            if isinstance(event, StateReport):
-                self.heater.on = event.on
-                self.followed += 1
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        with self.plug._lock:
+            self.plug.on_switch.remove(self._follow)
