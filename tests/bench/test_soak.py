@@ -1,4 +1,4 @@
-"""The soak's short mode, as CI runs it: three sim hours at ×200 against a real potwatch and Mosquitto.
+"""The soak's short mode, as CI runs it: three sim hours at ×100 against a real potwatch and Mosquitto.
 
 ``bench/soak.py`` judges its own criteria (memory, events, latency) and exits 1 when one fails;
 this test runs it from outside, as a user would, and reads the verdicts it wrote. The full day
@@ -56,7 +56,7 @@ def test_three_sim_hours_pass_every_soak_criterion(
     failed = [f"{name}: {v['detail']}" for name, v in verdicts.items() if not v["passed"]]
     assert not failed, "\n".join(failed) + f"\n{done.stdout}"
     assert done.returncode == 0, done.stdout + done.stderr
-    # it soaked what it says: four probes at 50 readings a real second for ~54 s, to three phones
+    # it soaked what it says: four probes at 50 readings a real second for ~108 s, to three phones
     assert result["readings"] > 8000 and result["phones"] == 3
     assert result["sse_events"] > result["readings"] and result["mqtt_published"] > result["readings"]
     for key in ("rss_growth_mib", "cpu_ms_per_reading_first", "cpu_ms_per_reading_last"):
