@@ -11,7 +11,11 @@ without caring how it was made:
   another pot), so a burst of three can never take over the track.
 * level: the median of the last few accepted samples, each moved forward by
   the rate to "now" so the median does not lag a climbing pot. With seven
-  samples, three outliers that slipped through the gate cannot move it.
+  samples, three outliers that slipped through the gate cannot move it. It
+  may not run ahead of the newest two readings by more than three of their
+  noise: the rate lags a knee, and the median carried on by it ran degrees
+  past anything read. The gate predicts from the median carried on, so that
+  ceiling changes only what is reported, and only ever lowers it.
 * rate: a linear regression with exponentially fading weights (time constant
   ``RATE_TAU_S``), kept as running sums re-centred on every sample: O(1) per
   sample whatever the sampling interval, so replay stays fast.
@@ -57,6 +61,8 @@ MEMORY_SETTLE_S = 10.0
 SIGMA_START_C = 0.15
 SIGMA_MIN_C = 0.02
 SIGMA_ALPHA = 0.05
+# The level may run ahead of the newest two readings by no more than this many of their noise.
+KNEE_SIGMAS = 3.0
 # What a probe can reach, and how fast (see the module docstring).
 ENV_MIN_C = -50.0  # colder than a freezer or an ice bath: the drivers' own floor
 ENV_MAX_C = 550.0  # hotter than any oven, pan or oil: the drivers' own ceiling
@@ -72,6 +78,7 @@ class Track:
     __slots__ = (
         "_mem",
         "_mem_until",
+        "_model",
         "_raw",
         "_recent",
         "_s",
@@ -96,6 +103,9 @@ class Track:
 
     def __init__(self, lag_s: float | None = None) -> None:
         self.level: float | None = None
+        # The median carried on by the rate, before the ceiling (see ``_accept``): what the track
+        # predicts with, so the ceiling changes nothing the track decides, only what it reports.
+        self._model: float | None = None
         self.prev_level: float | None = None
         self.rate = 0.0
         self.sigma = SIGMA_START_C
@@ -140,7 +150,7 @@ class Track:
         """
         before = self._raw
         self._raw = (t, v)
-        level = self.level
+        level = self._model
         if level is None:
             self.faulty = False
             self._reseed([(t, v)], settled=False)
@@ -229,9 +239,36 @@ class Track:
         moved = sorted(x + rate * (t - tx) for tx, x in recent if tx >= horizon)
         n = len(moved)
         mid = n // 2
+        level = self._model = moved[mid] if n % 2 else 0.5 * (moved[mid - 1] + moved[mid])
+        # The ceiling: the level runs ahead of the newest two readings by no more than their noise.
+        # The rate lags a knee by seconds, and carried on it the median ran degrees past anything
+        # read (a caramel alarm 3.5 °F short). The gate still judges by the model, so a knee it
+        # misses re-seeds the track as before: the ceiling only ever lowers what is reported.
+        top = max(v, recent[-2][1]) if n >= 3 and recent[-2][0] >= horizon else math.inf
+        if level > top + KNEE_SIGMAS * SIGMA_MIN_C:
+            level = min(level, top + KNEE_SIGMAS * max(SIGMA_MIN_C, self._scatter(horizon)))
         self.prev_level = self.level
-        self.level = moved[mid] if n % 2 else 0.5 * (moved[mid - 1] + moved[mid])
+        self.level = level
         self.last_t = t
+
+    def _scatter(self, horizon: float) -> float:
+        """One reading's noise, from how far each recent one lies off the chord of its neighbours.
+
+        Not ``sigma``: that is what the prediction missed by, and a rate that lags a
+        knee (or a fast heat-up's start) inflates it to a degree or more. The chords
+        see noise and the little curvature between three samples; their median, not
+        the one chord that holds the knee itself.
+        """
+        pts = [p for p in self._recent if p[0] >= horizon]
+        offs = sorted(
+            abs(x1 - x0 - (x2 - x0) * (t1 - t0) / (t2 - t0))
+            for (t0, x0), (t1, x1), (t2, x2) in zip(pts, pts[1:], pts[2:], strict=False)
+            if t2 > t0
+        )
+        if not offs:
+            return math.inf  # nothing to judge by: no ceiling
+        # a median |deviation| is 0.674 σ; the chord of two noisy ends adds half their noise (×√1.5)
+        return offs[len(offs) // 2] / (0.6745 * math.sqrt(1.5))
 
     def _fit(self, t: float, v: float) -> None:
         """Exponentially weighted regression of v on t, origin moved to ``t``."""
@@ -260,7 +297,7 @@ class Track:
         mem = self._mem
         if mem is not None and (t - mem[0] > MEMORY_KEEP_S or t > self._mem_until):
             self._mem = mem = None
-        if mem is not None and self.level is not None and v > self.level + GATE_MIN_C:
+        if mem is not None and self._model is not None and v > self._model + GATE_MIN_C:
             mt, mlevel, mrate = mem
             gap = t - mt
             tol = min(MEMORY_TOL_MAX_C, max(GATE_MIN_C, GATE_SIGMAS * self.sigma) + RATE_SLACK_C_PER_S * gap)
@@ -280,11 +317,11 @@ class Track:
                 run.clear()
         run.append((t, v))
         if len(run) >= SUSPECTS_TO_RESEED:
-            old_level, old_t, old_rate, old_settled = self.level, self.last_t, self.rate, self.settled
+            old_level, old_t, old_rate, old_settled = self._model, self.last_t, self.rate, self.settled
             points = list(run)
             self._reseed(points, settled=True)
             # only a settled track was a pot: one seeded by a wild first sample is no memory to go back to
-            level = self.level
+            level = self._model
             if old_level is not None and level is not None and level < old_level - MEMORY_DROP_C and old_settled:
                 self._mem = (old_t, old_level, old_rate)
                 self._mem_until = math.inf
@@ -299,7 +336,7 @@ class Track:
         self._recent.clear()
         self._s = self._st = self._stt = self._sv = self._stv = 0.0
         self.rate = rate
-        self.level = None
+        self.level = self._model = None
         t0, _ = points[0]
         self.last_t = t0
         # level is None here, so the first accepted point leaves prev_level None:

@@ -21,7 +21,9 @@ def test_boil_step_measures_the_plateau() -> None:
     measured = [o for o in result.outputs if isinstance(o, CalibrationMeasured)]
     assert len(measured) == 1
     assert abs(c_to_f(measured[0].boil_c) - 208.6) < 0.2
-    assert 175.0 <= measured[0].at <= 190.0  # a steady minute after the plateau began
+    # a steady minute after the plateau began (the step's own rule: 95 % of it, so 172 s); it once
+    # came later only because the level ran ~1.4 °F past the plateau at the knee
+    assert 172.0 <= measured[0].at <= 190.0
     assert result.kitchen.probes["pot"].boil_c == measured[0].boil_c
     assert result.kitchen.cooks["c1"].outcome == "done"
 
