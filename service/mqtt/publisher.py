@@ -75,6 +75,7 @@ from service.runtime.views import (
     MqttAlertEvent,
     MqttCookState,
     MqttProbeReading,
+    ReadingEvent,
     alert_json,
     both,
     probe_json,
@@ -287,6 +288,7 @@ class MqttPublisher:
         # subscribe now: nothing the hub says between start-up and our first connect is missed
         self._sub = hub.bus.subscribe(BUS_QUEUE, behind_s=BUS_BEHIND_S)
         hub.on_output.append(self._on_output)
+        hub.on_reading.append(self._on_reading)
         for probe_id in hub.kitchen.probes:
             self._probes.setdefault(probe_id, ProbeInfo(probe_id))
 
@@ -413,10 +415,7 @@ class MqttPublisher:
         name, data = event.name, event.data
         if name == "alert":
             self._cook_state_soon(hub)  # the alert itself went out from _on_output
-        elif name == "reading":
-            if data.get("live", True):
-                self._send_reading(hub, data)
-        elif name == "probe":
+        elif name == "probe":  # (readings went out from _on_reading, in the hub's step)
             self._send_probe_change(hub, data["probe"], data["state"])
         elif name in ("cook", "stage", "ack", "cook_ended"):
             self._cook_state_soon(hub)
@@ -460,6 +459,21 @@ class MqttPublisher:
         """
         if isinstance(out, AlertRaised) and self._hub is not None:
             self._send_alert(alert_json(out.alert, self._hub.clock))
+
+    def _on_reading(self, reading: ReadingEvent) -> None:
+        """The hub's reading hook, in its step: the reading is on the wire before the phones' turn.
+
+        From the bus it waited for this part's task to come round after the hub's
+        step, behind every phone's write of the same reading: a millisecond or more
+        at p99 of the MQTT probe bench, the one path over its 5 ms goal.
+        """
+        hub = self._hub
+        if hub is None or not reading.get("live", True):
+            return
+        try:
+            self._send_reading(hub, reading)
+        except Exception as exc:
+            self._failed(hub, "reading", exc)
 
     def _send_alert(self, alert: AlertView) -> None:
         """An alert is news, not state: while the broker is away it is held here, and sent once it is back."""

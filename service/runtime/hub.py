@@ -99,6 +99,8 @@ class Hub:
         # called in the hub's task, so they must only hand the item over, never block.
         self.on_input: list[Callable[[Event], None]] = []
         self.on_output: list[Callable[[Output], None]] = []
+        # each reading as the bus carries it, at once (MQTT: on the wire before the phones' turn)
+        self.on_reading: list[Callable[[ReadingEvent], None]] = []
         # where water boils for each probe, as last said on the bus
         self._calibrations = {h.id: _calibration_key(h) for h in kitchen.probes.values()}
 
@@ -209,21 +211,24 @@ class Hub:
     def _publish_reading(self, ev: Sample, raw: str) -> None:
         celsius, fahrenheit = both(ev.celsius, 3)
         health = self.kitchen.probes[ev.probe]
-        self.bus.publish(
-            "reading",
-            ReadingEvent(
-                probe=ev.probe,
-                channel=ev.channel,
-                celsius=celsius,
-                fahrenheit=fahrenheit,
-                at=self.clock.iso(ev.at),
-                state=health.state.value,
-                live=ev.live,
-                fault=ev.fault,
-                raw=raw,
-                line_s=round(ev.at, 3),
-            ),
+        reading = ReadingEvent(
+            probe=ev.probe,
+            channel=ev.channel,
+            celsius=celsius,
+            fahrenheit=fahrenheit,
+            at=self.clock.iso(ev.at),
+            state=health.state.value,
+            live=ev.live,
+            fault=ev.fault,
+            raw=raw,
+            line_s=round(ev.at, 3),
         )
+        self.bus.publish("reading", reading)
+        for on_reading in self.on_reading:
+            try:
+                on_reading(reading)
+            except Exception:
+                log.exception("reading hook failed on %r", ev)
         if not ev.live:
             return
         for cook in self.kitchen.cooks.values():
