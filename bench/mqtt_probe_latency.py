@@ -175,13 +175,14 @@ def alerts(base: str, probe: Probe, ears: Listeners, count: int) -> dict[str, li
             raise SystemExit("no target_reached alert on MQTT in a climb through 225 °F")
         index, at = got
         alert = json.loads(sub.messages[index - 1][2])
-        # the line that decided: the reading of the same hub step, with the alert's time
+        # the line that decided: the reading of the same hub step, with the alert's time (it goes
+        # out just before the alert, in the hub's step; a later reading is waited for in case)
         sub.wait_for(index, lambda t, p: t == POTWATCH_TOPIC)
         when = _iso(alert["at"])
         decider = next(
             (
                 json.loads(p)["fahrenheit"]
-                for _, t, p in sub.messages[index : index + 5]
+                for _, t, p in sub.messages[max(0, index - 6) : index + 5]
                 if t == POTWATCH_TOPIC and abs(_iso(json.loads(p)["at"]) - when) <= 0.002
             ),
             None,
