@@ -152,13 +152,22 @@ def alerts_of(status: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [a for a in status["alerts"] if a["kind"] == kind]
 
 
+def alert_in_file(tmp_path: Path, alert_id: str) -> bool:
+    db = tmp_path / "state" / "potwatch.db"
+    with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as conn:
+        return conn.execute("SELECT 1 FROM alerts WHERE id = ?", (alert_id,)).fetchone() is not None
+
+
 def pushed_row(tmp_path: Path, alert_id: str) -> tuple[float | None, str | None]:
-    """The history's record of an alert's first accepted push: (pushed_at, pushed_via), read-only."""
+    """The history's record of an alert's first accepted push: (pushed_at, pushed_via), read-only.
+
+    (None, None) while the recorder has not written the alert's row yet: it writes on its own
+    thread, and a caller waits on this rather than failing at the first look.
+    """
     db = tmp_path / "state" / "potwatch.db"
     with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as conn:
         row = conn.execute("SELECT pushed_at, pushed_via FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-    assert row is not None, f"no row for alert {alert_id}"
-    return row[0], row[1]
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def lose_the_probe(svc: ServiceProcess, thermometer: Thermometer) -> dict[str, Any]:
@@ -191,6 +200,7 @@ def test_a_warning_not_yet_pushed_at_the_kill_is_pushed_once_after_the_restart(
         cook_id = cook_of(svc)["id"]
         kill_and_check_the_file(svc, tmp_path, flowing=False)
         killed = time.perf_counter()
+        assert alert_in_file(tmp_path, lost["id"]), "the warning is not in the file after the kill"
         assert pushed_row(tmp_path, lost["id"]) == (None, None)  # what the file says: never pushed
 
         ntfy.heal()
