@@ -29,8 +29,11 @@ def test_each_fix_is_left_out_where_the_service_reads_it(name: str) -> None:
         "quickack": "import drivers.tcp_options as t, socket; s = socket.socket(); "
         "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0); t.QuickAck().rearm(s); "
         "print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK))",
-        # the QoS the publisher's reading goes with, read where _send_reading reads it
-        "reading-qos1": "import service.mqtt.publisher as p; print(p.PROBE_QOS)",
+        # the QoS each of the publisher's reading senders sees by the name it reads (it fails if one
+        # stops reading PROBE_QOS, and the switch would leave nothing out there)
+        "reading-qos1": "import inspect, service.mqtt.publisher as p; print(sorted({inspect.getclosurevars(f)"
+        ".globals['PROBE_QOS'] for f in (p.MqttPublisher._send_reading, p.MqttPublisher._send_held, "
+        "p.MqttPublisher._send_probe_change, p.MqttPublisher._send_probe)}))",
     }[name]
     on, off = (
         subprocess.run(
