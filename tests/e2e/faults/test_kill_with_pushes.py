@@ -172,7 +172,7 @@ def pushed_row(tmp_path: Path, alert_id: str) -> tuple[float | None, str | None]
 
 def lose_the_probe(svc: ServiceProcess, thermometer: Thermometer) -> dict[str, Any]:
     """Readings, then silence: the probe-lost warning, still active (the probe stays silent)."""
-    thermometer.value = 150.0
+    thermometer.fahrenheit = 150.0
     until(svc, "readings", lambda s: s["probes"][0]["state"] == "ok")
     thermometer.printing.clear()
     lost: dict[str, Any] = until(svc, "probe_lost", lambda s: alerts_of(s, "probe_lost"))[0]
