@@ -19,17 +19,10 @@ import anyio
 from service.api.sse import event_stream
 from service.runtime.bus import BEHIND_MIN, PHONE_BEHIND_S, PHONE_MAX_EVENTS, RING_MAX, RING_MIN, RING_S, Bus
 from service.runtime.clock import Clock
+from tests.support.clock import HandClock
 
 RATE = 550  # events a second, the line of 500 probes in docs/benchmarks.md
 IDS = re.compile(rb"^id: (\d+)\r?$", re.M)
-
-
-class HandClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def pour(bus: Bus, clock: HandClock, seconds: float, rate: int = RATE) -> None:
@@ -72,7 +65,7 @@ class Phone:
 
 async def test_a_phone_seconds_behind_within_the_bound_gets_every_event_without_being_cut() -> None:
     clock = HandClock()
-    bus = Bus(clock=clock)
+    bus = Bus(clock=clock.monotonic)
     phone = Phone(bus, None)
     await phone.follow()
     first = bus.last_id + 1
@@ -87,7 +80,7 @@ async def test_a_phone_seconds_behind_within_the_bound_gets_every_event_without_
 
 async def test_a_phone_past_the_bound_is_cut_then_resumes_from_the_ring_without_loss() -> None:
     clock = HandClock()
-    bus = Bus(clock=clock)
+    bus = Bus(clock=clock.monotonic)
     phone = Phone(bus, None)
     await phone.follow()
     pour(bus, clock, 2.0)
@@ -109,7 +102,7 @@ async def test_a_phone_past_the_bound_is_cut_then_resumes_from_the_ring_without_
 
 async def test_what_the_bus_keeps_is_bounded_whatever_the_rate() -> None:
     clock = HandClock()
-    bus = Bus(clock=clock)
+    bus = Bus(clock=clock.monotonic)
     stalled = bus.subscribe(PHONE_MAX_EVENTS, behind_s=float("inf"), phone=True)  # only the event cap applies
     pour(bus, clock, 90.0, rate=1000)  # faster than the line: the caps, not the seconds, bind
     assert bus.kept == RING_MAX
@@ -121,7 +114,7 @@ async def test_what_the_bus_keeps_is_bounded_whatever_the_rate() -> None:
 
 async def test_a_quiet_kitchen_keeps_minutes_of_events_as_before() -> None:
     clock = HandClock()
-    bus = Bus(clock=clock)
+    bus = Bus(clock=clock.monotonic)
     phone = bus.subscribe(PHONE_MAX_EVENTS, behind_s=PHONE_BEHIND_S, phone=True)
     pour(bus, clock, 200.0, rate=2)  # a home kitchen: 2 events a second, the phone 200 s behind
     assert not phone.overflowed and phone.queued == 400 < BEHIND_MIN
