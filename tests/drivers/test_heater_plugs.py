@@ -121,9 +121,11 @@ async def test_a_plug_that_reports_the_wrong_state_is_believed_over_the_command(
     the controller sees commanded ≠ reported and raises it."""
     async with driver(mosquitto, kind) as rig:
         rig.double.lie = True
+        seen = len(rig.reports())  # the answer to the link-up question may be here already: not the one
         assert await rig.plug.command(True, hold_s=30)
         await wait_until_async(lambda: rig.double.relay_on, WAIT_S, "the relay to go on")
-        await wait_until_async(lambda: rig.reports(), WAIT_S, "the plug's report")
+        await wait_until_async(lambda: len(rig.reports()) > seen, WAIT_S, "the plug's report after the ON")
+        assert [r.on for r in rig.reports()[seen:]] == [False] * len(rig.reports()[seen:])
         assert rig.plug.reported is False
 
 
