@@ -9,7 +9,6 @@ tree holds fails here, as it would on the Pi.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import zipfile
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from tests.support.net import free_port
+from tests.support.tied_child import popen_tied, stop_group
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +132,7 @@ def test_replay_uses_the_installed_recipes(installed: Path, outside: Path) -> No
 def demo(installed: Path, outside: Path) -> Iterator[str]:
     port = free_port()
     log = (outside / "demo.log").open("wb")
-    proc = subprocess.Popen(
+    proc = popen_tied(  # no demo outlives a killed test run
         [str(installed / "potwatch"), "demo", "--host", "127.0.0.1", "--port", str(port), "--state-dir", str(outside)],
         cwd=outside,
         stdout=log,
@@ -154,8 +154,7 @@ def demo(installed: Path, outside: Path) -> Iterator[str]:
         wait_until(up, 60.0, "the installed demo to answer")
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(15)
+        stop_group(proc, 15)  # and SIGKILL if it hangs on its way out
         log.close()
 
 
