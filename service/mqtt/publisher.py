@@ -552,10 +552,14 @@ class MqttPublisher:
     def _send_probe_change(self, hub: Hub, probe_id: str, state: str) -> None:
         """A probe's new state, on the last reading this part sent for it.
 
-        Not the hub's reading of now: this part reads the bus a little behind the hub, and a
-        reading taken since would go out ahead of the ones still queued — the soak
-        (bench/soak.py) saw the temperature topic step back in time for a moment.
+        Read from the bus, behind the hub, while readings go out from the hub's step: a state
+        the probe has left since (lost, and a reading already brought it back) is skipped, or
+        the newest reading would go out again as ``lost`` and the probe ``offline`` until the
+        next event. The state it is in now follows on the bus; a resubscribe republishes it.
         """
+        health = hub.kitchen.probes.get(probe_id)
+        if health is not None and health.state.value != state:
+            return
         last = self._last_reading.get(probe_id)
         if last is None:
             self._send_probe(hub, probe_id)

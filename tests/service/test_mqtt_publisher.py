@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from service.config import Config, MqttConfig, parse_config
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import Sample, StartCook
+from service.core.events import Sample, StartCook, Tick
 from service.core.units import f_to_c
 from service.mqtt.discovery import Message, ProbeInfo
 from service.mqtt.publisher import MqttPublisher
@@ -305,6 +305,40 @@ async def test_a_probe_state_change_goes_out_on_its_own_reading(running: Running
         values = [m.json()["fahrenheit"] for m in rec.all(after=mark)]
     values = [v for v in values if v is not None]  # the retained "waiting" before any reading
     assert values == sorted(values) and values[-1] == 152.0, values
+
+
+async def test_a_probe_back_before_the_part_reads_its_loss_is_never_said_lost_again(running: Running) -> None:
+    """Readings go out from the hub's step, a probe's state change from the bus, later.
+
+    The probe judged lost and back again in one go, before the part's task runs: the reading
+    that brought it back is on the wire at once, saying ``ok``. Pass: the loss, read from the
+    bus after it, does not then say that newest reading is ``lost`` (and the probe offline),
+    contradicting what potwatch judges by then.
+    """
+    host, port = running.broker.host, running.broker.port
+    topics = ("potwatch/probe/pot/temperature", "potwatch/probe/pot/availability")
+    await running.feed(150.0, 0.0, 3)
+    with recording(host, port, *topics) as rec:
+        await asyncio.to_thread(rec.wait_for, lambda m: m.topic == topics[1] and m.text == "online", 5)
+        mark = len(rec.all())
+        running.clock.t += 30.0  # past the 10 s stale timeout
+        running.hub.apply(Tick(running.clock.t))
+        assert running.hub.kitchen.probes["pot"].state.value == "lost"
+        running.clock.t += 1.0
+        running.hub.apply(Sample(running.clock.t, "pot", "", f_to_c(160.0)))
+        assert running.hub.kitchen.probes["pot"].state.value == "ok"
+        back = running.hub.bus.last_id
+        # the part has read the bus up to the probe's "ok" event, the last of the three
+        await wait_until_async(lambda: running.part._last_id >= back, 5, "the part to read the bus")
+        running.clock.t += 1.0
+        await running.hub.request(Sample(running.clock.t, "pot", "", f_to_c(161.0)))  # a marker after them
+        await asyncio.to_thread(
+            rec.wait_for, lambda m: m.topic == topics[0] and m.json()["fahrenheit"] == 161.0, 5, mark
+        )
+        after = rec.all(after=mark)
+    said = [(m.json()["fahrenheit"], m.json()["state"]) for m in after if m.topic == topics[0]]
+    assert (160.0, "lost") not in said, said
+    assert [m.text for m in after if m.topic == topics[1]] == [], "the probe's availability flapped"
 
 
 async def test_expire_after_follows_a_probe_that_learns_its_interval(mosquitto: Broker) -> None:  # noqa: F811
