@@ -163,9 +163,9 @@ class Heater:
         async for event in self.actuator.events():
             self._driver.append(event)
             if isinstance(event, StateReport):
-                self._recorded(HeaterReport(event.at, self.id, event.on, None, event.topic))
+                self._recorded(HeaterReport(event.at, self.id, self.probe, event.on, None, event.topic))
             elif isinstance(event, AvailabilityChange):
-                self._recorded(HeaterReport(event.at, self.id, None, event.available, event.reason))
+                self._recorded(HeaterReport(event.at, self.id, self.probe, None, event.available, event.reason))
             self.wake.set()
 
     async def _sleep(self) -> None:
@@ -279,7 +279,7 @@ class Heater:
             self._sent_off_at = now
         self.commands += 1
         reason = self.decision.words if self.decision is not None else ""
-        self._recorded(HeaterCommand(now, self.id, on, hold_s if on else None, sent, reason))
+        self._recorded(HeaterCommand(now, self.id, self.probe, on, hold_s if on else None, sent, reason))
 
     async def _raise(self) -> None:
         alerts, self._alerts = self._alerts, []
@@ -298,7 +298,9 @@ class Heater:
             log.warning("heater %s: could not command the heat off at the stop", self.id, exc_info=True)
             return
         log.info("heater %s: off at the stop%s", self.id, "" if sent else " (tried; the plug was unavailable)")
-        self._recorded(HeaterCommand(self.hub.clock.monotonic(), self.id, False, None, sent, "potwatch stopping"))
+        self._recorded(
+            HeaterCommand(self.hub.clock.monotonic(), self.id, self.probe, False, None, sent, "potwatch stopping")
+        )
 
 
 Opener = Callable[[HeaterConfig, Callable[[], float]], Actuator]

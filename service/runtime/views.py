@@ -131,6 +131,7 @@ class HeaterCommand:
 
     at: float
     heater: str
+    probe: str
     on: bool
     hold_s: float | None
     sent: bool
@@ -143,6 +144,7 @@ class HeaterReport:
 
     at: float
     heater: str
+    probe: str
     on: bool | None
     available: bool | None
     detail: str

@@ -9,7 +9,9 @@ tests short; the controller's defaults are longer (docs/heat.md).
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -110,16 +112,27 @@ def test_sigterm_turns_the_plug_off_before_potwatch_exits(
     tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble
 ) -> None:
     """Pass: with the plug on, SIGTERM; potwatch exits 0 and the OFF it sent reaches the plug: the relay is off
-    within 2 s of the exit, long before its 60 s dead-man period could have done it, and the log says so."""
+    within 2 s of the exit, long before its 60 s dead-man period could have done it, and the log says so.
+    The history file then holds, for the cook, the ON command with its 60 s dead-man period, the plug's
+    "on" report, and the OFF sent at the stop, in that order."""
     service = heater_service(tmp_path, device, mosquitto, deadman="60s")
     with serving(service), Thermometer(device, 150.0, 0.2):
-        heating(service, plug)
+        cook_id = heating(service, plug) and service.get("/api/status")["cook"]["id"]
         service.stop(signal.SIGTERM)
         assert service.proc is not None and service.proc.returncode == 0
         exited = time.monotonic()
         wait_until(lambda: not plug.relay_on, 2.0, "the plug off after the stop")
         assert (plug.switched_off_at() or 0.0) <= exited + 2.0
         assert "heater hob: off at the stop" in service.log()
+    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "potwatch.db")) as db:
+        rows = db.execute(
+            "SELECT what, on_, hold_s, sent, detail FROM heater_log WHERE heater = 'hob' AND cook = ? ORDER BY rowid",
+            (cook_id,),
+        ).fetchall()
+    on_command = rows.index(("command", 1, 60.0, 1, "heating to target (225 °F)"))
+    on_report = next(i for i, r in enumerate(rows) if r[:2] == ("state", 1))
+    off_command = rows.index(("command", 0, None, 1, "potwatch stopping"))
+    assert on_command < on_report < off_command, rows
 
 
 @pytest.mark.real_part("mosquitto")
