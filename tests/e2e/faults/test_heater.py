@@ -37,11 +37,11 @@ OFF_WITHIN_S = 2.0  # the issue's bound from a lost probe to the heat off
 
 
 def heater_service(
-    tmp_path: Path, device: PtyDevice, broker: Broker, *, deadman: str, grace: str = "10s"
+    tmp_path: Path, device: PtyDevice, broker: Broker, *, deadman: str, grace: str = "10s", token: str = ""
 ) -> ServiceProcess:
     config = tmp_path / "potwatch.toml"
     config.write_text(
-        f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
+        (f'[server]\ntoken = "{token}"\n\n' if token else "") + f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
         f'[[probes]]\nid = "pot"\nurl = "serial://{device.path}?baud=9600&format=number&unit=F"\n'
         'stale_after = "3s"\n\n'
         f'[[heaters]]\nid = "hob"\nurl = "{broker.url("kitchen_plug", "kind=tasmota")}"\nprobe = "pot"\n'
@@ -203,3 +203,38 @@ def test_the_cook_ended_turns_the_plug_off(
         off_at = datetime.fromisoformat(service.get("/api/status")["now"].replace("Z", "+00:00"))
         wait_until(lambda: seconds_since(service, off_at) >= 3.0, 10.0, "3 s of the service's clock")
         assert [a for a in service.get("/api/status")["alerts"] if a["kind"] == "heater_mismatch"] == []
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
+def test_override_off_needs_no_token_and_on_or_auto_do(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble, figure: FigureRecorder
+) -> None:
+    """Pass: with a token set and the plug on, "on" and "auto" without the token get 401 and change nothing;
+    bad bodies get 422 and an unknown heater 404; "off" without any token gets 202 and the plug's relay is off
+    within 1 s, the status saying "override: off"; "auto" with the token hands the heat back: the plug is on
+    again (the reach still wants heat) and the status says "auto"."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="60s", token="s3cret")
+    path = "/api/heaters/hob/override"
+    auth = {"Authorization": "Bearer s3cret"}
+    with serving(service), Thermometer(device, 150.0, 0.2):
+        heating(service, plug)
+        for mode in ("on", "auto"):
+            refused = service.post(path, json={"mode": mode})
+            assert refused.status_code == 401, refused.text
+        for body in ({"mode": "of"}, {"mode": "off", "why": "x"}, {}, ["off"]):
+            assert service.post(path, json=body).status_code == 422, body
+        assert service.post("/api/heaters/oven/override", json={"mode": "off"}).status_code == 404
+        assert plug.relay_on and heater(service)["override"] == "auto"
+        asked = time.monotonic()
+        answer = service.post(path, json={"mode": "off"})
+        assert answer.status_code == 202 and answer.json() == {"heater": "hob", "mode": "force_off"}, answer.text
+        wait_until(lambda: not plug.relay_on, 3.0, "the plug off")
+        off_after = (plug.switched_off_at() or 0.0) - asked
+        figure("heater_off_after_override", off_after, "s", "≤ 1 s")
+        assert off_after <= 1.0, off_after
+        shown = heater(service)
+        assert shown["override"] == "force_off" and shown["reason"] == "override: off" and not shown["on"], shown
+        assert service.post(path, json={"mode": "auto"}, headers=auth).status_code == 202
+        wait_until(lambda: plug.relay_on, 5.0, "the plug on again")
+        assert heater(service)["override"] == "auto"
