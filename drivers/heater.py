@@ -24,7 +24,7 @@ or a lost Wi-Fi link cannot leave the heat on.
 
 This module is the contract and the URL parser; ``drivers/mqtt_plug.py``
 holds what the MQTT plugs share, ``tasmota_plug.py`` and ``shelly_plug.py``
-their topics and payloads. Nothing here is wired into the service yet.
+their topics and payloads. ``service/runtime/heaters.py`` drives them for ``[[heaters]]``.
 """
 
 from __future__ import annotations

@@ -255,6 +255,10 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
     except (AlreadyRunning, LockError) as exc:
         return _fail(str(exc))
     _under_systemd(service)
+    if config.heaters:
+        from service.runtime.heaters import Heaters
+
+        service.parts.insert(0, Heaters.from_config(config))  # the first to close: heat off before anything else
     publisher: MqttPublisher | None = None
     if config.mqtt is not None:
         from service.mqtt import MqttPublisher

@@ -31,8 +31,10 @@ from pydantic import (
 
 from drivers.barometer import barometer_settings
 from drivers.base import ProbeError
+from drivers.heater import HeaterUrlError, parse_heater_url
 from drivers.registry import check_probe_url
 from service.core.cook import ProbeSetup
+from service.core.heat.params import HeatParams, HoldLaw
 from service.core.units import (
     parse_altitude,
     parse_duration,
@@ -162,6 +164,17 @@ Boil = Annotated[float, BeforeValidator(_boil)]
 TemperatureDelta = Annotated[float, BeforeValidator(_temperature_delta)]
 Duration = Annotated[float, BeforeValidator(_duration)]
 Keepalive = Annotated[int, BeforeValidator(_keepalive)]
+
+
+def _duration_or_zero(value: Any) -> float:
+    """A relay's minimum time or an anticipation may be "0s": none."""
+    _needs_text("duration", '"30s" or "0s"')(value)
+    _unit_missing(value, ("s", "min"))
+    _not_negative(value)
+    return parse_duration(value)
+
+
+DurationOrZero = Annotated[float, BeforeValidator(_duration_or_zero)]
 
 
 class KeyedError(ValueError):
@@ -391,6 +404,105 @@ class PressureConfig(Model):
         return value
 
 
+HEATER_SETTINGS: dict[str, str] = {
+    # config key -> HeatParams field, so that a refusal from HeatParams names the key the file used
+    "min_on": "min_on_s",
+    "min_off": "min_off_s",
+    "max_on": "max_on_s",
+    "stale_after": "stale_after_s",
+    "deadman": "deadman_s",
+    "max_temperature": "max_c",
+    "mismatch_grace": "mismatch_grace_s",
+    "duty_window": "duty_window_s",
+    "lead": "lead_s",
+    "max_lead": "max_lead_c",
+    "rate_span": "rate_span_s",
+    "carryover": "carryover_c",
+    "hold_law": "hold_law",
+    "on_below": "on_below",
+    "off_above": "off_above",
+    "kp": "kp_per_c",
+    "ki": "ki_per_c_s",
+    "kd": "kd_s_per_c",
+    "cycle": "cycle_s",
+}
+_DEFAULT_HEAT = HeatParams()
+
+
+class HeaterConfig(Model):
+    """A heat actuator under a pot (docs/heat.md): every setting has a safe default.
+
+    The safety limits (max_on, deadman, stale_after, mismatch_grace) have no
+    "off": each must be a positive duration.
+    """
+
+    id: Annotated[
+        str, plain_pattern(r"[A-Za-z0-9_-]{1,32}", 'a heater id is 1 to 32 letters, digits, "-" or "_" (like "hob")')
+    ] = Field(..., description="short name used in the API and the history")
+    url: str = Field(..., description="mqtt://HOST:1883/<topic>?kind=tasmota or mqtt://HOST:1883/<id>?kind=shelly")
+    probe: str = Field(..., description="the [[probes]] id whose pot this heater heats")
+    label: str = ""
+    min_on: DurationOrZero = Field(_DEFAULT_HEAT.min_on_s, description='relay care: on at least this long ("30s")')
+    min_off: DurationOrZero = Field(_DEFAULT_HEAT.min_off_s, description='off at least this long ("30s")')
+    max_on: Duration = Field(_DEFAULT_HEAT.max_on_s, description='off after this long on without a break ("90min")')
+    stale_after: Duration = Field(
+        _DEFAULT_HEAT.stale_after_s, description='off when the probe has said nothing for this long ("15s")'
+    )
+    deadman: Duration = Field(
+        _DEFAULT_HEAT.deadman_s,
+        description='the plug turns itself off this long after the last command unless re-armed ("60s")',
+    )
+    max_temperature: Temperature | None = Field(
+        None, description="a ceiling of this heater's own; the step's (overshoot, or hold top + 10 °F) applies below it"
+    )
+    mismatch_grace: Duration = Field(
+        _DEFAULT_HEAT.mismatch_grace_s, description="the plug reporting other than commanded this long is critical"
+    )
+    duty_window: Duration = Field(_DEFAULT_HEAT.duty_window_s, description='the duty cycle is over this ("10min")')
+    lead: DurationOrZero = Field(
+        _DEFAULT_HEAT.lead_s, description='act on level + rate × lead: the probe\'s lag plus about 3 s ("18s")'
+    )
+    max_lead: TemperatureDelta = Field(_DEFAULT_HEAT.max_lead_c, description='never anticipate more than this ("10F")')
+    rate_span: Duration = Field(_DEFAULT_HEAT.rate_span_s, description='the rate for the lead, over this ("10s")')
+    carryover: TemperatureDelta = Field(
+        _DEFAULT_HEAT.carryover_c, description='a reach turns the heat off this far below its target ("0F")'
+    )
+    hold_law: HoldLaw = Field(HoldLaw.HYSTERESIS, description='"hysteresis" (for a plug) or "pid" (an SSR)')
+    on_below: float = Field(_DEFAULT_HEAT.on_below, ge=0.0, le=1.0, description="hysteresis: on below this fraction")
+    off_above: float = Field(_DEFAULT_HEAT.off_above, ge=0.0, le=1.0, description="hysteresis: off above this one")
+    kp: float = Field(_DEFAULT_HEAT.kp_per_c, ge=0.0, description="pid: on-fraction per °C below the middle")
+    ki: float = Field(_DEFAULT_HEAT.ki_per_c_s, ge=0.0, description="pid: per °C·s")
+    kd: float = Field(_DEFAULT_HEAT.kd_s_per_c, ge=0.0, description="pid: per °C/s")
+    cycle: Duration = Field(_DEFAULT_HEAT.cycle_s, description='pid: the time-proportioning cycle ("4min")')
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            parse_heater_url(value)
+        except HeaterUrlError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _settings(self) -> HeaterConfig:
+        try:
+            self.params()
+        except ValueError as exc:
+            raise ValueError(_in_config_words(str(exc))) from None
+        return self
+
+    def params(self) -> HeatParams:
+        return HeatParams(**{field: getattr(self, key) for key, field in HEATER_SETTINGS.items()})
+
+
+def _in_config_words(message: str) -> str:
+    """HeatParams speaks of ``max_on_s``; the file says ``max_on``."""
+    for key, field in sorted(HEATER_SETTINGS.items(), key=lambda kv: -len(kv[1])):
+        message = re.sub(rf"\b{field}\b", key, message)
+    return message
+
+
 class CookConfig(Model):
     profile: str
     probe: str
@@ -572,6 +684,7 @@ class Config(Model):
     notify: NotifyConfig = NotifyConfig()
     alarm: AlarmConfig = AlarmConfig()
     pressure: PressureConfig | None = Field(None, description="a barometer: absent, no barometric calibration")
+    heaters: list[HeaterConfig] = Field(default_factory=list, description="heat actuators (docs/heat.md)")
     profile_dirs: list[str] = Field(default_factory=list, description="extra folders of profile TOML files")
     altitude: Altitude | None = Field(
         None, description='the kitchen\'s altitude ("5000ft", "1500m"): where water boils, if no boil was measured'
@@ -591,6 +704,29 @@ class Config(Model):
             known = ", ".join(sorted(seen)) or "none configured"
             hint = did_you_mean(self.cook.probe, seen)
             raise KeyedError(("cook", "probe"), f"{self.cook.probe!r} names no [[probes]] entry ({known}){hint}")
+        heaters: dict[str, int] = {}
+        plugs: dict[tuple[str, str, str], int] = {}
+        for index, heater in enumerate(self.heaters):
+            if heater.id in heaters:
+                raise KeyedError(
+                    ("heaters", index, "id"),
+                    f"{heater.id!r} is already the id of heaters[{heaters[heater.id]}]: each heater needs its own",
+                )
+            heaters[heater.id] = index
+            if heater.probe not in seen:
+                known = ", ".join(sorted(seen)) or "none configured"
+                hint = did_you_mean(heater.probe, seen)
+                raise KeyedError(
+                    ("heaters", index, "probe"), f"{heater.probe!r} names no [[probes]] entry ({known}){hint}"
+                )
+            url = parse_heater_url(heater.url)
+            plug = (url.kind, url.server, url.target)
+            if plug in plugs:
+                raise KeyedError(
+                    ("heaters", index, "url"),
+                    f"heaters[{plugs[plug]}] drives the same plug: two controllers would fight over one relay",
+                )
+            plugs[plug] = index
         return self
 
     @property

@@ -25,6 +25,13 @@ from service.config import (
 from service.core.profile import BoilStep, EtaModel, HoldStep, Profile, ReachEnd, ReachStep, Step, SugarStage
 from service.resources import builtin_profiles_dir
 
+Heat = Literal["auto", "off"]
+HEAT_AUTO: Heat = "auto"
+HEAT_FIELD: Heat = Field(
+    HEAT_AUTO,
+    description='"off": a heater under this pot is commanded off for the step; "auto" (default): it follows the step',
+)
+
 
 class SugarStageModel(Model):
     name: str
@@ -43,6 +50,7 @@ class ReachModel(Model):
     end: ReachEnd = Field(
         ReachEnd.COOLED, description='when the step is over: "cooled" (off the heat), "ack" or "manual"'
     )
+    heat: Heat = HEAT_FIELD
 
     @model_validator(mode="after")
     def _order(self) -> ReachModel:
@@ -63,6 +71,7 @@ class ReachModel(Model):
             eta_model=self.eta_model,
             sugar_stages=tuple(SugarStage(s.name, s.at) for s in self.stages),
             end=self.end,
+            heat_off=self.heat == "off",
         )
 
 
@@ -73,6 +82,7 @@ class HoldModel(Model):
     high: Temperature
     duration: Duration
     grace: Duration = 60.0
+    heat: Heat = HEAT_FIELD
 
     @model_validator(mode="after")
     def _window(self) -> HoldModel:
@@ -81,7 +91,7 @@ class HoldModel(Model):
         return self
 
     def build(self) -> HoldStep:
-        return HoldStep(self.name, self.low, self.high, self.duration, self.grace)
+        return HoldStep(self.name, self.low, self.high, self.duration, self.grace, heat_off=self.heat == "off")
 
 
 class BoilModel(Model):
@@ -89,9 +99,10 @@ class BoilModel(Model):
     name: str = "boil"
     steady: Duration = 60.0
     band: TemperatureDelta = 0.4
+    heat: Heat = HEAT_FIELD
 
     def build(self) -> BoilStep:
-        return BoilStep(self.name, steady_s=self.steady, band_c=self.band)
+        return BoilStep(self.name, steady_s=self.steady, band_c=self.band, heat_off=self.heat == "off")
 
 
 StepModel = Annotated[ReachModel | HoldModel | BoilModel, Field(discriminator="kind")]

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Match
 from service import __version__
 from service.api.cooks import cooks_router, held_cook
 from service.api.guard import CommandGuard
+from service.api.heaters import heater_router
 from service.api.json_body import StrictJsonRoute
 from service.api.limits import BodyLimit
 from service.api.metrics import metrics_text
@@ -128,6 +129,7 @@ def create_app(hub: Hub, settings: AppSettings) -> FastAPI:
     app.add_middleware(CommandGuard, token=settings.token, origin=SameOrigin(settings.allowed_hosts))
     kitchen = hub.kitchen
     app.include_router(cooks_router(hub, settings.history))
+    app.include_router(heater_router(hub))
     for router in settings.routers:
         app.include_router(router)
 

@@ -28,6 +28,8 @@ from service.core.events import (
     CookEnded,
     CookStarted,
     Event,
+    HeaterAgrees,
+    HeaterMismatch,
     MarkPushed,
     Output,
     ProbeGone,
@@ -147,6 +149,7 @@ class Kitchen:
         self.labels: dict[str, str] = {}
         self._cook_seq = 0
         self._alert_seq = 0
+        self._heater_alerts: dict[str, str] = {}  # heater id -> its open mismatch alert
         self.now = 0.0
         self.pressure_hpa: float | None = None
         self._applied_offset: dict[str, float] = {}
@@ -223,7 +226,24 @@ class Kitchen:
             return self._stop(event)
         if isinstance(event, SetPressure):
             return self._pressure(event)
+        if isinstance(event, HeaterMismatch | HeaterAgrees):
+            return self._heater(event)
         return self._calibrate(event)
+
+    def _heater(self, ev: HeaterMismatch | HeaterAgrees) -> list[Output]:
+        out: list[Output] = []
+        if isinstance(ev, HeaterAgrees):
+            alert_id = self._heater_alerts.pop(ev.heater, None)
+            if alert_id is not None:
+                self._clear(ev.at, alert_id, out)
+            return out
+        if ev.heater in self._heater_alerts:
+            return out  # one alert per mismatch, however often it is said
+        cook = next((c for c in self.cooks.values() if c.ended_at is None and c.probe == ev.probe), None)
+        kind, level = AlertKind.HEATER_MISMATCH, AlertLevel.CRITICAL
+        alert = self._raise(ev.at, kind, level, ev.probe, ev.message, cook, None, out)
+        self._heater_alerts[ev.heater] = alert.id
+        return out
 
     def next_deadline(self) -> float | None:
         """The earliest time something changes with no new reading (for ticks)."""

@@ -24,6 +24,7 @@ class AlertKind(StrEnum):
     PROBE_LOST = "probe_lost"
     PROBE_FAULT = "probe_fault"
     PROBE_RESTORED = "probe_restored"
+    HEATER_MISMATCH = "heater_mismatch"
 
 
 class AlertLevel(StrEnum):
@@ -128,6 +129,28 @@ class SetPressure:
     hpa: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class HeaterMismatch:
+    """A heater's plug has reported other than it was commanded past the grace (docs/heat.md): critical.
+
+    An input, not the controller's own output, so that the alert goes through the
+    one alert pipeline (page, MQTT, push, history) and is replayed with the cook.
+    """
+
+    at: float
+    heater: str
+    probe: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeaterAgrees:
+    """The plug reports what it was commanded again: its mismatch alert is cleared."""
+
+    at: float
+    heater: str
+
+
 Event = (
     Sample
     | ProbeGone
@@ -139,6 +162,8 @@ Event = (
     | MarkPushed
     | SetCalibration
     | SetPressure
+    | HeaterMismatch
+    | HeaterAgrees
 )
 
 

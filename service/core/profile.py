@@ -53,6 +53,7 @@ class ReachStep:
     eta_model: EtaModel = EtaModel.AUTO
     sugar_stages: tuple[SugarStage, ...] = ()
     end: ReachEnd = ReachEnd.COOLED
+    heat_off: bool = False  # the step's heat = "off": a heater keeps its hands off (commanded off)
     kind: str = "reach"
 
     @property
@@ -85,6 +86,7 @@ class HoldStep:
     high_c: float
     duration_s: float
     grace_s: float = 60.0
+    heat_off: bool = False
     kind: str = "hold"
 
     def shifted(self, offset_c: float) -> HoldStep:
@@ -102,6 +104,7 @@ class BoilStep:
     # The plateau must stay inside this band (°C) over ``steady_s``.
     band_c: float = 0.4
     min_c: float = 80.0  # water boils above this anywhere people cook
+    heat_off: bool = False
     kind: str = "boil"
 
     def shifted(self, offset_c: float) -> BoilStep:

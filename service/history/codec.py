@@ -18,6 +18,8 @@ from service.core.events import (
     Acknowledge,
     AdvanceStep,
     Event,
+    HeaterAgrees,
+    HeaterMismatch,
     MarkPushed,
     ProbeGone,
     Sample,
@@ -41,6 +43,8 @@ class Kind(IntEnum):
     CALIBRATE = 7
     PRESSURE = 8  # hPa in the celsius column: a barometer reading
     PUSHED = 9  # an alert's first accepted push: the alert id in data, the push channel's name in channel
+    HEATER_MISMATCH = 10  # the heater's id in channel, its probe in probe, the alert's words in fault
+    HEATER_AGREES = 11  # the heater's id in channel
 
 
 # (run, kind, at, wall, probe, channel, celsius, fault, live, data): the order of INSERT_EVENT
@@ -74,6 +78,10 @@ def event_row(event: Event, run: int, wall: float) -> EventRow:
         return (run, Kind.PUSHED, event.at, wall, None, event.channel, None, None, None, event.alert_id)
     if isinstance(event, SetPressure):
         return (run, Kind.PRESSURE, event.at, wall, None, None, event.hpa, None, None, None)
+    if isinstance(event, HeaterMismatch):
+        return (run, Kind.HEATER_MISMATCH, event.at, wall, event.probe, event.heater, None, event.message, None, None)
+    if isinstance(event, HeaterAgrees):
+        return (run, Kind.HEATER_AGREES, event.at, wall, None, event.heater, None, None, None, None)
     return (run, Kind.CALIBRATE, event.at, wall, event.probe, None, event.boil_c, None, None, None)
 
 
@@ -99,6 +107,10 @@ def row_event(row: tuple[Any, ...]) -> Event:
         return MarkPushed(at, data, channel or "")
     if kind is Kind.PRESSURE:
         return SetPressure(at, celsius)
+    if kind is Kind.HEATER_MISMATCH:
+        return HeaterMismatch(at, channel or "", probe or "", fault or "")
+    if kind is Kind.HEATER_AGREES:
+        return HeaterAgrees(at, channel or "")
     return SetCalibration(at, probe, celsius)
 
 

@@ -47,6 +47,7 @@ from service.history.schema import NotOurs, Trouble, classify, describe
 from service.history.spill import Spill
 from service.history.store import Op, Store, Unit, Unusable
 from service.runtime.clock import Clock
+from service.runtime.views import HeaterCommand, HeaterRecord
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -135,6 +136,7 @@ class HistoryRecorder:
             self._begin_without_restore(hub)
         hub.on_input.append(self._on_input)
         hub.on_output.append(self._on_output)
+        hub.on_heater.append(self._on_heater)
 
     def routers(self) -> list[APIRouter]:
         """None: the API reads past cooks with a ``HistoryReader`` of its own (service.api.cooks)."""
@@ -199,6 +201,29 @@ class HistoryRecorder:
         self._tick_only = False
         if isinstance(out, URGENT):
             self._urgent = True
+
+    def _on_heater(self, item: HeaterRecord) -> None:
+        """A plug command or report: its own unit, urgent (a command is what a cook asks about afterwards)."""
+        info = self.run_info
+        run = info.id if info is not None else 0
+        kitchen = self._kitchen
+        cook = None
+        if kitchen is not None:
+            cook = next((c.id for c in kitchen.cooks.values() if c.ended_at is None and c.probe == item.probe), None)
+        wall = self._clock.wall_at(item.at)
+        row: tuple[object, ...]
+        if isinstance(item, HeaterCommand):
+            row = (run, cook, item.at, wall, item.heater, "command", int(item.on), None, item.hold_s, int(item.sent),
+                   item.reason)  # fmt: skip
+        elif item.on is not None:
+            row = (run, cook, item.at, wall, item.heater, "state", int(item.on), None, None, None, item.detail)
+        else:
+            available = None if item.available is None else int(item.available)
+            row = (run, cook, item.at, wall, item.heater, "availability", None, available, None, None, item.detail)
+        self._queue.append([("heater", row)])
+        self._queued += 1
+        if isinstance(item, HeaterCommand) and item.on is False:
+            self._wake.set()
 
     def _ops_for(self, out: Output) -> list[Op]:
         info = self.run_info

@@ -131,6 +131,26 @@ MIGRATIONS: list[str] = [
     ALTER TABLE alerts ADD COLUMN pushed_wall REAL;
     ALTER TABLE alerts ADD COLUMN pushed_via TEXT;  -- the push channel that took it first ("push:ntfy")
     """,
+    # 3 → 4: the heaters (docs/heat.md): every command sent to a plug and every report from it, and
+    # events of kinds 10 and 11 (a heater's mismatch alert, raised and cleared) that a potwatch of
+    # schema 3 would not know. Its snapshots hold a kitchen without the heater alerts: dropped.
+    """
+    DELETE FROM checkpoints;
+    CREATE TABLE heater_log (
+        run INTEGER NOT NULL,
+        cook TEXT,                       -- the cook running on the heater's probe then (NULL: none)
+        at REAL NOT NULL,                -- the tracker's time line
+        wall REAL NOT NULL,
+        heater TEXT NOT NULL,
+        what TEXT NOT NULL,              -- command | state | availability
+        on_ INTEGER,                     -- command, state: 1 on, 0 off
+        available INTEGER,               -- availability: 1 usable, 0 not
+        hold_s REAL,                     -- an ON command: the dead-man period the plug was given
+        sent INTEGER,                    -- a command: 1 it reached a live link to an available plug
+        detail TEXT                      -- a command's reason, a state's topic, why (un)available
+    );
+    CREATE INDEX heater_log_cook ON heater_log (cook);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -57,6 +57,10 @@ SQL: dict[str, str] = {
     ),
     "ack": "UPDATE alerts SET acked_at = ?, acked_wall = ? WHERE id = ? AND acked_at IS NULL",
     "pushed": "UPDATE alerts SET pushed_at = ?, pushed_wall = ?, pushed_via = ? WHERE id = ? AND pushed_at IS NULL",
+    "heater": (
+        "INSERT INTO heater_log (run, cook, at, wall, heater, what, on_, available, hold_s, sent, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ),
     "clean": "UPDATE runs SET clean = 1 WHERE id = ?",
     "checkpoint": f"INSERT OR REPLACE INTO checkpoints (seq, run, version, state) VALUES ({LAST_SEQ}, ?, ?, ?)",
     # only the newest snapshot is ever used

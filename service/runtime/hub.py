@@ -33,6 +33,7 @@ from service.core.events import (
     StepStarted,
     Tick,
 )
+from service.core.heat.events import OverrideMode
 from service.core.probes import ProbeHealth
 from service.core.profile import Profile
 from service.core.units import c_to_f
@@ -46,6 +47,8 @@ from service.runtime.views import (
     CalibrationEvent,
     CookEndedEvent,
     CookStateView,
+    HeaterRecord,
+    HeaterView,
     ProbeEvent,
     ReadingEvent,
     StageEvent,
@@ -101,6 +104,11 @@ class Hub:
         self.on_output: list[Callable[[Output], None]] = []
         # each reading as the bus carries it, at once (MQTT: on the wire before the phones' turn)
         self.on_reading: list[Callable[[ReadingEvent], None]] = []
+        # the heaters (service/runtime/heaters.py): their status, the cook's override, and every
+        # command and plug report for the history; empty without [[heaters]]
+        self.heater_views: Callable[[], list[HeaterView]] = list
+        self.heater_override: Callable[[str, OverrideMode], bool] = lambda _id, _mode: False
+        self.on_heater: list[Callable[[HeaterRecord], None]] = []
         # where water boils for each probe, as last said on the bus
         self._calibrations = {h.id: _calibration_key(h) for h in kitchen.probes.values()}
 
@@ -331,6 +339,7 @@ class Hub:
             cooks=cooks,
             alerts=self._alerts_shown(),
             last_event_id=self.bus.last_id,
+            heaters=self.heater_views(),
         )
 
     def cook_state(self) -> CookStateView:

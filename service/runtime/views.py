@@ -7,6 +7,7 @@ clock (the demo's runs faster: ``speed`` in the status says how much).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NotRequired
 
 from pydantic import ConfigDict, with_config
@@ -124,6 +125,47 @@ class AlertView(AlertSummary):
     fahrenheit: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class HeaterCommand:
+    """A command handed to the plug's driver (``sent``: it reached a live link to an available plug)."""
+
+    at: float
+    heater: str
+    probe: str
+    on: bool
+    hold_s: float | None
+    sent: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeaterReport:
+    """What the plug's driver said: its relay (``on``), or whether it can be used (``available``)."""
+
+    at: float
+    heater: str
+    probe: str
+    on: bool | None
+    available: bool | None
+    detail: str
+
+
+HeaterRecord = HeaterCommand | HeaterReport
+
+
+class HeaterView(TypedDict):
+    """One ``[[heaters]]`` entry as the status shows it: what was commanded, what the plug says, and why."""
+
+    id: str
+    probe: str
+    on: bool  # commanded
+    reported: str | None  # "on", "off", or None: the plug has not said since the link came up
+    reason: str  # words: "target reached (225 °F)", "probe lost", "override: off", …
+    duty: float  # the commanded on-fraction over the last 10 min
+    available: bool
+    override: str  # "auto", "force_off", "force_on"
+
+
 class StatusView(TypedDict):
     """``GET /api/status``: everything the page needs to draw itself from nothing."""
 
@@ -134,6 +176,7 @@ class StatusView(TypedDict):
     cooks: list[CookView]
     alerts: list[AlertView]  # the active ones, then the 20 newest others
     last_event_id: int
+    heaters: list[HeaterView]
 
 
 class CookStateView(TypedDict):

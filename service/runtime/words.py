@@ -39,6 +39,7 @@ ALERT_TITLES: dict[str, str] = {
     AlertKind.HOLD_REACHED: "In the window",
     AlertKind.HOLD_DONE: "Hold done",
     AlertKind.PROBE_RESTORED: "Probe back",
+    AlertKind.HEATER_MISMATCH: "HEATER NOT OBEYING",
 }
 
 ALERT_ACTIONS: dict[str, str] = {
@@ -52,6 +53,7 @@ ALERT_ACTIONS: dict[str, str] = {
     AlertKind.HOLD_REACHED: "Keep the heat where it is.",
     AlertKind.HOLD_DONE: "Move on to the next step.",
     AlertKind.PROBE_RESTORED: "Nothing to do: the alarm sees the pot again.",
+    AlertKind.HEATER_MISMATCH: "Check the plug under the pot now: unplug it if it is on.",
 }
 
 

@@ -820,7 +820,8 @@ def test_a_version_1_file_is_migrated_forward_keeping_its_data(tmp_path: Path) -
         )
         conn.commit()
     conn2 = connect(path)
-    assert conn2.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn2.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn2.execute("SELECT count(*) FROM heater_log").fetchone()[0] == 0
     assert conn2.execute("SELECT version FROM runs").fetchall() == [("old",)]
     assert conn2.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
     conn2.close()

@@ -509,7 +509,7 @@ class Chart {
     // alerts that mattered, as ticks along the top
     ctx.fillStyle = CHART_COLORS.alert;
     for (const [t, kind] of this.marks) {
-      if (kind !== "target_reached" && kind !== "target_overshoot" && kind !== "probe_lost") continue;
+      if (!["target_reached", "target_overshoot", "probe_lost", "heater_mismatch"].includes(kind)) continue;
       if (t < tFrom) continue;
       const x = X(t);
       ctx.beginPath();

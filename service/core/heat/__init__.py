@@ -3,5 +3,5 @@
 Pure like the rest of the core: no clock (every event carries ``at``), no I/O.
 ``controller.step(state, event, params) -> (state, outputs)`` is the one entry;
 ``safety.gate`` is the check every decision goes through; ``laws`` holds what
-each step kind wants of the heat. Nothing here is wired into the service yet.
+each step kind wants of the heat. ``service/runtime/heaters.py`` feeds it in ``potwatch run``.
 """

@@ -90,7 +90,8 @@ class HeatStep:
 
 
 def heat_step(step: Step, key: str, *, heat_off: bool = False, offset_c: float = 0.0) -> HeatStep:
-    """A profile step (shifted by the probe's calibration offset) as the heater sees it."""
+    """A profile step (shifted by the probe's calibration offset) as the heater sees it; its own heat = "off" counts."""
+    heat_off = heat_off or step.heat_off
     if isinstance(step, HoldStep):
         s = step.shifted(offset_c)
         return HeatStep(key, StepKind.HOLD, low_c=s.low_c, high_c=s.high_c, heat_off=heat_off)

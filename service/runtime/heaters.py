@@ -1,0 +1,368 @@
+"""The heaters of ``[[heaters]]``: each one's plug driven by the pure controller, fed from the hub.
+
+One task per heater owns its controller state; nothing else touches it. The
+hub's hooks only wake it (they run in the hub's task and must not block).
+Each turn it reads the kitchen between two hub messages — the probe's health,
+the tracker's filtered level and rate, the running cook's step — and turns
+what changed into the controller's events, adds a ``Tick`` (at least once a
+second, on the hub's clock) and applies the last decision to the plug.
+
+What is sent to the plug:
+
+* an ON with the decision's dead-man period (Tasmota ``PulseTime``, Shelly
+  ``toggle_after``), again every third of that period while on, so that the
+  plug's own timer never runs out while potwatch is healthy, and turns the
+  heat off by itself within the period when potwatch is gone;
+* an OFF whenever the decision changes to off, when the plug reports on while
+  commanded off, and when the plug comes back: off can only make the kitchen
+  safer, so it is never held back.
+
+A ``StateMismatch`` goes to the hub as ``HeaterMismatch``, so that it becomes
+a critical alert like any other (page, MQTT, push, history); ``MismatchCleared``
+as ``HeaterAgrees``. At the stop the heat is commanded off before the link
+closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from drivers.heater import Actuator, AvailabilityChange, HeaterEvent, StateReport, open_heater
+from service.config import Config, HeaterConfig
+from service.core.events import HeaterAgrees, HeaterMismatch
+from service.core.heat.controller import HeatState, next_deadline, step
+from service.core.heat.events import (
+    ActuatorReport,
+    Decision,
+    HeatEvent,
+    HeatStep,
+    MismatchCleared,
+    Override,
+    OverrideMode,
+    ProbeHealth,
+    ProbeHealthChanged,
+    ProbeLevel,
+    Reported,
+    StateMismatch,
+    StepChanged,
+    Tick,
+    heat_step,
+)
+from service.core.heat.params import HeatParams
+from service.core.probes import ProbeState
+from service.runtime.views import HeaterCommand, HeaterRecord, HeaterReport, HeaterView
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from service.runtime.hub import Hub
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0  # the controller sees time pass at least this often (hub clock)
+REARM_FRACTION = 1.0 / 3.0  # an ON is re-sent this far into its dead-man period
+OFF_AGAIN_S = 5.0  # a plug that reports on while commanded off is told off again this often
+CLOSE_OFF_S = 1.0  # at the stop: how long the last OFF may take to reach the broker
+
+_HEALTH = {
+    ProbeState.WAITING: ProbeHealth.OK,  # nothing read yet: the controller's "no reading" holds it off
+    ProbeState.OK: ProbeHealth.OK,
+    ProbeState.LOST: ProbeHealth.LOST,
+    ProbeState.FAULT: ProbeHealth.FAULTY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What of the kitchen the controller was last told, to send it only what changed."""
+
+    health: ProbeHealth | None = None
+    level_at: float | None = None
+    step: HeatStep | None = None
+    told_step: bool = False
+
+
+class Heater:
+    """One plug and its controller: the task ``run`` is the only writer of ``state``."""
+
+    def __init__(
+        self,
+        config: HeaterConfig,
+        actuator: Actuator,
+        hub: Hub,
+    ) -> None:
+        self.id = config.id
+        self.probe = config.probe
+        self.url = config.url
+        self.params: HeatParams = config.params()
+        self.actuator = actuator
+        self.hub = hub
+        self.state = HeatState()
+        self.decision: Decision | None = None
+        self.seen = Seen()
+        self.wake = asyncio.Event()
+        self._driver: list[HeaterEvent] = []
+        self._overrides: list[OverrideMode] = []
+        self.stopping = False
+        self._sent_on_at: float | None = None  # hub time of the last ON sent
+        self._sent_off_at: float | None = None
+        self._last_sent: bool | None = None  # the last command handed to the driver
+        self._alerts: list[HeaterMismatch | HeaterAgrees] = []
+        self.commands = 0
+
+    # ---- what the page and the API see
+
+    def view(self) -> HeaterView:
+        d, act = self.decision, self.actuator
+        reported = act.reported
+        return HeaterView(
+            id=self.id,
+            probe=self.probe,
+            on=bool(d is not None and d.on and not self.stopping),
+            reported=None if reported is None else ("on" if reported else "off"),
+            reason="potwatch is stopping" if self.stopping else (d.words if d is not None else "starting"),
+            duty=d.duty if d is not None else 0.0,
+            available=act.available,
+            override=str(self.state.mode),
+        )
+
+    # ---- from outside the task (the hub's hooks, the API): never blocks
+
+    def override(self, mode: OverrideMode) -> None:
+        self._overrides.append(mode)
+        self.wake.set()
+
+    def _recorded(self, item: HeaterRecord) -> None:
+        for hook in self.hub.on_heater:
+            try:
+                hook(item)
+            except Exception:
+                log.exception("heater hook failed on %r", item)
+
+    # ---- the task
+
+    async def run(self) -> None:
+        reader = asyncio.create_task(self._read(), name=f"heater {self.id} reports")
+        try:
+            while True:
+                self._turn()
+                await self._apply()
+                await self._raise()
+                await self._sleep()
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _read(self) -> None:
+        async for event in self.actuator.events():
+            self._driver.append(event)
+            if isinstance(event, StateReport):
+                self._recorded(HeaterReport(event.at, self.id, self.probe, event.on, None, event.topic))
+            elif isinstance(event, AvailabilityChange):
+                self._recorded(HeaterReport(event.at, self.id, self.probe, None, event.available, event.reason))
+            self.wake.set()
+
+    async def _sleep(self) -> None:
+        clock = self.hub.clock
+        wait = TICK_S
+        deadline = next_deadline(self.state, self.params)
+        if deadline is not None:
+            wait = min(wait, max(deadline - clock.monotonic(), 0.0))
+        try:
+            async with asyncio.timeout(clock.real_seconds(wait)):
+                await self.wake.wait()
+        except TimeoutError:
+            pass
+        self.wake.clear()
+
+    def _turn(self) -> None:
+        """Everything new, in order, through the controller; the last decision is the one that counts."""
+        now = self.hub.clock.monotonic()
+        events: list[HeatEvent] = [*self._from_driver(now), *self._from_kitchen(now)]
+        events += [Override(now, mode) for mode in self._overrides]
+        self._overrides.clear()
+        events.append(Tick(now))
+        for event in events:
+            self.state, outputs = step(self.state, event, self.params)
+            for out in outputs:
+                if isinstance(out, Decision):
+                    self._decided(out)
+                elif isinstance(out, StateMismatch):
+                    said = "on" if out.commanded_on else "off"
+                    message = (
+                        f"heater {self.id}: commanded {said}, the plug reports {out.reported.value} "
+                        f"for {out.for_s:.0f} s"
+                    )
+                    self._alerts.append(HeaterMismatch(out.at, self.id, self.probe, message))
+                elif isinstance(out, MismatchCleared):
+                    self._alerts.append(HeaterAgrees(out.at, self.id))
+
+    def _decided(self, decision: Decision) -> None:
+        was = self.decision
+        self.decision = decision
+        if was is None or was.on != decision.on or was.reason != decision.reason:
+            log.info("heater %s: %s (%s)", self.id, "on" if decision.on else "off", decision.words)
+
+    def _from_driver(self, now: float) -> list[HeatEvent]:
+        if not self._driver:
+            return []
+        self._driver.clear()
+        return [self._report(now)]
+
+    def _report(self, now: float) -> ActuatorReport:
+        act = self.actuator
+        reported = Reported.UNKNOWN if act.reported is None else (Reported.ON if act.reported else Reported.OFF)
+        if act.available:
+            return ActuatorReport(now, reported, link_up=True, online=True)
+        why = getattr(act, "unavailable_reason", None) or ""
+        link_up = not str(why).startswith("link to")
+        return ActuatorReport(now, reported, link_up=link_up, online=False)
+
+    def _from_kitchen(self, now: float) -> list[HeatEvent]:
+        kitchen = self.hub.kitchen
+        out: list[HeatEvent] = []
+        seen = self.seen
+        probe = kitchen.probes.get(self.probe)
+        health = _HEALTH.get(probe.state, ProbeHealth.OK) if probe is not None else ProbeHealth.LOST
+        if health is not seen.health:
+            out.append(ProbeHealthChanged(now, health))
+        cook = next((c for c in kitchen.cooks.values() if c.ended_at is None and c.probe == self.probe), None)
+        heat: HeatStep | None = None
+        level_at = seen.level_at
+        if cook is not None:
+            snap = kitchen.cook_snapshot(cook, now)
+            heat = heat_step(cook.step, f"{cook.id}/{cook.index}", offset_c=snap.calibration_offset_c)
+            track = kitchen.track_of(cook)
+            if track is not None and track.level is not None and track.last_t != seen.level_at:
+                level_at = track.last_t
+                out.append(ProbeLevel(now, track.level, track.rate))
+        if heat != seen.step or not seen.told_step:
+            out.insert(0, StepChanged(now, heat))  # the step first: a new cook's level belongs to it
+        self.seen = Seen(health, level_at, heat, True)
+        return out
+
+    async def _apply(self) -> None:
+        """Several events in a turn make several decisions: what counts is the last against what was sent last."""
+        d = self.decision
+        if d is None or self.stopping:
+            return
+        now = self.hub.clock.monotonic()
+        if d.on:
+            assert d.deadman_s is not None
+            due = self._sent_on_at is None or now - self._sent_on_at >= d.deadman_s * REARM_FRACTION
+            if self._last_sent is not True or due:
+                await self._send(True, d.deadman_s, now)
+            return
+        self._sent_on_at = None
+        wrong = self.actuator.reported is not False
+        again = wrong and (self._sent_off_at is None or now - self._sent_off_at >= OFF_AGAIN_S)
+        if self._last_sent is not False or again:
+            await self._send(False, 0.0, now)
+
+    async def _send(self, on: bool, hold_s: float, now: float) -> None:
+        try:
+            sent = await self.actuator.command(on, hold_s=hold_s if on else 1.0)
+        except Exception:
+            log.warning("heater %s: the command failed", self.id, exc_info=True)
+            sent = False
+        self._last_sent = on
+        if on:
+            self._sent_on_at = now if sent else None
+            self._sent_off_at = None
+        else:
+            self._sent_off_at = now
+        self.commands += 1
+        reason = self.decision.words if self.decision is not None else ""
+        self._recorded(HeaterCommand(now, self.id, self.probe, on, hold_s if on else None, sent, reason))
+
+    async def _raise(self) -> None:
+        alerts, self._alerts = self._alerts, []
+        for alert in alerts:
+            if isinstance(alert, HeaterMismatch):
+                log.warning("%s", alert.message)
+            await self.hub.request(alert)
+
+    async def off(self) -> None:
+        """The stop: off, on a link still open (the caller closes it after); nothing is sent after it."""
+        self.stopping = True
+        try:
+            async with asyncio.timeout(CLOSE_OFF_S):
+                sent = await self.actuator.command(False, hold_s=1.0)
+        except Exception:
+            log.warning("heater %s: could not command the heat off at the stop", self.id, exc_info=True)
+            return
+        log.info("heater %s: off at the stop%s", self.id, "" if sent else " (tried; the plug was unavailable)")
+        self._recorded(
+            HeaterCommand(self.hub.clock.monotonic(), self.id, self.probe, False, None, sent, "potwatch stopping")
+        )
+
+
+Opener = Callable[[HeaterConfig, Callable[[], float]], Actuator]
+
+
+def _open(config: HeaterConfig, clock: Callable[[], float]) -> Actuator:
+    return open_heater(config.id, config.url, clock=clock)
+
+
+class Heaters:
+    """The part that runs every heater: attach to the hub, one task each, off at the stop."""
+
+    name = "heaters"
+
+    def __init__(self, configs: list[HeaterConfig], *, opener: Opener = _open) -> None:
+        self.configs = configs
+        self.opener = opener
+        self.heaters: dict[str, Heater] = {}
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> Heaters:
+        return cls(list(config.heaters))
+
+    def attach(self, hub: Hub) -> None:
+        for c in self.configs:
+            actuator = self.opener(c, hub.clock.monotonic)
+            self.heaters[c.id] = Heater(c, actuator, hub)
+        hub.on_input.append(self._wake)
+        hub.on_output.append(self._wake)
+        hub.heater_views = self.views
+        hub.heater_override = self.override
+
+    def override(self, heater_id: str, mode: OverrideMode) -> bool:
+        heater = self.heaters.get(heater_id)
+        if heater is None:
+            return False
+        heater.override(mode)
+        return True
+
+    def _wake(self, _: object) -> None:
+        for heater in self.heaters.values():
+            heater.wake.set()
+
+    def views(self) -> list[HeaterView]:
+        return [h.view() for h in self.heaters.values()]
+
+    def routers(self) -> list[APIRouter]:
+        return []  # the override route is the API's (service/api), reached through the hub
+
+    def health(self) -> dict[str, object]:
+        return {"heaters": {h.id: {"available": h.actuator.available} for h in self.heaters.values()}}
+
+    async def run(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            self._stack = stack
+            for heater in self.heaters.values():
+                await stack.enter_async_context(heater.actuator)
+            async with asyncio.TaskGroup() as group:
+                for heater in self.heaters.values():
+                    group.create_task(heater.run(), name=f"heater {heater.id}")
+
+    async def close(self) -> None:
+        """Heat off first, on every plug, then the links close (the task's stack, when it is cancelled)."""
+        await asyncio.gather(*(h.off() for h in self.heaters.values()))

@@ -1,0 +1,240 @@
+"""Closed-loop heat in a real ``potwatch run``: a Tasmota plug double on a real Mosquitto, a USB probe on a pty.
+
+The caramel cooks on the probe, reading 150 °F, so its reach step wants full
+heat: the heater turns the plug on. Then the world breaks, one way per test,
+and the plug itself (the double's relay, not what potwatch says) must end up
+off within the stated time. Small minimum times and dead-man periods keep the
+tests short; the controller's defaults are longer (docs/heat.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.figures import FigureRecorder
+from tests.support.net import free_port
+from tests.support.plugs import TasmotaDouble
+from tests.support.pty_device import PtyDevice, Thermometer
+from tests.support.service import ServiceProcess, serving
+from tests.support.waiting import wait_until
+
+if TYPE_CHECKING:
+    from tests.support.broker import Broker
+
+pytest_plugins = ["tests.support.broker"]
+
+START_S = 20.0  # the service up, the probe read, the plug found and switched on, on a loaded machine
+OFF_WITHIN_S = 2.0  # the issue's bound from a lost probe to the heat off
+
+
+def heater_service(
+    tmp_path: Path, device: PtyDevice, broker: Broker, *, deadman: str, grace: str = "10s", token: str = ""
+) -> ServiceProcess:
+    config = tmp_path / "potwatch.toml"
+    config.write_text(
+        (f'[server]\ntoken = "{token}"\n\n' if token else "") + f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
+        f'[[probes]]\nid = "pot"\nurl = "serial://{device.path}?baud=9600&format=number&unit=F"\n'
+        'stale_after = "3s"\n\n'
+        f'[[heaters]]\nid = "hob"\nurl = "{broker.url("kitchen_plug", "kind=tasmota")}"\nprobe = "pot"\n'
+        f'min_on = "1s"\nmin_off = "1s"\ndeadman = "{deadman}"\nmismatch_grace = "{grace}"\n\n'
+        '[cook]\nprofile = "caramel"\nprobe = "pot"\n'
+    )
+    return ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port())
+
+
+def seconds_since(service: ServiceProcess, then: datetime) -> float:
+    now = datetime.fromisoformat(service.get("/api/status")["now"].replace("Z", "+00:00"))
+    return (now - then).total_seconds()
+
+
+def heater(service: ServiceProcess) -> dict[str, Any]:
+    heaters = service.get("/api/status")["heaters"]
+    assert [h["id"] for h in heaters] == ["hob"], heaters
+    return dict(heaters[0])
+
+
+@pytest.fixture
+def device() -> Iterator[PtyDevice]:
+    with PtyDevice() as dev:
+        yield dev
+
+
+@pytest.fixture
+def plug(mosquitto: Broker) -> Iterator[TasmotaDouble]:
+    with TasmotaDouble(mosquitto, "kitchen_plug") as double:
+        yield double
+
+
+def heating(service: ServiceProcess, plug: TasmotaDouble) -> dict[str, Any]:
+    """The plug on, and the status saying why: the start every test shares."""
+    wait_until(lambda: plug.relay_on, START_S, lambda: f"the plug on; status {service.get('/api/status')['heaters']}")
+    shown = wait_until(lambda: (h := heater(service))["reported"] == "on" and h, 5.0, "the status to show it on")
+    assert shown["on"] is True and shown["available"] is True and shown["override"] == "auto", shown
+    assert shown["reason"].startswith("heating to target"), shown
+    assert shown["probe"] == "pot"
+    return shown
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
+def test_a_probe_unplugged_turns_the_plug_off_within_2_s(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble, figure: FigureRecorder
+) -> None:
+    """Pass: with the plug on, the probe's pty is closed (the cable pulled); the plug's own relay is off within
+    2 s of that, by a command (the dead-man period is 60 s, so not by its timer), the status says "probe lost",
+    and the heat stays off (the condition latches) while the probe is gone."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="60s")
+    with serving(service), Thermometer(device, 150.0, 0.2):
+        heating(service, plug)
+        unplugged = time.monotonic()
+        device.unplug()
+        wait_until(lambda: not plug.relay_on, OFF_WITHIN_S + 3.0, "the plug off")
+        off_after = (plug.switched_off_at() or 0.0) - unplugged
+        figure("heater_off_after_probe_unplugged", off_after, "s", f"≤ {OFF_WITHIN_S:g} s")
+        assert off_after <= OFF_WITHIN_S, off_after
+        shown = wait_until(lambda: (h := heater(service))["reason"] == "probe lost" and h, 5.0, "the reason")
+        assert shown["on"] is False and shown["reported"] == "off", shown
+        assert any(t.endswith("/POWER") and p == b"OFF" for _, t, p in plug.commands), plug.commands
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
+def test_sigterm_turns_the_plug_off_before_potwatch_exits(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble
+) -> None:
+    """Pass: with the plug on, SIGTERM; potwatch exits 0 and the OFF it sent reaches the plug: the relay is off
+    within 2 s of the exit, long before its 60 s dead-man period could have done it, and the log says so.
+    The history file then holds, for the cook, the ON command with its 60 s dead-man period, the plug's
+    "on" report, and the OFF sent at the stop, in that order."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="60s")
+    with serving(service), Thermometer(device, 150.0, 0.2):
+        cook_id = heating(service, plug) and service.get("/api/status")["cook"]["id"]
+        service.stop(signal.SIGTERM)
+        assert service.proc is not None and service.proc.returncode == 0
+        exited = time.monotonic()
+        wait_until(lambda: not plug.relay_on, 2.0, "the plug off after the stop")
+        assert (plug.switched_off_at() or 0.0) <= exited + 2.0
+        assert "heater hob: off at the stop" in service.log()
+    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "potwatch.db")) as db:
+        rows = db.execute(
+            "SELECT what, on_, hold_s, sent, detail FROM heater_log WHERE heater = 'hob' AND cook = ? ORDER BY rowid",
+            (cook_id,),
+        ).fetchall()
+    on_command = rows.index(("command", 1, 60.0, 1, "heating to target (225 °F)"))
+    on_report = next(i for i, r in enumerate(rows) if r[:2] == ("state", 1))
+    off_command = rows.index(("command", 0, None, 1, "potwatch stopping"))
+    assert on_command < on_report < off_command, rows
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
+def test_sigkill_leaves_the_plug_to_its_own_pulsetime(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble, figure: FigureRecorder
+) -> None:
+    """Pass: with the plug on and a 3 s dead-man period, potwatch is SIGKILLed (no chance to say anything);
+    the plug's own PulseTime turns it off no later than 3 s (+ 0.5 s of the double's tick and a loaded machine)
+    after the kill, and nothing commanded it off meanwhile."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="3s")
+    with serving(service, signal.SIGKILL), Thermometer(device, 150.0, 0.2):
+        heating(service, plug)
+        commands = len(plug.commands)
+        service.stop(signal.SIGKILL)
+        killed = time.monotonic()
+        wait_until(lambda: not plug.relay_on, 6.0, "the plug's own timer to turn it off")
+        off_after = (plug.switched_off_at() or 0.0) - killed
+        figure("heater_off_after_sigkill", off_after, "s", "≤ 3 s dead-man + 0.5 s")
+        assert off_after <= 3.5, off_after
+        assert all(p != b"OFF" for _, t, p in plug.commands[commands:] if t.endswith("/POWER")), plug.commands
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
+def test_a_plug_that_ignores_the_off_raises_a_critical_heater_mismatch(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble
+) -> None:
+    """Pass: the plug on, then deaf (its relay stuck on); the cook is stopped, so the heat is commanded off;
+    within the 1 s grace and a few seconds more a ``heater_mismatch`` alert is active, level critical, naming
+    the heater, and the heater's status says it is commanded off while the plug reports on."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="60s", grace="1s")
+    with serving(service), Thermometer(device, 150.0, 0.2):
+        heating(service, plug)
+        plug.ignore_commands = True
+        cook = service.get("/api/status")["cook"]
+        assert service.post(f"/api/cooks/{cook['id']}/stop").status_code == 200
+        alert = wait_until(
+            lambda: next((a for a in service.get("/api/status")["alerts"] if a["kind"] == "heater_mismatch"), None),
+            8.0,
+            "a heater_mismatch alert",
+        )
+        assert alert["level"] == "critical" and alert["active"] is True, alert
+        assert "heater hob: commanded off, the plug reports on" in alert["message"], alert
+        shown = heater(service)
+        assert shown["on"] is False and shown["reported"] == "on", shown
+        assert plug.relay_on
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
+def test_the_cook_ended_turns_the_plug_off(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble
+) -> None:
+    """Pass: the plug on; the cook is stopped through the API; the plug's relay is off within 2 s, the status
+    says "no cook running", and no mismatch alert is raised (the plug obeyed)."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="60s", grace="1s")
+    with serving(service), Thermometer(device, 150.0, 0.2):
+        heating(service, plug)
+        cook = service.get("/api/status")["cook"]
+        stopped = time.monotonic()
+        assert service.post(f"/api/cooks/{cook['id']}/stop").status_code == 200
+        wait_until(lambda: not plug.relay_on, 5.0, "the plug off")
+        assert (plug.switched_off_at() or 0.0) - stopped <= OFF_WITHIN_S
+        shown = wait_until(lambda: (h := heater(service))["reported"] == "off" and h, 5.0, "the plug's report")
+        assert shown["reason"] == "no cook running" and shown["on"] is False, shown
+        # the grace is 1 s: the service's own clock 3 s past the off, then no mismatch may be there
+        off_at = datetime.fromisoformat(service.get("/api/status")["now"].replace("Z", "+00:00"))
+        wait_until(lambda: seconds_since(service, off_at) >= 3.0, 10.0, "3 s of the service's clock")
+        assert [a for a in service.get("/api/status")["alerts"] if a["kind"] == "heater_mismatch"] == []
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
+def test_override_off_needs_no_token_and_on_or_auto_do(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble, figure: FigureRecorder
+) -> None:
+    """Pass: with a token set and the plug on, "on" and "auto" without the token get 401 and change nothing;
+    bad bodies get 422 and an unknown heater 404; "off" without any token gets 202 and the plug's relay is off
+    within 1 s, the status saying "override: off"; "auto" with the token hands the heat back: the plug is on
+    again (the reach still wants heat) and the status says "auto"."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="60s", token="s3cret")
+    path = "/api/heaters/hob/override"
+    auth = {"Authorization": "Bearer s3cret"}
+    with serving(service), Thermometer(device, 150.0, 0.2):
+        heating(service, plug)
+        for mode in ("on", "auto"):
+            refused = service.post(path, json={"mode": mode})
+            assert refused.status_code == 401, refused.text
+        for body in ({"mode": "of"}, {"mode": "off", "why": "x"}, {}, ["off"]):
+            assert service.post(path, json=body).status_code == 422, body
+        assert service.post("/api/heaters/oven/override", json={"mode": "off"}).status_code == 404
+        assert plug.relay_on and heater(service)["override"] == "auto"
+        asked = time.monotonic()
+        answer = service.post(path, json={"mode": "off"})
+        assert answer.status_code == 202 and answer.json() == {"heater": "hob", "mode": "force_off"}, answer.text
+        wait_until(lambda: not plug.relay_on, 3.0, "the plug off")
+        off_after = (plug.switched_off_at() or 0.0) - asked
+        figure("heater_off_after_override", off_after, "s", "≤ 1 s")
+        assert off_after <= 1.0, off_after
+        shown = heater(service)
+        assert shown["override"] == "force_off" and shown["reason"] == "override: off" and not shown["on"], shown
+        assert service.post(path, json={"mode": "auto"}, headers=auth).status_code == 202
+        wait_until(lambda: plug.relay_on, 5.0, "the plug on again")
+        assert heater(service)["override"] == "auto"
