@@ -25,16 +25,22 @@ All temperatures are °C, times sim seconds, masses g.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from drivers.base import Clock, ProbeEvent, ProbeNotice, ProbeUrlError, Reading, f_to_c
 from drivers.registry import ProbeUrl
 from service.core.units import parse_duration
+
+if TYPE_CHECKING:  # imported when a plug is asked for: the simulator alone stays standard library only
+    from drivers.heater import HeaterUrl
+    from drivers.sim_plug import SimTasmotaPlug
 
 KINDS = ("caramel", "braise", "water", "rillons")
 
@@ -436,7 +442,7 @@ class _Kitchen:
         if temp_c >= s.burnt_c:
             self.burnt = True
         if self.heater is not None:
-            return 0.0 if self.burnt or not self.heater.on else self.heater.power_w
+            return 0.0 if self.burnt or not self.heater.on_at(t) else self.heater.power_w
         if (
             s.take_off_at_c is not None
             and self.phase == "caramel"
@@ -517,13 +523,22 @@ class HeaterInput:
     changes: the scenario's stove and cook run the pot as before.
     """
 
-    __slots__ = ("on", "power_w")
+    __slots__ = ("follow", "on", "power_w")
 
-    def __init__(self, power_w: float = BRAISE_BURNER_W, on: bool = False) -> None:
+    def __init__(
+        self, power_w: float = BRAISE_BURNER_W, on: bool = False, follow: Callable[[float], bool] | None = None
+    ) -> None:
         if not 0.0 <= power_w <= 10_000.0:
             raise ValueError(f"power_w must be between 0 and 10000 W, not {power_w}")
         self.power_w = power_w
         self.on = on
+        # follow(t): the relay's state at sim time t, for a relay with a timer of its own (the pot's own
+        # emulated plug, drivers/sim_plug.py): a pulse that ends between two looks still ends on time
+        self.follow = follow
+
+    def on_at(self, t: float) -> bool:
+        """Whether the heat is on at sim time ``t``: ``follow(t)`` when given, else ``on``."""
+        return self.follow(t) if self.follow is not None else self.on
 
 
 def simulate(
@@ -536,49 +551,70 @@ def simulate(
     drawn for every sample slot, dropped or not, so adding a dropout or a spike leaves the rest of the
     trace unchanged. ``duration_s`` may be ``math.inf``: the iterator is lazy.
     """
-    s = scenario
-    substeps = max(1, math.ceil(s.interval_s / PHYS_STEP_S - 1e-9))
-    kitchen = _Kitchen(s, s.interval_s / substeps, heater)
-    noise_rng = random.Random(f"potwatch-sim/{s.seed}/noise")
-    wild_rng = random.Random(f"potwatch-sim/{s.seed}/wild")
-    spikes = _Triggers(s.spikes_at, s.spikes_per_hour, random.Random(f"potwatch-sim/{s.seed}/spikes"))
-    bursts = _Triggers(s.bursts_at, s.bursts_per_hour, random.Random(f"potwatch-sim/{s.seed}/bursts"))
-    faults = _Triggers(s.faults_at, s.faults_per_hour, random.Random(f"potwatch-sim/{s.seed}/faults"))
-    dropouts = _Windows(s.dropouts, s.dropouts_per_hour, random.Random(f"potwatch-sim/{s.seed}/dropouts"))
-    burst_left = 0
-    k = 0
-    while True:
-        t = k * s.interval_s
-        if t >= duration_s:
-            return
-        if k > 0:
-            for _ in range(substeps):
+    trace = _Trace(scenario, hand, heater)
+    while trace.next_t < duration_s:
+        sample = trace.slot()
+        if sample is not None:
+            yield sample
+
+
+class _Trace:
+    """The sample slots one at a time: the live driver computes each only once its time has come.
+
+    Computed ahead of its time, a slot would miss what happens meanwhile: a plug switched by a command
+    that arrives after the pot was integrated past it.
+    """
+
+    def __init__(self, scenario: PotScenario, hand: CookHand | None, heater: HeaterInput | None) -> None:
+        s = self.s = scenario
+        self.hand = hand
+        self.substeps = max(1, math.ceil(s.interval_s / PHYS_STEP_S - 1e-9))
+        self.kitchen = _Kitchen(s, s.interval_s / self.substeps, heater)
+        self.noise_rng = random.Random(f"potwatch-sim/{s.seed}/noise")
+        self.wild_rng = random.Random(f"potwatch-sim/{s.seed}/wild")
+        self.spikes = _Triggers(s.spikes_at, s.spikes_per_hour, random.Random(f"potwatch-sim/{s.seed}/spikes"))
+        self.bursts = _Triggers(s.bursts_at, s.bursts_per_hour, random.Random(f"potwatch-sim/{s.seed}/bursts"))
+        self.faults = _Triggers(s.faults_at, s.faults_per_hour, random.Random(f"potwatch-sim/{s.seed}/faults"))
+        self.dropouts = _Windows(s.dropouts, s.dropouts_per_hour, random.Random(f"potwatch-sim/{s.seed}/dropouts"))
+        self.burst_left = 0
+        self.k = 0  # the next slot
+
+    @property
+    def next_t(self) -> float:
+        return self.k * self.s.interval_s
+
+    def slot(self) -> SimSample | None:
+        """Integrate up to the next slot and sample it; None in a dropout."""
+        s, kitchen = self.s, self.kitchen
+        t = self.k * s.interval_s
+        if self.k > 0:
+            for _ in range(self.substeps):
                 kitchen.step()
             kitchen.t = t  # no drift from adding up substeps
-        if hand is not None and hand.off_heat and kitchen.phase == "caramel":
+        if self.hand is not None and self.hand.off_heat and kitchen.phase == "caramel":
             kitchen.take_off(t)
-        k += 1
-        noise = min(s.noise_clip_c, max(-s.noise_clip_c, noise_rng.gauss(0.0, s.noise_c)))
-        if dropouts.covers(t):
-            continue
+        self.k += 1
+        noise = min(s.noise_clip_c, max(-s.noise_clip_c, self.noise_rng.gauss(0.0, s.noise_c)))
+        if self.dropouts.covers(t):
+            return None
         pot_c = kitchen.env_c
         sensed_c = kitchen.probe_c + s.offset_c
         phase = "removed" if kitchen.probe_in_air else kitchen.phase
-        if spikes.fire(t):
-            burst_left = max(burst_left, 1)
-        if bursts.fire(t):
-            burst_left = BURST_LEN
+        if self.spikes.fire(t):
+            self.burst_left = max(self.burst_left, 1)
+        if self.bursts.fire(t):
+            self.burst_left = BURST_LEN
         reading: float | None
         wild = False
-        if faults.fire(t):
+        if self.faults.fire(t):
             reading = None
-        elif burst_left > 0:
-            reading = _quantise(_wild_value(wild_rng, pot_c, s.resolution_c), s.resolution_c)
+        elif self.burst_left > 0:
+            reading = _quantise(_wild_value(self.wild_rng, pot_c, s.resolution_c), s.resolution_c)
             wild = True
         else:
             reading = _quantise(sensed_c + noise, s.resolution_c)
-        burst_left = max(0, burst_left - 1)
-        yield SimSample(t, pot_c, sensed_c, reading, wild, phase)
+        self.burst_left = max(0, self.burst_left - 1)
+        return SimSample(t, pot_c, sensed_c, reading, wild, phase)
 
 
 def _wild_value(rng: random.Random, truth_c: float, resolution_c: float) -> float:
@@ -593,6 +629,7 @@ def _wild_value(rng: random.Random, truth_c: float, resolution_c: float) -> floa
 # --- the sim:// driver ----------------------------------------------------------------------------------
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_POWER = re.compile(rf"\s*({_NUMBER})\s*(kw|w)\s*", re.IGNORECASE)
 _TEMPERATURE = re.compile(rf"\s*({_NUMBER})\s*(?:°|º|deg)?\s*([cf])\s*", re.IGNORECASE)
 _OPTIONS = (
     "speed",
@@ -609,6 +646,8 @@ _OPTIONS = (
     "boil",
     "offset",
     "braise",
+    "plug",
+    "heater",
 )
 
 
@@ -652,8 +691,8 @@ def _duration(name: str, value: str, *, bare_seconds: bool) -> float:
 def scenario_from_query(query: dict[str, str]) -> PotScenario:
     """A scenario from ``sim://`` URL options (see docs/simulator.md); ProbeUrlError names a bad option.
 
-    ``speed`` is accepted here but belongs to the driver (see :func:`from_url`). The default kind is
-    ``rillons``, the demo's whole recipe.
+    ``speed``, ``plug`` and ``heater`` are accepted here but belong to the driver (see :func:`from_url`).
+    The default kind is ``rillons``, the demo's whole recipe.
     """
     unknown = sorted(set(query) - set(_OPTIONS))
     if unknown:
@@ -736,7 +775,55 @@ def from_url(probe_id: str, url: ProbeUrl, clock: Clock) -> SimulatedProbe:
     speed = 1.0
     if "speed" in url.query:
         speed = _number("speed", url.query["speed"], minimum=1e-3, maximum=MAX_SPEED)
-    return SimulatedProbe(probe_id, scenario, speed=speed, clock=clock)
+    plug, heater_w = plug_from_query(url.query, scenario)
+    return SimulatedProbe(probe_id, scenario, speed=speed, clock=clock, plug=plug, heater_w=heater_w)
+
+
+def default_heater_w(scenario: PotScenario) -> float:
+    """The plug's hotplate when ``heater`` is not given: the kind's own stove (a braise's burner on full)."""
+    return BRAISE_BURNER_W if scenario.kind in ("braise", "rillons") else scenario.power_w
+
+
+def plug_from_query(query: dict[str, str], scenario: PotScenario) -> tuple[HeaterUrl | None, float]:
+    """``plug=mqtt://HOST:1883/<topic>`` and ``heater=1.8kW``: the pot's own emulated Tasmota plug, or None.
+
+    The plug URL is a heater URL (drivers/heater.py: its checks and its errors), ``kind`` tasmota by
+    default and only; ``heater`` without ``plug`` has nothing to heat through and is refused.
+    """
+    heater_w = default_heater_w(scenario)
+    if "heater" in query:
+        if "plug" not in query:
+            raise _bad(
+                "heater", query["heater"], "a heater needs a plug to switch it: add plug=mqtt://HOST:1883/<topic>"
+            )
+        heater_w = _power("heater", query["heater"])
+    if "plug" not in query:
+        return None, heater_w
+    from drivers.heater import HeaterUrlError, parse_heater_url
+
+    text = query["plug"]
+    if not text.strip():
+        raise _bad("plug", text, "needs the plug's broker and Tasmota topic, like mqtt://192.168.1.10:1883/kitchen_pot")
+    if "kind=" not in text:
+        text = f"{text}{'&' if '?' in text else '?'}kind=tasmota"
+    try:
+        plug = parse_heater_url(text)
+    except HeaterUrlError as exc:
+        raise _bad("plug", query["plug"], str(exc)) from None
+    if plug.kind != "tasmota":
+        raise _bad("plug", query["plug"], "the simulated pot's plug speaks Tasmota only (kind=tasmota)")
+    return plug, heater_w
+
+
+def _power(name: str, value: str) -> float:
+    """Watts from ``"1.8kW"`` or ``"1800W"``; a bare number is refused (watts or kilowatts?)."""
+    match = _POWER.fullmatch(value)
+    if match is None:
+        raise _bad(name, value, 'needs a power with its unit, like "1.8kW" or "800W"')
+    watts = float(match.group(1)) * (1000.0 if match.group(2).lower() == "kw" else 1.0)
+    if not 10.0 <= watts <= 10_000.0:
+        raise _bad(name, value, "must be between 0.01 and 10 kW")
+    return watts
 
 
 _KIND_STORY = {
@@ -764,18 +851,30 @@ class SimulatedProbe:
         speed: float = 1.0,
         clock: Clock = time.monotonic,
         heater: HeaterInput | None = None,
+        plug: HeaterUrl | None = None,
+        heater_w: float | None = None,
     ) -> None:
         if not 0.0 < speed <= MAX_SPEED:
             raise ValueError(f"speed must be in (0, {MAX_SPEED:g}], not {speed}")
+        if plug is not None and heater is not None:
+            raise ValueError("a pot has one heater: give heater= or plug=, not both")
         self.probe_id = probe_id
         self.scenario = _live(scenario)
         self.speed = speed
         self._clock = clock
         self._hand = CookHand()
         self._heater = heater  # None: the scenario's stove and cook, as ever
+        self.plug: SimTasmotaPlug | None = None  # the pot's own emulated plug, when it has one
+        if plug is not None:
+            from drivers.sim_plug import SimTasmotaPlug
+
+            self.plug = SimTasmotaPlug(plug, self)
+            power_w = heater_w if heater_w is not None else default_heater_w(scenario)
+            self._heater = HeaterInput(power_w, follow=self.plug.on_at)  # the relay, never its reports
         self._loop_time: Callable[[], float] | None = None  # the event loop's clock, once running
         self._base = (0.0, 0.0)  # (loop time, sim time) that the pacing counts from
         self._last_t = 0.0  # the sim time of the last sample given out
+        self._now = 0.0  # the latest sim_now() given out: the plug's clock never runs back
 
     def take_off_heat(self) -> None:
         """The cook acknowledged the caramel's alarm: the pot comes off the heat now, not in a while."""
@@ -783,17 +882,37 @@ class SimulatedProbe:
 
     def describe(self) -> str:
         s = self.scenario
-        return (
+        text = (
             f"simulated pot: {_KIND_STORY[s.kind]}; speed x{self.speed:g}, seed {s.seed}, "
             f"a reading every {s.interval_s:g} s of sim time, probe tau {s.tau_s:g} s"
         )
+        if self.plug is not None and self._heater is not None:
+            text += (
+                f"; heated by {self._heater.power_w / 1000.0:g} kW through its own Tasmota plug "
+                f"{self.plug.topic!r} on {self.plug.url.server} (cmnd/{self.plug.topic}/POWER)"
+            )
+        return text
+
+    def sim_now(self) -> float:
+        """The pot's clock now, in sim seconds (0 before it runs); never decreasing. The plug's clock."""
+        if self._loop_time is None:
+            return self._now
+        base_real, base_sim = self._base
+        self._now = max(self._now, base_sim + (self._loop_time() - base_real) * self.speed)
+        return self._now
+
+    def real_seconds(self, sim_seconds: float) -> float:
+        """How long (real time) ``sim_seconds`` of the pot's clock take at the current speed."""
+        return max(0.0, sim_seconds) / self.speed
 
     async def events(self) -> AsyncGenerator[ProbeEvent, None]:
         """A notice, then one reading every interval/speed real seconds, forever.
 
         Paced against the event loop's clock from one start time, so sleeping late never adds up to a
         drift. When interval/speed is under MIN_SLEEP_S, only every n-th sample is yielded (the sim
-        still runs every one of them): a phone cannot show 1000 readings a second anyway.
+        still runs every one of them): a phone cannot show 1000 readings a second anyway. Each sample
+        is computed once its time has come, not ahead of it, so a heater switched meanwhile counts.
+        With a plug, the plug is on the broker for as long as this runs.
         """
         s = self.scenario
         yield ProbeNotice(self.probe_id, self._clock(), self.describe())
@@ -801,19 +920,29 @@ class SimulatedProbe:
         self._loop_time = loop.time
         decimals = _decimals(s.resolution_c)
         self._base = (loop.time(), 0.0)
-        for sample in simulate(s, math.inf, self._hand, self._heater):
-            if round(sample.t / s.interval_s) % self._every():
-                continue
-            base_real, base_sim = self._base
-            delay = base_real + (sample.t - base_sim) / self.speed - loop.time()
-            # Behind schedule (a slow consumer, a busy Pi): do not sleep, but still let others run.
-            await asyncio.sleep(max(0.0, delay))
-            self._last_t = sample.t
-            if sample.reading_c is None:
-                yield Reading(self.probe_id, "", None, self._clock(), "nan", fault="simulated fault")
-                continue
-            raw = f"{sample.reading_c:.{decimals}f}"
-            yield Reading(self.probe_id, "", float(raw), self._clock(), raw)
+        trace = _Trace(s, self._hand, self._heater)
+        async with contextlib.AsyncExitStack() as stack:
+            if self.plug is not None:
+                await stack.enter_async_context(self.plug)
+            while True:
+                every = self._every()
+                given = trace.k + (-trace.k) % every  # the next slot that is given out
+                t = given * s.interval_s
+                base_real, base_sim = self._base
+                delay = base_real + (t - base_sim) / self.speed - loop.time()
+                # Behind schedule (a slow consumer, a busy Pi): do not sleep, but still let others run.
+                await asyncio.sleep(max(0.0, delay))
+                sample = None
+                while trace.k <= given:
+                    sample = trace.slot()
+                if sample is None:
+                    continue  # a dropout
+                self._last_t = sample.t
+                if sample.reading_c is None:
+                    yield Reading(self.probe_id, "", None, self._clock(), "nan", fault="simulated fault")
+                    continue
+                raw = f"{sample.reading_c:.{decimals}f}"
+                yield Reading(self.probe_id, "", float(raw), self._clock(), raw)
 
     def _every(self) -> int:
         """Yield every n-th sample, so that no two readings come less than MIN_SLEEP_S apart."""
@@ -830,6 +959,8 @@ class SimulatedProbe:
             # not rush through the lost time at the new one (a flood of readings)
             self._base = (self._loop_time(), self._last_t)
         self.speed = speed
+        if self.plug is not None:
+            self.plug.wake()  # its pulse's deadline is another real time away now
 
 
 def _live(scenario: PotScenario) -> PotScenario:

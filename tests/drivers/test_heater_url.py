@@ -12,8 +12,8 @@ import pytest
 from drivers.heater import HeaterUrlError, open_heater, parse_heater_url
 from drivers.mqtt_plug import Garbage, Ignore, Online, Power, check_hold
 from drivers.shelly_plug import ShellyPlug, switch_set
+from drivers.sim_plug import tasmota_pulse_seconds
 from drivers.tasmota_plug import TasmotaPlug, pulsetime_for, pulsetime_seconds
-from tests.support.plugs import tasmota_pulse_seconds
 
 GOOD = [
     # url, kind, host, port, target, tls, username

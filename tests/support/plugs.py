@@ -8,9 +8,11 @@ drivers/shelly_plug.py for where they are documented). Its dead-man's switch
 and the double's own clock, as the plug's does: a dead broker or a dead
 potwatch does not stop it.
 
-``PulseTime`` values are decoded here from Tasmota's documented units on
-their own, not with the driver's ``pulsetime_for``, so a test of the two
-together checks one against the other.
+The Tasmota double's firmware semantics are drivers/sim_plug.py's
+``TasmotaRelay`` (the simulated pot's own plug runs the same), which decodes
+``PulseTime`` from Tasmota's documented units on its own, not with the
+driver's ``pulsetime_for``, so a test of the two together checks one
+against the other.
 
 Switches to misbehave, each a real failure of a real plug:
 
@@ -29,6 +31,8 @@ Settings, with the firmware's semantics:
   it ends, and an ON runs with no timer (Tasmota's ``ExecuteCommandPower``
   and the pulse timer's end, ``POWER_ALL_OFF_PULSETIME_ON``). As in
   ``CmndPulsetime``, setting ``PulseTime`` starts the timer with the new value.
+  A payload the firmware cannot read changes nothing, is counted in the
+  relay's ``malformed`` and answered with the current state or setting.
 * Shelly ``config`` (``Switch.GetConfig``: ``initial_state``, ``auto_on``, …).
 
 ``relay_on`` is the truth (what the heat actually does) and ``switches`` every
@@ -52,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from drivers.sim_plug import Reply, ResultReply, StateReply, TasmotaRelay
 from tests.support.net import drop_without_goodbye
 
 if TYPE_CHECKING:  # not imported here: a test module loads tests.support.broker as a plugin, rewritten first
@@ -194,11 +199,15 @@ class PlugDouble:
         """Move the relay (under the lock), start or stop the timer, and say so."""
         if on != self.relay_on:
             self.relay_on = on
-            self.switches.append((self.clock(), on))
-            for listener in self.on_switch:
-                listener(on)
+            self.switched(on)
         self._deadline = self.clock() + hold_s if hold_s is not None and math.isfinite(hold_s) else None
         self.report(source)
+
+    def switched(self, on: bool) -> None:
+        """The relay moved to ``on`` (under the lock): record it and tell the listeners."""
+        self.switches.append((self.clock(), on))
+        for listener in self.on_switch:
+            listener(on)
 
     def _run_timer(self) -> None:
         while not self._stop.wait(TICK_S):
@@ -212,23 +221,51 @@ class PlugDouble:
 # Tasmota
 
 
-def tasmota_pulse_seconds(value: int) -> float:
-    """Tasmota's documented PulseTime units: 0 off, 1..111 tenths of a second, 112..64900 seconds + 100."""
-    if value <= 0:
-        return math.inf
-    if value <= 111:
-        return value * 0.1
-    return float(min(value, 64900) - 100)
-
-
 class TasmotaDouble(PlugDouble):
-    """A Tasmota plug with Topic ``topic`` and the default FullTopic ``%prefix%/%topic%/``."""
+    """A Tasmota plug with Topic ``topic`` and the default FullTopic ``%prefix%/%topic%/``.
+
+    The firmware's semantics (POWER, PulseTime, PowerOnState and their answers) are
+    drivers/sim_plug.py's ``TasmotaRelay``, the one the simulated pot's own plug runs, on
+    this double's clock; the double adds its misbehaviours and its thread.
+    """
 
     def __init__(self, broker: Broker, topic: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.topic = topic
-        self.pulsetime = 0
-        self.power_on_state = 3  # Tasmota's default (APP_POWERON_STATE: last saved state)
+        self.relay = TasmotaRelay()  # before the base's __init__: relay_on and _deadline live in it
         super().__init__(broker, clock=clock)
+
+    # the relay's state, under the names the base and the tests use
+    @property
+    def relay_on(self) -> bool:
+        return self.relay.on
+
+    @relay_on.setter
+    def relay_on(self, on: bool) -> None:
+        self.relay.on = on
+
+    @property
+    def _deadline(self) -> float | None:
+        return self.relay.deadline
+
+    @_deadline.setter
+    def _deadline(self, deadline: float | None) -> None:
+        self.relay.deadline = deadline
+
+    @property
+    def pulsetime(self) -> int:
+        return self.relay.pulsetime
+
+    @pulsetime.setter
+    def pulsetime(self, value: int) -> None:
+        self.relay.pulsetime = value
+
+    @property
+    def power_on_state(self) -> int:
+        return self.relay.power_on_state
+
+    @power_on_state.setter
+    def power_on_state(self, value: int) -> None:
+        self.relay.power_on_state = value
 
     @property
     def will(self) -> tuple[str, bytes]:
@@ -242,47 +279,24 @@ class TasmotaDouble(PlugDouble):
         return [f"cmnd/{self.topic}/POWER", f"cmnd/{self.topic}/PulseTime", f"cmnd/{self.topic}/PowerOnState"]
 
     def on_command(self, topic: str, payload: bytes) -> None:
-        word = payload.decode("utf-8", "replace").strip().upper()
-        if topic.endswith("/PowerOnState"):
-            if word:
-                with contextlib.suppress(ValueError):
-                    value = int(word)
-                    if 0 <= value <= 5:
-                        self.power_on_state = value
-                        if value == 4:  # POWER_ALL_ALWAYS_ON: relays on at once
-                            self._power(True, "poweronstate")
-            self.publish(f"stat/{self.topic}/RESULT", json.dumps({"PowerOnState": self.power_on_state}))
-            return
-        if topic.endswith("/PulseTime"):
-            if word:
-                with contextlib.suppress(ValueError):
-                    value = int(word)
-                    if 0 <= value < 65536:
-                        self.pulsetime = value
-                        seconds = tasmota_pulse_seconds(value)  # CmndPulsetime: SetPulseTimer(index, payload)
-                        self._deadline = self.clock() + seconds if math.isfinite(seconds) else None
-            remaining = max(0.0, (self._deadline or 0.0) - self.clock())
-            reply = {"PulseTime1": {"Set": self.pulsetime, "Remaining": int(remaining * 10)}}
-            self.publish(f"stat/{self.topic}/RESULT", json.dumps(reply))
-            return
-        if word in ("ON", "1"):
-            on = True
-        elif word in ("OFF", "0"):
-            on = False
-        elif word in ("TOGGLE", "2"):
-            on = not self.relay_on
-        else:  # an empty POWER asks for the state
-            self.report("query")
-            return
-        self._power(on, "command")
-
-    def _power(self, on: bool, source: str) -> None:
-        """Tasmota's ExecuteCommandPower: the pulse timer restarts while the relay is on (off, in mode 5)."""
-        inverted = self.power_on_state == 5
-        self.set_relay(on, source, tasmota_pulse_seconds(self.pulsetime) if on != inverted else None)
+        before = self.relay.on
+        replies = self.relay.command(topic.rsplit("/", 1)[-1], payload, self.clock())
+        self._answer(before, replies, "command")
 
     def on_timer(self) -> None:
-        self._power(self.power_on_state == 5, "pulsetime")  # the pulse ends: OFF, or ON in mode 5
+        before = self.relay.on
+        self.relay.pulse_end(self.clock())  # the pulse ends: OFF, or ON in mode 5
+        self._answer(before, [StateReply()], "pulsetime")
+
+    def _answer(self, before: bool, replies: list[Reply], source: str) -> None:
+        """Record a move of the relay, then publish what the firmware answers (under the lock)."""
+        if self.relay.on != before:
+            self.switched(self.relay.on)
+        for reply in replies:
+            if isinstance(reply, ResultReply):
+                self.publish(f"stat/{self.topic}/RESULT", json.dumps(reply.data))
+            else:
+                self.report(source)
 
     def report(self, source: str) -> None:
         word = "ON" if self.shown_on else "OFF"
