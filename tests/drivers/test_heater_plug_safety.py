@@ -59,7 +59,7 @@ def test_the_tasmota_double_in_power_on_state_5_turns_the_relay_on_after_the_pul
         plug.publish("cmnd/kitchen_plug/PulseTime", "5")  # 0.5 s
         plug.publish("cmnd/kitchen_plug/POWER", "OFF")
         wait_until(lambda: len(plug.commands) >= 3, WAIT_S, "the double to hear the three commands")
-        assert plug.power_on_state == 5 and not plug.relay_on
+        assert plug.relay.power_on_state == 5 and not plug.relay_on
         off_at = plug.commands[-1][0]
         wait_until(lambda: plug.relay_on, 0.5 + 2 * SLACK_S, "PowerOnState 5: the pulse's end to turn the relay ON")
         on_at = plug.switches[-1][0]
@@ -73,8 +73,8 @@ async def test_a_tasmota_in_power_on_state_5_is_unavailable_and_never_gets_an_on
     heat on after it (checked for the 0.5 s pulse plus slack)."""
 
     def mode_5(double: PlugDouble) -> None:
-        tasmota(double).power_on_state = 5
-        tasmota(double).pulsetime = 5  # left by an earlier cook: 0.5 s
+        tasmota(double).relay.power_on_state = 5
+        tasmota(double).relay.pulsetime = 5  # left by an earlier cook: 0.5 s
 
     async with driver(mosquitto, "tasmota", prepare=mode_5, available=False) as rig:
         await wait_until_async(
@@ -112,7 +112,7 @@ async def test_a_tasmota_that_does_not_say_its_power_on_state_is_unavailable_unt
         rig.clock.advance(3.0)
         assert not await rig.plug.command(True, hold_s=30), "still unknown: asked again, not sent"
         await wait_until_async(lambda: rig.plug.available, WAIT_S, "the answer to the question asked again")
-        assert tasmota(rig.double).power_on_state == 3 and not ons_heard(rig.double)
+        assert tasmota(rig.double).relay.power_on_state == 3 and not ons_heard(rig.double)
 
 
 async def test_power_on_state_5_set_while_connected_makes_the_plug_unavailable(mosquitto: Broker) -> None:

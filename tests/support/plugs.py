@@ -252,22 +252,6 @@ class TasmotaDouble(PlugDouble):
         self.relay.deadline = deadline
 
     @property
-    def pulsetime(self) -> int:
-        return self.relay.pulsetime
-
-    @pulsetime.setter
-    def pulsetime(self, value: int) -> None:
-        self.relay.pulsetime = value
-
-    @property
-    def power_on_state(self) -> int:
-        return self.relay.power_on_state
-
-    @power_on_state.setter
-    def power_on_state(self, value: int) -> None:
-        self.relay.power_on_state = value
-
-    @property
     def will(self) -> tuple[str, bytes]:
         return (f"tele/{self.topic}/LWT", b"Offline")
 
