@@ -51,8 +51,8 @@ def heater_router(hub: Hub) -> APIRouter:
         refused = getattr(request.state, REFUSED, None)
         if body.mode != "off" and isinstance(refused, JSONResponse):
             return refused
-        known = [h["id"] for h in hub.heater_views()]
-        if heater_id not in known or not hub.heater_override(heater_id, MODES[body.mode]):
+        if not hub.heater_override(heater_id, MODES[body.mode]):
+            known = [h["id"] for h in hub.heater_views()]
             raise HTTPException(404, detail=f"no heater {heater_id!r} (known: {', '.join(known) or 'none'})")
         return Overridden(heater=heater_id, mode=str(MODES[body.mode]))
 

@@ -239,7 +239,7 @@ class Kitchen:
             return out
         if ev.heater in self._heater_alerts:
             return out  # one alert per mismatch, however often it is said
-        cook = next((c for c in self.cooks.values() if c.ended_at is None and c.probe == ev.probe), None)
+        cook = self.running_on(ev.probe)
         kind, level = AlertKind.HEATER_MISMATCH, AlertLevel.CRITICAL
         alert = self._raise(ev.at, kind, level, ev.probe, ev.message, cook, None, out)
         self._heater_alerts[ev.heater] = alert.id
@@ -524,9 +524,9 @@ class Kitchen:
         if not ev.profile.steps:
             return [CommandRefused(ev.at, "start", f"profile {ev.profile.name!r} has no steps", missing=False)]
         health = self.probe(ev.probe)
-        for other in self.cooks.values():
-            if other.ended_at is None and other.probe == ev.probe:
-                return [CommandRefused(ev.at, "start", f"cook {other.id} is running on probe {ev.probe}", False)]
+        other = self.running_on(ev.probe)
+        if other is not None:
+            return [CommandRefused(ev.at, "start", f"cook {other.id} is running on probe {ev.probe}", False)]
         self._cook_seq += 1
         cook_id = f"{self.id_prefix}c{self._cook_seq}"
         cook = Cook(cook_id, ev.profile, ev.probe, ev.channel, ev.at, self._offset_of(health), health)
@@ -649,6 +649,10 @@ class Kitchen:
                 cook.machine.recalibrate(offset, calibrated)
 
     # ---- what the outside sees ---------------------------------------------------
+
+    def running_on(self, probe: str) -> Cook | None:
+        """The cook running on ``probe``, if any: there is at most one (a second start is refused)."""
+        return next((c for c in self.cooks.values() if c.ended_at is None and c.probe == probe), None)
 
     def track_of(self, cook: Cook) -> Track | None:
         return self.tracks.get((cook.probe, cook.channel or ""))

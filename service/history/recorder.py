@@ -207,9 +207,8 @@ class HistoryRecorder:
         info = self.run_info
         run = info.id if info is not None else 0
         kitchen = self._kitchen
-        cook = None
-        if kitchen is not None:
-            cook = next((c.id for c in kitchen.cooks.values() if c.ended_at is None and c.probe == item.probe), None)
+        running = kitchen.running_on(item.probe) if kitchen is not None else None
+        cook = running.id if running is not None else None
         wall = self._clock.wall_at(item.at)
         row: tuple[object, ...]
         if isinstance(item, HeaterCommand):

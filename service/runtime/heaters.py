@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from drivers.heater import Actuator, AvailabilityChange, HeaterEvent, StateReport, open_heater
+from drivers.heater import Actuator, AvailabilityChange, StateReport, open_heater
 from service.config import Config, HeaterConfig
 from service.core.events import HeaterAgrees, HeaterMismatch
 from service.core.heat.controller import HeatState, next_deadline, step
@@ -98,7 +98,6 @@ class Heater:
     ) -> None:
         self.id = config.id
         self.probe = config.probe
-        self.url = config.url
         self.params: HeatParams = config.params()
         self.actuator = actuator
         self.hub = hub
@@ -106,14 +105,13 @@ class Heater:
         self.decision: Decision | None = None
         self.seen = Seen()
         self.wake = asyncio.Event()
-        self._driver: list[HeaterEvent] = []
+        self._driver_said = False  # the driver's reader heard something since the last turn
         self._overrides: list[OverrideMode] = []
         self.stopping = False
         self._sent_on_at: float | None = None  # hub time of the last ON sent
         self._sent_off_at: float | None = None
         self._last_sent: bool | None = None  # the last command handed to the driver
         self._alerts: list[HeaterMismatch | HeaterAgrees] = []
-        self.commands = 0
 
     # ---- what the page and the API see
 
@@ -161,7 +159,7 @@ class Heater:
 
     async def _read(self) -> None:
         async for event in self.actuator.events():
-            self._driver.append(event)
+            self._driver_said = True
             if isinstance(event, StateReport):
                 self._recorded(HeaterReport(event.at, self.id, self.probe, event.on, None, event.topic))
             elif isinstance(event, AvailabilityChange):
@@ -210,9 +208,9 @@ class Heater:
             log.info("heater %s: %s (%s)", self.id, "on" if decision.on else "off", decision.words)
 
     def _from_driver(self, now: float) -> list[HeatEvent]:
-        if not self._driver:
+        if not self._driver_said:
             return []
-        self._driver.clear()
+        self._driver_said = False
         return [self._report(now)]
 
     def _report(self, now: float) -> ActuatorReport:
@@ -232,12 +230,12 @@ class Heater:
         health = _HEALTH.get(probe.state, ProbeHealth.OK) if probe is not None else ProbeHealth.LOST
         if health is not seen.health:
             out.append(ProbeHealthChanged(now, health))
-        cook = next((c for c in kitchen.cooks.values() if c.ended_at is None and c.probe == self.probe), None)
+        cook = kitchen.running_on(self.probe)
         heat: HeatStep | None = None
         level_at = seen.level_at
         if cook is not None:
-            snap = kitchen.cook_snapshot(cook, now)
-            heat = heat_step(cook.step, f"{cook.id}/{cook.index}", offset_c=snap.calibration_offset_c)
+            offset_c = kitchen.probes[cook.probe].offset_c  # what cook_snapshot reports, without building it
+            heat = heat_step(cook.step, f"{cook.id}/{cook.index}", offset_c=offset_c)
             track = kitchen.track_of(cook)
             if track is not None and track.level is not None and track.last_t != seen.level_at:
                 level_at = track.last_t
@@ -277,7 +275,6 @@ class Heater:
             self._sent_off_at = None
         else:
             self._sent_off_at = now
-        self.commands += 1
         reason = self.decision.words if self.decision is not None else ""
         self._recorded(HeaterCommand(now, self.id, self.probe, on, hold_s if on else None, sent, reason))
 
@@ -319,7 +316,6 @@ class Heaters:
         self.configs = configs
         self.opener = opener
         self.heaters: dict[str, Heater] = {}
-        self._stack: contextlib.AsyncExitStack | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> Heaters:
@@ -356,7 +352,6 @@ class Heaters:
 
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            self._stack = stack
             for heater in self.heaters.values():
                 await stack.enter_async_context(heater.actuator)
             async with asyncio.TaskGroup() as group:
