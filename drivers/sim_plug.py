@@ -54,7 +54,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from drivers.heater import HeaterUrl
-from drivers.mqtt_link import LinkDown, LinkSettings, LinkUp, Message, MqttLink, Will
+from drivers.mqtt_link import LinkDown, LinkUp, Message, MqttLink, Will
 
 log = logging.getLogger(__name__)
 
@@ -243,23 +243,19 @@ class SimTasmotaPlug:
     a potwatch that stops re-arming, does not stop it.
     """
 
-    def __init__(
-        self, url: HeaterUrl, time: SimTime, *, relay: TasmotaRelay | None = None, link: LinkSettings | None = None
-    ) -> None:
+    def __init__(self, url: HeaterUrl, time: SimTime) -> None:
         self.url = url
         self.topic = url.target
-        self.relay = relay or TasmotaRelay()
+        self.relay = TasmotaRelay()
         self._time = time
         t = self.topic
         self.lwt_topic = f"tele/{t}/LWT"
         self.command_filter = f"cmnd/{t}/+"
-        settings = link or url.link
         settings = replace(
-            settings,
-            client_id=settings.client_id or plug_client_id(t),
+            url.link,
+            client_id=url.link.client_id or plug_client_id(t),
             will=Will(self.lwt_topic, b"Offline", qos=1, retain=True),
         )
-        self.settings = settings
         self._link = MqttLink(
             settings,
             subscriptions=[(self.command_filter, 1)],
@@ -268,7 +264,6 @@ class SimTasmotaPlug:
         )
         self.commands = 0  # commands obeyed or answered
         self.errors = 0  # exceptions caught handling a message (a bug): the plug carries on
-        self.switches: list[tuple[float, bool]] = []  # (pot time, relay on) at every change
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -280,10 +275,6 @@ class SimTasmotaPlug:
     @property
     def connected(self) -> bool:
         return self._link.connected
-
-    def on_at(self, t: float) -> bool:
-        """The relay's state at pot time ``t``: what the hotplate under it gets."""
-        return self.relay.on_at(t)
 
     def wake(self) -> None:
         """Look at the pulse's deadline again (the pot's clock changed speed)."""
@@ -329,10 +320,8 @@ class SimTasmotaPlug:
         if not msg.topic.startswith(prefix):
             return
         now = self._time.sim_now()
-        before = self.relay.on
         replies = self.relay.command(msg.topic[len(prefix) :], msg.payload, now)
         self.commands += 1
-        self._moved(before, now)
         for reply in replies:
             self._say(reply)
         self._changed.set()
@@ -345,10 +334,6 @@ class SimTasmotaPlug:
         word = "ON" if self.relay.on else "OFF"
         self._link.publish(f"stat/{t}/RESULT", json.dumps({"POWER": word}, separators=(",", ":")))
         self._link.publish(f"stat/{t}/POWER", word)
-
-    def _moved(self, before: bool, now: float) -> None:
-        if self.relay.on != before:
-            self.switches.append((now, self.relay.on))
 
     async def _pulse(self) -> None:
         """End each pulse when the pot's clock reaches it, and say so, as the plug's own timer does."""
@@ -363,7 +348,5 @@ class SimTasmotaPlug:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), self._time.real_seconds(deadline - now))
                 continue
-            before = self.relay.on
             if self.relay.expire(now):
-                self._moved(before, now)
                 self._say(StateReply())

@@ -775,7 +775,7 @@ def from_url(probe_id: str, url: ProbeUrl, clock: Clock) -> SimulatedProbe:
     speed = 1.0
     if "speed" in url.query:
         speed = _number("speed", url.query["speed"], minimum=1e-3, maximum=MAX_SPEED)
-    plug, heater_w = plug_from_query(url.query, scenario)
+    plug, heater_w = plug_from_query(url.query)
     return SimulatedProbe(probe_id, scenario, speed=speed, clock=clock, plug=plug, heater_w=heater_w)
 
 
@@ -784,13 +784,13 @@ def default_heater_w(scenario: PotScenario) -> float:
     return BRAISE_BURNER_W if scenario.kind in ("braise", "rillons") else scenario.power_w
 
 
-def plug_from_query(query: dict[str, str], scenario: PotScenario) -> tuple[HeaterUrl | None, float]:
+def plug_from_query(query: dict[str, str]) -> tuple[HeaterUrl | None, float | None]:
     """``plug=mqtt://HOST:1883/<topic>`` and ``heater=1.8kW``: the pot's own emulated Tasmota plug, or None.
 
     The plug URL is a heater URL (drivers/heater.py: its checks and its errors), ``kind`` tasmota by
     default and only; ``heater`` without ``plug`` has nothing to heat through and is refused.
     """
-    heater_w = default_heater_w(scenario)
+    heater_w: float | None = None  # the pot applies the kind's default (default_heater_w)
     if "heater" in query:
         if "plug" not in query:
             raise _bad(
@@ -870,7 +870,7 @@ class SimulatedProbe:
 
             self.plug = SimTasmotaPlug(plug, self)
             power_w = heater_w if heater_w is not None else default_heater_w(scenario)
-            self._heater = HeaterInput(power_w, follow=self.plug.on_at)  # the relay, never its reports
+            self._heater = HeaterInput(power_w, follow=self.plug.relay.on_at)  # the relay, never its reports
         self._loop_time: Callable[[], float] | None = None  # the event loop's clock, once running
         self._base = (0.0, 0.0)  # (loop time, sim time) that the pacing counts from
         self._last_t = 0.0  # the sim time of the last sample given out
