@@ -330,6 +330,8 @@ def died(task: asyncio.Task[object]) -> str:
     if task.cancelled():
         why = "it was cancelled"
     elif (exc := task.exception()) is not None:
+        while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+            exc = exc.exceptions[0]  # a task group's: the first of its own errors says why
         if isinstance(exc, ListenError):
             return str(exc)
         why = f"{type(exc).__name__}: {exc}"

@@ -654,6 +654,10 @@ class Kitchen:
         """The cook running on ``probe``, if any: there is at most one (a second start is refused)."""
         return next((c for c in self.cooks.values() if c.ended_at is None and c.probe == probe), None)
 
+    def heater_alert_open(self, heater_id: str) -> bool:
+        """A mismatch alert of the heater is raised and not yet cleared (one restored from the history, too)."""
+        return heater_id in self._heater_alerts
+
     def track_of(self, cook: Cook) -> Track | None:
         return self.tracks.get((cook.probe, cook.channel or ""))
 

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from drivers.heater import Actuator, AvailabilityChange, StateReport, open_heater
@@ -112,6 +112,9 @@ class Heater:
         self._sent_off_at: float | None = None
         self._last_sent: bool | None = None  # the last command handed to the driver
         self._alerts: list[HeaterMismatch | HeaterAgrees] = []
+        # One command at a time: a driver that awaits inside ``command`` (a relay on a thread)
+        # must not let the stop's OFF overtake an ON already on its way.
+        self._one_command = asyncio.Lock()
 
     # ---- what the page and the API see
 
@@ -145,9 +148,19 @@ class Heater:
     # ---- the task
 
     async def run(self) -> None:
+        if self.hub.kitchen.heater_alert_open(self.id):
+            # A mismatch alert restored from the history (raised before a restart): this
+            # controller never saw it, so it is told, and says when the plug agrees again.
+            self.state = replace(self.state, mismatch_alerted=True)
         reader = asyncio.create_task(self._read(), name=f"heater {self.id} reports")
+        reader.add_done_callback(lambda _: self.wake.set())
         try:
             while True:
+                if reader.done():
+                    # Without the plug's reports the controller would judge a stale state:
+                    # end the task, so that the heat goes off and the service restarts.
+                    reader.result()
+                    raise RuntimeError(f"heater {self.id}: the plug's reports ended")
                 self._turn()
                 await self._apply()
                 await self._raise()
@@ -264,11 +277,14 @@ class Heater:
             await self._send(False, 0.0, now)
 
     async def _send(self, on: bool, hold_s: float, now: float) -> None:
-        try:
-            sent = await self.actuator.command(on, hold_s=hold_s if on else 1.0)
-        except Exception:
-            log.warning("heater %s: the command failed", self.id, exc_info=True)
-            sent = False
+        async with self._one_command:
+            if self.stopping:
+                return  # the stop's OFF is the last word
+            try:
+                sent = await self.actuator.command(on, hold_s=hold_s if on else 1.0)
+            except Exception:
+                log.warning("heater %s: the command failed", self.id, exc_info=True)
+                sent = False
         self._last_sent = on
         if on:
             self._sent_on_at = now if sent else None
@@ -280,6 +296,8 @@ class Heater:
 
     async def _raise(self) -> None:
         alerts, self._alerts = self._alerts, []
+        if self.stopping:
+            return  # the stop turned the plug off behind the controller's back: what it judges now is moot
         for alert in alerts:
             if isinstance(alert, HeaterMismatch):
                 log.warning("%s", alert.message)
@@ -287,9 +305,11 @@ class Heater:
 
     async def off(self) -> None:
         """The stop: off, on a link still open (the caller closes it after); nothing is sent after it."""
+        if self.stopping:
+            return  # already off at the stop (a heater that failed is turned off before the service stops)
         self.stopping = True
         try:
-            async with asyncio.timeout(CLOSE_OFF_S):
+            async with asyncio.timeout(CLOSE_OFF_S), self._one_command:
                 sent = await self.actuator.command(False, hold_s=1.0)
         except Exception:
             log.warning("heater %s: could not command the heat off at the stop", self.id, exc_info=True)
@@ -354,9 +374,17 @@ class Heaters:
         async with contextlib.AsyncExitStack() as stack:
             for heater in self.heaters.values():
                 await stack.enter_async_context(heater.actuator)
-            async with asyncio.TaskGroup() as group:
-                for heater in self.heaters.values():
-                    group.create_task(heater.run(), name=f"heater {heater.id}")
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for heater in self.heaters.values():
+                        group.create_task(heater.run(), name=f"heater {heater.id}")
+            except Exception:
+                # A heater's task died (a bug, a driver that failed): the group has cancelled the
+                # others. Every plug is told off while its link is still open (the stack closes
+                # them next); the service then stops, to be restarted, as for any part that dies.
+                log.exception("a heater failed: the heat goes off on every plug")
+                await self.close()
+                raise
 
     async def close(self) -> None:
         """Heat off first, on every plug, then the links close (the task's stack, when it is cancelled)."""

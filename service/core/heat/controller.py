@@ -58,6 +58,8 @@ class HeatState:
     reported: Reported = Reported.UNKNOWN
     mismatch_since: float | None = None
     mismatch_alerted: bool = False
+    heard_since_switch: bool = True  # a report came after the last change of command: it can confirm it
+    agree_since: float | None = None  # an alerted mismatch: since when the plug has agreed again
     switches: tuple[tuple[float, bool], ...] = ()  # (at, on) from the duty window's start on
     dropped: int = 0  # events refused: time going backwards, a level that is no number
 
@@ -85,7 +87,7 @@ def _take(state: HeatState, event: HeatEvent, params: HeatParams) -> HeatState:
         return replace(state, facts=replace(facts, step=new), law=law, latched=latched)
     if isinstance(event, ActuatorReport):
         facts = replace(facts, link_up=event.link_up, online=event.online)
-        return replace(state, facts=facts, reported=event.reported)
+        return replace(state, facts=facts, reported=event.reported, heard_since_switch=True)
     if isinstance(event, Override):
         # handing control back (or forcing on, which also takes the token) is the cook's word
         # that they have looked: it clears a latch; the conditions themselves still hold the heat off
@@ -154,6 +156,7 @@ def step(state: HeatState, event: HeatEvent, params: HeatParams) -> tuple[HeatSt
             state,
             on=on,
             switched_at=at,
+            heard_since_switch=False,
             on_since=at if on else None,
             switches=(*state.switches, (at, on)),
         )
@@ -189,11 +192,21 @@ def _mismatch(
     if not (facts.link_up and facts.online):
         return replace(state, mismatch_since=None), ()
     expected = Reported.ON if state.on else Reported.OFF
+    if state.reported is expected and not state.heard_since_switch:
+        # what the plug said before the command changed: no proof it obeyed (a relay stuck on "agrees"
+        # with every ON), nor that it did not; the mismatch's clock waits for its answer
+        return replace(state, mismatch_since=None), ()
     if state.reported is expected:
-        cleared: tuple[HeatOutput, ...] = (MismatchCleared(at),) if state.mismatch_alerted else ()
-        return replace(state, mismatch_since=None, mismatch_alerted=False), cleared
+        if not state.mismatch_alerted:
+            return replace(state, mismatch_since=None), ()
+        # cleared only once it has agreed for the grace, as it was raised: a lying plug's answer to an
+        # older question, landing just after a new command, must not end the alert and start another
+        agreed = state.agree_since if state.agree_since is not None else at
+        if at - agreed < params.mismatch_grace_s:
+            return replace(state, mismatch_since=None, agree_since=agreed), ()
+        return replace(state, mismatch_since=None, mismatch_alerted=False, agree_since=None), (MismatchCleared(at),)
     since = at if state.mismatch_since is None or changed else state.mismatch_since
-    state = replace(state, mismatch_since=since)
+    state = replace(state, mismatch_since=since, agree_since=None)
     if at - since >= params.mismatch_grace_s and not state.mismatch_alerted:
         alert = StateMismatch(at, commanded_on=state.on, reported=state.reported, for_s=at - since)
         return replace(state, mismatch_alerted=True), (alert,)
@@ -253,6 +266,8 @@ def next_deadline(state: HeatState, params: HeatParams) -> float | None:
         times.append(state.facts.level_at + params.stale_after_s)
     if state.mismatch_since is not None and not state.mismatch_alerted:
         times.append(state.mismatch_since + params.mismatch_grace_s)
+    if state.agree_since is not None:
+        times.append(state.agree_since + params.mismatch_grace_s)
     law = state.law
     step_ = state.facts.step
     if law.cycle_start is not None and step_ is not None and step_.kind is StepKind.HOLD:

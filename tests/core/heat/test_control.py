@@ -247,8 +247,25 @@ def test_a_plug_that_does_not_obey_is_a_critical_alert_once_and_cleared_when_it_
     alerts = [o for o in outputs if isinstance(o, StateMismatch)]
     assert alerts == [StateMismatch(11.0, commanded_on=False, reported=Reported.ON, for_s=10.0)]
     assert alerts[0].level == "critical"
-    _, outputs = feed([report(13.0, Reported.OFF)], P, state)
-    assert [o for o in outputs if isinstance(o, MismatchCleared)] == [MismatchCleared(13.0)]
+    state, outputs = feed([report(13.0, Reported.OFF), Tick(22.9)], P, state)
+    assert not [o for o in outputs if isinstance(o, MismatchCleared)]  # agreeing, but not yet for the grace
+    assert next_deadline(state, P) == 23.0
+    _, outputs = feed([Tick(23.0)], P, state)
+    assert [o for o in outputs if isinstance(o, MismatchCleared)] == [MismatchCleared(23.0)]
+
+
+def test_an_agreement_shorter_than_the_grace_does_not_end_the_alert() -> None:
+    """A lying plug's stale answer lands just after a new command: agreeing for a moment is not agreeing."""
+    state, _ = feed(healthy(HOLD, 200.0), P)  # commanded off
+    state, outputs = feed([report(1.0, Reported.ON), at_level(200.0, 12.0)], P, state)
+    assert [o for o in outputs if isinstance(o, StateMismatch)]
+    events = [report(13.0, Reported.OFF), report(13.5, Reported.ON), Tick(30.0), report(31.0, Reported.OFF)]
+    state, outputs = feed(events, P, state)
+    assert not [o for o in outputs if isinstance(o, StateMismatch | MismatchCleared)]
+    state, outputs = feed([Tick(40.9)], P, state)  # the grace counts from 31, the last agreement's start
+    assert not [o for o in outputs if isinstance(o, MismatchCleared)]
+    _, outputs = feed([Tick(41.0)], P, state)
+    assert [o for o in outputs if isinstance(o, MismatchCleared)] == [MismatchCleared(41.0)]
 
 
 def test_a_plug_that_does_not_turn_on_is_a_mismatch_too() -> None:
@@ -262,6 +279,22 @@ def test_a_new_command_restarts_the_grace() -> None:
     state, _ = feed([report(5.0, Reported.OFF), at_level(200.0, 30.0)], P, state)  # off at 30: now it agrees
     _, outputs = feed([report(35.0, Reported.ON), at_level(200.0, 39.0)], P, state)
     assert not [o for o in outputs if isinstance(o, StateMismatch)]
+
+
+def test_a_stuck_relay_that_agrees_with_a_new_command_by_chance_stays_one_alert() -> None:
+    """Commanded off, the plug stuck on: alerted. The hold then wants heat: the plug's old "on" is no answer to
+    the ON, so nothing is cleared; when the hold wants it off again, no second alert. Only an answer after the
+    ON, saying on, clears it."""
+    state, _ = feed(healthy(HOLD, 200.0), P)  # commanded off
+    state, outputs = feed([report(1.0, Reported.ON), at_level(200.0, 12.0)], P, state)
+    assert [type(o) for o in outputs if isinstance(o, StateMismatch | MismatchCleared)] == [StateMismatch]
+    state, outputs = feed([at_level(180.0, 20.0), at_level(180.0, 25.0)], P, state)  # on at 20
+    assert state.on and not [o for o in outputs if isinstance(o, StateMismatch | MismatchCleared)]
+    state, outputs = feed([at_level(200.0, 60.0), at_level(200.0, 90.0)], P, state)  # off again, past the grace
+    assert not state.on and not [o for o in outputs if isinstance(o, StateMismatch | MismatchCleared)]
+    state, _ = feed([at_level(180.0, 130.0)], P, state)  # on again
+    _, outputs = feed([report(131.0, Reported.ON), Tick(141.0)], P, state)
+    assert [o for o in outputs if isinstance(o, MismatchCleared)] == [MismatchCleared(141.0)]
 
 
 def test_no_mismatch_is_judged_with_the_link_down() -> None:

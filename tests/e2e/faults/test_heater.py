@@ -16,15 +16,23 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.figures import FigureRecorder
-from tests.support.net import free_port
+from tests.support.heater_service import (
+    PLUG_TOPIC,
+    heater,
+    heater_service,
+    heating,
+    mismatch_alerts,
+    seconds_since,
+    seconds_to_off,
+)
 from tests.support.plugs import TasmotaDouble
 from tests.support.pty_device import PtyDevice, Thermometer
-from tests.support.service import ServiceProcess, serving
+from tests.support.service import serving
 from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -32,41 +40,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.support.broker"]
 
-START_S = 20.0  # the service up, the probe read, the plug found and switched on, on a loaded machine
 OFF_WITHIN_S = 2.0  # the issue's bound from a lost probe to the heat off
-
-
-def heater_service(
-    tmp_path: Path, device: PtyDevice, broker: Broker, *, deadman: str, grace: str = "10s", token: str = ""
-) -> ServiceProcess:
-    config = tmp_path / "potwatch.toml"
-    config.write_text(
-        (f'[server]\ntoken = "{token}"\n\n' if token else "") + f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
-        f'[[probes]]\nid = "pot"\nurl = "serial://{device.path}?baud=9600&format=number&unit=F"\n'
-        'stale_after = "3s"\n\n'
-        f'[[heaters]]\nid = "hob"\nurl = "{broker.url("kitchen_plug", "kind=tasmota")}"\nprobe = "pot"\n'
-        f'min_on = "1s"\nmin_off = "1s"\ndeadman = "{deadman}"\nmismatch_grace = "{grace}"\n\n'
-        '[cook]\nprofile = "caramel"\nprobe = "pot"\n'
-    )
-    return ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port())
-
-
-def seconds_since(service: ServiceProcess, then: datetime) -> float:
-    now = datetime.fromisoformat(service.get("/api/status")["now"].replace("Z", "+00:00"))
-    return (now - then).total_seconds()
-
-
-def seconds_to_off(plug: TasmotaDouble, since: float) -> float:
-    """From ``since`` to the relay's last change to off: a relay never switched off fails here, not as a negative."""
-    off_at = plug.switched_off_at()
-    assert off_at is not None, plug.switches
-    return off_at - since
-
-
-def heater(service: ServiceProcess) -> dict[str, Any]:
-    heaters = service.get("/api/status")["heaters"]
-    assert [h["id"] for h in heaters] == ["hob"], heaters
-    return dict(heaters[0])
 
 
 @pytest.fixture
@@ -77,18 +51,8 @@ def device() -> Iterator[PtyDevice]:
 
 @pytest.fixture
 def plug(mosquitto: Broker) -> Iterator[TasmotaDouble]:
-    with TasmotaDouble(mosquitto, "kitchen_plug") as double:
+    with TasmotaDouble(mosquitto, PLUG_TOPIC) as double:
         yield double
-
-
-def heating(service: ServiceProcess, plug: TasmotaDouble) -> dict[str, Any]:
-    """The plug on, and the status saying why: the start every test shares."""
-    wait_until(lambda: plug.relay_on, START_S, lambda: f"the plug on; status {service.get('/api/status')['heaters']}")
-    shown = wait_until(lambda: (h := heater(service))["reported"] == "on" and h, 5.0, "the status to show it on")
-    assert shown["on"] is True and shown["available"] is True and shown["override"] == "auto", shown
-    assert shown["reason"].startswith("heating to target"), shown
-    assert shown["probe"] == "pot"
-    return shown
 
 
 @pytest.mark.real_part("mosquitto")
@@ -178,7 +142,7 @@ def test_a_plug_that_ignores_the_off_raises_a_critical_heater_mismatch(
         cook = service.get("/api/status")["cook"]
         assert service.post(f"/api/cooks/{cook['id']}/stop").status_code == 200
         alert = wait_until(
-            lambda: next((a for a in service.get("/api/status")["alerts"] if a["kind"] == "heater_mismatch"), None),
+            lambda: next(iter(mismatch_alerts(service)), None),
             8.0,
             "a heater_mismatch alert",
         )
@@ -209,7 +173,7 @@ def test_the_cook_ended_turns_the_plug_off(
         # the grace is 1 s: the service's own clock 3 s past the off, then no mismatch may be there
         off_at = datetime.fromisoformat(service.get("/api/status")["now"].replace("Z", "+00:00"))
         wait_until(lambda: seconds_since(service, off_at) >= 3.0, 10.0, "3 s of the service's clock")
-        assert [a for a in service.get("/api/status")["alerts"] if a["kind"] == "heater_mismatch"] == []
+        assert mismatch_alerts(service) == []
 
 
 @pytest.mark.real_part("mosquitto")

@@ -11,6 +11,10 @@ is imported, so the service runs its own code everywhere else:
   whose ``fahrenheit`` is 150.5;
 * ``notifier``: the second push channel (``push:…#2``) raises on its first
   delivery, and delivers normally from then on;
+* ``heat_controller``: the heat controller's ``step`` raises on a forced-on
+  override (every other event steps as usual);
+* ``heater_reports``: a plug driver's stream of reports raises once it has
+  handed over the plug's first "on";
 * ``wall``: ``time.time()`` and ``time.time_ns()`` read the real clock plus
   the offset (seconds) written in the file named by ``POTWATCH_WALL_OFFSET_FILE``,
   read on every call, as an NTP step does to CLOCK_REALTIME; the monotonic
@@ -84,6 +88,30 @@ def _notifier(module: ModuleType) -> None:
     cls.deliver = deliver
 
 
+def _heat_controller(module: ModuleType) -> None:
+    real = module.step
+
+    def step(state: Any, event: Any, params: Any) -> Any:
+        if type(event).__name__ == "Override" and str(event.mode) == "force_on":
+            raise InjectedFault("injected into the heat controller (a forced-on override)")
+        return real(state, event, params)
+
+    module.step = step
+
+
+def _heater_reports(module: ModuleType) -> None:
+    cls = module.MqttPlug
+    real = cls.events
+
+    async def events(self: Any) -> Any:
+        async for event in real(self):
+            yield event
+            if type(event).__name__ == "StateReport" and event.on:
+                raise InjectedFault(f"injected into heater {self.heater_id}'s reports")
+
+    cls.events = events
+
+
 def _wall() -> None:
     path = os.environ["POTWATCH_WALL_OFFSET_FILE"]
     real_time, real_time_ns = time.time, time.time_ns
@@ -103,6 +131,8 @@ PATCHES: dict[str, tuple[str, Callable[[ModuleType], None]]] = {
     "decoder": ("drivers.formats", _decoder),
     "publisher": ("service.mqtt.publisher", _publisher),
     "notifier": ("service.alarm.push", _notifier),
+    "heat_controller": ("service.core.heat.controller", _heat_controller),
+    "heater_reports": ("drivers.mqtt_plug", _heater_reports),
 }
 
 
