@@ -17,10 +17,10 @@ from starlette.responses import JSONResponse
 
 from service.api.guard import REFUSED
 from service.api.models import BAD_BODY, COMMAND_ERRORS
-from service.core.heat.events import OverrideMode
+from service.core.heat.events import OVERRIDE_WORDS
 from service.runtime.hub import Hub
 
-MODES: dict[str, OverrideMode] = {"off": OverrideMode.FORCE_OFF, "on": OverrideMode.FORCE_ON, "auto": OverrideMode.AUTO}
+MODES = OVERRIDE_WORDS
 
 
 class OverrideBody(BaseModel):

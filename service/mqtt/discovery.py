@@ -37,6 +37,10 @@ MODEL = "potwatch kitchen thermometer service"
 # The stage shown when no cook runs: an enum sensor's state must be one of its options.
 IDLE = "idle"
 ACK_PRESS = "PRESS"  # Home Assistant's default payload_press: what the button sends
+# What the heater's control switch sends: "auto" hands the heat to potwatch, "off" forces it off
+# (the words of the override API: docs/heat.md). Never "on": forcing heat on unattended is the
+# page's or the API's, with the token, not an automation's switch.
+HEATER_AUTO, HEATER_OFF = "auto", "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,19 @@ class Topics:
         """The Home Assistant button's command topic: any press acknowledges every active alert."""
         return f"{self.base}/cook/ack/press"
 
+    def heater_state(self, heater_id: str) -> str:
+        """Retained JSON: what the heater was commanded, what its plug reports, why, its duty and override."""
+        return f"{self.base}/heater/{heater_id}/state"
+
+    def heater_override(self, heater_id: str) -> str:
+        """Subscribed: ``off`` (anyone), ``auto`` or ``on`` (as the API's override, same token rule)."""
+        return f"{self.base}/heater/{heater_id}/override"
+
+    @property
+    def heaters_wildcard(self) -> str:
+        """Every heater topic, the ones no longer configured too: state to clear, overrides to act on."""
+        return f"{self.base}/heater/+/+"
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeInfo:
@@ -98,6 +115,12 @@ class ProbeInfo:
     label: str = ""
     # real seconds after which Home Assistant shows the value as unavailable
     expire_after_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeaterInfo:
+    id: str
+    probe: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +138,7 @@ class Instance:
     commands: bool = True
     extra_stages: tuple[str, ...] = field(default=())
     rate_unit: str = "F"  # the rate sensor's: Home Assistant cannot convert a °/min it has no device class for
+    heaters: tuple[HeaterInfo, ...] = ()
 
     @property
     def topics(self) -> Topics:
@@ -193,9 +217,60 @@ def config_wildcard(instance: Instance) -> str | None:
 
 
 def probe_topics(instance: Instance) -> set[str]:
-    """The retained per-probe topics this instance publishes now; any other under ``probe/`` is a ghost."""
+    """The retained per-probe and per-heater topics this instance publishes now; any other is a ghost."""
     topics = instance.topics
-    return {t for p in instance.probes for t in (topics.probe(p.id), topics.probe_availability(p.id))}
+    probes = {t for p in instance.probes for t in (topics.probe(p.id), topics.probe_availability(p.id))}
+    return probes | {topics.heater_state(h.id) for h in instance.heaters}
+
+
+def _heater_entities(instance: Instance, heater: HeaterInfo) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """Per heater: a switch for who holds the heat (potwatch, or forced off), its duty, and the plug's state."""
+    topics = instance.topics
+    state = topics.heater_state(heater.id)
+    control = _entity(instance, f"heater_{heater.id}_control", f"Heater {heater.id} control")
+    control.update(
+        command_topic=topics.heater_override(heater.id),
+        payload_on=HEATER_AUTO,
+        payload_off=HEATER_OFF,
+        state_topic=state,
+        # on while potwatch may heat (auto, or forced on from the page); off while forced off
+        value_template=f"{{{{ '{HEATER_OFF}' if value_json.override == 'force_off' else '{HEATER_AUTO}' }}}}",
+        state_on=HEATER_AUTO,
+        state_off=HEATER_OFF,
+        retain=False,
+        qos=1,
+        icon="mdi:radiator",
+    )
+    duty = _entity(instance, f"heater_{heater.id}_duty", f"Heater {heater.id} duty")
+    duty.update(
+        state_topic=state,
+        value_template="{{ (value_json.duty * 100) | round(1) }}",
+        unit_of_measurement="%",
+        state_class="measurement",
+        suggested_display_precision=0,
+        icon="mdi:percent",
+        qos=1,
+    )
+    heat = _entity(instance, f"heater_{heater.id}_heat", f"Heater {heater.id}")
+    heat.update(
+        state_topic=state,
+        # what the plug itself says: the relay, not what potwatch asked of it
+        value_template="{{ 'ON' if value_json.reported == 'on' else 'OFF' }}",
+        payload_on="ON",
+        payload_off="OFF",
+        device_class="heat",
+        json_attributes_topic=state,
+        json_attributes_template=(
+            "{{ {'commanded': value_json.on, 'reason': value_json.reason, 'available': value_json.available,"
+            " 'override': value_json.override, 'probe': value_json.probe} | tojson }}"
+        ),
+        qos=1,
+    )
+    return [
+        ("switch", f"heater_{heater.id}_control", control),
+        ("sensor", f"heater_{heater.id}_duty", duty),
+        ("binary_sensor", f"heater_{heater.id}_heat", heat),
+    ]
 
 
 def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -352,6 +427,8 @@ def entities(instance: Instance) -> list[tuple[str, str, dict[str, Any] | None]]
         {"topic": topics.commands_availability, "payload_available": "online", "payload_not_available": "offline"},
     )
     out.append(("button", "ack", button))
+    for heater in instance.heaters:
+        out += _heater_entities(instance, heater)
     return out
 
 

@@ -29,6 +29,12 @@ It listens to ``<base>/cook/ack`` (an alert id or ``all``) and the Home
 Assistant button's topic; an ack goes through ``hub.request`` exactly like the
 API's, so the page, SSE and everyone else hear it.
 
+With ``[[heaters]]``, each heater's view goes to ``<base>/heater/<id>/state``
+(retained, on change, looked at twice a second: a heater changes at most
+every few seconds), and ``<base>/heater/<id>/override`` takes ``off``,
+``auto`` or ``on`` like the API's override: ``off`` always (it can only make
+the kitchen safer), the others only where acks are taken.
+
 The connection is ``drivers.mqtt_link.MqttLink``: paho driven by the event
 loop (no network thread: a publish is written in the caller's turn),
 reconnecting within 2 s of a broker's return. Every ``LinkUp``
@@ -52,8 +58,10 @@ from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkDown, LinkSett
 from drivers.mqtt_link import Message as LinkMessage
 from service import __version__
 from service.core.events import Acknowledge, AlertRaised, CommandRefused, Output
+from service.core.heat.events import OVERRIDE_WORDS, OverrideMode
 from service.mqtt.discovery import (
     ACK_PRESS,
+    HeaterInfo,
     Instance,
     Message,
     ProbeInfo,
@@ -72,6 +80,7 @@ from service.runtime.views import (
     AlertSummary,
     AlertView,
     CookStateView,
+    HeaterView,
     MqttAlertEvent,
     MqttCookState,
     MqttProbeReading,
@@ -124,6 +133,7 @@ WARN_IGNORED = 20  # after this many ignored commands, say so at debug level onl
 
 REACHED_STAGES = ("reached", "overshoot")
 PROBE_LEAVES = ("temperature", "availability")  # what we publish under <base>/probe/<id>/
+HEATER_STATE_EVERY_S = 0.5  # how often the heaters' views are compared with what was last sent
 GHOST_STATE_DELAY_S = 2.0  # a removed probe's state topics are emptied this long after its discovery config
 
 
@@ -218,6 +228,12 @@ def link_settings(url: str, client_id: str, will: Message | None = None, keepali
 # ---- the part ----------------------------------------------------------------------------
 
 
+def heater_payload(view: HeaterView) -> dict[str, Any]:
+    """``<base>/heater/<id>/state``: the status's view, the duty to the percent (to 1e-4 it would change,
+    and be sent again, at every look while the heat is on)."""
+    return {**view, "duty": round(view["duty"], 2)}
+
+
 class MqttPublisher:
     """The ``Part`` that mirrors the kitchen onto MQTT and takes acks back."""
 
@@ -231,11 +247,14 @@ class MqttPublisher:
         accept_commands: bool = True,
         page_url: str | None = None,
         client_id: str = "",
+        heaters: Sequence[HeaterInfo] = (),
     ) -> None:
         self.config = config
         self.topics = Topics(config.base_topic)
         self.accept_commands = accept_commands
         self._probes = {p.id: p for p in probes}
+        self._heaters = tuple(heaters)
+        self._heater_sent: dict[str, str] = {}  # the last state payload sent per heater, since the last connect
         self._page_url = page_url
         will = Message(self.topics.availability, "offline", retain=True)
         self.settings = link_settings(config.url, client_id, will, config.keepalive)
@@ -275,7 +294,8 @@ class MqttPublisher:
         if not accept:
             log.info("mqtt: a token is set and [mqtt] accept_commands is false: acks over MQTT are refused")
         probes = [ProbeInfo(p.id, p.label) for p in config.probes]
-        return cls(config.mqtt, probes, accept_commands=accept, page_url=page)
+        heaters = [HeaterInfo(h.id, h.probe) for h in config.heaters]
+        return cls(config.mqtt, probes, accept_commands=accept, page_url=page, heaters=heaters)
 
     @property
     def connected(self) -> bool:
@@ -325,12 +345,18 @@ class MqttPublisher:
             subscriptions.append((announced, 1))
         # QoS 0: our own readings come back on it, and at QoS 1 each would cost us a PUBACK
         subscriptions.append((self.topics.probes_wildcard, 0))
+        if self._heaters:
+            # the overrides, and our own retained heater states read back (to clear a removed one's);
+            # always: "off" is taken even where other commands are refused
+            subscriptions.append((self.topics.heaters_wildcard, 1))
         link = self._link = MqttLink(self.settings, subscriptions=subscriptions, name="mqtt")
         link.start()
         log.info("mqtt: publishing to %s under %s/", self.settings.server, self.topics.base)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._pump_bus(hub))
             tasks.create_task(self._pump_link(hub, link))
+            if self._heaters:
+                tasks.create_task(self._pump_heaters(hub))
 
     async def close(self) -> None:
         link = self._link
@@ -611,6 +637,7 @@ class MqttPublisher:
             probes=tuple(self._probe_info(p) for p in self._probes.values()),
             page_url=self._page_url,
             commands=self.accept_commands,
+            heaters=self._heaters,
         )
 
     def _probe_info(self, probe: ProbeInfo) -> ProbeInfo:
@@ -649,6 +676,49 @@ class MqttPublisher:
         for probe_id in hub.kitchen.probes:
             self._send_probe(hub, probe_id)
         self._send_cook_state(hub, force=True)
+        self._heater_sent.clear()
+        self._send_heaters(hub)
+
+    # ---- the heaters ----
+
+    async def _pump_heaters(self, hub: Hub) -> None:
+        while True:
+            try:
+                self._send_heaters(hub)
+            except Exception as exc:
+                self._failed(hub, "heater", exc)
+            await asyncio.sleep(HEATER_STATE_EVERY_S)
+
+    def _send_heaters(self, hub: Hub) -> None:
+        """Each heater's view, where it changed since it was last sent (all of them after a connect)."""
+        for view in hub.heater_views():
+            payload = json.dumps(heater_payload(view), separators=(",", ":"))
+            if self._heater_sent.get(view["id"]) == payload:
+                continue
+            if self._send(Message(self.topics.heater_state(view["id"]), payload, retain=True)):
+                self._heater_sent[view["id"]] = payload
+
+    def _override_target(self, topic: str) -> str | None:
+        """The heater id of ``<base>/heater/<id>/override``, else None."""
+        head = f"{self.topics.base}/heater/"
+        if not topic.startswith(head) or not topic.endswith("/override"):
+            return None
+        heater_id = topic[len(head) : -len("/override")]
+        return heater_id if heater_id and "/" not in heater_id else None
+
+    async def _override(self, hub: Hub, heater_id: str, text: str, event: LinkMessage) -> None:
+        mode = OVERRIDE_WORDS.get(text.lower())
+        if mode is None:
+            self._ignore(f"expected one of {', '.join(OVERRIDE_WORDS)}", event)
+            return
+        if mode is not OverrideMode.FORCE_OFF and not self.accept_commands:
+            self._ignore("only 'off' is taken over MQTT while a token is set (see [mqtt] accept_commands)", event)
+            return
+        if not hub.heater_override(heater_id, mode):
+            self._ignore(f"no heater {heater_id!r}", event)
+            return
+        self.stats["commands"] += 1
+        log.info("mqtt: heater %s override %s from %s", heater_id, mode, event.topic)
 
     # ---- the broker's messages → commands ----
 
@@ -671,6 +741,8 @@ class MqttPublisher:
                     self._clear_if_gone(event)
                 elif event.topic.startswith(f"{self.topics.base}/probe/"):
                     pass  # someone's retained note under a probe, read back with ours: not a command
+                elif event.topic.startswith(f"{self.topics.base}/heater/") and not self._override_target(event.topic):
+                    pass  # a heater's state (ours, live), or someone's note beside it: not a command
                 else:
                     await self._command(hub, event)
             except Exception:
@@ -682,6 +754,8 @@ class MqttPublisher:
         parts = topic.split("/")
         if topic.startswith(f"{topics.base}/probe/") and len(parts) == len(topics.probes_wildcard.split("/")):
             return parts[-1] in PROBE_LEAVES  # someone else's retained note under a probe is not ours to clear
+        if topic.startswith(f"{topics.base}/heater/") and len(parts) == len(topics.heaters_wildcard.split("/")):
+            return parts[-1] == "state"
         pattern = config_wildcard(self._instance())
         if pattern is None:
             return False
@@ -697,7 +771,9 @@ class MqttPublisher:
         """
         if not event.retain or not event.payload or not self._is_ghost(event.topic):
             return
-        if self.config.discovery_prefix and event.topic.startswith(f"{self.topics.base}/probe/"):
+        if self.config.discovery_prefix and event.topic.startswith(
+            (f"{self.topics.base}/probe/", f"{self.topics.base}/heater/")
+        ):
             # Home Assistant drops the entity a moment after its config is cleared (the configs
             # come back first); a state emptied under a live entity logs a JSON and a template error
             asyncio.get_running_loop().call_later(GHOST_STATE_DELAY_S, self._clear_ghost, event.topic)
@@ -719,7 +795,8 @@ class MqttPublisher:
         log.log(level, "mqtt: ignored %r on %s: %s", event.payload[:80], event.topic, why)
 
     async def _command(self, hub: Hub, event: LinkMessage) -> None:
-        if not self.accept_commands:
+        heater_id = self._override_target(event.topic)
+        if not self.accept_commands and heater_id is None:
             self._ignore("commands over MQTT are off (a token is set; see [mqtt] accept_commands)", event)
             return
         if event.retain:
@@ -733,6 +810,9 @@ class MqttPublisher:
             text = event.payload.decode("utf-8").strip()
         except UnicodeDecodeError:
             self._ignore("not UTF-8", event)
+            return
+        if heater_id is not None:
+            await self._override(hub, heater_id, text, event)
             return
         if event.topic == self.topics.ack_button:
             if text.upper() != ACK_PRESS:

@@ -14,6 +14,7 @@ import pytest
 
 from service.mqtt.discovery import (
     IDLE,
+    HeaterInfo,
     Instance,
     Message,
     ProbeInfo,
@@ -24,7 +25,8 @@ from service.mqtt.discovery import (
     probe_message,
     stage_options,
 )
-from service.mqtt.publisher import alert_payload, cook_state_payload, probe_payload
+from service.mqtt.publisher import alert_payload, cook_state_payload, heater_payload, probe_payload
+from service.runtime.views import HeaterView
 from tests.support.ha_discovery import problems, validate_all
 
 # ---- the instance under test --------------------------------------------------------------
@@ -260,13 +262,26 @@ def template_keys(template: str) -> set[str]:
     return set(re.findall(r"value_json\.(\w+)", template))
 
 
+HEATER = HeaterView(
+    id="hob",
+    probe="pot",
+    on=True,
+    reported="on",
+    reason="heating to target (225 °F)",
+    duty=0.41666,
+    available=True,
+    override="auto",
+)
+
+
 def test_templates_only_read_keys_the_payloads_carry() -> None:
     payloads = {
         "potwatch/cook/state": cook_state_payload(STATUS),
         "potwatch/probe/pot/temperature": probe_payload(READING, 104.4, 0.04),
         "potwatch/probe/oven/temperature": probe_payload(READING),
+        "potwatch/heater/hob/state": heater_payload(HEATER),
     }
-    for _, object_id, config in entities(instance()):
+    for _, object_id, config in entities(instance(heaters=(HeaterInfo("hob", "pot"),))):
         if config is None:
             continue
         for key in ("value_template", "json_attributes_template"):
@@ -292,3 +307,21 @@ def test_state_payload_shapes() -> None:
     assert reached["target_reached"] is True
     probe = probe_payload(READING, 104.4, 0.04)
     assert probe["filtered_c"] == 104.4 and probe["rate_c_per_min"] == 2.4 and probe["rate_f_per_min"] == 4.32
+    heater = heater_payload(HEATER)
+    assert heater["duty"] == 0.42 and {**heater, "duty": HEATER["duty"]} == HEATER
+
+
+def test_each_heater_has_a_control_switch_a_duty_sensor_and_its_plugs_state() -> None:
+    messages = announce(instance(heaters=(HeaterInfo("hob", "pot"), HeaterInfo("slow_cooker", "oven"))))
+    assert validate_all(messages) == []
+    objects = by_object(messages)
+    for heater_id in ("hob", "slow_cooker"):
+        switch = objects[f"heater_{heater_id}_control"]
+        assert switch["command_topic"] == f"potwatch/heater/{heater_id}/override"
+        assert (switch["payload_on"], switch["payload_off"]) == ("auto", "off")  # never "on": see discovery.py
+        assert (switch["state_on"], switch["state_off"]) == ("auto", "off")
+        duty = objects[f"heater_{heater_id}_duty"]
+        assert duty["unit_of_measurement"] == "%" and duty["state_topic"] == f"potwatch/heater/{heater_id}/state"
+        heat = objects[f"heater_{heater_id}_heat"]
+        assert heat["device_class"] == "heat" and "value_json.reported" in heat["value_template"]
+    assert by_object(announce(instance())).keys().isdisjoint({"heater_hob_control", "heater_hob_duty"})

@@ -11,9 +11,9 @@ The key sets are taken from Home Assistant's MQTT integration
 (homeassistant/components/mqtt/: ``schemas.py`` MQTT_ENTITY_COMMON_SCHEMA and
 the availability schemas, ``config.py`` MQTT_BASE/RO/RW_SCHEMA, and each
 platform's ``_PLATFORM_SCHEMA_BASE``: sensor.py, binary_sensor.py, button.py,
-event.py, number.py; ``abbreviations.py`` for the short forms) and its
-documentation pages (integrations/sensor.mqtt, binary_sensor.mqtt, button.mqtt,
-event.mqtt, number.mqtt).
+event.py, number.py, switch.py; ``abbreviations.py`` for the short forms) and
+its documentation pages (integrations/sensor.mqtt, binary_sensor.mqtt,
+button.mqtt, event.mqtt, number.mqtt, switch.mqtt).
 """
 
 from __future__ import annotations
@@ -84,6 +84,21 @@ PLATFORMS: dict[str, tuple[set[str], set[str]]] = {
         {"command_topic"},
     ),
     "event": (COMMON | RO | {"device_class", "name", "event_types"}, {"state_topic", "event_types"}),
+    "switch": (
+        COMMON
+        | RW
+        | {
+            "command_template",
+            "device_class",
+            "name",
+            "payload_off",
+            "payload_on",
+            "state_off",
+            "state_on",
+            "value_template",
+        },
+        {"command_topic"},
+    ),
     "number": (
         COMMON
         | RW
@@ -201,6 +216,7 @@ BINARY_SENSOR_DEVICE_CLASSES = {
     "window",
 }
 BUTTON_DEVICE_CLASSES = {"identify", "restart", "update"}
+SWITCH_DEVICE_CLASSES = {"outlet", "switch"}
 EVENT_DEVICE_CLASSES = {"button", "doorbell", "motion"}
 TOPIC = re.compile(
     r"^(?P<prefix>[^#+]+?)/(?P<component>[a-z_]+)/(?:(?P<node>[a-zA-Z0-9_-]+)/)?(?P<object>[a-zA-Z0-9_-]+)/config$"
@@ -321,6 +337,9 @@ def _platform_problems(where: str, component: str, config: dict[str, Any]) -> li
     elif component == "binary_sensor":
         if device_class is not None and device_class not in BINARY_SENSOR_DEVICE_CLASSES:
             found.append(f"{where}: unexpected binary_sensor device_class {device_class!r}")
+    elif component == "switch":
+        if device_class is not None and device_class not in SWITCH_DEVICE_CLASSES:
+            found.append(f"{where}: unexpected switch device_class {device_class!r}")
     elif component == "button":
         if device_class is not None and device_class not in BUTTON_DEVICE_CLASSES:
             found.append(f"{where}: unexpected button device_class {device_class!r}")

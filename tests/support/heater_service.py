@@ -35,11 +35,18 @@ def heater_service(
     grace: str = "10s",
     token: str = "",
     env: dict[str, str] | None = None,
+    mqtt: str | None = None,
 ) -> ServiceProcess:
-    """The service of every heater test; started again on the same ``tmp_path``, it resumes from its history."""
+    """The service of every heater test; started again on the same ``tmp_path``, it resumes from its history.
+
+    ``mqtt``: the lines of an ``[mqtt]`` section after its url (the test's broker); None: no ``[mqtt]``.
+    """
     config = tmp_path / "potwatch.toml"
+    mqtt_section = f'[mqtt]\nurl = "mqtt://{broker.host}:{broker.port}"\n{mqtt}\n' if mqtt is not None else ""
     config.write_text(
-        (f'[server]\ntoken = "{token}"\n\n' if token else "") + f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
+        (f'[server]\ntoken = "{token}"\n\n' if token else "")
+        + mqtt_section
+        + f'[storage]\nstate_dir = "{tmp_path / "state"}"\n\n'
         f'[[probes]]\nid = "pot"\nurl = "serial://{device.path}?baud=9600&format=number&unit=F"\n'
         'stale_after = "3s"\n\n'
         f'[[heaters]]\nid = "hob"\nurl = "{broker.url(PLUG_TOPIC, "kind=tasmota")}"\nprobe = "pot"\n'

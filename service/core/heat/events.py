@@ -47,6 +47,14 @@ class OverrideMode(StrEnum):
     FORCE_ON = "force_on"
 
 
+# The words a cook (the API's body, an MQTT command) uses for each mode.
+OVERRIDE_WORDS: dict[str, OverrideMode] = {
+    "off": OverrideMode.FORCE_OFF,
+    "on": OverrideMode.FORCE_ON,
+    "auto": OverrideMode.AUTO,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class HeatStep:
     """The running step as the heater sees it.
