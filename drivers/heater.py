@@ -144,8 +144,8 @@ def parse_heater_url(text: str) -> HeaterUrl:
     shown = _redacted(text, parts.password)
     if scheme not in SCHEMES:
         raise HeaterUrlError(
-            f"heater URL {shown!r}: scheme {parts.scheme!r} is not supported (expected mqtt or mqtts), "
-            "e.g. mqtt://192.168.1.10:1883/kitchen_plug?kind=tasmota"
+            f"heater URL {shown!r}: scheme {parts.scheme!r} is not supported (expected mqtt, mqtts or gpio), "
+            "e.g. mqtt://192.168.1.10:1883/kitchen_plug?kind=tasmota or gpio://17"
         )
     if parts.fragment or "#" in text:
         raise HeaterUrlError(f"heater URL {shown!r}: '#' has no place in a heater URL (a plug has one topic)")
@@ -215,8 +215,27 @@ def _redacted(text: str, password: str | None) -> str:
     return text.replace(f":{password}@", ":***@", 1)
 
 
+def is_gpio(url: str) -> bool:
+    return urlsplit(url.strip()).scheme.lower() == "gpio"
+
+
+def heater_identity(url: str) -> tuple[str, str, str]:
+    """(kind, where, which) of the device ``url`` drives, to find two heaters on one relay; checks the URL."""
+    if is_gpio(url):
+        from drivers.gpio_relay import parse_gpio_url
+
+        gpio = parse_gpio_url(url)
+        return gpio.kind, gpio.server, gpio.target
+    parsed = parse_heater_url(url)
+    return parsed.kind, parsed.server, parsed.target
+
+
 def open_heater(heater_id: str, url: str, *, clock: Clock = time.monotonic) -> Actuator:
     """A driver for ``url`` (not connected yet: ``async with`` it); HeaterUrlError for a URL it cannot use."""
+    if is_gpio(url):
+        from drivers.gpio_relay import GpioRelay, parse_gpio_url
+
+        return GpioRelay(heater_id, parse_gpio_url(url), clock=clock)
     parsed = parse_heater_url(url)
     if parsed.kind == "tasmota":
         from drivers.tasmota_plug import TasmotaPlug

@@ -31,7 +31,7 @@ from pydantic import (
 
 from drivers.barometer import barometer_settings
 from drivers.base import ProbeError
-from drivers.heater import HeaterUrlError, parse_heater_url
+from drivers.heater import HeaterUrlError, heater_identity
 from drivers.registry import check_probe_url
 from service.core.cook import ProbeSetup
 from service.core.heat.params import HeatParams, HoldLaw
@@ -479,7 +479,7 @@ class HeaterConfig(Model):
     @classmethod
     def _url(cls, value: str) -> str:
         try:
-            parse_heater_url(value)
+            heater_identity(value)
         except HeaterUrlError as exc:
             raise ValueError(str(exc)) from None
         return value
@@ -719,8 +719,7 @@ class Config(Model):
                 raise KeyedError(
                     ("heaters", index, "probe"), f"{heater.probe!r} names no [[probes]] entry ({known}){hint}"
                 )
-            url = parse_heater_url(heater.url)
-            plug = (url.kind, url.server, url.target)
+            plug = heater_identity(heater.url)
             if plug in plugs:
                 raise KeyedError(
                     ("heaters", index, "url"),

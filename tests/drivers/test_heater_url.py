@@ -45,8 +45,8 @@ def test_the_password_is_decoded_for_the_link_and_hidden_from_messages() -> None
 
 BAD = [
     # url, a fragment of the error that says what to do
-    ("http://broker/kitchen_plug?kind=tasmota", "expected mqtt or mqtts"),
-    ("kitchen_plug", "expected mqtt or mqtts"),
+    ("http://broker/kitchen_plug?kind=tasmota", "expected mqtt, mqtts or gpio"),
+    ("kitchen_plug", "expected mqtt, mqtts or gpio"),
     ("mqtt:///kitchen_plug?kind=tasmota", "host is missing"),
     ("mqtt://broker:99999/kitchen_plug?kind=tasmota", "bad port"),
     ("mqtt://broker:abc/kitchen_plug?kind=tasmota", "bad port"),
