@@ -52,7 +52,11 @@ BAD = [
         "kind='zigbee' is not one of tasmota, shelly",
     ),
     ('id = "hob"\nurl = "mqtt://127.0.0.1:1883/plug"\nprobe = "pot"\n', "heaters[0].url", "?kind=tasmota or ?kind="),
-    ('id = "hob"\nurl = "http://plug/cm?cmnd=Power"\nprobe = "pot"\n', "heaters[0].url", "expected mqtt, mqtts or gpio"),
+    (
+        'id = "hob"\nurl = "http://plug/cm?cmnd=Power"\nprobe = "pot"\n',
+        "heaters[0].url",
+        "expected mqtt, mqtts or gpio",
+    ),
     ('id = "hob"\nurl = "mqtt://127.0.0.1:1883/a/b?kind=tasmota"\nprobe = "pot"\n', "heaters[0].url", "one level"),
     (f'id = "hob"\nurl = "{PLUG}"\nprobe = "pot"\nmin_on = "30"\n', "heaters[0].min_on", "has no unit"),
     (f'id = "hob"\nurl = "{PLUG}"\nprobe = "pot"\nmin_on = 30\n', "heaters[0].min_on", "a bare number"),
