@@ -129,6 +129,30 @@ def test_sigkill_leaves_the_plug_to_its_own_pulsetime(
 
 @pytest.mark.real_part("mosquitto")
 @pytest.mark.real_part("pty")
+def test_the_broker_killed_leaves_the_plug_to_its_own_pulsetime_and_the_heat_returns_with_it(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble, figure: FigureRecorder
+) -> None:
+    """Pass: with the plug on and a 3 s dead-man period, the broker is SIGKILLed (no OFF can reach the plug);
+    the plug's own PulseTime turns it off no later than 3.5 s after the kill; potwatch serves throughout and
+    says "link to the plug down"; once the broker is back, the plug and potwatch find each other and the
+    reach, which still wants heat, turns it on again."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="3s")
+    with serving(service), Thermometer(device, 150.0, 0.2):
+        heating(service, plug)
+        mosquitto.kill()
+        killed = time.monotonic()
+        wait_until(lambda: not plug.relay_on, 6.0, "the plug's own timer to turn it off")
+        off_after = seconds_to_off(plug, killed)
+        figure("heater_off_after_broker_killed", off_after, "s", "≤ 3 s dead-man + 0.5 s")
+        assert off_after <= 3.5, off_after
+        shown = wait_until(lambda: (h := heater(service))["reason"].startswith("link to") and h, 10.0, "link down")
+        assert shown["on"] is False and shown["available"] is False, shown
+        mosquitto.start()
+        wait_until(lambda: plug.relay_on, 20.0, lambda: f"the heat on again; status {heater(service)}")
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
 def test_a_plug_that_ignores_the_off_raises_a_critical_heater_mismatch(
     tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble
 ) -> None:
