@@ -159,17 +159,27 @@ class GpioRelay:
     def dropped(self) -> int:
         return 0  # a pin has no payload to misread
 
+    @property
+    def pulsing(self) -> bool:
+        """The pulses run (``pulse`` mode): a stopping task counts as stopped."""
+        task = self._pulser
+        return task is not None and not task.done() and not task.cancelling()
+
     async def command(self, on: bool, *, hold_s: float) -> bool:
-        """``hold_s`` has no meaning on a pin: the pulses' stage holds its own time (none without ``pulse``)."""
-        if self._out is None:
+        """``hold_s`` has no meaning on a pin: the pulses' stage holds its own time (none without ``pulse``).
+
+        Every command is answered with a report, as a plug answers one: with a sense pin the
+        relay as it reads now (its edges follow), so that a relay already in the commanded
+        state confirms it, and one that does not move is judged.
+        """
+        if self._out is None or not self.available:
             return False
         if self.url.pulse_hz:
             self._pulse(on)
         else:
             self._out.value = on
         self.commands_sent += 1
-        if self._sense is None:
-            self._report(on if self.url.pulse_hz else bool(self._out.value))
+        self._report(self._read())
         return True
 
     async def events(self) -> AsyncIterator[HeaterEvent]:
@@ -189,14 +199,22 @@ class GpioRelay:
         self._pulse(False)
         pulser = self._pulser
         if pulser is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pulser
+        self._close()
+        self.unavailable_reason = "closed"
+
+    def _close(self) -> None:
+        """Off, then the pins given back. gpiozero's close leaves the pin an input, floating (lgpio),
+        or as it was (mock): the off comes first, and a pull-down on the SSR's input is still wise."""
+        if self._out is not None:
+            with contextlib.suppress(Exception):
+                self._out.off()
         for device in (self._out, self._sense):
             if device is not None:
                 with contextlib.suppress(Exception):
-                    device.close()  # gpiozero drives an output low (inactive) as it closes it
+                    device.close()
         self._out = self._sense = None
-        self.unavailable_reason = "closed"
 
     # -- internals
 
@@ -218,15 +236,16 @@ class GpioRelay:
                 self._sense.when_activated = lambda: self._from_thread(True)
                 self._sense.when_deactivated = lambda: self._from_thread(False)
         except Exception as error:  # gpiozero's BadPinFactory, GPIOPinInUse, PinInvalidPin…
-            log.warning("heater %s: GPIO%s cannot be used: %s", self.heater_id, url.pin, error)
-            return f"GPIO{url.pin}: {type(error).__name__}: {error}"
+            self._close()  # nothing half-open: a drive pin without its sense pin is not driven
+            log.warning("heater %s: the GPIO cannot be used: %s", self.heater_id, error)
+            return f"GPIO: {type(error).__name__}: {error}"
         return None
 
     def _read(self) -> bool:
         if self._sense is not None:
             return bool(self._sense.value)
         if self.url.pulse_hz:
-            return self._pulser is not None and not self._pulser.done()
+            return self.pulsing
         return bool(self._out.value)
 
     def _from_thread(self, on: bool) -> None:
@@ -236,14 +255,28 @@ class GpioRelay:
 
     def _report(self, on: bool) -> None:
         self._reported = on
-        self._events.put_nowait(StateReport(self.heater_id, on, self.clock(), f"GPIO{self.url.sense or self.url.pin}"))
+        pin = self.url.sense if self.url.sense is not None else self.url.pin
+        self._events.put_nowait(StateReport(self.heater_id, on, self.clock(), f"GPIO{pin}"))
 
     def _pulse(self, on: bool) -> None:
-        running = self._pulser is not None and not self._pulser.done()
-        if on and not running:
-            self._pulser = asyncio.get_running_loop().create_task(self._pulses(), name=f"heater-{self.heater_id}-pulse")
-        elif not on and running and self._pulser is not None:
+        if on and not self.pulsing:
+            task = asyncio.get_running_loop().create_task(self._pulses(), name=f"heater-{self.heater_id}-pulse")
+            task.add_done_callback(self._pulses_ended)
+            self._pulser = task
+        elif not on and self.pulsing and self._pulser is not None:
             self._pulser.cancel()
+
+    def _pulses_ended(self, task: asyncio.Task[None]) -> None:
+        """Pulses that stop by themselves (the pin failed) stop the heat: say so, never "on" meanwhile."""
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.warning("heater %s: the pulses stopped: %s", self.heater_id, error)
+            self.unavailable_reason = f"GPIO{self.url.pin}: the pulses stopped: {type(error).__name__}: {error}"
+            self._events.put_nowait(AvailabilityChange(self.heater_id, False, self.clock(), self.unavailable_reason))
+        if self._sense is None:
+            self._report(False)
 
     async def _pulses(self) -> None:
         assert self.url.pulse_hz is not None

@@ -115,6 +115,7 @@ class Heater:
         # One command at a time: a driver that awaits inside ``command`` (a relay on a thread)
         # must not let the stop's OFF overtake an ON already on its way.
         self._one_command = asyncio.Lock()
+        self._off_at_stop = False  # the stop's OFF was handed to a live link
 
     # ---- what the page and the API see
 
@@ -285,6 +286,10 @@ class Heater:
             except Exception:
                 log.warning("heater %s: the command failed", self.id, exc_info=True)
                 sent = False
+            if on and self.stopping:
+                # the stop came while this ON was inside the driver, and did not wait for it
+                # (longer than its bound): off again, so that the stop's word is still the last
+                await self._off_now()
         self._last_sent = on
         if on:
             self._sent_on_at = now if sent else None
@@ -297,23 +302,46 @@ class Heater:
     async def _raise(self) -> None:
         alerts, self._alerts = self._alerts, []
         if self.stopping:
-            return  # the stop turned the plug off behind the controller's back: what it judges now is moot
+            # the stop turned the plug off behind the controller's back: an agreement judged against
+            # the old command is no agreement; a mismatch still is one, and is told
+            alerts = [a for a in alerts if isinstance(a, HeaterMismatch)]
         for alert in alerts:
             if isinstance(alert, HeaterMismatch):
                 log.warning("%s", alert.message)
             await self.hub.request(alert)
 
     async def off(self) -> None:
-        """The stop: off, on a link still open (the caller closes it after); nothing is sent after it."""
-        if self.stopping:
-            return  # already off at the stop (a heater that failed is turned off before the service stops)
+        """The stop: off, on a link still open (the caller closes it after); nothing is sent after it.
+
+        It waits for a command already inside the driver (so that an ON cannot land after it),
+        but no longer than its bound: then it goes anyway, and that ON's ``_send`` turns the
+        heat off again when it returns. Called again (a heater that failed is turned off before
+        the service stops, and the stop calls it too), it tries again only if no OFF went out.
+        """
+        if self._off_at_stop:
+            return
         self.stopping = True
         try:
-            async with asyncio.timeout(CLOSE_OFF_S), self._one_command:
+            async with asyncio.timeout(CLOSE_OFF_S):
+                await self._one_command.acquire()
+        except TimeoutError:
+            log.warning("heater %s: a command is still inside the driver: the OFF goes without it", self.id)
+            await self._off_now()
+            return
+        try:
+            if not self._off_at_stop:  # an ON that returned meanwhile may have sent it already
+                await self._off_now()
+        finally:
+            self._one_command.release()
+
+    async def _off_now(self) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_OFF_S):
                 sent = await self.actuator.command(False, hold_s=1.0)
         except Exception:
             log.warning("heater %s: could not command the heat off at the stop", self.id, exc_info=True)
             return
+        self._off_at_stop = sent
         log.info("heater %s: off at the stop%s", self.id, "" if sent else " (tried; the plug was unavailable)")
         self._recorded(
             HeaterCommand(self.hub.clock.monotonic(), self.id, self.probe, False, None, sent, "potwatch stopping")

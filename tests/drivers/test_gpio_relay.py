@@ -134,10 +134,35 @@ async def test_pulses_run_only_while_the_event_loop_does(factory: MockFactory) -
         assert len(pin.states) == seen
         await wait_until_async(lambda: len(pin.states) >= seen + 5, 2.0, "pulses again once the loop runs")
         await relay.command(False, hold_s=1.0)
-        await wait_until_async(lambda: pin.state is False and relay.reported is False, 2.0, "the pin low")
-        stopped = len(pin.states)
-        await asyncio.sleep(0.1)  # five pulse periods: any pulse left running would show here
-        assert len(pin.states) == stopped
+        assert not relay.pulsing and relay.reported is False
+        task = relay._pulser
+        # no pulse can come from a task that has ended
+        await wait_until_async(lambda: task is not None and task.done(), 2.0, "the pulse task to end")
+        assert pin.state is False
+
+
+async def test_pulses_that_fail_stop_the_heat_and_say_so(factory: MockFactory) -> None:
+    """The pin failing under the pulses (a toggle raising) must not leave "on" reported: the heater goes
+    unavailable with the reason, the report says off."""
+    async with GpioRelay("hob", parse_gpio_url(f"gpio://{PIN}?pulse=50"), pin_factory=factory) as relay:
+        await relay.command(True, hold_s=60.0)
+        assert relay.reported is True
+        device = relay._out
+
+        def broken() -> None:
+            raise OSError("the pin went away")
+
+        device.toggle = broken
+        await wait_until_async(lambda: not relay.available and relay.reported is False, 2.0, "the failure seen")
+        assert "the pulses stopped" in (relay.unavailable_reason or "")
+        assert await relay.command(True, hold_s=60.0) is False
+
+
+async def test_closing_drives_the_pin_off_first(factory: MockFactory) -> None:
+    async with GpioRelay("hob", parse_gpio_url(f"gpio://{PIN}"), pin_factory=factory) as relay:
+        await relay.command(True, hold_s=60.0)
+        assert factory.pin(PIN).state is True
+    assert factory.pin(PIN).state is False
 
 
 async def test_a_pin_that_cannot_be_had_makes_the_heater_unavailable_not_a_crash(factory: MockFactory) -> None:
@@ -146,7 +171,7 @@ async def test_a_pin_that_cannot_be_had_makes_the_heater_unavailable_not_a_crash
         async with GpioRelay("hob", parse_gpio_url(f"gpio://{PIN}"), pin_factory=factory) as relay:
             events = await drain(relay)
             assert isinstance(events[0], AvailabilityChange) and events[0].available is False
-            assert relay.available is False and "GPIO17" in (relay.unavailable_reason or "")
+            assert relay.available is False and "GPIOPinInUse" in (relay.unavailable_reason or "")
             assert await relay.command(True, hold_s=60.0) is False
     finally:
         taken.close()

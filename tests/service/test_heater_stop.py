@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from gpiozero.pins.mock import MockFactory  # type: ignore[import-untyped]
 
 from drivers.gpio_relay import GpioRelay, parse_gpio_url
@@ -16,7 +17,7 @@ from service.config import HeaterConfig
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.heat.events import Decision, Reason
 from service.profiles import load_profiles
-from service.runtime.heaters import Heater
+from service.runtime.heaters import CLOSE_OFF_S, Heater
 from service.runtime.hub import Hub
 from tests.support.clock import HandClock
 from tests.support.waiting import wait_until_async
@@ -39,7 +40,10 @@ class HeldRelay(GpioRelay):
         return await super().command(on, hold_s=hold_s)
 
 
-async def test_the_stops_off_is_never_overtaken_by_an_on_in_flight() -> None:
+@pytest.mark.parametrize("held_s", [0.0, CLOSE_OFF_S + 0.2], ids=["released at once", "held past the bound"])
+async def test_the_stops_off_is_never_overtaken_by_an_on_in_flight(held_s: float) -> None:
+    """Pass: the pin's history ends on, then off, whether the ON is let go as soon as the stop waits for it,
+    or held longer than the stop will wait (the OFF then goes first, and the ON's return turns it off again)."""
     factory = MockFactory()
     relay = HeldRelay(factory)
     hub = Hub(Kitchen([ProbeSetup("pot", 3.0)]), HandClock(), load_profiles())
@@ -51,7 +55,10 @@ async def test_the_stops_off_is_never_overtaken_by_an_on_in_flight() -> None:
         sending = asyncio.create_task(heater._apply())
         await wait_until_async(lambda: relay.waiting, 2.0, "the ON inside the driver")
         stopping = asyncio.create_task(heater.off())
-        await asyncio.sleep(0)  # the stop has run up to where it waits, if it waits at all
+        await wait_until_async(lambda: heater.stopping, 2.0, "the stop to begin")
+        if held_s:
+            await wait_until_async(stopping.done, held_s + 2.0, "the stop to give up waiting and send its OFF")
+            assert factory.pin(PIN).state is False
         relay.gate.set()
         await asyncio.gather(sending, stopping)
         pin = factory.pin(PIN)

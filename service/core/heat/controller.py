@@ -190,7 +190,7 @@ def _mismatch(
     """
     facts = state.facts
     if not (facts.link_up and facts.online):
-        return replace(state, mismatch_since=None), ()
+        return replace(state, mismatch_since=None, agree_since=None), ()
     expected = Reported.ON if state.on else Reported.OFF
     if state.reported is expected and not state.heard_since_switch:
         # what the plug said before the command changed: no proof it obeyed (a relay stuck on "agrees"
