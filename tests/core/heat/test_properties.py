@@ -20,12 +20,14 @@ from service.core.heat.events import (
     Decision,
     HeatEvent,
     HeatStep,
+    MismatchCleared,
     Override,
     OverrideMode,
     ProbeHealth,
     ProbeHealthChanged,
     ProbeLevel,
     Reported,
+    StateMismatch,
     StepChanged,
     StepKind,
     Tick,
@@ -204,3 +206,70 @@ def test_never_on_while_unsafe_and_the_relay_is_spared(
     target(float(on_decisions), label="decisions on")
     target(float(switches), label="switches")
     note("heated" if on_decisions else "never heated")
+
+
+# A plug that may disagree: reports of either state, with the link and the device mostly up.
+MISMATCH_KINDS = ["level"] * 4 + ["tick"] * 3 + ["plug_any"] * 4 + ["step", "override", "health"]
+PAYLOADS["plug_any"] = st.tuples(
+    st.sampled_from([Reported.ON, Reported.OFF, Reported.UNKNOWN]),
+    st.sampled_from([True, True, True, False]),
+    st.sampled_from([True, True, True, False]),
+)
+
+
+def plug_events() -> st.SearchStrategy[tuple[float, str, object]]:
+    gap = st.one_of(st.floats(0.0, 3.0), st.floats(0.0, 30.0))
+    return st.sampled_from(MISMATCH_KINDS).flatmap(
+        lambda kind: st.tuples(gap, st.just("plug" if kind == "plug_any" else kind), PAYLOADS[kind])
+    )
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    grace=st.sampled_from([1.0, 10.0]),
+    start=st.tuples(st.sampled_from(STEPS), st.floats(60.0, 240.0)),
+    script=st.lists(plug_events(), min_size=1, max_size=100),
+)
+def test_one_mismatch_alert_per_episode_raised_and_cleared_only_on_what_the_plug_said(
+    grace: float, start: tuple[HeatStep, float], script: list[tuple[float, str, object]]
+) -> None:
+    """Alternating: raised, cleared, raised… never two raises in a row, never a clear without a raise; a raise
+    only while the plug's last word disagrees with the command (link and device up), a clear only while it
+    agrees; and a disagreement that outlasts the grace (with a report after the command) is raised."""
+    params = HeatParams(mismatch_grace_s=grace, min_on_s=0.0, min_off_s=0.0)
+    state = HeatState()
+    at = 0.0
+    alerted = False
+    reported, up = Reported.UNKNOWN, False
+    heard_after_switch = True
+    disagree_since: float | None = None
+    raised = 0
+    for gap, kind, payload in [*preamble(*start), *script]:
+        at += gap
+        event = build(at, kind, payload)
+        if isinstance(event, ActuatorReport):
+            reported, up = event.reported, event.link_up and event.online
+            heard_after_switch = True
+        was_on = state.on
+        state, outputs = step(state, event, params)
+        if state.on != was_on:
+            heard_after_switch = False
+        expected = Reported.ON if state.on else Reported.OFF
+        disagrees = up and reported is not expected and not (reported is Reported.UNKNOWN and not heard_after_switch)
+        for out in outputs:
+            if isinstance(out, StateMismatch):
+                assert not alerted, f"a second alert at {at} with no clear between"
+                assert up and reported is not expected, (at, reported, state.on)
+                alerted = True
+            elif isinstance(out, MismatchCleared):
+                assert alerted, f"a clear at {at} with nothing raised"
+                assert up and reported is expected and heard_after_switch, (at, reported, state.on)
+                alerted = False
+        if not disagrees or state.on != was_on:
+            disagree_since = None if not disagrees else at
+        elif disagree_since is None:
+            disagree_since = at
+        if disagree_since is not None and at - disagree_since > grace + 1e-9 and heard_after_switch:
+            assert alerted, f"disagreeing since {disagree_since}, past the {grace} s grace, at {at}: no alert"
+        raised += sum(isinstance(o, StateMismatch | MismatchCleared) for o in outputs)
+    target(float(raised), label="mismatch raises and clears")  # towards scripts where the plug disagrees
