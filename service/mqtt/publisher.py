@@ -30,8 +30,8 @@ Assistant button's topic; an ack goes through ``hub.request`` exactly like the
 API's, so the page, SSE and everyone else hear it.
 
 With ``[[heaters]]``, each heater's view goes to ``<base>/heater/<id>/state``
-(retained, on change, looked at twice a second: a heater changes at most
-every few seconds), and ``<base>/heater/<id>/override`` takes ``off``,
+(retained, at each of the bus's ``heater`` events: on a change, its duty at
+most every 10 s), and ``<base>/heater/<id>/override`` takes ``off``,
 ``auto`` or ``on`` like the API's override: ``off`` always (it can only make
 the kitchen safer), the others only where acks are taken.
 
@@ -133,7 +133,6 @@ WARN_IGNORED = 20  # after this many ignored commands, say so at debug level onl
 
 REACHED_STAGES = ("reached", "overshoot")
 PROBE_LEAVES = ("temperature", "availability")  # what we publish under <base>/probe/<id>/
-HEATER_STATE_EVERY_S = 0.5  # how often the heaters' views are compared with what was last sent
 GHOST_STATE_DELAY_S = 2.0  # a removed probe's state topics are emptied this long after its discovery config
 
 
@@ -355,8 +354,6 @@ class MqttPublisher:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._pump_bus(hub))
             tasks.create_task(self._pump_link(hub, link))
-            if self._heaters:
-                tasks.create_task(self._pump_heaters(hub))
 
     async def close(self) -> None:
         link = self._link
@@ -445,6 +442,8 @@ class MqttPublisher:
             self._send_probe_change(hub, data["probe"], data["state"])
         elif name in ("cook", "stage", "ack", "cook_ended"):
             self._cook_state_soon(hub)
+        elif name == "heater":
+            self._send_heater(cast("HeaterView", data))
 
     def _cook_state_soon(self, hub: Hub) -> None:
         """The state once for a burst of events, a moment after it: not on the alert's way.
@@ -677,26 +676,18 @@ class MqttPublisher:
             self._send_probe(hub, probe_id)
         self._send_cook_state(hub, force=True)
         self._heater_sent.clear()
-        self._send_heaters(hub)
+        for view in hub.heater_views():
+            self._send_heater(view)
 
     # ---- the heaters ----
 
-    async def _pump_heaters(self, hub: Hub) -> None:
-        while True:
-            try:
-                self._send_heaters(hub)
-            except Exception as exc:
-                self._failed(hub, "heater", exc)
-            await asyncio.sleep(HEATER_STATE_EVERY_S)
-
-    def _send_heaters(self, hub: Hub) -> None:
-        """Each heater's view, where it changed since it was last sent (all of them after a connect)."""
-        for view in hub.heater_views():
-            payload = json.dumps(heater_payload(view), separators=(",", ":"))
-            if self._heater_sent.get(view["id"]) == payload:
-                continue
-            if self._send(Message(self.topics.heater_state(view["id"]), payload, retain=True)):
-                self._heater_sent[view["id"]] = payload
+    def _send_heater(self, view: HeaterView) -> None:
+        """One heater's view, unless it is what was last sent since the last connect."""
+        payload = json.dumps(heater_payload(view), separators=(",", ":"))
+        if self._heater_sent.get(view["id"]) == payload:
+            return
+        if self._send(Message(self.topics.heater_state(view["id"]), payload, retain=True)):
+            self._heater_sent[view["id"]] = payload
 
     def _override_target(self, topic: str) -> str | None:
         """The heater id of ``<base>/heater/<id>/override``, else None."""

@@ -21,6 +21,12 @@ A ``StateMismatch`` goes to the hub as ``HeaterMismatch``, so that it becomes
 a critical alert like any other (page, MQTT, push, history); ``MismatchCleared``
 as ``HeaterAgrees``. At the stop the heat is commanded off before the link
 closes.
+
+What a phone shows of the heater goes on the hub's bus as a ``heater`` event
+(its ``HeaterView``) when it changes: the decision, the plug's report, its
+availability, the override. A turn runs on every reading, so an unchanged view
+publishes nothing; the duty alone moves at nearly every turn while the heat
+cycles, so a change of its whole percent is sent at most every ``DUTY_EVERY_S``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -68,6 +75,7 @@ TICK_S = 1.0  # the controller sees time pass at least this often (hub clock)
 REARM_FRACTION = 1.0 / 3.0  # an ON is re-sent this far into its dead-man period
 OFF_AGAIN_S = 5.0  # a plug that reports on while commanded off is told off again this often
 CLOSE_OFF_S = 1.0  # at the stop: how long the last OFF may take to reach the broker
+DUTY_EVERY_S = 10.0  # real seconds between two ``heater`` events that only move the duty
 
 _HEALTH = {
     ProbeState.WAITING: ProbeHealth.OK,  # nothing read yet: the controller's "no reading" holds it off
@@ -97,6 +105,7 @@ class Heater:
         hub: Hub,
     ) -> None:
         self.id = config.id
+        self.label = config.label
         self.probe = config.probe
         self.params: HeatParams = config.params()
         self.actuator = actuator
@@ -116,6 +125,10 @@ class Heater:
         # must not let the stop's OFF overtake an ON already on its way.
         self._one_command = asyncio.Lock()
         self._off_at_stop = False  # the stop's OFF was handed to a live link
+        self._shown: tuple[object, ...] | None = None  # the last view on the bus, its duty aside
+        self._shown_duty = -1  # ... and its duty, in whole percent
+        self._shown_at = -float("inf")  # when it went, on ``real_time``
+        self.real_time: Callable[[], float] = time.monotonic  # phones live by real seconds, not the kitchen's
 
     # ---- what the page and the API see
 
@@ -124,6 +137,7 @@ class Heater:
         reported = act.reported
         return HeaterView(
             id=self.id,
+            label=self.label,
             probe=self.probe,
             on=bool(d is not None and d.on and not self.stopping),
             reported=None if reported is None else ("on" if reported else "off"),
@@ -132,6 +146,21 @@ class Heater:
             available=act.available,
             override=str(self.state.mode),
         )
+
+    def publish_view(self) -> None:
+        """A ``heater`` event on the bus when what a phone shows changed; nothing when it did not.
+
+        Called after every turn, which runs on every reading: an unchanged view
+        must cost a tuple, not an event per reading per phone.
+        """
+        view = self.view()
+        shown = (view["on"], view["reported"], view["reason"], view["available"], view["override"])
+        duty = round(view["duty"] * 100)
+        now = self.real_time()
+        if shown == self._shown and (duty == self._shown_duty or now - self._shown_at < DUTY_EVERY_S):
+            return
+        self._shown, self._shown_duty, self._shown_at = shown, duty, now
+        self.hub.bus.publish("heater", view)
 
     # ---- from outside the task (the hub's hooks, the API): never blocks
 
@@ -163,6 +192,7 @@ class Heater:
                     reader.result()
                     raise RuntimeError(f"heater {self.id}: the plug's reports ended")
                 self._turn()
+                self.publish_view()
                 await self._apply()
                 await self._raise()
                 await self._sleep()
@@ -341,6 +371,8 @@ class Heater:
         except Exception:
             log.warning("heater %s: could not command the heat off at the stop", self.id, exc_info=True)
             return
+        finally:
+            self.publish_view()  # after the OFF, never before it: "potwatch is stopping", for a phone still there
         self._off_at_stop = sent
         log.info("heater %s: off at the stop%s", self.id, "" if sent else " (tried; the plug was unavailable)")
         self._recorded(

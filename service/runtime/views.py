@@ -157,6 +157,7 @@ class HeaterView(TypedDict):
     """One ``[[heaters]]`` entry as the status shows it: what was commanded, what the plug says, and why."""
 
     id: str
+    label: str  # the config's, "" when none: the page names the heater by it, as it does a probe
     probe: str
     on: bool  # commanded
     reported: str | None  # "on", "off", or None: the plug has not said since the link came up
@@ -482,6 +483,7 @@ SSE_EVENTS: dict[str, type] = {
     "probe": ProbeEvent,
     "calibrated": CalibratedEvent,
     "calibration": CalibrationEvent,
+    "heater": HeaterView,
 }
 """Every event the bus carries to SSE and MQTT, with the shape of its data."""
 

@@ -252,3 +252,73 @@ def test_the_page_speaks_like_a_cook(stand_in: FakeKitchen, phone: Phone) -> Non
     stand_in.status["cook"] = None
     stand_in.send("cook_ended", {"cook": "1-c1", "outcome": "stopped", "at": "x"})
     expect(page.locator("#message")).to_have_text("The caramel cook was stopped.")
+
+
+def heater_view(**fields: Any) -> dict[str, Any]:
+    """A ``heaters`` entry of /api/status (service/runtime/views.py HeaterView)."""
+    view = {
+        "id": "hob",
+        "label": "",
+        "probe": "pot",
+        "on": True,
+        "reported": "on",
+        "reason": "heating to target (225 °F)",
+        "duty": 0.83,
+        "available": True,
+        "override": "auto",
+    }
+    return view | fields
+
+
+@VIEWS
+def test_the_heater_cards_fit_and_say_what_is_wrong(stand_in: FakeKitchen, phone: Phone, size: dict[str, int]) -> None:
+    """Pass: two heaters, one off at its target while its plug still says on, one whose link is down: each card
+    is on the screen's width, ON/OFF in letters at least 28 px, the reason at least 20 px, the button at least
+    48 × 48; the disagreeing plug and the unavailable one are marked in words, not colour alone."""
+    stand_in.status["heaters"] = [
+        heater_view(on=False, reported="on", reason="target reached (225 °F)", duty=0.4),
+        heater_view(
+            id="oven", label="Oven plug", on=False, reported=None, available=False, reason="link to the plug down"
+        ),
+    ]
+    page = open_page(phone, stand_in, size)
+    hob, oven = page.locator('.heater[data-id="hob"]'), page.locator('.heater[data-id="oven"]')
+    expect(hob.locator(".heater-state")).to_have_text("OFF")
+    expect(hob.locator(".heater-reason")).to_have_text(f"Target reached (225{NBSP}°F)")
+    expect(hob.locator(".heater-plug")).to_have_text("Plug says on")
+    expect(hob).to_have_attribute("data-attention", "true")  # the plug disagrees ...
+    expect(hob).to_have_attribute("data-safety", "false")  # ... but reaching the target is no fault
+    expect(oven).to_have_attribute("data-safety", "true")
+    expect(hob.locator(".heater-duty")).to_have_text(f"on 40{NBSP}% of the last 10{NBSP}min")
+    expect(oven.locator(".heater-name")).to_have_text("Heater: Oven plug")
+    expect(oven.locator(".heater-plug")).to_have_text("Plug not heard yet")
+    expect(oven.locator(".heater-link")).to_have_text("UNAVAILABLE")
+    expect(oven.locator(".heater-reason")).to_have_text("Link to the plug down")
+    for card in ('.heater[data-id="hob"]', '.heater[data-id="oven"]'):
+        b = box(page, card)
+        assert b["x"] >= 0 and b["right"] <= size["width"] + 0.5, (card, b)
+        assert box(page, f"{card} .heater-state")["font"] >= 28
+        assert box(page, f"{card} .heater-reason")["font"] >= 20
+        button = box(page, f"{card} .heater-off")
+        assert button["w"] >= 48 and button["h"] >= 48, button
+    page.locator(".heater-off").first.scroll_into_view_if_needed()
+    shot(phone, "heaters", size)
+
+    page.locator("#unit").click()  # the service says °F; the page says the unit it shows
+    expect(hob.locator(".heater-reason")).to_have_text(f"Target reached (107.2{NBSP}°C)")
+
+
+def test_a_heater_event_updates_its_card_and_not_live_it_says_unknown(stand_in: FakeKitchen, phone: Phone) -> None:
+    """Pass: a ``heater`` event turns the card from ON to OFF, "Probe lost", at once; with the stream silent,
+    the card no longer claims ON or OFF: it says "unknown"."""
+    stand_in.status["heaters"] = [heater_view()]
+    page = open_page(phone, stand_in)
+    card = page.locator('.heater[data-id="hob"]')
+    expect(card.locator(".heater-state")).to_have_text("ON")
+    stand_in.send("heater", heater_view(on=False, reported="off", reason="probe lost"))
+    expect(card.locator(".heater-state")).to_have_text("OFF")
+    expect(card.locator(".heater-reason")).to_have_text("Probe lost")
+    expect(card.locator(".heater-off")).to_have_text("Keep off")
+    stand_in.silence()
+    expect(page.locator("#live")).to_have_attribute("data-state", "stale", timeout=25_000)
+    expect(card.locator(".heater-state")).to_have_text("unknown")

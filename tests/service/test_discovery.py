@@ -264,6 +264,7 @@ def template_keys(template: str) -> set[str]:
 
 HEATER = HeaterView(
     id="hob",
+    label="Induction plate",
     probe="pot",
     on=True,
     reported="on",

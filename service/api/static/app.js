@@ -19,7 +19,17 @@ const BACKOFF_S = [1, 2, 4, 8, 15];
 const STATUS_POLL_S = 30; // belt and braces: a warning that clears sends no event
 const MAX_CHART_POINTS = 4000;
 const RECENT_EVENTS = 500; // state events kept to re-apply over a snapshot older than them
-const STATE_EVENTS = new Set(["probe", "cook", "stage", "alert", "ack", "cook_ended", "calibrated", "calibration"]);
+const STATE_EVENTS = new Set([
+  "probe",
+  "cook",
+  "stage",
+  "alert",
+  "ack",
+  "cook_ended",
+  "calibrated",
+  "calibration",
+  "heater",
+]);
 const SERIES_REFILL_S = 5; // the history flushes its readings to the file every 3 s
 const STORE = { unit: "potwatch.unit", token: "potwatch.token" };
 
@@ -120,6 +130,26 @@ function tidy(message) {
 
 const capitalise = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 
+/** The service's words in °F ("holding 185–205 °F"), in the unit the page shows: °C to a tenth. */
+function inUnit(unit, text) {
+  if (unit === "F") return text;
+  const c = (f) => ((Number(f) - 32) / 1.8).toFixed(1);
+  return text
+    .replace(/(\d+(?:\.\d+)?)–(\d+(?:\.\d+)?) °F/g, (_, a, b) => `${c(a)}–${c(b)} °C`)
+    .replace(/(\d+(?:\.\d+)?) °F/g, (_, f) => `${c(f)} °C`);
+}
+
+// A heater's reasons (service/core/heat) that mean "off because something is wrong", not "off because done".
+const HEATER_SAFETY_OFF = [
+  "probe lost",
+  "probe faulty",
+  "probe reading stale",
+  "link to the plug down",
+  "plug offline",
+  "max temperature",
+  "max on-time",
+];
+
 // ---- api -------------------------------------------------------------------------
 
 class ApiError extends Error {
@@ -200,6 +230,7 @@ const EVENTS = [
   "cook_ended",
   "calibrated",
   "calibration",
+  "heater",
   "heartbeat",
   "reset",
 ];
@@ -621,6 +652,7 @@ class Page {
   alerts = new Map(); // id → alert object
   profiles = [];
   calibrations = new Map(); // probe id → last `calibrated` event
+  heaters = new Map(); // id → heater object of /api/status, replaced by each `heater` event
   recent = []; // [event id, name, data] of the latest state events
   chartCook = undefined; // which cook the live chart shows (null: none)
   chartT0 = null; // with no cook: seconds on the time line (line_s) of the first reading charted
@@ -693,6 +725,7 @@ class Page {
     const running = status.cooks ?? (status.cook ? [status.cook] : []);
     this.cooks = new Map(running.map((c) => [c.id, c]));
     this.alerts = new Map(status.alerts.map((a) => [a.id, a]));
+    this.heaters = new Map((status.heaters ?? []).map((h) => [h.id, h]));
     // A snapshot can be older than events already applied (it was asked for
     // before they came, and answered after): apply those again on top of it,
     // or an alert acknowledged a moment ago would come back up.
@@ -823,6 +856,9 @@ class Page {
         break;
       case "calibrated":
         this.calibrations.set(data.probe, data);
+        break;
+      case "heater":
+        this.heaters.set(data.id, data);
         break;
       case "calibration": {
         // the barometer moved, went quiet, or a boil was measured: the cooks' targets come as `cook`
@@ -1055,6 +1091,7 @@ class Page {
     $("stop").disabled = !live;
     this.renderLegend(cook);
     this.screen.want(Boolean(cook));
+    this.renderHeaters(live);
     this.renderCalibration();
     this.renderProbes();
     this.renderWarnings();
@@ -1208,6 +1245,99 @@ class Page {
         return div;
       }),
     );
+  }
+
+  /**
+   * One card per heater: ON/OFF (what potwatch commands) in big letters, why, what the plug itself
+   * says, whether it can be reached, how much it heated lately, and a one-tap "Heat off". No
+   * heater configured: the section stays hidden, nothing takes room on the page.
+   */
+  renderHeaters(live) {
+    const box = $("heaters");
+    const heaters = [...this.heaters.values()];
+    box.hidden = heaters.length === 0;
+    const ids = heaters.map((h) => h.id).join(",");
+    if (box.dataset.ids !== ids) {
+      box.dataset.ids = ids;
+      box.replaceChildren(...heaters.map((h) => this.heaterCard(h.id)));
+    }
+    for (const h of heaters) this.fillHeaterCard(box.querySelector(`[data-id="${CSS.escape(h.id)}"]`), h, live);
+  }
+
+  /** The card's bones, made once per heater: its words are filled in by fillHeaterCard on every render. */
+  heaterCard(id) {
+    const card = document.createElement("article");
+    card.className = "heater";
+    card.dataset.id = id;
+    const part = (tag, cls) => Object.assign(document.createElement(tag), { className: cls });
+    const head = part("div", "heater-head");
+    const name = part("h2", "heater-name");
+    const state = part("p", "heater-state");
+    head.append(name, state);
+    // the state and the reason are what changes matter for: announced, politely; the duty's creep is not
+    const why = part("p", "heater-reason");
+    why.setAttribute("aria-live", "polite");
+    const facts = part("p", "heater-facts");
+    facts.append(part("span", "heater-plug"), part("span", "heater-link"), part("span", "heater-duty"));
+    const off = part("button", "btn danger heater-off");
+    off.type = "button";
+    off.addEventListener("click", () => this.heaterOff(id, off));
+    card.append(head, why, facts, off);
+    return card;
+  }
+
+  fillHeaterCard(card, h, live) {
+    if (!card) return;
+    const name = h.label || h.id;
+    const said = h.reported === "on" || h.reported === "off" ? h.reported : null;
+    const agrees = said !== null && (said === "on") === h.on;
+    const safety = HEATER_SAFETY_OFF.some((w) => h.reason.startsWith(w));
+    const attention = !h.available || !agrees || safety;
+    card.dataset.on = String(h.on);
+    card.dataset.reported = said ?? "";
+    card.dataset.available = String(h.available);
+    card.dataset.attention = String(attention); // the frame: something here needs the cook
+    card.dataset.safety = String(safety); // the reason itself: off because something is wrong
+    card.dataset.live = String(live);
+    setText(card.querySelector(".heater-name"), `Heater: ${name}`);
+    const state = card.querySelector(".heater-state");
+    state.dataset.state = live ? (h.on ? "on" : "off") : "unknown";
+    setText(state, live ? (h.on ? "ON" : "OFF") : "unknown");
+    setText(card.querySelector(".heater-reason"), capitalise(tidy(inUnit(this.unit, h.reason))));
+    const plug = card.querySelector(".heater-plug");
+    plug.dataset.agrees = String(agrees);
+    setText(plug, said === null ? "Plug not heard yet" : `Plug says ${said}`);
+    const link = card.querySelector(".heater-link");
+    link.dataset.available = String(h.available);
+    setText(link, h.available ? "available" : "UNAVAILABLE");
+    setText(card.querySelector(".heater-duty"), `on ${Math.round(h.duty * 100)}${NB}% of the last 10${NB}min`);
+    const off = card.querySelector(".heater-off");
+    off.hidden = h.override === "force_off"; // already forced off: the reason says so
+    // off already (target reached, probe lost): the tap still keeps it off whatever comes, said quieter
+    off.classList.toggle("danger", h.on);
+    const words = h.on ? "Heat off" : "Keep off";
+    setText(off, words);
+    off.setAttribute("aria-label", `${words}: ${name}`); // the visible words first, then which heater
+  }
+
+  /** POST the override "off": no token and no second tap, since off can only make the kitchen safer. */
+  async heaterOff(id, button) {
+    button.disabled = true;
+    const name = this.heaters.get(id)?.label || id;
+    try {
+      const r = await fetch(`api/heaters/${encodeURIComponent(id)}/override`, {
+        method: "POST",
+        headers: { Accept: "application/json", "Content-Type": "application/json" },
+        body: JSON.stringify({ mode: "off" }),
+      });
+      if (!r.ok) throw new ApiError(r.status, errorDetail(await r.json().catch(() => null), r.status));
+      this.say(`${name}: the heat is forced off.`);
+    } catch (e) {
+      const why = e instanceof ApiError && e.status ? e.message : "the service does not answer";
+      this.sayError(`Heat off (${name}): ${why}. Try again.`);
+    } finally {
+      button.disabled = false;
+    }
   }
 
   renderProbes() {
