@@ -36,22 +36,22 @@ log = logging.getLogger(__name__)
 
 OVERRIDE = "override"  # heater_log.what of an override row
 
-_NEWEST = "SELECT detail FROM heater_log WHERE heater = ? AND what = ? ORDER BY run DESC, at DESC, rowid DESC LIMIT 1"
+# one scan for every heater, oldest first: overrides are few, the rest of the log may be a year of commands
+_ALL = "SELECT heater, detail FROM heater_log WHERE what = ? ORDER BY run, at, rowid"
 
 
 def last_overrides(conn: sqlite3.Connection, heater_ids: Iterable[str]) -> dict[str, OverrideMode]:
     """The newest recorded override of each heater that has one; a mode this potwatch does not know is none."""
-    found: dict[str, OverrideMode] = {}
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'heater_log'").fetchone() is None:
-        return found  # a history from before the heaters
-    for heater_id in heater_ids:
-        row = conn.execute(_NEWEST, (heater_id, OVERRIDE)).fetchone()
-        if row is None:
-            continue
+        return {}  # a history from before the heaters
+    wanted = set(heater_ids)
+    newest = {str(heater): detail for heater, detail in conn.execute(_ALL, (OVERRIDE,)) if heater in wanted}
+    found: dict[str, OverrideMode] = {}
+    for heater_id, detail in newest.items():
         try:
-            found[heater_id] = OverrideMode(row[0])
+            found[heater_id] = OverrideMode(detail)
         except ValueError:
-            log.warning("history: heater %s: unknown recorded override %r ignored", heater_id, row[0])
+            log.warning("history: heater %s: unknown recorded override %r ignored", heater_id, detail)
     return found
 
 

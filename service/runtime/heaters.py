@@ -353,17 +353,27 @@ class Heaters:
 
     def attach(self, hub: Hub) -> None:
         """Each heater in the mode the cook last left it in (see ``restarted_mode``), before any task runs."""
-        recorded = self.remembered([c.id for c in self.configs]) if self.remembered is not None else {}
+        recorded = self._recorded_modes()
         for c in self.configs:
             actuator = self.opener(c, hub.clock.monotonic)
             mode = restarted_mode(recorded.get(c.id))
-            if c.id in recorded:
+            if recorded.get(c.id, OverrideMode.AUTO) is not OverrideMode.AUTO:
                 log.info("heater %s: the last override was %s: starting in %s", c.id, recorded[c.id], mode)
             self.heaters[c.id] = Heater(c, actuator, hub, mode)
         hub.on_input.append(self._wake)
         hub.on_output.append(self._wake)
         hub.heater_views = self.views
         hub.heater_override = self.override
+
+    def _recorded_modes(self) -> dict[str, OverrideMode]:
+        """What the history remembers; a failure to read it is the old behaviour (auto), never a failed start."""
+        if self.remembered is None:
+            return {}
+        try:
+            return self.remembered([c.id for c in self.configs])
+        except Exception:
+            log.exception("heaters: cannot read the last overrides; every heater starts in auto")
+            return {}
 
     def override(self, heater_id: str, mode: OverrideMode) -> bool:
         heater = self.heaters.get(heater_id)

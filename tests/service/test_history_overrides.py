@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from service.config import HeaterConfig
 from service.core.heat.events import OverrideMode
 from service.history.overrides import last_overrides, recorded_overrides
 from service.history.schema import MIGRATIONS, _statements
+from service.runtime.heaters import Heaters
 from service.runtime.hub import Hub
 from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord
 from tests.support.clock import HandClock
@@ -119,3 +123,66 @@ def test_a_mode_this_potwatch_does_not_know_is_ignored(tmp_path: Path) -> None:
         conn.execute("UPDATE heater_log SET detail = 'force_sideways' WHERE what = 'override'")
         conn.commit()
         assert last_overrides(conn, ["hob"]) == {}
+
+
+# ---- the heaters at their attach: the wiring of ``potwatch run`` (service/cli.py), without a plug
+
+
+class Unplugged:
+    """An actuator never entered: the heaters' attach and views need no more of it."""
+
+    def __init__(self, config: HeaterConfig, clock: Callable[[], float]) -> None:
+        self.heater_id = config.id
+        self.reported: bool | None = None
+        self.available = False
+        self.dropped = 0
+
+
+def heaters_on(path: Path, hub: Hub, *ids: str) -> Heaters:
+    configs = [HeaterConfig(id=i, url="mqtt://127.0.0.1:1883/kitchen_plug?kind=tasmota", probe="pot") for i in ids]
+    heaters = Heaters(configs, opener=Unplugged, remembered=functools.partial(recorded_overrides, path))  # type: ignore[arg-type]
+    heaters.attach(hub)
+    return heaters
+
+
+def overrides_shown(heaters: Heaters) -> dict[str, str]:
+    return {v["id"]: v["override"] for v in heaters.views()}
+
+
+def test_an_override_the_api_hands_a_heater_is_what_the_next_start_begins_in(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through the heater's own ``override`` (what the API calls), the real recorder, a stop, a new start."""
+    path = tmp_path / "potwatch.db"
+    clock = HandClock()
+    hub, recorder = start(path, clock)
+    heaters = heaters_on(path, hub, "hob", "plate")
+    assert overrides_shown(heaters) == {"hob": "auto", "plate": "auto"}
+    assert heaters.override("hob", OFF) and heaters.override("plate", ON)
+    assert not heaters.override("oven", OFF)  # not a heater: nothing recorded
+    stop(recorder, clean=False)
+    clock.t += 10.0
+    hub, recorder = start(path, clock)
+    with caplog.at_level(logging.INFO):
+        heaters = heaters_on(path, hub, "hob", "plate", "hob-left")
+    # shown before the first turn: the controller's state holds the mode from the start
+    assert overrides_shown(heaters) == {"hob": "force_off", "plate": "auto", "hob-left": "auto"}
+    assert "heater hob: the last override was force_off: starting in force_off" in caplog.text
+    assert "heater plate: the last override was force_on: starting in auto" in caplog.text
+    stop(recorder)
+
+
+def test_a_history_that_fails_to_read_starts_every_heater_in_auto(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(ids: list[str]) -> dict[str, OverrideMode]:
+        raise RuntimeError("a bug in the reading")
+
+    hub, recorder = start(tmp_path / "potwatch.db", HandClock())
+    configs = [HeaterConfig(id="hob", url="mqtt://127.0.0.1:1883/kitchen_plug?kind=tasmota", probe="pot")]
+    heaters = Heaters(configs, opener=Unplugged, remembered=broken)  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR):
+        heaters.attach(hub)
+    assert overrides_shown(heaters) == {"hob": "auto"}
+    assert "every heater starts in auto" in caplog.text
+    stop(recorder)
