@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -26,6 +27,7 @@ from service.resources import demo_config
 if TYPE_CHECKING:
     from service.alarm.part import AlarmPart
     from service.mqtt import MqttPublisher
+    from service.runtime.heaters import Heaters
     from service.serve import Service
 
 log = logging.getLogger("potwatch")
@@ -255,10 +257,12 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
     except (AlreadyRunning, LockError) as exc:
         return _fail(str(exc))
     _under_systemd(service)
+    heaters: Heaters | None = None
     if config.heaters:
         from service.runtime.heaters import Heaters
 
-        service.parts.insert(0, Heaters.from_config(config))  # the first to close: heat off before anything else
+        heaters = Heaters.from_config(config)
+        service.parts.insert(0, heaters)  # the first to close: heat off before anything else
     publisher: MqttPublisher | None = None
     if config.mqtt is not None:
         from service.mqtt import MqttPublisher
@@ -281,6 +285,11 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
     recorder = HistoryRecorder(db, retention_days=config.storage.retention_days)
     service.parts.append(recorder)
     service.restore = restorer(recorder)
+    if heaters is not None:
+        from service.history.overrides import recorded_overrides
+
+        # read at the heaters' attach, after the restore has opened (migrated, salvaged) the file
+        heaters.remembered = functools.partial(recorded_overrides, db)
     service.history = HistoryReader(db)
     try:
         return asyncio.run(service.run())

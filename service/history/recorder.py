@@ -41,13 +41,14 @@ from service.core.events import (
 )
 from service.history import checkpoint
 from service.history.codec import Kind, event_row
+from service.history.overrides import OVERRIDE
 from service.history.reader import damage_found
 from service.history.runs import RunInfo, boot_id, fresh_run, probe_setups
 from service.history.schema import NotOurs, Trouble, classify, describe
 from service.history.spill import Spill
 from service.history.store import Op, Store, Unit, Unusable
 from service.runtime.clock import Clock
-from service.runtime.views import HeaterCommand, HeaterRecord
+from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -203,7 +204,12 @@ class HistoryRecorder:
             self._urgent = True
 
     def _on_heater(self, item: HeaterRecord) -> None:
-        """A plug command or report: its own unit, urgent (a command is what a cook asks about afterwards)."""
+        """A plug command or report, or a cook's override: its own unit.
+
+        An OFF and an override are written at once: a command is what a cook asks about
+        afterwards, and an override is what the next start reads back (overrides.py), so a
+        kill or a power cut just after the cook said "off" must not lose it.
+        """
         info = self.run_info
         run = info.id if info is not None else 0
         kitchen = self._kitchen
@@ -214,6 +220,8 @@ class HistoryRecorder:
         if isinstance(item, HeaterCommand):
             row = (run, cook, item.at, wall, item.heater, "command", int(item.on), None, item.hold_s, int(item.sent),
                    item.reason)  # fmt: skip
+        elif isinstance(item, HeaterOverride):
+            row = (run, cook, item.at, wall, item.heater, OVERRIDE, None, None, None, None, item.mode)
         elif item.on is not None:
             row = (run, cook, item.at, wall, item.heater, "state", int(item.on), None, None, None, item.detail)
         else:
@@ -221,7 +229,7 @@ class HistoryRecorder:
             row = (run, cook, item.at, wall, item.heater, "availability", None, available, None, None, item.detail)
         self._queue.append([("heater", row)])
         self._queued += 1
-        if isinstance(item, HeaterCommand) and item.on is False:
+        if isinstance(item, HeaterOverride) or (isinstance(item, HeaterCommand) and item.on is False):
             self._wake.set()
 
     def _ops_for(self, out: Output) -> list[Op]:

@@ -45,8 +45,9 @@ from service.history.schema import PAGE_SIZE, migrate
 
 log = logging.getLogger(__name__)
 
-# The order matters only for the log: what a resume needs first
-TABLES = ("runs", "cooks", "checkpoints", "events", "stages", "alerts")
+# The order matters only for the log: what a resume needs first. ``heater_log`` too: its
+# override rows are what a restart reads to keep a heater forced off (overrides.py).
+TABLES = ("runs", "cooks", "checkpoints", "events", "stages", "alerts", "heater_log")
 CHUNK = 5000
 TABLE_PAGES = (0x05, 0x0D)  # interior, leaf
 INDEX_PAGES = (0x02, 0x0A)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from drivers.heater import Actuator, AvailabilityChange, StateReport, open_heater
 from service.config import Config, HeaterConfig
 from service.core.events import HeaterAgrees, HeaterMismatch
-from service.core.heat.controller import HeatState, next_deadline, step
+from service.core.heat.controller import HeatState, next_deadline, restarted_mode, step
 from service.core.heat.events import (
     ActuatorReport,
     Decision,
@@ -62,7 +62,7 @@ from service.core.heat.events import (
 )
 from service.core.heat.params import HeatParams
 from service.core.probes import ProbeState
-from service.runtime.views import HeaterCommand, HeaterRecord, HeaterReport, HeaterView
+from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord, HeaterReport, HeaterView
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -103,14 +103,17 @@ class Heater:
         config: HeaterConfig,
         actuator: Actuator,
         hub: Hub,
+        mode: OverrideMode = OverrideMode.AUTO,
     ) -> None:
+        """``mode``: what the controller starts in (after a restart: ``restarted_mode`` of the recorded one)."""
         self.id = config.id
         self.label = config.label
         self.probe = config.probe
         self.params: HeatParams = config.params()
         self.actuator = actuator
         self.hub = hub
-        self.state = HeatState()
+        # in the controller's state from its first event on: no turn, not even the first, can switch on
+        self.state = HeatState(mode=mode)
         self.decision: Decision | None = None
         self.seen = Seen()
         self.wake = asyncio.Event()
@@ -165,7 +168,9 @@ class Heater:
     # ---- from outside the task (the hub's hooks, the API): never blocks
 
     def override(self, mode: OverrideMode) -> None:
+        """The cook's word, recorded at once (the next start reads it back), applied in the next turn."""
         self._overrides.append(mode)
+        self._recorded(HeaterOverride(self.hub.clock.monotonic(), self.id, self.probe, str(mode)))
         self.wake.set()
 
     def _recorded(self, item: HeaterRecord) -> None:
@@ -381,6 +386,8 @@ class Heater:
 
 
 Opener = Callable[[HeaterConfig, Callable[[], float]], Actuator]
+# the cook's last recorded override of each heater id that has one (the history's: the wiring passes it)
+Remembered = Callable[[list[str]], dict[str, OverrideMode]]
 
 
 def _open(config: HeaterConfig, clock: Callable[[], float]) -> Actuator:
@@ -392,9 +399,12 @@ class Heaters:
 
     name = "heaters"
 
-    def __init__(self, configs: list[HeaterConfig], *, opener: Opener = _open) -> None:
+    def __init__(
+        self, configs: list[HeaterConfig], *, opener: Opener = _open, remembered: Remembered | None = None
+    ) -> None:
         self.configs = configs
         self.opener = opener
+        self.remembered = remembered
         self.heaters: dict[str, Heater] = {}
 
     @classmethod
@@ -402,13 +412,28 @@ class Heaters:
         return cls(list(config.heaters))
 
     def attach(self, hub: Hub) -> None:
+        """Each heater in the mode the cook last left it in (see ``restarted_mode``), before any task runs."""
+        recorded = self._recorded_modes()
         for c in self.configs:
             actuator = self.opener(c, hub.clock.monotonic)
-            self.heaters[c.id] = Heater(c, actuator, hub)
+            mode = restarted_mode(recorded.get(c.id))
+            if recorded.get(c.id, OverrideMode.AUTO) is not OverrideMode.AUTO:
+                log.info("heater %s: the last override was %s: starting in %s", c.id, recorded[c.id], mode)
+            self.heaters[c.id] = Heater(c, actuator, hub, mode)
         hub.on_input.append(self._wake)
         hub.on_output.append(self._wake)
         hub.heater_views = self.views
         hub.heater_override = self.override
+
+    def _recorded_modes(self) -> dict[str, OverrideMode]:
+        """What the history remembers; a failure to read it is the old behaviour (auto), never a failed start."""
+        if self.remembered is None:
+            return {}
+        try:
+            return self.remembered([c.id for c in self.configs])
+        except Exception:
+            log.exception("heaters: cannot read the last overrides; every heater starts in auto")
+            return {}
 
     def override(self, heater_id: str, mode: OverrideMode) -> bool:
         heater = self.heaters.get(heater_id)

@@ -150,7 +150,22 @@ class HeaterReport:
     detail: str
 
 
-HeaterRecord = HeaterCommand | HeaterReport
+@dataclass(frozen=True, slots=True)
+class HeaterOverride:
+    """A cook's override, as accepted (``mode``: "auto", "force_off", "force_on").
+
+    Recorded so that a restarted potwatch knows what the cook last said of the
+    heater (service/history/overrides.py): a forced-off heater must not come
+    back in "auto" after a power cut.
+    """
+
+    at: float
+    heater: str
+    probe: str
+    mode: str
+
+
+HeaterRecord = HeaterCommand | HeaterReport | HeaterOverride
 
 
 class HeaterView(TypedDict):

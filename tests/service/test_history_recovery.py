@@ -26,11 +26,14 @@ import pytest
 from service.api.app import AppSettings
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Acknowledge, Sample, StartCook, StopCook, Tick
+from service.core.heat.events import OverrideMode
 from service.core.units import f_to_c
 from service.history import HistoryReader, HistoryRecorder
+from service.history.overrides import recorded_overrides
 from service.history.restore import restore_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION
 from service.runtime.hub import Hub
+from service.runtime.views import HeaterOverride
 from tests.support import api
 from tests.support.clock import HandClock
 from tests.support.history import PROFILES, climb, fail_writes, feed, past_cook, recorder_for, snapshot, start, stop
@@ -212,6 +215,31 @@ async def test_a_damaged_header_or_schema_page_is_rebuilt_and_everything_resumes
         ("1-c2", None),
         ("1-c3", None),
     ]
+
+
+@pytest.mark.parametrize("where", ["header", "schema page"])
+def test_a_heater_forced_off_in_a_damaged_file_is_still_forced_off_in_the_salvaged_one(
+    tmp_path: Path, where: str
+) -> None:
+    """The override rows are carried over with the rest: a card going bad is no word of the cook's either."""
+    path = tmp_path / "potwatch.db"
+    clock = HandClock()
+    hub, recorder = start(path, clock)
+    for mode in (OverrideMode.FORCE_ON, OverrideMode.FORCE_OFF):
+        clock.t += 1.0
+        for hook in hub.on_heater:
+            hook(HeaterOverride(clock.t, "hob", "pot", str(mode)))
+    stop(recorder, clean=False)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the rows in the file, where the damage is
+    if where == "header":
+        scribble(path, 1, 0, 100)
+    else:
+        scribble(path, (pages(path, "sqlite_schema") + pages(path, "sqlite_master"))[-1])
+    _, recorder = resume(path)
+    recorder.store.close()
+    assert aside(path, "unreadable" if where == "header" else "corrupt").exists()
+    assert recorded_overrides(path, ["hob"]) == {"hob": OverrideMode.FORCE_OFF}
 
 
 async def test_a_damaged_page_in_the_middle_costs_its_rows_not_the_cook(tmp_path: Path) -> None:

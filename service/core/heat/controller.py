@@ -64,6 +64,20 @@ class HeatState:
     dropped: int = 0  # events refused: time going backwards, a level that is no number
 
 
+def restarted_mode(recorded: OverrideMode | None) -> OverrideMode:
+    """The mode a controller starts in after a restart, given the cook's last recorded override.
+
+    A forced off is kept: the cook said off, and a restart (systemd, a power cut, a
+    kill) is no word of theirs; only "auto" or "on" ends it, as before the restart.
+    A forced on is not: heat that comes back by itself, nobody having looked since
+    the power went, is what the safety gate exists to prevent. It falls back to
+    "auto", where the step's law and every safety condition decide, as a fresh start
+    always did. Nothing recorded (a history from before overrides were kept, a new
+    heater id, an unreadable file) is "auto" too.
+    """
+    return OverrideMode.FORCE_OFF if recorded is OverrideMode.FORCE_OFF else OverrideMode.AUTO
+
+
 def _take(state: HeatState, event: HeatEvent, params: HeatParams) -> HeatState:
     """The event folded into what the controller knows."""
     facts = state.facts

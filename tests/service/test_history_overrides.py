@@ -1,0 +1,188 @@
+"""The heaters' overrides recorded by the real recorder into a real SQLite file, and read back at the next start."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from service.config import HeaterConfig
+from service.core.heat.events import OverrideMode
+from service.history.overrides import last_overrides, recorded_overrides
+from service.history.schema import MIGRATIONS, _statements
+from service.runtime.heaters import Heaters
+from service.runtime.hub import Hub
+from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord
+from tests.support.clock import HandClock
+from tests.support.history import start, stop
+
+OFF, ON, AUTO = OverrideMode.FORCE_OFF, OverrideMode.FORCE_ON, OverrideMode.AUTO
+
+
+def said(hub: Hub, *items: HeaterRecord) -> None:
+    """What a heater hands the hub's heater hooks (service/runtime/heaters.py ``_recorded``)."""
+    for item in items:
+        for hook in hub.on_heater:
+            hook(item)
+
+
+def override(clock: HandClock, heater: str, mode: OverrideMode) -> HeaterOverride:
+    clock.t += 1.0
+    return HeaterOverride(clock.t, heater, "pot", str(mode))
+
+
+def one_run(path: Path, clock: HandClock, *overrides: tuple[str, OverrideMode], clean: bool = True) -> None:
+    """A start of the service on ``path`` in which the cook set ``overrides``, in order, and its stop (or a kill)."""
+    hub, recorder = start(path, clock)
+    said(hub, *(override(clock, heater, mode) for heater, mode in overrides))
+    stop(recorder, clean=clean)
+
+
+def test_the_newest_override_of_each_heater_is_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "potwatch.db"
+    clock = HandClock()
+    hub, recorder = start(path, clock)
+    said(
+        hub,
+        override(clock, "hob", OFF),
+        HeaterCommand(clock.t, "hob", "pot", False, None, True, "override: off"),
+        override(clock, "hob", AUTO),
+        override(clock, "plate", ON),
+        override(clock, "hob", OFF),
+    )
+    stop(recorder, clean=False)  # as a kill would leave it: the rows were written at once, not at the stop
+    assert recorded_overrides(path, ["hob", "plate", "oven"]) == {"hob": OFF, "plate": ON}
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT heater, what, on_, detail FROM heater_log ORDER BY rowid").fetchall()
+    assert rows[:2] == [("hob", "override", None, "force_off"), ("hob", "command", 0, "override: off")], rows
+
+
+def test_a_later_run_wins_even_on_a_new_time_line_that_starts_earlier(tmp_path: Path) -> None:
+    """Runs are ordered by their id, not by ``at``: a new time line (no cook to resume) starts its clock again."""
+    path = tmp_path / "potwatch.db"
+    one_run(path, HandClock(5000.0), ("hob", OFF))
+    assert recorded_overrides(path, ["hob"]) == {"hob": OFF}
+    one_run(path, HandClock(10.0), ("hob", AUTO))
+    assert recorded_overrides(path, ["hob"]) == {"hob": AUTO}
+    one_run(path, HandClock(10.0))  # a run in which the cook said nothing: the last word stands
+    assert recorded_overrides(path, ["hob"]) == {"hob": AUTO}
+
+
+def test_the_override_is_the_heater_ids_a_renamed_heater_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "potwatch.db"
+    one_run(path, HandClock(), ("hob", OFF))
+    assert recorded_overrides(path, ["hob-left"]) == {}
+
+
+def test_a_history_without_overrides_gives_none(tmp_path: Path) -> None:
+    """A file written before overrides were recorded: commands and reports only."""
+    path = tmp_path / "potwatch.db"
+    clock = HandClock()
+    hub, recorder = start(path, clock)
+    said(hub, HeaterCommand(clock.t, "hob", "pot", True, 60.0, True, "heating to target (225 °F)"))
+    stop(recorder)
+    assert recorded_overrides(path, ["hob"]) == {}
+
+
+def test_no_file_gives_none_and_creates_none(tmp_path: Path) -> None:
+    path = tmp_path / "potwatch.db"
+    assert recorded_overrides(path, ["hob"]) == {}
+    assert not path.exists()
+
+
+def test_a_file_that_is_no_database_gives_none_and_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "potwatch.db"
+    path.write_bytes(b"not a database, and long enough to look like a header" * 100)
+    with caplog.at_level(logging.WARNING):
+        assert recorded_overrides(path, ["hob"]) == {}
+    assert "they start in auto" in caplog.text
+    assert path.read_bytes().startswith(b"not a database")  # read only: left as it was
+
+
+def test_a_history_from_before_the_heaters_gives_none(tmp_path: Path) -> None:
+    """Schema 3: no heater_log table at all (the restore would migrate it; a read-only card would not)."""
+    path = tmp_path / "potwatch.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        for migration in MIGRATIONS[:3]:
+            for statement in _statements(migration):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 3")
+        conn.commit()
+    assert recorded_overrides(path, ["hob"]) == {}
+
+
+def test_a_mode_this_potwatch_does_not_know_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "potwatch.db"
+    one_run(path, HandClock(), ("hob", OFF))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE heater_log SET detail = 'force_sideways' WHERE what = 'override'")
+        conn.commit()
+        assert last_overrides(conn, ["hob"]) == {}
+
+
+# ---- the heaters at their attach: the wiring of ``potwatch run`` (service/cli.py), without a plug
+
+
+class Unplugged:
+    """An actuator never entered: the heaters' attach and views need no more of it."""
+
+    def __init__(self, config: HeaterConfig, clock: Callable[[], float]) -> None:
+        self.heater_id = config.id
+        self.reported: bool | None = None
+        self.available = False
+        self.dropped = 0
+
+
+def heaters_on(path: Path, hub: Hub, *ids: str) -> Heaters:
+    configs = [HeaterConfig(id=i, url="mqtt://127.0.0.1:1883/kitchen_plug?kind=tasmota", probe="pot") for i in ids]
+    heaters = Heaters(configs, opener=Unplugged, remembered=functools.partial(recorded_overrides, path))  # type: ignore[arg-type]
+    heaters.attach(hub)
+    return heaters
+
+
+def overrides_shown(heaters: Heaters) -> dict[str, str]:
+    return {v["id"]: v["override"] for v in heaters.views()}
+
+
+def test_an_override_the_api_hands_a_heater_is_what_the_next_start_begins_in(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through the heater's own ``override`` (what the API calls), the real recorder, a stop, a new start."""
+    path = tmp_path / "potwatch.db"
+    clock = HandClock()
+    hub, recorder = start(path, clock)
+    heaters = heaters_on(path, hub, "hob", "plate")
+    assert overrides_shown(heaters) == {"hob": "auto", "plate": "auto"}
+    assert heaters.override("hob", OFF) and heaters.override("plate", ON)
+    assert not heaters.override("oven", OFF)  # not a heater: nothing recorded
+    stop(recorder, clean=False)
+    clock.t += 10.0
+    hub, recorder = start(path, clock)
+    with caplog.at_level(logging.INFO):
+        heaters = heaters_on(path, hub, "hob", "plate", "hob-left")
+    # shown before the first turn: the controller's state holds the mode from the start
+    assert overrides_shown(heaters) == {"hob": "force_off", "plate": "auto", "hob-left": "auto"}
+    assert "heater hob: the last override was force_off: starting in force_off" in caplog.text
+    assert "heater plate: the last override was force_on: starting in auto" in caplog.text
+    stop(recorder)
+
+
+def test_a_history_that_fails_to_read_starts_every_heater_in_auto(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(ids: list[str]) -> dict[str, OverrideMode]:
+        raise RuntimeError("a bug in the reading")
+
+    hub, recorder = start(tmp_path / "potwatch.db", HandClock())
+    configs = [HeaterConfig(id="hob", url="mqtt://127.0.0.1:1883/kitchen_plug?kind=tasmota", probe="pot")]
+    heaters = Heaters(configs, opener=Unplugged, remembered=broken)  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR):
+        heaters.attach(hub)
+    assert overrides_shown(heaters) == {"hob": "auto"}
+    assert "every heater starts in auto" in caplog.text
+    stop(recorder)
