@@ -439,7 +439,11 @@ class HeaterConfig(Model):
     id: Annotated[
         str, plain_pattern(r"[A-Za-z0-9_-]{1,32}", 'a heater id is 1 to 32 letters, digits, "-" or "_" (like "hob")')
     ] = Field(..., description="short name used in the API and the history")
-    url: str = Field(..., description="mqtt://HOST:1883/<topic>?kind=tasmota or mqtt://HOST:1883/<id>?kind=shelly")
+    url: str = Field(
+        ...,
+        description="mqtt://HOST:1883/<topic>?kind=tasmota, …/<id>?kind=shelly, …/<friendly_name>?kind=z2m "
+        "or …/<node>/<switch_id>?kind=esphome",
+    )
     probe: str = Field(..., description="the [[probes]] id whose pot this heater heats")
     label: str = ""
     min_on: DurationOrZero = Field(_DEFAULT_HEAT.min_on_s, description='relay care: on at least this long ("30s")')
