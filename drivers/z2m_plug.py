@@ -29,14 +29,18 @@ answer shows it: the state reads ``ON`` either way. potwatch cannot verify it
 and does not pretend to; docs/heat-drivers.md says how to test a plug by
 hand. ``off_wait_time`` is never sent: during it the device refuses further
 timed commands, which would stop the re-arming. ``on_time`` is rounded down to
-a tenth of a second (the ZCL unit) and capped at the attribute's largest
-value, 6553.4 s: the plug never holds the heat longer than asked.
+a tenth of a second (the ZCL unit: Zigbee2MQTT's on/off converter sends
+``round(on_time * 10)``, so a whole tenth is never rounded up) and capped at
+the attribute's largest value, 6553.4 s: the plug never holds the heat
+longer than asked.
 
-Note that Zigbee2MQTT itself publishes ``"state":"ON"`` on ``<b>/<name>``
-once the device has acknowledged a command, before (and without) any report
-of the attribute: a plug whose firmware acknowledges and does nothing looks
-obedient here. The state after the timed off is heard only if the device
-reports its OnOff attribute (Zigbee2MQTT sets reporting up for most plugs).
+What ``<b>/<name>`` says after a command: for a plain ON or OFF, Zigbee2MQTT
+publishes the state it asked for once the device has acknowledged the
+command, before any report of the relay (the converter's return value); for a
+timed ON it publishes nothing of its own, so an ON is heard only when the
+device reports its OnOff attribute (Zigbee2MQTT sets reporting up for most
+plugs). A plug that does not report leaves ``reported`` at OFF after an ON,
+and the controller raises the mismatch: the safe way round.
 """
 
 from __future__ import annotations

@@ -96,6 +96,25 @@ async def test_z2m_asks_with_get_and_sends_on_time_with_on_only(mosquitto: Broke
         assert sets == [{"state": "ON", "on_time": 1.9}, {"state": "OFF"}]
 
 
+async def test_a_z2m_plug_that_does_not_report_after_a_timed_on_is_not_taken_for_on(mosquitto: Broker) -> None:
+    """Zigbee2MQTT publishes no state of its own for On With Timed Off: a device that does not report its
+    OnOff attribute leaves ``reported`` at False after the ON, though its relay is on. Pass: the relay on,
+    ``reported`` still False after a barrier (garbage the driver drops), so the controller raises the
+    mismatch; then its own timer turns it off."""
+
+    def silent(double: PlugDouble) -> None:
+        z2m(double).reports_attribute = False
+
+    async with driver(mosquitto, "z2m", prepare=silent) as rig:
+        await wait_until_async(lambda: rig.plug.reported is False, WAIT_S, "the answer to the question")
+        assert await rig.plug.command(True, hold_s=1.0)
+        await wait_until_async(lambda: rig.double.relay_on, WAIT_S, "the relay on")
+        sent = rig.double.send_garbage()
+        await wait_until_async(lambda: rig.plug.dropped >= sent, WAIT_S, "the barrier after the ON")
+        assert rig.plug.reported is False, "never assumed from the command"
+        await wait_until_async(lambda: not rig.double.relay_on, 1.0 + 2 * SLACK_S, "on_time to turn it off")
+
+
 async def test_esphome_state_is_read_from_the_retained_topic_without_a_question(mosquitto: Broker) -> None:
     """Pass: ESPHome has no question over MQTT: the driver publishes nothing at link-up, and ``reported``
     is the node's retained state: ON, set before the driver connected."""
@@ -105,8 +124,9 @@ async def test_esphome_state_is_read_from_the_retained_topic_without_a_question(
 
     async with driver(mosquitto, "esphome", prepare=on_before) as rig:
         await wait_until_async(lambda: rig.plug.reported is True, WAIT_S, "the retained state")
+        await wait_until_async(lambda: rig.reports(), WAIT_S, "its StateReport")  # the collector is a turn late
         assert rig.double.commands == [], "nothing asked, nothing commanded"
-        assert rig.reports()[-1].on is True
+        assert rig.reports()[-1].on is True and rig.reports()[-1].retained
 
 
 @pytest.mark.parametrize("kind", ["z2m", "esphome"])

@@ -426,6 +426,7 @@ class Z2mDouble(PlugDouble):
         self.name, self.base, self.legacy = name, base, legacy
         self.honours_on_time = True
         self.publish_bridge = True  # False: a Zigbee2MQTT that never said it is online
+        self.reports_attribute = True  # False: the device never reports OnOff (only Zigbee2MQTT's own echo)
         self.malformed = 0  # set payloads Zigbee2MQTT would refuse (it logs them; nothing is published)
         super().__init__(broker, clock=clock)
 
@@ -478,11 +479,20 @@ class Z2mDouble(PlugDouble):
             return
         on = not self.relay_on if state.upper() == "TOGGLE" else state.upper() == "ON"
         on_time = data.get("on_time")
-        timed = on and self.honours_on_time and isinstance(on_time, int | float) and on_time > 0
-        self.set_relay(on, "set", float(on_time) if timed and on_time is not None else None)
+        timed = on and "on_time" in data  # Zigbee2MQTT sends On With Timed Off for it
+        runs = timed and self.honours_on_time and isinstance(on_time, int | float) and on_time > 0
+        if on != self.relay_on:
+            self.relay_on = on
+            self.switched(on)
+        self._deadline = self.clock() + float(on_time) if runs and isinstance(on_time, int | float) else None
+        if self.reports_attribute or not timed:  # a plain ON/OFF: Zigbee2MQTT echoes the state once acked
+            self.report("set")
 
     def on_timer(self) -> None:
-        self.set_relay(False, "on_time")  # On With Timed Off: the OnTime ran out
+        self.relay_on = False  # On With Timed Off: the OnTime ran out
+        self.switched(False)
+        if self.reports_attribute:
+            self.report("on_time")
 
     def report(self, source: str) -> None:
         state = {"state": "ON" if self.shown_on else "OFF", "linkquality": 116, "power": 0.0}
