@@ -6,7 +6,13 @@ A heater is named by a URL, as a probe is:
   Tasmota ``Topic`` (``cmnd/<topic>/POWER``, ``stat/<topic>/POWER``, …);
 * ``mqtt://HOST:1883/<device-id>?kind=shelly`` — a Shelly Gen2 plug over MQTT
   RPC, ``<device-id>`` its MQTT topic prefix (``shellyplusplugs-a8032ab12345``
-  by default).
+  by default);
+* ``mqtt://HOST:1883/<friendly_name>?kind=z2m`` — a Zigbee plug or switch
+  behind Zigbee2MQTT, ``<friendly_name>`` its name there (it may hold ``/``);
+  ``&base=<topic>`` when Zigbee2MQTT's ``base_topic`` is not ``zigbee2mqtt``;
+* ``mqtt://HOST:1883/<node>/<switch_id>?kind=esphome`` — an ESPHome switch
+  over MQTT, ``<node>`` its topic prefix (the node name by default) and
+  ``<switch_id>`` the switch's object id.
 
 ``mqtts://`` is TLS (port 8883 by default, ``cafile=`` for a private CA), and
 ``user:password@`` logs in, as for probes.
@@ -23,8 +29,9 @@ off that long after an ON unless it is commanded ON again, so a crashed Pi
 or a lost Wi-Fi link cannot leave the heat on.
 
 This module is the contract and the URL parser; ``drivers/mqtt_plug.py``
-holds what the MQTT plugs share, ``tasmota_plug.py`` and ``shelly_plug.py``
-their topics and payloads. ``service/runtime/heaters.py`` drives them for ``[[heaters]]``.
+holds what the MQTT plugs share, ``tasmota_plug.py``, ``shelly_plug.py``,
+``z2m_plug.py`` and ``esphome_plug.py`` their topics and payloads.
+``service/runtime/heaters.py`` drives them for ``[[heaters]]``.
 """
 
 from __future__ import annotations
@@ -38,8 +45,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from drivers.base import Clock
 from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkSettings, check_topic_filter
 
-KINDS: Final = ("tasmota", "shelly")
-OPTIONS: Final = ("kind", "cafile")
+KINDS: Final = ("tasmota", "shelly", "z2m", "esphome")
+OPTIONS: Final = ("kind", "cafile", "base")
+Z2M_BASE: Final = "zigbee2mqtt"  # Zigbee2MQTT's default base_topic
 SCHEMES: Final = ("mqtt", "mqtts")
 
 
@@ -125,12 +133,18 @@ class Actuator(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class HeaterUrl:
-    """A heater URL, checked once before any I/O. ``target`` is the Tasmota topic or the Shelly device id."""
+    """A heater URL, checked once before any I/O.
+
+    ``target`` is the Tasmota topic, the Shelly device id, the Zigbee2MQTT
+    friendly name or the ESPHome ``<node>/<switch_id>``; ``base`` is
+    Zigbee2MQTT's base topic (None for the other kinds).
+    """
 
     kind: str
     link: LinkSettings
     target: str
     text: str  # redacted: safe to log
+    base: str | None = None
 
     @property
     def server(self) -> str:
@@ -165,11 +179,14 @@ def parse_heater_url(text: str) -> HeaterUrl:
         raise HeaterUrlError(f"heater URL {shown!r}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
     kind = query.get("kind", "").strip().lower()
     if not kind:
-        raise HeaterUrlError(f"heater URL {shown!r}: say which plug it is: ?kind=tasmota or ?kind=shelly")
+        raise HeaterUrlError(f"heater URL {shown!r}: say which plug it is: ?kind={' or ?kind='.join(KINDS)}")
     if kind not in KINDS:
         raise HeaterUrlError(f"heater URL {shown!r}: kind={query['kind']!r} is not one of {', '.join(KINDS)}")
     if "cafile" in query and scheme != "mqtts":
         raise HeaterUrlError(f"heater URL {shown!r}: cafile= only applies to mqtts:// (TLS)")
+    if "base" in query and kind != "z2m":
+        raise HeaterUrlError(f"heater URL {shown!r}: base= is Zigbee2MQTT's base topic: it only applies to kind=z2m")
+    base = _base(shown, query.get("base", Z2M_BASE)) if kind == "z2m" else None
     target = _target(shown, kind, unquote(parts.path))
     tls = scheme == "mqtts"
     link = LinkSettings(
@@ -180,20 +197,39 @@ def parse_heater_url(text: str) -> HeaterUrl:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )
-    return HeaterUrl(kind=kind, link=link, target=target, text=shown)
+    return HeaterUrl(kind=kind, link=link, target=target, text=shown, base=base)
 
 
 _EXAMPLE: Final = {
     "tasmota": "mqtt://192.168.1.10:1883/kitchen_plug?kind=tasmota (its Topic, as in cmnd/kitchen_plug/POWER)",
     "shelly": "mqtt://192.168.1.10:1883/shellyplusplugs-a8032ab12345?kind=shelly (its MQTT topic prefix)",
+    "z2m": "mqtt://192.168.1.10:1883/kitchen_plug?kind=z2m (its friendly name, as in zigbee2mqtt/kitchen_plug/set)",
+    "esphome": "mqtt://192.168.1.10:1883/kitchen-plug/relay?kind=esphome (as in kitchen-plug/switch/relay/command)",
 }
+_WHAT: Final = {
+    "tasmota": "Tasmota topic",
+    "shelly": "Shelly device id",
+    "z2m": "Zigbee2MQTT friendly name",
+    "esphome": "ESPHome node and switch id",
+}
+Z2M_RESERVED: Final = ("set", "get", "availability")  # Zigbee2MQTT's own sub-topics of a device
+
+
+def _base(shown: str, base: str) -> str:
+    """Zigbee2MQTT's ``base_topic``: a plain topic, as its configuration.yaml allows."""
+    if not base or "+" in base or "#" in base:
+        raise HeaterUrlError(f"heater URL {shown!r}: base={base!r}: give Zigbee2MQTT's base_topic, no wildcards")
+    if base.startswith("/") or base.endswith("/") or "//" in base:
+        raise HeaterUrlError(f"heater URL {shown!r}: base={base!r} has an empty topic level")
+    return base
 
 
 def _target(shown: str, kind: str, path: str) -> str:
     target = path[1:] if path.startswith("/") else path
     if not target:
-        what = "Tasmota topic" if kind == "tasmota" else "Shelly device id"
-        raise HeaterUrlError(f"heater URL {shown!r}: the {what} is missing after the port, e.g. {_EXAMPLE[kind]}")
+        raise HeaterUrlError(
+            f"heater URL {shown!r}: the {_WHAT[kind]} is missing after the port, e.g. {_EXAMPLE[kind]}"
+        )
     if "+" in target or "#" in target:
         raise HeaterUrlError(f"heater URL {shown!r}: {target!r}: a plug is one device, no MQTT wildcards")
     if kind == "tasmota" and "/" in target:
@@ -203,6 +239,17 @@ def _target(shown: str, kind: str, path: str) -> str:
         )
     if target.startswith("/") or target.endswith("/") or "//" in target:
         raise HeaterUrlError(f"heater URL {shown!r}: {target!r} has an empty topic level")
+    if kind == "esphome" and "/" not in target:
+        raise HeaterUrlError(
+            f"heater URL {shown!r}: {target!r}: give the node and the switch's object id, e.g. {_EXAMPLE['esphome']}"
+        )
+    if kind == "z2m" and (target == "bridge" or target.startswith("bridge/")):
+        raise HeaterUrlError(f"heater URL {shown!r}: {target!r} is Zigbee2MQTT's own bridge, not a device")
+    if kind == "z2m" and target.rsplit("/", 1)[-1] in Z2M_RESERVED:
+        raise HeaterUrlError(
+            f"heater URL {shown!r}: {target!r}: give the friendly name alone, not one of its topics "
+            f"(…/set, …/get, …/availability); e.g. {_EXAMPLE['z2m']}"
+        )
     problem = check_topic_filter(target)
     if problem is not None:
         raise HeaterUrlError(f"heater URL {shown!r}: {target!r}: {problem}")
@@ -241,6 +288,14 @@ def open_heater(heater_id: str, url: str, *, clock: Clock = time.monotonic) -> A
         from drivers.tasmota_plug import TasmotaPlug
 
         return TasmotaPlug(heater_id, parsed, clock=clock)
+    if parsed.kind == "z2m":
+        from drivers.z2m_plug import Z2mPlug
+
+        return Z2mPlug(heater_id, parsed, clock=clock)
+    if parsed.kind == "esphome":
+        from drivers.esphome_plug import EsphomePlug
+
+        return EsphomePlug(heater_id, parsed, clock=clock)
     from drivers.shelly_plug import ShellyPlug
 
     return ShellyPlug(heater_id, parsed, clock=clock)

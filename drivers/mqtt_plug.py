@@ -1,6 +1,7 @@
 """What every MQTT smart plug driver shares: the link, availability, the last reported state, the events.
 
-A plug's own module (``tasmota_plug``, ``shelly_plug``) says only which topics
+A plug's own module (``tasmota_plug``, ``shelly_plug``, ``z2m_plug``,
+``esphome_plug``) says only which topics
 to hear, what each payload means (``read``: pure, no I/O) and what to
 publish for a command (``send``). Everything with a consequence for safety
 is decided here, once:
@@ -195,6 +196,9 @@ class MqttPlug:
     def ask(self) -> None:
         """Ask the device for its state and the settings ``fresh`` holds for (through ``publish``)."""
 
+    def link_lost(self) -> None:
+        """Forget what the lost connection's subscriptions said (a bridge's retained word: heard again)."""
+
     # -- the Actuator contract
 
     @property
@@ -285,6 +289,7 @@ class MqttPlug:
     def _handle(self, event: LinkUp | LinkDown | Message) -> None:
         if isinstance(event, LinkDown):
             self._online = None  # whatever the device said belongs to the connection that ended
+            self.link_lost()
             self._availability(event.at, f"link to {self.url.server} down: {event.reason}")
             return
         if isinstance(event, LinkUp):

@@ -440,7 +440,9 @@ class HeaterConfig(Model):
         str, plain_pattern(r"[A-Za-z0-9_-]{1,32}", 'a heater id is 1 to 32 letters, digits, "-" or "_" (like "hob")')
     ] = Field(..., description="short name used in the API and the history")
     url: str = Field(
-        ..., description="mqtt://HOST:1883/<topic>?kind=tasmota, mqtt://HOST:1883/<id>?kind=shelly, or gpio://<pin>"
+        ...,
+        description="mqtt://HOST:1883/<topic>?kind=tasmota, …/<id>?kind=shelly, …/<friendly_name>?kind=z2m, "
+        "…/<node>/<switch_id>?kind=esphome, or gpio://<pin>",
     )
     probe: str = Field(..., description="the [[probes]] id whose pot this heater heats")
     label: str = ""

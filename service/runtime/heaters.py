@@ -10,7 +10,8 @@ second, on the hub's clock) and applies the last decision to the plug.
 What is sent to the plug:
 
 * an ON with the decision's dead-man period (Tasmota ``PulseTime``, Shelly
-  ``toggle_after``), again every third of that period while on, so that the
+  ``toggle_after``, Zigbee2MQTT ``on_time``; an ESPHome node's YAML holds its
+  own), again every third of that period while on, so that the
   plug's own timer never runs out while potwatch is healthy, and turns the
   heat off by itself within the period when potwatch is gone;
 * an OFF whenever the decision changes to off, when the plug reports on while

@@ -21,7 +21,7 @@ import pytest
 
 from drivers.mqtt_plug import MqttPlug
 from tests.support.link_proxy import link_proxy
-from tests.support.plug_rig import KEEPALIVE_S, SLACK_S, WAIT_S, driver
+from tests.support.plug_rig import KEEPALIVE_S, SLACK_S, WAIT_S, asks_on, driver
 from tests.support.plugs import PlugDouble, ShellyDouble, TasmotaDouble
 from tests.support.waiting import wait_until, wait_until_async
 
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.real_part("mosquitto")
 
 def ons_heard(double: PlugDouble, since: int = 0) -> list[tuple[float, str, bytes]]:
     """Commands the double heard since ``since`` that ask for ON."""
-    return [c for c in double.commands[since:] if c[2].strip().upper() == b"ON" or b'"on":true' in c[2]]
+    return [c for c in double.commands[since:] if asks_on(c[2])]
 
 
 def tasmota(double: PlugDouble) -> TasmotaDouble:
@@ -203,6 +203,10 @@ async def test_a_plug_back_online_is_asked_its_state_again(mosquitto: Broker, ki
 def stray_command(kind: str) -> tuple[str, bytes]:
     if kind == "tasmota":
         return "cmnd/kitchen_plug/POWER", b"ON"
+    if kind == "z2m":
+        return "zigbee2mqtt/kitchen/plug/set", b'{"state":"ON"}'
+    if kind == "esphome":
+        return "kitchen-plug/switch/relay/command", b"ON"
     frame = b'{"id":1,"src":"ha","method":"Switch.Set","params":{"id":0,"on":true}}'
     return "shellyplusplugs-a8032ab12345/rpc", frame
 

@@ -1,4 +1,4 @@
-"""Heater URLs, Tasmota's PulseTime units and the plugs' payloads: pure tables, no broker.
+"""Heater URLs, Tasmota's PulseTime, Shelly's toggle_after, Zigbee's on_time and the plugs' payloads: pure tables.
 
 The PulseTime table is Tasmota's own documented examples (Commands,
 PulseTime: ``113`` = 13 s, ``460`` = 6 min, 1..111 in tenths), plus the
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.esphome_plug import EsphomePlug
 from drivers.heater import HeaterUrlError, open_heater, parse_heater_url
-from drivers.mqtt_plug import Garbage, Ignore, Online, Power, check_hold
+from drivers.mqtt_plug import Garbage, Ignore, MqttPlug, Online, Power, check_hold
 from drivers.shelly_plug import ShellyPlug, switch_set
 from drivers.sim_plug import tasmota_pulse_seconds
 from drivers.tasmota_plug import TasmotaPlug, pulsetime_for, pulsetime_seconds
+from drivers.z2m_plug import Z2mPlug, on_time_for, set_payload
 
 GOOD = [
     # url, kind, host, port, target, tls, username
@@ -22,6 +24,11 @@ GOOD = [
     ("mqtts://u:p%40ss@broker/kitchen_plug?kind=tasmota", "tasmota", "broker", 8883, "kitchen_plug", True, "u"),
     ("mqtt://[::1]:1884/shellyplug-a80?kind=shelly", "shelly", "::1", 1884, "shellyplug-a80", False, None),
     ("mqtt://broker:1883/home/shelly-stove?kind=shelly", "shelly", "broker", 1883, "home/shelly-stove", False, None),
+    ("mqtt://broker/kitchen_plug?kind=z2m", "z2m", "broker", 1883, "kitchen_plug", False, None),
+    ("mqtt://broker/kitchen/hob%20plug?kind=Z2M", "z2m", "broker", 1883, "kitchen/hob plug", False, None),
+    ("mqtts://u:p@broker/kitchen-plug/relay?kind=esphome", "esphome", "broker", 8883, "kitchen-plug/relay", True, "u"),
+    ("mqtt://broker/home/esp/kitchen/relay?kind=esphome", "esphome", "broker", 1883, "home/esp/kitchen/relay", False,
+     None),
 ]  # fmt: skip
 
 
@@ -63,6 +70,19 @@ BAD = [
     ("mqtt://broker:1883/shellies/%23?kind=shelly", "no MQTT wildcards"),
     ("mqtt://broker:1883/kitchen#plug?kind=tasmota", "'#' has no place"),
     ("mqtt://broker:1883/home//stove?kind=shelly", "empty topic level"),
+    ("mqtt://broker:1883/?kind=z2m", "Zigbee2MQTT friendly name is missing"),
+    ("mqtt://broker:1883/kitchen_plug/set?kind=z2m", "friendly name alone"),
+    ("mqtt://broker:1883/kitchen_plug/availability?kind=z2m", "friendly name alone"),
+    ("mqtt://broker:1883/bridge?kind=z2m", "Zigbee2MQTT's own bridge"),
+    ("mqtt://broker:1883/zigbee2mqtt/+?kind=z2m", "no MQTT wildcards"),
+    ("mqtt://broker:1883/kitchen_plug?kind=z2m&base=", "give Zigbee2MQTT's base_topic"),
+    ("mqtt://broker:1883/kitchen_plug?kind=z2m&base=z2m/%23", "give Zigbee2MQTT's base_topic"),
+    ("mqtt://broker:1883/kitchen_plug?kind=z2m&base=/z2m", "empty topic level"),
+    ("mqtt://broker:1883/kitchen_plug?kind=tasmota&base=z2m", "only applies to kind=z2m"),
+    ("mqtt://broker:1883?kind=esphome", "ESPHome node and switch id is missing"),
+    ("mqtt://broker:1883/kitchen-plug?kind=esphome", "the node and the switch's object id"),
+    ("mqtt://broker:1883/kitchen-plug/relay/?kind=esphome", "empty topic level"),
+    ("mqtt://broker:1883/kitchen_plug?kind=zigbee", "is not one of tasmota, shelly, z2m, esphome"),
 ]
 
 
@@ -76,6 +96,47 @@ def test_bad_heater_urls_are_refused_saying_what_is_wrong(url: str, says: str) -
 def test_open_heater_picks_the_driver_by_kind_and_opens_nothing() -> None:
     assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/kitchen_plug?kind=tasmota"), TasmotaPlug)
     assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/shellyplug-1?kind=shelly"), ShellyPlug)
+    assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/kitchen_plug?kind=z2m"), Z2mPlug)
+    assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/kitchen-plug/relay?kind=esphome"), EsphomePlug)
+
+
+def test_z2m_topics_follow_the_base_topic_and_the_friendly_name() -> None:
+    plug = Z2mPlug("stove", parse_heater_url("mqtt://127.0.0.1:1/kitchen/plug?kind=z2m&base=home/z2m"))
+    assert plug.topics == {
+        "set": "home/z2m/kitchen/plug/set",
+        "get": "home/z2m/kitchen/plug/get",
+        "state": "home/z2m/kitchen/plug",
+        "availability": "home/z2m/kitchen/plug/availability",
+        "bridge": "home/z2m/bridge/state",
+    }
+    assert parse_heater_url("mqtt://127.0.0.1:1/kitchen_plug?kind=z2m").base == "zigbee2mqtt"
+    assert parse_heater_url("mqtt://127.0.0.1:1/kitchen_plug?kind=tasmota").base is None
+
+
+def test_esphome_topics_are_the_prefix_and_the_switch_id() -> None:
+    plug = EsphomePlug("stove", parse_heater_url("mqtt://127.0.0.1:1/home/esp/kitchen/relay?kind=esphome"))
+    assert plug.topics == {
+        "command": "home/esp/kitchen/switch/relay/command",
+        "state": "home/esp/kitchen/switch/relay/state",
+        "status": "home/esp/kitchen/status",
+    }
+
+
+def test_z2m_set_carries_on_time_with_on_only_and_never_off_wait_time() -> None:
+    """off_wait_time would make the device refuse the next timed ON: the re-arming."""
+    assert set_payload(True, 30.0) == {"state": "ON", "on_time": 30}
+    assert set_payload(True, 2.5) == {"state": "ON", "on_time": 2.5}
+    assert set_payload(False, 30.0) == {"state": "OFF"}
+
+
+ON_TIMES = [(1.99, 1.9), (0.1, 0.1), (60.0, 60), (6553.4, 6553.4), (64800.0, 6553.4)]
+
+
+@pytest.mark.parametrize(("hold", "on_time"), ON_TIMES)
+def test_z2m_on_time_rounds_down_and_is_capped_at_the_zcl_limit(hold: float, on_time: float) -> None:
+    """Never longer than asked; beyond OnTime's 0xFFFE tenths it is cut short (sooner off is safe)."""
+    got = on_time_for(hold)
+    assert got == on_time and got <= hold
 
 
 PULSETIMES = [
@@ -156,13 +217,45 @@ PAYLOADS = [
     ("shelly", "kp/online", b"true", Online(True)),
     ("shelly", "kp/online", b"false", Online(False)),
     ("shelly", "kp/online", b"1", Garbage),
+    ("z2m", "zigbee2mqtt/kp", b'{"state":"ON","linkquality":120,"power":812.5}', Power(True)),
+    ("z2m", "zigbee2mqtt/kp", b'{"state":"OFF"}', Power(False)),
+    ("z2m", "zigbee2mqtt/kp", b'{"linkquality":120}', Ignore()),
+    ("z2m", "zigbee2mqtt/kp", b'{"state":"on"}', Garbage),
+    ("z2m", "zigbee2mqtt/kp", b'{"state":true}', Garbage),
+    ("z2m", "zigbee2mqtt/kp", b'{"state":null}', Garbage),
+    ("z2m", "zigbee2mqtt/kp", b"ON", Garbage),
+    ("z2m", "zigbee2mqtt/kp", b"[" * 200_000, Garbage),
+    ("z2m", "zigbee2mqtt/kp/availability", b'{"state":"online"}', Online(True)),
+    ("z2m", "zigbee2mqtt/kp/availability", b'{"state":"offline"}', Online(False)),
+    ("z2m", "zigbee2mqtt/kp/availability", b"online", Online(True)),
+    ("z2m", "zigbee2mqtt/kp/availability", b"offline", Online(False)),
+    ("z2m", "zigbee2mqtt/kp/availability", b'{"state":"Online"}', Garbage),
+    ("z2m", "zigbee2mqtt/kp/availability", b"true", Garbage),
+    ("z2m", "zigbee2mqtt/bridge/state", b'{"state":"online"}', Ignore()),
+    ("z2m", "zigbee2mqtt/bridge/state", b"offline", Ignore()),
+    ("z2m", "zigbee2mqtt/bridge/state", b"{}", Garbage),
+    ("esphome", "kp/r/switch/relay/state", b"ON", Power(True)),
+    ("esphome", "kp/r/switch/relay/state", b"OFF", Power(False)),
+    ("esphome", "kp/r/switch/relay/state", b"on", Garbage),
+    ("esphome", "kp/r/switch/relay/state", b"", Garbage),
+    ("esphome", "kp/r/switch/relay/state", b"\xff\xfe", Garbage),
+    ("esphome", "kp/r/status", b"online", Online(True)),
+    ("esphome", "kp/r/status", b"offline", Online(False)),
+    ("esphome", "kp/r/status", b"Online", Garbage),
 ]
+PLUGS: dict[str, type[MqttPlug]] = {
+    "tasmota": TasmotaPlug,
+    "shelly": ShellyPlug,
+    "z2m": Z2mPlug,
+    "esphome": EsphomePlug,
+}
+TARGETS = {"esphome": "kp/r/relay"}
 
 
 @pytest.mark.parametrize(("kind", "topic", "payload", "meaning"), PAYLOADS)
 def test_plug_payloads_mean_what_the_firmware_says(kind: str, topic: str, payload: bytes, meaning: object) -> None:
-    plug = TasmotaPlug if kind == "tasmota" else ShellyPlug
-    got = plug("stove", parse_heater_url(f"mqtt://127.0.0.1:1/kp?kind={kind}")).read(topic, payload)
+    url = parse_heater_url(f"mqtt://127.0.0.1:1/{TARGETS.get(kind, 'kp')}?kind={kind}")
+    got = PLUGS[kind]("stove", url).read(topic, payload)
     assert isinstance(got, Garbage) if meaning is Garbage else got == meaning
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from drivers.heater import AvailabilityChange, HeaterEvent, StateReport, open_heater
 from drivers.mqtt_plug import MqttPlug
 from tests.support.clock import OffsetClock
-from tests.support.plugs import PlugDouble, ShellyDouble, TasmotaDouble
+from tests.support.plugs import EsphomeDouble, PlugDouble, ShellyDouble, TasmotaDouble, Z2mDouble
 from tests.support.waiting import wait_until_async
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 WAIT_S = 5.0  # one round trip through a real broker, on a loaded machine
 SLACK_S = 0.5  # the double's 10 ms timer tick, the broker, a loaded machine's late wakeups
-KINDS = ("tasmota", "shelly")
+KINDS = ("tasmota", "shelly", "z2m", "esphome")
 KEEPALIVE_S = 2  # the proxied driver's: a half-open link is noticed within ~1.5 × this
 
 
@@ -39,9 +39,23 @@ class Rig:
         return [e.reason for e in self.events if isinstance(e, AvailabilityChange) and not e.available]
 
 
+def asks_on(payload: bytes) -> bool:
+    """A command payload, of any kind, that asks for ON (Tasmota/ESPHome, Shelly, Zigbee2MQTT)."""
+    return payload.strip().upper() == b"ON" or b'"on":true' in payload or b'"state":"ON"' in payload
+
+
+def asks_off(payload: bytes) -> bool:
+    """A command payload, of any kind, that asks for OFF."""
+    return payload.strip().upper() == b"OFF" or b'"on":false' in payload or b'"state":"OFF"' in payload
+
+
 def double_for(broker: Broker, kind: str) -> tuple[PlugDouble, str]:
     if kind == "tasmota":
         return TasmotaDouble(broker, "kitchen_plug"), broker.url("kitchen_plug", "kind=tasmota")
+    if kind == "z2m":
+        return Z2mDouble(broker, "kitchen/plug"), broker.url("kitchen/plug", "kind=z2m")
+    if kind == "esphome":
+        return EsphomeDouble(broker, "kitchen-plug", "relay"), broker.url("kitchen-plug/relay", "kind=esphome")
     return ShellyDouble(broker, "shellyplusplugs-a8032ab12345"), broker.url(
         "shellyplusplugs-a8032ab12345", "kind=shelly"
     )

@@ -1,10 +1,11 @@
-"""Test doubles of smart plugs: a Tasmota plug and a Shelly Gen2 plug, each a real MQTT client.
+"""Test doubles of smart plugs: Tasmota, Shelly Gen2, Zigbee2MQTT and ESPHome, each a real MQTT client.
 
 Each double connects to the real Mosquitto of the test (tests/support/broker.py)
 on paho's own network thread, with its last will set, and speaks the topics
-and payloads of the real firmware (see drivers/tasmota_plug.py and
-drivers/shelly_plug.py for where they are documented). Its dead-man's switch
-(Tasmota ``PulseTime``, Shelly ``toggle_after``) runs on a thread of its own
+and payloads of the real firmware (see drivers/tasmota_plug.py,
+drivers/shelly_plug.py, drivers/z2m_plug.py and drivers/esphome_plug.py for
+where they are documented). Its dead-man's switch (Tasmota ``PulseTime``,
+Shelly ``toggle_after``, Zigbee ``on_time``, the ESPHome YAML's script) runs on a thread of its own
 and the double's own clock, as the plug's does: a dead broker or a dead
 potwatch does not stop it.
 
@@ -34,6 +35,13 @@ Settings, with the firmware's semantics:
   A payload the firmware cannot read changes nothing, is counted in the
   relay's ``malformed`` and answered with the current state or setting.
 * Shelly ``config`` (``Switch.GetConfig``: ``initial_state``, ``auto_on``, …).
+* Zigbee2MQTT ``honours_on_time`` (True): False is a plug whose firmware
+  ignores On With Timed Off and stays on; ``legacy`` availability payloads
+  (plain ``online`` / ``offline``). The double plays Zigbee2MQTT and the
+  device at once: ``bridge/state`` is published online at connect, and its
+  will is the *device's* availability (the device vanished, Zigbee2MQTT lives).
+* ESPHome ``own_period_s`` (60 s): the YAML's script period; None is a node
+  flashed without it (no dead-man's switch at all).
 
 ``relay_on`` is the truth (what the heat actually does) and ``switches`` every
 change of it with the double's clock time; ``on_switch`` callbacks hear every
@@ -112,6 +120,12 @@ class PlugDouble:
     def send_garbage(self) -> int:
         """Publish unreadable payloads on each of the plug's state topics; returns how many."""
         raise NotImplementedError
+
+    def set_own_period(self, hold_s: float) -> None:
+        """A plug whose dead-man's period is its own setting, not the command's (ESPHome's YAML), gets it here.
+
+        The others take the period from each ON, and ignore this.
+        """
 
     # -- life
 
@@ -387,6 +401,178 @@ class ShellyDouble(PlugDouble):
             (f"{d}/status/switch:0", b"[true]"),
             (f"{d}/status/switch:0", b"[" * 100_000),  # deeper than the JSON parser's stack
             (f"{d}/online", b"maybe"),
+        ]
+        for topic, payload in bad:
+            self.publish(topic, payload)
+        return len(bad)
+
+
+# ---------------------------------------------------------------------------
+# Zigbee2MQTT
+
+
+class Z2mDouble(PlugDouble):
+    """A Zigbee switch behind Zigbee2MQTT, friendly name ``name`` under the base topic ``base``."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        name: str,
+        *,
+        base: str = "zigbee2mqtt",
+        legacy: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name, self.base, self.legacy = name, base, legacy
+        self.honours_on_time = True
+        self.publish_bridge = True  # False: a Zigbee2MQTT that never said it is online
+        self.reports_attribute = True  # False: the device never reports OnOff (only Zigbee2MQTT's own echo)
+        self.malformed = 0  # set payloads Zigbee2MQTT would refuse (it logs them; nothing is published)
+        super().__init__(broker, clock=clock)
+
+    @property
+    def topic(self) -> str:
+        return f"{self.base}/{self.name}"
+
+    def _word(self, online: bool) -> bytes:
+        word = "online" if online else "offline"
+        return word.encode() if self.legacy else json.dumps({"state": word}).encode()
+
+    @property
+    def will(self) -> tuple[str, bytes]:
+        return (f"{self.topic}/availability", self._word(False))
+
+    @property
+    def online_payload(self) -> bytes:
+        return self._word(True)
+
+    def command_topics(self) -> list[str]:
+        return [f"{self.topic}/set", f"{self.topic}/get"]
+
+    def _on_connect(self, client: paho.Client, userdata: object, flags: object, rc: Any, props: object) -> None:
+        if not rc.is_failure and self.publish_bridge:
+            client.publish(f"{self.base}/bridge/state", self._word(True), qos=1, retain=True)
+        super()._on_connect(client, userdata, flags, rc, props)
+
+    def bridge(self, online: bool) -> None:
+        """Zigbee2MQTT itself goes (its will) or comes back: ``bridge/state``, retained."""
+        self.client.publish(f"{self.base}/bridge/state", self._word(online), qos=1, retain=True)
+
+    def on_command(self, topic: str, payload: bytes) -> None:
+        if not payload:
+            return  # a retained command being cleared
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            self.malformed += 1
+            return
+        if not isinstance(data, dict):
+            self.malformed += 1
+            return
+        if topic.endswith("/get"):
+            if "state" in data:
+                self.report("get")
+            return
+        state = data.get("state")
+        if not isinstance(state, str) or state.upper() not in ("ON", "OFF", "TOGGLE"):
+            self.malformed += 1
+            return
+        on = not self.relay_on if state.upper() == "TOGGLE" else state.upper() == "ON"
+        on_time = data.get("on_time")
+        timed = on and "on_time" in data  # Zigbee2MQTT sends On With Timed Off for it
+        runs = timed and self.honours_on_time and isinstance(on_time, int | float) and on_time > 0
+        if on != self.relay_on:
+            self.relay_on = on
+            self.switched(on)
+        self._deadline = self.clock() + float(on_time) if runs and isinstance(on_time, int | float) else None
+        if self.reports_attribute or not timed:  # a plain ON/OFF: Zigbee2MQTT echoes the state once acked
+            self.report("set")
+
+    def on_timer(self) -> None:
+        self.relay_on = False  # On With Timed Off: the OnTime ran out
+        self.switched(False)
+        if self.reports_attribute:
+            self.report("on_time")
+
+    def report(self, source: str) -> None:
+        state = {"state": "ON" if self.shown_on else "OFF", "linkquality": 116, "power": 0.0}
+        self.publish(self.topic, json.dumps(state))
+
+    def send_garbage(self) -> int:
+        t = self.topic
+        bad = [
+            (t, b"nope"),
+            (t, b'{"state":"MAYBE","linkquality":90}'),
+            (t, b'{"state":1}'),
+            (t, b"[" * 100_000),  # deeper than the JSON parser's stack
+            (f"{t}/availability", b"sideways"),
+            (f"{t}/availability", b'{"state":"dozing"}'),
+            (f"{self.base}/bridge/state", b"[]"),
+        ]
+        for topic, payload in bad:
+            self.publish(topic, payload)
+        return len(bad)
+
+
+# ---------------------------------------------------------------------------
+# ESPHome
+
+
+class EsphomeDouble(PlugDouble):
+    """An ESPHome node with topic prefix ``node`` and a switch ``switch_id``, with the dead-man YAML of the docs.
+
+    The YAML (docs/heat-drivers.md): every ``ON`` on the command topic, and
+    the switch turning on, restarts a script that turns it off after
+    ``own_period_s``; turning off stops it. The state topic is retained and
+    published again at every connect, as ESPHome's MQTT component does.
+    """
+
+    def __init__(
+        self, broker: Broker, node: str, switch_id: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.node, self.switch_id = node, switch_id
+        self.own_period_s: float | None = 60.0
+        super().__init__(broker, clock=clock)
+
+    @property
+    def will(self) -> tuple[str, bytes]:
+        return (f"{self.node}/status", b"offline")
+
+    @property
+    def online_payload(self) -> bytes:
+        return b"online"
+
+    def command_topics(self) -> list[str]:
+        return [f"{self.node}/switch/{self.switch_id}/command"]
+
+    def set_own_period(self, hold_s: float) -> None:
+        self.own_period_s = hold_s
+
+    def _on_connect(self, client: paho.Client, userdata: object, flags: object, rc: Any, props: object) -> None:
+        super()._on_connect(client, userdata, flags, rc, props)
+        if not rc.is_failure:
+            with self._lock:
+                self.report("connect")  # after the birth message, as ESPHome sends its states
+
+    def on_command(self, topic: str, payload: bytes) -> None:
+        word = payload.decode("utf-8", "replace").strip().upper()
+        if word not in ("ON", "OFF", "TOGGLE"):
+            return  # ESPHome logs "Unknown state payload" and does nothing
+        on = not self.relay_on if word == "TOGGLE" else word == "ON"
+        self.set_relay(on, "command", self.own_period_s if on else None)
+
+    def on_timer(self) -> None:
+        self.set_relay(False, "script")
+
+    def report(self, source: str) -> None:
+        self.publish(f"{self.node}/switch/{self.switch_id}/state", "ON" if self.shown_on else "OFF", retain=True)
+
+    def send_garbage(self) -> int:
+        bad = [
+            (f"{self.node}/switch/{self.switch_id}/state", b"MAYBE"),
+            (f"{self.node}/switch/{self.switch_id}/state", b"\xff\xfe"),
+            (f"{self.node}/switch/{self.switch_id}/state", b"on"),
+            (f"{self.node}/status", b"sideways"),
         ]
         for topic, payload in bad:
             self.publish(topic, payload)

@@ -1,0 +1,151 @@
+"""What only the Zigbee2MQTT and ESPHome drivers do, through a real Mosquitto, against their doubles.
+
+The scenarios every kind shares are in test_heater_plugs.py and
+test_heater_plug_safety.py; here: Zigbee2MQTT's bridge state and legacy
+payloads, its question and its ``on_time``; ESPHome's retained state read
+without a question; and, for both, the dead-man's switch potwatch cannot
+see: a plug whose own timer is missing looks exactly like one whose timer
+works, which is why docs/heat-drivers.md asks for a test by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.plug_rig import SLACK_S, WAIT_S, driver
+from tests.support.plugs import EsphomeDouble, PlugDouble, Z2mDouble
+from tests.support.waiting import wait_until_async
+
+if TYPE_CHECKING:
+    from tests.support.broker import Broker
+
+pytest_plugins = ["tests.support.broker"]
+pytestmark = pytest.mark.real_part("mosquitto")
+
+SET = "zigbee2mqtt/kitchen/plug/set"
+GET = "zigbee2mqtt/kitchen/plug/get"
+
+
+def z2m(double: PlugDouble) -> Z2mDouble:
+    assert isinstance(double, Z2mDouble)
+    return double
+
+
+async def test_a_z2m_plug_is_unavailable_while_zigbee2mqtt_itself_is_offline(mosquitto: Broker) -> None:
+    """Pass: Zigbee2MQTT's bridge/state says offline (its will) while the device's availability still says
+    online: the plug is unavailable within a round trip, the reason naming Zigbee2MQTT; an ON is refused and
+    never heard; the bridge back online → available again."""
+    async with driver(mosquitto, "z2m") as rig:
+        z2m(rig.double).bridge(False)
+        await wait_until_async(lambda: not rig.plug.available, WAIT_S, "the bridge's offline to be heard")
+        assert "Zigbee2MQTT is offline" in (rig.plug.unavailable_reason or "")
+        heard = len(rig.double.commands)
+        assert not await rig.plug.command(True, hold_s=30)
+        z2m(rig.double).bridge(True)
+        await wait_until_async(lambda: rig.plug.available, WAIT_S, "the bridge back online")
+        assert not [c for c in rig.double.commands[heard:] if c[1] == SET], "no ON while the bridge was offline"
+        assert not rig.double.relay_on
+
+
+async def test_a_z2m_plug_waits_for_the_bridge_state_at_link_up(mosquitto: Broker) -> None:
+    """Pass: no retained bridge/state on the broker (a Zigbee2MQTT that never started): the device's
+    availability alone does not make the plug available; the reason says what it waits for."""
+
+    def no_bridge(double: PlugDouble) -> None:
+        z2m(double).publish_bridge = False  # each test has a broker of its own: nothing retained there
+
+    async with driver(mosquitto, "z2m", prepare=no_bridge, available=False) as rig:
+        await wait_until_async(lambda: rig.plug.reported is not None, WAIT_S, "the device's answer")
+        assert not rig.plug.available
+        assert "waiting for Zigbee2MQTT" in (rig.plug.unavailable_reason or "")
+        z2m(rig.double).bridge(True)
+        await wait_until_async(lambda: rig.plug.available, WAIT_S, "the bridge's online")
+
+
+async def test_z2m_legacy_plain_availability_payloads_are_read(mosquitto: Broker) -> None:
+    """Pass: with ``legacy_availability_payload`` (plain online/offline on both topics) the plug is
+    available, goes unavailable on its will and comes back."""
+
+    def legacy(double: PlugDouble) -> None:
+        z2m(double).legacy = True
+        double.client = double._make_client()  # the will is set when the client is made
+
+    async with driver(mosquitto, "z2m", prepare=legacy) as rig:
+        rig.double.go_offline()
+        await wait_until_async(lambda: not rig.plug.available, WAIT_S, "the plain 'offline' will")
+        rig.double.come_back()
+        await wait_until_async(lambda: rig.plug.available, WAIT_S, "the plain 'online'")
+        assert rig.plug.dropped == 0
+
+
+async def test_z2m_asks_with_get_and_sends_on_time_with_on_only(mosquitto: Broker) -> None:
+    """Pass: the link-up question is ``{"state":""}`` on …/get; an ON with hold 1.99 s is
+    ``{"state":"ON","on_time":1.9}`` (rounded down, no off_wait_time); an OFF is ``{"state":"OFF"}``."""
+    async with driver(mosquitto, "z2m") as rig:
+        await wait_until_async(lambda: any(c[1] == GET for c in rig.double.commands), WAIT_S, "the question")
+        gets = [json.loads(p) for _, t, p in rig.double.commands if t == GET]
+        assert gets and all(g == {"state": ""} for g in gets), gets
+        assert await rig.plug.command(True, hold_s=1.99)
+        assert await rig.plug.command(False, hold_s=1.99)
+        await wait_until_async(lambda: len([c for c in rig.double.commands if c[1] == SET]) >= 2, WAIT_S, "both")
+        sets = [json.loads(p) for _, t, p in rig.double.commands if t == SET]
+        assert sets == [{"state": "ON", "on_time": 1.9}, {"state": "OFF"}]
+
+
+async def test_a_z2m_plug_that_does_not_report_after_a_timed_on_is_not_taken_for_on(mosquitto: Broker) -> None:
+    """Zigbee2MQTT publishes no state of its own for On With Timed Off: a device that does not report its
+    OnOff attribute leaves ``reported`` at False after the ON, though its relay is on. Pass: the relay on,
+    ``reported`` still False after a barrier (garbage the driver drops), so the controller raises the
+    mismatch; then its own timer turns it off."""
+
+    def silent(double: PlugDouble) -> None:
+        z2m(double).reports_attribute = False
+
+    async with driver(mosquitto, "z2m", prepare=silent) as rig:
+        await wait_until_async(lambda: rig.plug.reported is False, WAIT_S, "the answer to the question")
+        assert await rig.plug.command(True, hold_s=1.0)
+        await wait_until_async(lambda: rig.double.relay_on, WAIT_S, "the relay on")
+        sent = rig.double.send_garbage()
+        await wait_until_async(lambda: rig.plug.dropped >= sent, WAIT_S, "the barrier after the ON")
+        assert rig.plug.reported is False, "never assumed from the command"
+        await wait_until_async(lambda: not rig.double.relay_on, 1.0 + 2 * SLACK_S, "on_time to turn it off")
+
+
+async def test_esphome_state_is_read_from_the_retained_topic_without_a_question(mosquitto: Broker) -> None:
+    """Pass: ESPHome has no question over MQTT: the driver publishes nothing at link-up, and ``reported``
+    is the node's retained state: ON, set before the driver connected."""
+
+    def on_before(double: PlugDouble) -> None:
+        double.relay_on = True
+
+    async with driver(mosquitto, "esphome", prepare=on_before) as rig:
+        await wait_until_async(lambda: rig.plug.reported is True, WAIT_S, "the retained state")
+        await wait_until_async(lambda: rig.reports(), WAIT_S, "its StateReport")  # the collector is a turn late
+        assert rig.double.commands == [], "nothing asked, nothing commanded"
+        assert rig.reports()[-1].on is True and rig.reports()[-1].retained
+
+
+@pytest.mark.parametrize("kind", ["z2m", "esphome"])
+async def test_a_plug_without_its_own_timer_looks_the_same_to_the_driver(mosquitto: Broker, kind: str) -> None:
+    """What potwatch cannot verify, shown: a Zigbee plug that ignores ``on_time``, or an ESPHome node
+    flashed without the dead-man YAML, is available, obeys, reports ON, and is still on well past the
+    hold: nothing the driver hears differs. Pass: all of that (if the driver ever learnt to tell, this
+    test is where to say so)."""
+
+    def no_timer(double: PlugDouble) -> None:
+        if isinstance(double, Z2mDouble):
+            double.honours_on_time = False
+        elif isinstance(double, EsphomeDouble):
+            double.own_period_s = None
+
+    hold = 0.5
+    async with driver(mosquitto, kind, prepare=no_timer) as rig:
+        assert await rig.plug.command(True, hold_s=hold)
+        await wait_until_async(lambda: rig.plug.reported is True, WAIT_S, "the plug to report on")
+        await asyncio.sleep(hold + 2 * SLACK_S)  # the period this test is about: the timer that is not there
+        assert rig.double.relay_on and rig.plug.available and rig.plug.reported is True
+        assert rig.plug.dropped == 0
