@@ -309,7 +309,12 @@ class Heater:
             return
         self._sent_on_at = None
         wrong = self.actuator.reported is not False
-        again = wrong and (self._sent_off_at is None or now - self._sent_off_at >= OFF_AGAIN_S)
+        if self._sent_off_at is None:
+            # the last OFF reached no live link (a start before the broker answered, an outage):
+            # again as soon as the plug can hear it, not OFF_AGAIN_S later, and not every turn before
+            again = wrong and self.actuator.available
+        else:
+            again = wrong and now - self._sent_off_at >= OFF_AGAIN_S
         if self._last_sent is not False or again:
             await self._send(False, 0.0, now)
 
@@ -331,7 +336,7 @@ class Heater:
             self._sent_on_at = now if sent else None
             self._sent_off_at = None
         else:
-            self._sent_off_at = now
+            self._sent_off_at = now if sent else None
         reason = self.decision.words if self.decision is not None else ""
         self._recorded(HeaterCommand(now, self.id, self.probe, on, hold_s if on else None, sent, reason))
 
