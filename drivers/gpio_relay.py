@@ -36,10 +36,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from drivers.base import Clock
-from drivers.heater import AvailabilityChange, HeaterEvent, HeaterUrlError, StateReport
+from drivers.heater import AvailabilityChange, HeaterEvent, HeaterUrlError, StateReport, url_options
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,7 @@ def parse_gpio_url(text: str) -> GpioUrl:
     if parts.path not in ("", "/") or parts.fragment:
         raise HeaterUrlError(f"heater URL {text!r}: a GPIO relay is one pin: gpio://<BCM pin> and options; {example}")
     pin = _pin(text, "the pin", parts.netloc)
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key in query:
-            raise HeaterUrlError(f"heater URL {text!r}: option {key!r} given twice")
-        query[key] = value
-    unknown = sorted(set(query) - set(OPTIONS))
-    if unknown:
-        raise HeaterUrlError(f"heater URL {text!r}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
+    query = url_options(text, parts.query, OPTIONS)
     sense = _pin(text, "sense=", query["sense"]) if "sense" in query else None
     if sense == pin:
         raise HeaterUrlError(f"heater URL {text!r}: sense= must be another pin than the one driving the relay")

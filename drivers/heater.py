@@ -151,6 +151,19 @@ class HeaterUrl:
         return self.link.server
 
 
+def url_options(shown: str, query: str, known: tuple[str, ...]) -> dict[str, str]:
+    """A heater URL's ``?options``: each at most once, each one the driver knows."""
+    options: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in options:
+            raise HeaterUrlError(f"heater URL {shown!r}: option {key!r} given twice")
+        options[key] = value
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise HeaterUrlError(f"heater URL {shown!r}: unknown option {unknown[0]!r} (known: {', '.join(known)})")
+    return options
+
+
 def parse_heater_url(text: str) -> HeaterUrl:
     """Split and check a heater URL; HeaterUrlError says what is wrong, with an example."""
     parts = urlsplit(text.strip())
@@ -169,14 +182,7 @@ def parse_heater_url(text: str) -> HeaterUrl:
         raise HeaterUrlError(f"heater URL {shown!r}: bad port: {exc}") from None
     if not parts.hostname:
         raise HeaterUrlError(f"heater URL {shown!r}: the broker's host is missing, e.g. mqtt://192.168.1.10:1883/...")
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key in query:
-            raise HeaterUrlError(f"heater URL {shown!r}: option {key!r} given twice")
-        query[key] = value
-    unknown = sorted(set(query) - set(OPTIONS))
-    if unknown:
-        raise HeaterUrlError(f"heater URL {shown!r}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
+    query = url_options(shown, parts.query, OPTIONS)
     kind = query.get("kind", "").strip().lower()
     if not kind:
         raise HeaterUrlError(f"heater URL {shown!r}: say which plug it is: ?kind={' or ?kind='.join(KINDS)}")

@@ -13,14 +13,13 @@ page-heater-forced-off.png).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from service.runtime.heaters import DUTY_EVERY_S
-from tests.support.heater_service import PLUG_TOPIC, heater, heater_service, heating
+from tests.support.heater_service import heater, heater_service, heating
 from tests.support.net import free_port
 from tests.support.phone import Phone
 from tests.support.plugs import TasmotaDouble
@@ -28,7 +27,7 @@ from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.service import ServiceProcess, serving
 from tests.support.waiting import wait_until
 
-pytest_plugins = ["tests.support.broker"]
+pytest_plugins = ["tests.support.broker", "tests.support.heater_fixtures"]
 pytestmark = [pytest.mark.real_part("chromium"), pytest.mark.real_part("mosquitto"), pytest.mark.real_part("pty")]
 
 NBSP = "\u00a0"
@@ -39,18 +38,6 @@ def expect(target: Any) -> Any:
     from playwright.sync_api import expect as pw_expect
 
     return pw_expect(target)
-
-
-@pytest.fixture
-def device() -> Iterator[PtyDevice]:
-    with PtyDevice() as dev:
-        yield dev
-
-
-@pytest.fixture
-def plug(mosquitto: Any) -> Iterator[TasmotaDouble]:
-    with TasmotaDouble(mosquitto, PLUG_TOPIC) as double:
-        yield double
 
 
 def open_live(phone: Phone, service: ServiceProcess) -> Any:

@@ -13,7 +13,6 @@ import contextlib
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +21,6 @@ import pytest
 
 from tests.support.figures import FigureRecorder
 from tests.support.heater_service import (
-    PLUG_TOPIC,
     heater,
     heater_service,
     heating,
@@ -38,21 +36,9 @@ from tests.support.waiting import wait_until
 if TYPE_CHECKING:
     from tests.support.broker import Broker
 
-pytest_plugins = ["tests.support.broker"]
+pytest_plugins = ["tests.support.broker", "tests.support.heater_fixtures"]
 
 OFF_WITHIN_S = 2.0  # the bound from a lost probe to the heat off
-
-
-@pytest.fixture
-def device() -> Iterator[PtyDevice]:
-    with PtyDevice() as dev:
-        yield dev
-
-
-@pytest.fixture
-def plug(mosquitto: Broker) -> Iterator[TasmotaDouble]:
-    with TasmotaDouble(mosquitto, PLUG_TOPIC) as double:
-        yield double
 
 
 @pytest.mark.real_part("mosquitto")

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.figures import FigureRecorder
-from tests.support.heater_service import PLUG_TOPIC, heater, heater_service, heating, mismatch_alerts, seconds_to_off
+from tests.support.heater_service import heater, heater_service, heating, mismatch_alerts, seconds_to_off
 from tests.support.plugs import TasmotaDouble
 from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.service import ServiceProcess, serving
@@ -29,7 +28,7 @@ from tests.support.waiting import wait_until
 if TYPE_CHECKING:
     from tests.support.broker import Broker
 
-pytest_plugins = ["tests.support.broker"]
+pytest_plugins = ["tests.support.broker", "tests.support.heater_fixtures"]
 
 INJECT = Path(__file__).resolve().parents[2] / "support" / "inject"
 OFF_WITHIN_S = 2.0  # the heat off by command, long before the 60 s dead-man period
@@ -39,18 +38,6 @@ EXIT_WITHIN_S = 10.0  # the service's stop: the parts' close and the tasks' canc
 def injected(*parts: str) -> dict[str, str]:
     path = os.pathsep.join([str(INJECT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return {"PYTHONPATH": path, "POTWATCH_INJECT": ",".join(parts)}
-
-
-@pytest.fixture
-def device() -> Iterator[PtyDevice]:
-    with PtyDevice() as dev:
-        yield dev
-
-
-@pytest.fixture
-def plug(mosquitto: Broker) -> Iterator[TasmotaDouble]:
-    with TasmotaDouble(mosquitto, PLUG_TOPIC) as double:
-        yield double
 
 
 def exited(service: ServiceProcess, within: float) -> int:

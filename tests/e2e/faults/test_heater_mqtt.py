@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ import pytest
 from service.mqtt.discovery import Message
 from tests.support.figures import FigureRecorder
 from tests.support.ha_discovery import validate_all
-from tests.support.heater_service import PLUG_TOPIC, heater, heater_service, heating, seconds_to_off
+from tests.support.heater_service import heater, heater_service, heating, seconds_to_off
 from tests.support.mqtt_watch import Recorder, Seen, recording
 from tests.support.plugs import TasmotaDouble
 from tests.support.pty_device import PtyDevice, Thermometer
@@ -31,7 +30,7 @@ from tests.support.waiting import wait_until
 if TYPE_CHECKING:
     from tests.support.broker import Broker
 
-pytest_plugins = ["tests.support.broker"]
+pytest_plugins = ["tests.support.broker", "tests.support.heater_fixtures"]
 
 STATE = "potwatch/heater/hob/state"
 OVERRIDE = "potwatch/heater/hob/override"
@@ -41,18 +40,6 @@ ENTITIES = {
     "homeassistant/sensor/potwatch/heater_hob_duty/config",
     "homeassistant/binary_sensor/potwatch/heater_hob_heat/config",
 }
-
-
-@pytest.fixture
-def device() -> Iterator[PtyDevice]:
-    with PtyDevice() as dev:
-        yield dev
-
-
-@pytest.fixture
-def plug(mosquitto: Broker) -> Iterator[TasmotaDouble]:
-    with TasmotaDouble(mosquitto, PLUG_TOPIC) as double:
-        yield double
 
 
 def command(broker: Broker, payload: str, topic: str = OVERRIDE) -> float:

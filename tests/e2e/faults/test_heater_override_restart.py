@@ -15,14 +15,13 @@ import contextlib
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.heater_service import PLUG_TOPIC, heater, heater_service, heating, seconds_since
+from tests.support.heater_service import heater, heater_service, heating, seconds_since
 from tests.support.plugs import TasmotaDouble
 from tests.support.pty_device import PtyDevice, Thermometer
 from tests.support.service import ServiceProcess, serving
@@ -31,7 +30,7 @@ from tests.support.waiting import wait_until
 if TYPE_CHECKING:
     from tests.support.broker import Broker
 
-pytest_plugins = ["tests.support.broker"]
+pytest_plugins = ["tests.support.broker", "tests.support.heater_fixtures"]
 
 PATH = "/api/heaters/hob/override"
 TOKEN = "s3cret"
@@ -41,18 +40,6 @@ WATCHED_S = 3.0  # the restarted heater's turns watched (one a second) for an ON
 RESTART_S = 20.0  # the second start: restore, the probe read, the plug found, on a loaded machine
 KILLS = [signal.SIGTERM, signal.SIGKILL]
 KILL_IDS = ["SIGTERM", "SIGKILL"]
-
-
-@pytest.fixture
-def device() -> Iterator[PtyDevice]:
-    with PtyDevice() as dev:
-        yield dev
-
-
-@pytest.fixture
-def plug(mosquitto: Broker) -> Iterator[TasmotaDouble]:
-    with TasmotaDouble(mosquitto, PLUG_TOPIC) as double:
-        yield double
 
 
 def started(tmp_path: Path, device: PtyDevice, mosquitto: Broker) -> ServiceProcess:
