@@ -220,20 +220,8 @@ class Token {
 
 // ---- Stream ----------------------------------------------------------------------
 
-const EVENTS = [
-  "reading",
-  "probe",
-  "cook",
-  "stage",
-  "alert",
-  "ack",
-  "cook_ended",
-  "calibrated",
-  "calibration",
-  "heater",
-  "heartbeat",
-  "reset",
-];
+// every event the stream sends: the readings, the state events, and the stream's own
+const EVENTS = ["reading", ...STATE_EVENTS, "heartbeat", "reset"];
 
 /**
  * The event stream, kept alive whatever happens to it.
