@@ -28,6 +28,7 @@ import yaml
 
 from tests.support.broker import Broker, Publisher, retained_now
 from tests.support.home_assistant import HomeAssistant, announced, documented_automations, friendly_name, release
+from tests.support.plugs import TasmotaDouble
 from tests.support.pty_device import PtyDevice
 from tests.support.service import ServiceProcess
 from tests.support.waiting import wait_until
@@ -529,3 +530,52 @@ def test_the_documented_automation_fires_once_per_critical_alert_across_restarts
         f"the phone was notified of {notified()} for the critical alerts {raised}"
     )
     assert_quiet_log(home_assistant)
+
+
+def test_a_heater_is_a_control_switch_a_duty_and_the_plugs_heat_and_the_switch_turns_it_off(
+    home_assistant: HomeAssistant,
+    ha_broker: Broker,
+    device: PtyDevice,
+    potwatch_for: Callable[..., ServiceProcess],
+    record_property: Callable[[str, object], None],
+) -> None:
+    """Pass: with a Tasmota plug double heating the caramel (the probe at 100 °F, far below 225 °F), Home
+    Assistant shows the heater's control switch on, the plug's heat on, the duty as a number of %; turning
+    the switch off (Home Assistant's own service call) opens the plug's relay within 2 s and the switch
+    reads off from potwatch's state; turning it on hands the heat back (the relay closes again); nothing
+    about potwatch or MQTT in Home Assistant's log (the heater templates render)."""
+    heater = (
+        f'[[heaters]]\nid = "hob"\nurl = "{ha_broker.url("ha_plug", "kind=tasmota")}"\nprobe = "pot"\n'
+        'min_on = "1s"\nmin_off = "1s"\n'
+    )
+    with TasmotaDouble(ha_broker, "ha_plug") as plug:
+        service = potwatch_for(device, heater).start()
+        prime(service, device)
+        wait_until(lambda: plug.relay_on, 20, lambda: f"the plug on\n{service.log()}")
+        configs = wait_until(lambda: potwatch_configs(ha_broker), 10, "potwatch's discovery on the broker")
+        names = {n: c for n, c in configs.items() if "Heater hob" in n}
+        control = next(n for n, c in names.items() if c.get("command_topic", "").endswith("/override"))
+        heat = next(n for n, c in names.items() if c.get("device_class") == "heat")
+        duty = next(n for n, c in names.items() if c.get("unit_of_measurement") == "%")
+        states = entities_of(
+            home_assistant, {control, heat, duty}, lambda s: s["state"] not in ("unavailable", "unknown")
+        )
+        assert states[control]["state"] == "on" and states[heat]["state"] == "on", states
+        assert 0.0 <= float(states[duty]["state"]) <= 100.0, states[duty]
+        assert states[heat]["attributes"]["reason"].startswith("heating to target"), states[heat]
+
+        switch_id = states[control]["entity_id"]
+        asked = time.monotonic()
+        home_assistant.call("switch", "turn_off", {"entity_id": switch_id})
+        wait_until(lambda: not plug.relay_on, 5, lambda: f"the plug off by Home Assistant\n{service.log()}")
+        off_at = plug.switched_off_at()
+        assert off_at is not None
+        record_property("ha_heater_off_latency_ms", round((off_at - asked) * 1000, 1))
+        assert off_at - asked < ACK_LIMIT_S, off_at - asked
+        entities_of(home_assistant, {control}, lambda s: s["state"] == "off")
+        assert service.get("/api/status")["heaters"][0]["override"] == "force_off"
+
+        home_assistant.call("switch", "turn_on", {"entity_id": switch_id})
+        wait_until(lambda: plug.relay_on, 5, lambda: f"the heat handed back by Home Assistant\n{service.log()}")
+        entities_of(home_assistant, {control}, lambda s: s["state"] == "on")
+        assert_quiet_log(home_assistant)
