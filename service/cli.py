@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from service import __version__
-from service.config import Config, ConfigError, ProbeConfig, did_you_mean, probe_setups
+from service.config import Config, ConfigError, HeaterConfig, ProbeConfig, did_you_mean, probe_setups
 from service.config_check import config_problems, relative, sim_speed
 from service.journal import log_to_stderr
 from service.resources import demo_config
@@ -345,7 +345,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     speed, _ = sim_speed(config)  # two clocks were refused with the config's other problems
     if speed != 1.0:
-        config = config.model_copy(update={"probes": [_real_stale(p, speed) for p in config.probes]})
+        config = config.model_copy(
+            update={
+                "probes": [_real_stale(p, speed) for p in config.probes],
+                "heaters": [_heater_real_stale(h, speed) for h in config.heaters],
+            }
+        )
         log.info("the simulated pot runs %g× faster than real time: so does the tracker's clock", speed)
     return _serve(config, path, args, speed=speed)
 
@@ -355,6 +360,14 @@ def _real_stale(probe: ProbeConfig, speed: float) -> ProbeConfig:
     if probe.stale_after is not None:
         return probe
     return probe.model_copy(update={"stale_after": max(10.0, 0.5 * speed)})
+
+
+def _heater_real_stale(heater: HeaterConfig, speed: float) -> HeaterConfig:
+    """The heater's "no fresh level" limit, like the probes': its 15 s default is 0.25 real s at 60×,
+    and one stall of the loop that long would latch a braise's heat off for the rest of the cook."""
+    if "stale_after" in heater.model_fields_set:
+        return heater
+    return heater.model_copy(update={"stale_after": max(heater.stale_after, 0.5 * speed)})
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from service.cli import sim_speed
+from service.cli import _heater_real_stale, sim_speed
 from service.config import parse_config
 from tests.support.net import free_port
 from tests.support.service import POTWATCH, ServiceProcess
@@ -86,3 +86,16 @@ def test_run_refuses_two_clocks_in_one_config(tmp_path: Path) -> None:
         [*POTWATCH, "check-config", str(path)], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert checked.returncode == 2 and checked.stdout.splitlines() == lines  # check-config says so first
+
+
+def test_a_heaters_stale_limit_is_widened_with_the_speed_unless_given() -> None:
+    """At 60× a heater's 15 s default would be a quarter of a real second: one stall of the loop would latch
+    a braise's heat off. Widened as the probes' are (half a real second); one the config gives is kept."""
+    plug = "mqtt://127.0.0.1:1883/plug?kind=tasmota"
+    heaters = [{"id": "hob", "url": plug, "probe": "p0"}, {"id": "ssr", "url": "gpio://17", "probe": "p0"}]
+    heaters[1]["stale_after"] = "20s"
+    given = parse_config({"probes": [{"id": "p0", "url": "sim://?speed=60"}], "heaters": heaters}, "test")
+    widened = [_heater_real_stale(h, 60.0) for h in given.heaters]
+    assert [h.stale_after for h in given.heaters] == [15.0, 20.0]
+    assert [h.stale_after for h in widened] == [30.0, 20.0]
+    assert _heater_real_stale(given.heaters[0], 2.0).stale_after == 15.0  # never below the default
