@@ -27,7 +27,8 @@ gives it): a ``script`` in ``mode: restart`` that waits and turns the switch
 off, started by every ``ON`` on the command topic (``mqtt: on_message``) and
 on the switch turning on. ``hold_s`` is checked (as for every plug) and not
 sent: potwatch cannot set the period, and cannot see whether the YAML is
-there; it re-commands ON every tick, which is what restarts the script.
+there; it re-commands ON every third of its ``deadman`` while it wants heat, which is what
+restarts the script (so the script's delay must be longer than that third).
 """
 
 from __future__ import annotations

@@ -11,8 +11,12 @@ Why ``heater_log`` and not an event the tracker replays: the kitchen is only
 rebuilt when a cook is left unfinished, and the override outlives cooks (a
 heater forced off stays off for the next cook too); the rows need no new
 table, so a file keeps its schema version and an older potwatch can still
-open it. Rows are ordered by run, then time on that run's line, then rowid:
-``run`` grows with every start, ``at`` with the hub's clock within one.
+open it. Rows are taken in the order they were written (rowid): each override
+is written at once, the log is only appended to, and the salvage of a damaged
+file copies it in order; a run's number or its clock could not be trusted
+across a salvage that lost rows of ``runs``. A row whose mode this potwatch
+does not know (a newer version's, a damaged one) is passed over: the last one
+it knows stands, so a forced off is not undone by a row it cannot read.
 
 The override is the heater id's: a heater renamed in the config starts in
 "auto". A history that cannot be read (missing, not ours, damaged, from before
@@ -37,21 +41,22 @@ log = logging.getLogger(__name__)
 OVERRIDE = "override"  # heater_log.what of an override row
 
 # one scan for every heater, oldest first: overrides are few, the rest of the log may be a year of commands
-_ALL = "SELECT heater, detail FROM heater_log WHERE what = ? ORDER BY run, at, rowid"
+_ALL = "SELECT heater, detail FROM heater_log WHERE what = ? ORDER BY rowid"
 
 
 def last_overrides(conn: sqlite3.Connection, heater_ids: Iterable[str]) -> dict[str, OverrideMode]:
-    """The newest recorded override of each heater that has one; a mode this potwatch does not know is none."""
+    """The newest recorded override of each heater that has one, among the modes this potwatch knows."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'heater_log'").fetchone() is None:
         return {}  # a history from before the heaters
     wanted = set(heater_ids)
-    newest = {str(heater): detail for heater, detail in conn.execute(_ALL, (OVERRIDE,)) if heater in wanted}
     found: dict[str, OverrideMode] = {}
-    for heater_id, detail in newest.items():
+    for heater, detail in conn.execute(_ALL, (OVERRIDE,)):
+        if heater not in wanted:
+            continue
         try:
-            found[heater_id] = OverrideMode(detail)
+            found[str(heater)] = OverrideMode(detail)
         except ValueError:
-            log.warning("history: heater %s: unknown recorded override %r ignored", heater_id, detail)
+            log.warning("history: heater %s: unknown recorded override %r passed over", heater, detail)
     return found
 
 

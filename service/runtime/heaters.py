@@ -45,6 +45,7 @@ from service.config import Config, HeaterConfig
 from service.core.events import HeaterAgrees, HeaterMismatch
 from service.core.heat.controller import HeatState, next_deadline, restarted_mode, step
 from service.core.heat.events import (
+    FAULT_REASONS,
     ActuatorReport,
     Decision,
     HeatEvent,
@@ -149,6 +150,7 @@ class Heater:
             duty=d.duty if d is not None else 0.0,
             available=act.available,
             override=str(self.state.mode),
+            safety=bool(d is not None and not self.stopping and d.reason in FAULT_REASONS),
         )
 
     def publish_view(self) -> None:
@@ -198,7 +200,8 @@ class Heater:
                     reader.result()
                     raise RuntimeError(f"heater {self.id}: the plug's reports ended")
                 self._turn()
-                self.publish_view()
+                if not self.stopping:  # the stop publishes its own view, after its OFF, never before it
+                    self.publish_view()
                 await self._apply()
                 await self._raise()
                 await self._sleep()

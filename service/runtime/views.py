@@ -180,6 +180,7 @@ class HeaterView(TypedDict):
     duty: float  # the commanded on-fraction over the last 10 min
     available: bool
     override: str  # "auto", "force_off", "force_on"
+    safety: bool  # off because something is wrong (a probe lost, the link down, too hot…), not by the step
 
 
 class StatusView(TypedDict):

@@ -266,6 +266,7 @@ def heater_view(**fields: Any) -> dict[str, Any]:
         "duty": 0.83,
         "available": True,
         "override": "auto",
+        "safety": False,
     }
     return view | fields
 
@@ -278,7 +279,13 @@ def test_the_heater_cards_fit_and_say_what_is_wrong(stand_in: FakeKitchen, phone
     stand_in.status["heaters"] = [
         heater_view(on=False, reported="on", reason="target reached (225 °F)", duty=0.4),
         heater_view(
-            id="oven", label="Oven plug", on=False, reported=None, available=False, reason="link to the plug down"
+            id="oven",
+            label="Oven plug",
+            on=False,
+            reported=None,
+            available=False,
+            reason="link to the plug down",
+            safety=True,
         ),
     ]
     page = open_page(phone, stand_in, size)

@@ -272,6 +272,7 @@ HEATER = HeaterView(
     duty=0.41666,
     available=True,
     override="auto",
+    safety=False,
 )
 
 

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from drivers.heater import HeaterEvent, StateReport
 from service.config import HeaterConfig
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import Sample, StartCook
+from service.core.events import ProbeGone, Sample, StartCook
 from service.core.heat.events import OverrideMode
 from service.core.units import f_to_c
 from service.profiles import load_profiles
@@ -171,3 +171,15 @@ async def test_the_duty_alone_is_sent_at_most_every_few_seconds(rig: Rig) -> Non
     await rig.reading(150.0)
     shown = await rig.last("the duty moved on", override="force_off")
     assert len(rig.heard()) == before + 1 and shown["duty"] < duty - 0.1, rig.heard()[before:]
+
+
+async def test_the_view_says_when_the_heat_is_off_because_something_is_wrong(rig: Rig) -> None:
+    """Pass: heating is no fault; the probe gone, the heater's view says off, "probe lost", ``safety`` true
+    (what the page marks in red: the service's word, not the page's reading of the reason's text)."""
+    await rig.reading(150.0)
+    shown = await rig.last("the heat on", on=True)
+    assert shown["safety"] is False, shown
+    rig.clock.t += 1.0
+    rig.hub.apply(ProbeGone(rig.clock.t, "pot", "the cable was pulled"))
+    lost = await rig.last("the heat off for the lost probe", on=False, reason="probe lost")
+    assert lost["safety"] is True, lost

@@ -63,7 +63,7 @@ def test_the_newest_override_of_each_heater_is_read_back(tmp_path: Path) -> None
 
 
 def test_a_later_run_wins_even_on_a_new_time_line_that_starts_earlier(tmp_path: Path) -> None:
-    """Runs are ordered by their id, not by ``at``: a new time line (no cook to resume) starts its clock again."""
+    """Rows count in the order written, not by ``at``: a new time line (no cook to resume) starts its clock again."""
     path = tmp_path / "potwatch.db"
     one_run(path, HandClock(5000.0), ("hob", OFF))
     assert recorded_overrides(path, ["hob"]) == {"hob": OFF}
@@ -116,11 +116,16 @@ def test_a_history_from_before_the_heaters_gives_none(tmp_path: Path) -> None:
     assert recorded_overrides(path, ["hob"]) == {}
 
 
-def test_a_mode_this_potwatch_does_not_know_is_ignored(tmp_path: Path) -> None:
+def test_a_mode_this_potwatch_does_not_know_is_passed_over_and_the_last_known_stands(tmp_path: Path) -> None:
+    """A newer version's mode, or a damaged row, after a forced off: the forced off stands, not "auto"."""
     path = tmp_path / "potwatch.db"
-    one_run(path, HandClock(), ("hob", OFF))
+    one_run(path, HandClock(), ("hob", OFF), ("hob", AUTO))
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("UPDATE heater_log SET detail = 'force_sideways' WHERE what = 'override'")
+        newest = conn.execute("SELECT max(rowid) FROM heater_log WHERE what = 'override'").fetchone()[0]
+        conn.execute("UPDATE heater_log SET detail = 'force_sideways' WHERE rowid = ?", (newest,))
+        conn.commit()
+        assert last_overrides(conn, ["hob"]) == {"hob": OFF}
+        conn.execute("UPDATE heater_log SET detail = NULL WHERE what = 'override'")
         conn.commit()
         assert last_overrides(conn, ["hob"]) == {}
 

@@ -139,17 +139,6 @@ function inUnit(unit, text) {
     .replace(/(\d+(?:\.\d+)?) °F/g, (_, f) => `${c(f)} °C`);
 }
 
-// A heater's reasons (service/core/heat) that mean "off because something is wrong", not "off because done".
-const HEATER_SAFETY_OFF = [
-  "probe lost",
-  "probe faulty",
-  "probe reading stale",
-  "link to the plug down",
-  "plug offline",
-  "max temperature",
-  "max on-time",
-];
-
 // ---- api -------------------------------------------------------------------------
 
 class ApiError extends Error {
@@ -1279,7 +1268,7 @@ class Page {
     const name = h.label || h.id;
     const said = h.reported === "on" || h.reported === "off" ? h.reported : null;
     const agrees = said !== null && (said === "on") === h.on;
-    const safety = HEATER_SAFETY_OFF.some((w) => h.reason.startsWith(w));
+    const safety = h.safety === true; // the service's word: off because something is wrong, not done
     const attention = !h.available || !agrees || safety;
     card.dataset.on = String(h.on);
     card.dataset.reported = said ?? "";

@@ -201,6 +201,8 @@ SAFETY_REASONS = frozenset(
 )
 # Off at once, through a minimum on-time: the safety gate's reasons and the cook's own "off".
 FORCED_OFF = SAFETY_REASONS | {Reason.OVERRIDE_OFF}
+# off because something is wrong (what the page marks in red), not because nothing asks for heat yet
+FAULT_REASONS = SAFETY_REASONS - {Reason.NO_COOK, Reason.NO_READING}
 
 WORDS: dict[Reason, str] = {
     Reason.NO_COOK: "no cook running",
