@@ -130,7 +130,6 @@ class GpioRelay:
         self.pin_factory = pin_factory
         self.reported_from = "sense" if url.sense is not None else ("pulses" if url.pulse_hz else "pin")
         self.unavailable_reason: str | None = "not opened yet"
-        self.commands_sent = 0
         self._out: Any = None
         self._sense: Any = None
         self._pulser: asyncio.Task[None] | None = None
@@ -171,7 +170,6 @@ class GpioRelay:
             self._pulse(on)
         else:
             self._out.value = on
-        self.commands_sent += 1
         self._report(self._read())
         return True
 

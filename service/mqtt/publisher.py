@@ -253,7 +253,6 @@ class MqttPublisher:
         self.accept_commands = accept_commands
         self._probes = {p.id: p for p in probes}
         self._heaters = tuple(heaters)
-        self._heater_sent: dict[str, str] = {}  # the last state payload sent per heater, since the last connect
         self._page_url = page_url
         will = Message(self.topics.availability, "offline", retain=True)
         self.settings = link_settings(config.url, client_id, will, config.keepalive)
@@ -675,19 +674,16 @@ class MqttPublisher:
         for probe_id in hub.kitchen.probes:
             self._send_probe(hub, probe_id)
         self._send_cook_state(hub, force=True)
-        self._heater_sent.clear()
         for view in hub.heater_views():
             self._send_heater(view)
 
     # ---- the heaters ----
 
     def _send_heater(self, view: HeaterView) -> None:
-        """One heater's view, unless it is what was last sent since the last connect."""
+        """One heater's view: the bus's ``heater`` event comes only when it changed (the heater sees to that),
+        and every connect sends them all again, so nothing here remembers what went."""
         payload = json.dumps(heater_payload(view), separators=(",", ":"))
-        if self._heater_sent.get(view["id"]) == payload:
-            return
-        if self._send(Message(self.topics.heater_state(view["id"]), payload, retain=True)):
-            self._heater_sent[view["id"]] = payload
+        self._send(Message(self.topics.heater_state(view["id"]), payload, retain=True))
 
     def _override_target(self, topic: str) -> str | None:
         """The heater id of ``<base>/heater/<id>/override``, else None."""
