@@ -20,8 +20,6 @@ from service.api.models import BAD_BODY, COMMAND_ERRORS
 from service.core.heat.events import OVERRIDE_WORDS
 from service.runtime.hub import Hub
 
-MODES = OVERRIDE_WORDS
-
 
 class OverrideBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -51,9 +49,9 @@ def heater_router(hub: Hub) -> APIRouter:
         refused = getattr(request.state, REFUSED, None)
         if body.mode != "off" and isinstance(refused, JSONResponse):
             return refused
-        if not hub.heater_override(heater_id, MODES[body.mode]):
+        if not hub.heater_override(heater_id, OVERRIDE_WORDS[body.mode]):
             known = [h["id"] for h in hub.heater_views()]
             raise HTTPException(404, detail=f"no heater {heater_id!r} (known: {', '.join(known) or 'none'})")
-        return Overridden(heater=heater_id, mode=str(MODES[body.mode]))
+        return Overridden(heater=heater_id, mode=str(OVERRIDE_WORDS[body.mode]))
 
     return router
