@@ -18,6 +18,7 @@ from bench.syrups import (
     HELD_OUT_SEEDS,
     KINDS,
     TUNING_SEEDS,
+    UNSEEN_SEEDS,
     SyrupCook,
     climb_rate_c_per_s,
     corpus,
@@ -190,6 +191,8 @@ def test_the_corpus_has_every_kind_and_seed() -> None:
     # the fresh held-out set shares no seed with the others (its cooks are never built here)
     assert len(FRESH_SEEDS) == len(set(FRESH_SEEDS)) == 10
     assert not set(FRESH_SEEDS) & (set(TUNING_SEEDS) | set(HELD_OUT_SEEDS))
+    assert len(UNSEEN_SEEDS) == len(set(UNSEEN_SEEDS)) == 10
+    assert not set(UNSEEN_SEEDS) & (set(TUNING_SEEDS) | set(HELD_OUT_SEEDS) | set(FRESH_SEEDS))
     assert len({cook for _, _, cook in ALL_COOKS}) == len(ALL_COOKS)
 
 
