@@ -224,7 +224,7 @@ class ReachMachine:
         # The warning reads the probe's own level (and the pot's ETA): the pot's level is
         # noisier by τ times the slope's noise, and a warning must not flap with it.
         if stage is ReachStage.HEATING:
-            if self._approaching(level, prev):
+            if self._approaching(level, prev, value):
                 self.stage = ReachStage.APPROACHING
                 self._peak_since_warning = level
                 return (RaiseAlert(AlertKind.TARGET_APPROACHING, AlertLevel.WARNING, self._warning(level)),)
@@ -364,7 +364,7 @@ class ReachMachine:
             when = f"{c_to_f(p.target_c) - c_to_f(level):.0f} °F to go"
         return f"{p.name}: {c_to_f(level):.1f} °F, {c_to_f(p.target_c):.0f} °F {when}"
 
-    def _approaching(self, level: float, prev: float | None) -> bool:
+    def _approaching(self, level: float, prev: float | None, reading: float) -> bool:
         p = self.params
         if not self.estimator.boiling:
             return False  # still heating onto the plateau: not "nearly there", however fast
@@ -372,7 +372,11 @@ class ReachMachine:
         if level >= near and prev is not None and prev >= near:
             return True
         eta = self._eta
-        return eta is not None and eta[0] <= p.approach_lead_s and level >= p.target_c - p.approach_floor_c
+        # Within the floor by what was read, not only by the level: a heat-up stopping on its boil
+        # leaves the track's rate behind for seconds, and the median carried on by it runs past the
+        # plateau (by up to three of the readings' scatter, which a coarse probe's steps inflate).
+        floor = p.target_c - p.approach_floor_c
+        return eta is not None and eta[0] <= p.approach_lead_s and min(level, reading) >= floor
 
     def _retreated(self, at: float, level: float, rate: float) -> bool:
         """A pot off the heat cools along its track; a probe lifted out jumps to a new one
