@@ -385,6 +385,7 @@ class MqttLink:
         self._refused = False
         self._session_present = False
         self._pending: tuple[int, list[str]] | None = None  # (mid, topics) of on_connect's SUBSCRIBE
+        self._connection = 0  # counts CONNACKs and disconnects: a deferred "up" is for one connection
         # later SUBSCRIBEs of this connection whose SUBACK someone waits for: mid -> (topics, callback)
         self._acks: dict[int, tuple[list[str], Callable[[tuple[str, ...]], None]]] = {}
         self._liveness: Liveness | None = None  # the current connection's, from its CONNACK on
@@ -751,6 +752,14 @@ class MqttLink:
         with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
             loop.call_soon_threadsafe(fn, *args)
 
+    def _after_callback(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn`` on the event loop once the paho callback running now has returned."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+            loop.call_soon_threadsafe(fn, *args)
+
     def _on_socket_open(self, client: paho.Client, userdata: object, sock: object) -> None:
         if self.settings.tcp_nodelay:
             set_nodelay(sock)
@@ -882,11 +891,15 @@ class MqttLink:
             self._deliver(_Down(describe_connack(reason)))
             return
         self._session_present = bool(flags.session_present)
+        self._connection += 1
         self._acks.clear()  # a SUBSCRIBE of the last connection: this one subscribes to everything again
         self._liveness = Liveness(self.settings.keepalive, time.monotonic())
         subs = list(self._subs.items())
         if not subs:
-            self._deliver(_Up(self._session_present))
+            # Up once paho has resent what the outage left queued (QoS 1), which it does when this
+            # callback returns: "up" runs the hook, whose fresh retained state must go out after
+            # those older messages, or the broker keeps the old one.
+            self._after_callback(self._up_if_still, self._connection, _Up(self._session_present))
             return
         # "Up" waits for the SUBACK: a message published right after we say
         # "connected, waiting for <topic>" must not be lost to a race.
@@ -915,9 +928,14 @@ class MqttLink:
     ) -> None:
         self._heard()
 
+    def _up_if_still(self, connection: int, up: _Up) -> None:
+        if connection == self._connection:  # not dropped (nor connected again) meanwhile
+            self._deliver(up)
+
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: object, reason: ReasonCode, props: object
     ) -> None:
+        self._connection += 1
         if self._refused or self._stopping:
             return  # the refusal was already reported; a stop is not a problem
         detail = "" if str(reason) in ("Success", "Unspecified error") else f": {reason}"

@@ -28,6 +28,7 @@ from drivers.base import ProbeDown, ProbeNotice, ProbeUrlError, Reading
 from drivers.mqtt_link import LinkDown, LinkError, LinkSettings, LinkUp, Message, MqttLink, check_topic_filter
 from drivers.mqtt_probe import MqttMonitor, MqttProbe, MqttSettings, Timing, settings_from_url
 from drivers.registry import open_probe, parse_probe_url
+from tests.support.broker import retained_now
 from tests.support.events import EventCollector, is_down, is_fault, is_notice, is_reading
 from tests.support.parts import require_binary
 from tests.support.waiting import wait_until_async
@@ -651,6 +652,35 @@ async def test_link_publishes_and_reruns_its_hook_after_every_reconnect(mosquitt
     assert link.publish("potwatch/ping", b"1", qos=0) in (True, False)  # after stop: never raises
     with pytest.raises(LinkError):
         MqttLink(LinkSettings("pi"), subscriptions=["a/#/b"])
+
+
+async def test_a_link_without_subscriptions_republishes_after_what_the_outage_queued(mosquitto: Broker) -> None:
+    """With nothing to subscribe to, the link is up at the CONNACK itself. paho resends what the
+    outage left queued (QoS 1) once ``on_connect`` returns: a hook run inside it published the
+    current retained state first, and the older queued message, resent after it, was the broker's
+    retained value from then on (what the service's publisher relies on: the last state wins)."""
+    current = {"state": "before"}
+    topic = "potwatch/test/state"
+
+    def on_connect() -> None:
+        link.publish(topic, current["state"], qos=1, retain=True)
+
+    link = MqttLink(LinkSettings(mosquitto.host, mosquitto.port), on_connect=on_connect)
+    async with link:
+        await until_up(link)
+        await asyncio.to_thread(mosquitto.kill)  # forgets everything, retained messages included
+        down = await next_link_event(link)
+        assert isinstance(down, LinkDown)
+        assert link.publish(topic, "queued during the outage", qos=1, retain=True)  # paho keeps it
+        current["state"] = "current"
+        await asyncio.to_thread(mosquitto.start)
+        await until_up(link)
+        kept: bytes | None = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                while kept != b"current":  # the loop must turn meanwhile: the link resends on it
+                    kept = (await asyncio.to_thread(retained_now, mosquitto, topic, timeout=0.5)).get(topic)
+        assert kept == b"current", f"the broker kept {kept!r}, not the current state"
 
 
 async def test_silence_on_the_topic_is_told(mosquitto: Broker) -> None:
