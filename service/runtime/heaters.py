@@ -148,6 +148,7 @@ class Heater:
             reported=None if reported is None else ("on" if reported else "off"),
             reason="potwatch is stopping" if self.stopping else (d.words if d is not None else "starting"),
             duty=d.duty if d is not None else 0.0,
+            duty_window_s=self.params.duty_window_s,
             available=act.available,
             override=str(self.state.mode),
             safety=bool(d is not None and not self.stopping and d.reason in FAULT_REASONS),

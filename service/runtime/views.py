@@ -177,7 +177,8 @@ class HeaterView(TypedDict):
     on: bool  # commanded
     reported: str | None  # "on", "off", or None: the plug has not said since the link came up
     reason: str  # words: "target reached (225 °F)", "probe lost", "override: off", …
-    duty: float  # the commanded on-fraction over the last 10 min
+    duty: float  # the commanded on-fraction over the last ``duty_window_s``
+    duty_window_s: float  # the window of ``duty`` (the config's ``duty_window``), in the kitchen's seconds
     available: bool
     override: str  # "auto", "force_off", "force_on"
     safety: bool  # off because something is wrong (a probe lost, the link down, too hot…), not by the step

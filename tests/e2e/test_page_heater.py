@@ -99,6 +99,20 @@ def test_the_page_shows_the_heater_on_then_off_when_the_probe_is_unplugged(
         phone.screenshot("page-heater-probe-lost.png")
 
 
+def test_the_page_says_the_heaters_own_duty_window(
+    tmp_path: Path, device: PtyDevice, mosquitto: Any, plug: TasmotaDouble, phone: Phone
+) -> None:
+    """Pass: with ``duty_window = "5min"`` in the heater's config, the status carries ``duty_window_s`` 300 and
+    the card says the duty of the last 5 min, not of a fixed 10 min."""
+    service = heater_service(tmp_path, device, mosquitto, deadman="60s", duty_window="5min")
+    with serving(service), Thermometer(device, 150.0, 0.2):
+        shown = heating(service, plug)
+        assert shown["duty_window_s"] == 300.0, shown
+        page = open_live(phone, service)
+        duty = page.locator('#heaters .heater[data-id="hob"] .heater-duty')
+        expect(duty).to_have_text(re.compile(rf"^on \d+{NBSP}% of the last 5{NBSP}min$"))
+
+
 def test_a_tap_on_heat_off_turns_the_plug_off(
     tmp_path: Path, device: PtyDevice, mosquitto: Any, plug: TasmotaDouble, phone: Phone
 ) -> None:

@@ -264,6 +264,7 @@ def heater_view(**fields: Any) -> dict[str, Any]:
         "reported": "on",
         "reason": "heating to target (225 °F)",
         "duty": 0.83,
+        "duty_window_s": 600.0,
         "available": True,
         "override": "auto",
         "safety": False,
@@ -313,6 +314,21 @@ def test_the_heater_cards_fit_and_say_what_is_wrong(stand_in: FakeKitchen, phone
 
     page.locator("#unit").click()  # the service says °F; the page says the unit it shows
     expect(hob.locator(".heater-reason")).to_have_text(f"Target reached (107.2{NBSP}°C)")
+
+
+def test_the_heater_card_says_the_window_its_duty_is_over(stand_in: FakeKitchen, phone: Phone) -> None:
+    """Pass: each card says the duty over its own heater's ``duty_window_s`` (5 min, 1 min 30 s), not a fixed
+    10 min, and a ``heater`` event with another window (1 h) changes the words."""
+    stand_in.status["heaters"] = [
+        heater_view(duty=0.4, duty_window_s=300.0),
+        heater_view(id="oven", duty=0.25, duty_window_s=90.0),
+    ]
+    page = open_page(phone, stand_in)
+    hob, oven = page.locator('.heater[data-id="hob"]'), page.locator('.heater[data-id="oven"]')
+    expect(hob.locator(".heater-duty")).to_have_text(f"on 40{NBSP}% of the last 5{NBSP}min")
+    expect(oven.locator(".heater-duty")).to_have_text(f"on 25{NBSP}% of the last 1{NBSP}min{NBSP}30{NBSP}s")
+    stand_in.send("heater", heater_view(duty=0.5, duty_window_s=3600.0))
+    expect(hob.locator(".heater-duty")).to_have_text(f"on 50{NBSP}% of the last 1{NBSP}h")
 
 
 def test_a_heater_event_updates_its_card_and_not_live_it_says_unknown(stand_in: FakeKitchen, phone: Phone) -> None:

@@ -270,6 +270,7 @@ HEATER = HeaterView(
     reported="on",
     reason="heating to target (225 °F)",
     duty=0.41666,
+    duty_window_s=600.0,
     available=True,
     override="auto",
     safety=False,

@@ -29,6 +29,7 @@ from service.runtime.bus import Subscription
 from service.runtime.heaters import DUTY_EVERY_S, Heater
 from service.runtime.hub import Hub
 from service.runtime.views import SSE_EVENTS
+from tests.support.api import client_for
 from tests.support.clock import HandClock
 from tests.support.waiting import wait_until_async
 
@@ -71,11 +72,13 @@ class MemoryPlug:
 class Rig:
     """A hub cooking the caramel on "pot", its heater "hob" on a memory plug, and the heater events seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, **settings: Any) -> None:
+        """``settings``: more of the heater's ``[[heaters]]`` keys, as the config file writes them."""
         self.clock = HandClock()
         self.hub = Hub(Kitchen([ProbeSetup("pot")]), self.clock, load_profiles())
         self.plug = MemoryPlug()
-        config = HeaterConfig(id="hob", url="mqtt://127.0.0.1:1883/kitchen_plug?kind=tasmota", probe="pot")
+        url = "mqtt://127.0.0.1:1883/kitchen_plug?kind=tasmota"
+        config = HeaterConfig.model_validate({"id": "hob", "url": url, "probe": "pot", **settings})
         self.heater = Heater(config, self.plug, self.hub)
         self.real = 0.0
         self.heater.real_time = lambda: self.real
@@ -108,9 +111,9 @@ class Rig:
         return got
 
 
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
-    rig = Rig()
+@contextlib.asynccontextmanager
+async def cooking(rig: Rig) -> AsyncIterator[Rig]:
+    """The caramel started on "pot" and the heater's task running, until the block ends."""
     rig.hub.apply(StartCook(rig.clock.t, rig.hub.profiles["caramel"], "pot"))
     task = asyncio.create_task(rig.heater.run())
     try:
@@ -119,6 +122,12 @@ async def rig() -> AsyncIterator[Rig]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async with cooking(Rig()) as running:
+        yield running
 
 
 async def test_a_heater_event_comes_on_a_change_and_not_on_a_turn_that_changes_nothing(rig: Rig) -> None:
@@ -183,3 +192,18 @@ async def test_the_view_says_when_the_heat_is_off_because_something_is_wrong(rig
     rig.hub.apply(ProbeGone(rig.clock.t, "pot", "the cable was pulled"))
     lost = await rig.last("the heat off for the lost probe", on=False, reason="probe lost")
     assert lost["safety"] is True, lost
+
+
+@pytest.mark.parametrize(("duty_window", "seconds"), [(None, 600.0), ("5min", 300.0), ("90s", 90.0)])
+async def test_the_view_carries_the_window_its_duty_is_over(duty_window: str | None, seconds: float) -> None:
+    """Pass: the heater's ``duty_window`` (unset: the controller's 10 min) is the ``duty_window_s`` of its
+    ``heater`` event and of its ``heaters`` entry in ``GET /api/status``, so a page can say what the duty is of."""
+    rig = Rig(**({} if duty_window is None else {"duty_window": duty_window}))
+    rig.hub.heater_views = lambda: [rig.heater.view()]  # as Heaters.attach wires it
+    async with cooking(rig):
+        await rig.reading(150.0)
+        shown = await rig.last("the heat on", on=True, reported="on")
+        assert shown["duty_window_s"] == seconds, shown
+        async with client_for(rig.hub) as client:
+            status = (await client.get("/api/status")).json()
+    assert [h["duty_window_s"] for h in status["heaters"]] == [seconds], status["heaters"]

@@ -36,10 +36,12 @@ def heater_service(
     token: str = "",
     env: dict[str, str] | None = None,
     mqtt: str | None = None,
+    duty_window: str | None = None,
 ) -> ServiceProcess:
     """The service of every heater test; started again on the same ``tmp_path``, it resumes from its history.
 
     ``mqtt``: the lines of an ``[mqtt]`` section after its url (the test's broker); None: no ``[mqtt]``.
+    ``duty_window``: the heater's (None: the default, 10 min).
     """
     config = tmp_path / "potwatch.toml"
     mqtt_section = f'[mqtt]\nurl = "mqtt://{broker.host}:{broker.port}"\n{mqtt}\n' if mqtt is not None else ""
@@ -50,8 +52,10 @@ def heater_service(
         f'[[probes]]\nid = "pot"\nurl = "serial://{device.path}?baud=9600&format=number&unit=F"\n'
         'stale_after = "3s"\n\n'
         f'[[heaters]]\nid = "hob"\nurl = "{broker.url(PLUG_TOPIC, "kind=tasmota")}"\nprobe = "pot"\n'
-        f'min_on = "1s"\nmin_off = "1s"\ndeadman = "{deadman}"\nmismatch_grace = "{grace}"\n\n'
-        '[cook]\nprofile = "caramel"\nprobe = "pot"\n'
+        f'min_on = "1s"\nmin_off = "1s"\ndeadman = "{deadman}"\nmismatch_grace = "{grace}"\n'
+        + (f'duty_window = "{duty_window}"\n' if duty_window is not None else "")
+        + "\n"
+        + '[cook]\nprofile = "caramel"\nprobe = "pot"\n'
     )
     return ServiceProcess(["run", "--config", str(config)], tmp_path / "service.log", free_port(), env=env or {})
 

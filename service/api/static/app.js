@@ -1287,7 +1287,8 @@ class Page {
     const link = card.querySelector(".heater-link");
     link.dataset.available = String(h.available);
     setText(link, h.available ? "available" : "UNAVAILABLE");
-    setText(card.querySelector(".heater-duty"), `on ${Math.round(h.duty * 100)}${NB}% of the last 10${NB}min`);
+    const over = fmtDuration(h.duty_window_s); // the heater's duty_window, as the service computed the duty
+    setText(card.querySelector(".heater-duty"), `on ${Math.round(h.duty * 100)}${NB}% of the last ${over}`);
     const off = card.querySelector(".heater-off");
     off.hidden = h.override === "force_off"; // already forced off: the reason says so
     // off already (target reached, probe lost): the tap still keeps it off whatever comes, said quieter
