@@ -49,6 +49,9 @@ KINDS: Final = ("tasmota", "shelly", "z2m", "esphome")
 OPTIONS: Final = ("kind", "cafile", "base")
 Z2M_BASE: Final = "zigbee2mqtt"  # Zigbee2MQTT's default base_topic
 SCHEMES: Final = ("mqtt", "mqtts")
+# What a heater is called by (``[[heaters]] id``, each actuator's ``heater_id``): the one rule for it,
+# which the config checks and the API's paths (``/api/heaters/<id>/…``) match.
+HEATER_ID: Final = r"[A-Za-z0-9_-]{1,32}"
 
 
 class HeaterUrlError(ValueError):

@@ -31,7 +31,7 @@ from pydantic import (
 
 from drivers.barometer import barometer_settings
 from drivers.base import ProbeError
-from drivers.heater import HeaterUrlError, heater_identity
+from drivers.heater import HEATER_ID, HeaterUrlError, heater_identity
 from drivers.registry import check_probe_url
 from service.core.cook import ProbeSetup
 from service.core.heat.params import HeatParams, HoldLaw
@@ -157,6 +157,7 @@ def plain_pattern(regex: str, words: str) -> AfterValidator:
 ProbeId = Annotated[
     str, plain_pattern(r"[A-Za-z0-9_-]{1,32}", 'a probe id is 1 to 32 letters, digits, "-" or "_" (like "pot")')
 ]
+HeaterId = Annotated[str, plain_pattern(HEATER_ID, 'a heater id is 1 to 32 letters, digits, "-" or "_" (like "hob")')]
 Altitude = Annotated[float, BeforeValidator(_altitude)]
 Lag = Annotated[float, BeforeValidator(_lag)]
 Temperature = Annotated[float, BeforeValidator(_temperature)]
@@ -436,9 +437,7 @@ class HeaterConfig(Model):
     "off": each must be a positive duration.
     """
 
-    id: Annotated[
-        str, plain_pattern(r"[A-Za-z0-9_-]{1,32}", 'a heater id is 1 to 32 letters, digits, "-" or "_" (like "hob")')
-    ] = Field(..., description="short name used in the API and the history")
+    id: HeaterId = Field(..., description="short name used in the API and the history")
     url: str = Field(
         ...,
         description="mqtt://HOST:1883/<topic>?kind=tasmota, …/<id>?kind=shelly, …/<friendly_name>?kind=z2m, "

@@ -17,6 +17,7 @@ import re
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from drivers.heater import HEATER_ID
 from service.api.limits import CLOSE
 from service.api.origin import SameOrigin
 from service.runtime.ack_keys import acks_only
@@ -25,7 +26,7 @@ READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Forcing a heater off needs no token (it can only make the kitchen safer), but which mode a request
 # asks for is in its body: the guard lets these through with its verdict in scope["state"], and the
 # route refuses with it unless the body asks for "off" (service/api/heaters.py).
-HEATER_OVERRIDE = re.compile(r"/api/heaters/[A-Za-z0-9_-]{1,32}/override")
+HEATER_OVERRIDE = re.compile(rf"/api/heaters/{HEATER_ID}/override")
 REFUSED = "command_refused"
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from drivers.heater import HEATER_ID
+from service.api.guard import HEATER_OVERRIDE
 from service.cli import main
-from service.config import ConfigError, load_config
+from service.config import ConfigError, HeaterConfig, load_config
 from service.core.heat.params import HoldLaw
 from service.profiles import load_profile
 
@@ -82,6 +85,25 @@ def test_check_config_names_the_heaters_key(
     assert lines[0].startswith(f"{path}: {key}: "), lines[0]
     assert expected in lines[0], lines[0]
     assert "Traceback" not in lines[0] and "Value error" not in lines[0]
+
+
+IDS = [("hob", True), ("slow_cooker-2", True), ("a" * 32, True), ("", False), ("a" * 33, False)]
+IDS += [("hob plate", False), ("hob/x", False), ("h\u00f3b", False), ("hob.1", False), ("hob\n", False)]
+
+
+@pytest.mark.parametrize(("heater_id", "valid"), IDS)
+def test_the_config_and_the_api_take_a_heater_id_by_one_rule(heater_id: str, valid: bool) -> None:
+    """Pass: an id the config accepts is exactly one whose override path the guard knows as a heater's (so
+    that "off" passes without the token for every heater there can be), and both are ``HEATER_ID``."""
+    try:
+        HeaterConfig(id=heater_id, url=PLUG, probe="pot")
+        accepted = True
+    except ValidationError as exc:
+        assert 'a heater id is 1 to 32 letters, digits, "-" or "_" (like "hob")' in str(exc), exc
+        accepted = False
+    assert accepted is valid
+    assert (HEATER_OVERRIDE.fullmatch(f"/api/heaters/{heater_id}/override") is not None) is valid
+    assert HEATER_OVERRIDE.pattern == f"/api/heaters/{HEATER_ID}/override"
 
 
 def test_two_heaters_on_one_plug_or_with_one_id_are_refused(tmp_path: Path) -> None:
