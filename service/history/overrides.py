@@ -11,12 +11,14 @@ Why ``heater_log`` and not an event the tracker replays: the kitchen is only
 rebuilt when a cook is left unfinished, and the override outlives cooks (a
 heater forced off stays off for the next cook too); the rows need no new
 table, so a file keeps its schema version and an older potwatch can still
-open it. Rows are taken in the order they were written (rowid): each override
-is written at once, the log is only appended to, and the salvage of a damaged
-file copies it in order; a run's number or its clock could not be trusted
-across a salvage that lost rows of ``runs``. A row whose mode this potwatch
-does not know (a newer version's, a damaged one) is passed over: the last one
-it knows stands, so a forced off is not undone by a row it cannot read.
+open it (nor does the index the question uses, ``heater_log_override``: see
+``schema.INDEXES``). Rows are taken in the order they were written (rowid):
+each override is written at once, the log is only appended to, and the
+salvage of a damaged file copies it in order; a run's number or its clock
+could not be trusted across a salvage that lost rows of ``runs``. A row whose
+mode this potwatch does not know (a newer version's, a damaged one) is passed
+over: the last one it knows stands, so a forced off is not undone by a row it
+cannot read.
 
 The override is the heater id's: a heater renamed in the config starts in
 "auto". A history that cannot be read (missing, not ours, damaged, from before
@@ -40,23 +42,26 @@ log = logging.getLogger(__name__)
 
 OVERRIDE = "override"  # heater_log.what of an override row
 
-# one scan for every heater, oldest first: overrides are few, the rest of the log may be a year of commands
-_ALL = "SELECT heater, detail FROM heater_log WHERE what = ? ORDER BY rowid"
+# One heater's override rows, newest first, from the index heater_log_override (schema.INDEXES): the log
+# may be a year of commands and reports, and only the newest row is read unless this potwatch cannot read
+# it. The mode is written into the query, not bound: SQLite takes a partial index only for a query whose
+# own WHERE says what the index's does.
+NEWEST = f"SELECT detail FROM heater_log WHERE what = '{OVERRIDE}' AND heater = ? ORDER BY rowid DESC"
 
 
 def last_overrides(conn: sqlite3.Connection, heater_ids: Iterable[str]) -> dict[str, OverrideMode]:
     """The newest recorded override of each heater that has one, among the modes this potwatch knows."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'heater_log'").fetchone() is None:
         return {}  # a history from before the heaters
-    wanted = set(heater_ids)
     found: dict[str, OverrideMode] = {}
-    for heater, detail in conn.execute(_ALL, (OVERRIDE,)):
-        if heater not in wanted:
-            continue
-        try:
-            found[str(heater)] = OverrideMode(detail)
-        except ValueError:
-            log.warning("history: heater %s: unknown recorded override %r passed over", heater, detail)
+    for heater in dict.fromkeys(heater_ids):
+        for (detail,) in conn.execute(NEWEST, (heater,)):
+            try:
+                found[heater] = OverrideMode(detail)
+            except ValueError:
+                log.warning("history: heater %s: unknown recorded override %r passed over", heater, detail)
+                continue
+            break
     return found
 
 

@@ -11,7 +11,11 @@ real-time clock sets late.
 
 The schema version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes a file
 from version ``i`` to ``i + 1`` and each runs in its own transaction, so a cut
-in the middle of one leaves the file at the version before it.
+in the middle of one leaves the file at the version before it. ``INDEXES`` only
+make a question faster: each is made, if missing, after the migrations, so a
+file of this version written before it gets it at its next start, and the
+version stays (an older potwatch of the same version still opens the file, and
+SQLite keeps the index up to date for it).
 """
 
 from __future__ import annotations
@@ -154,6 +158,14 @@ MIGRATIONS: list[str] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# (the first schema version with the tables it needs, the index): made by every migrate(), after the
+# migrations, so nothing in them may depend on one.
+INDEXES: list[tuple[int, str]] = [
+    # each heater's newest override at the start (overrides.py, whose query repeats this WHERE to use it):
+    # the override rows alone, by heater and rowid, not an entry for each command and report of a year
+    (4, "CREATE INDEX IF NOT EXISTS heater_log_override ON heater_log (heater) WHERE what = 'override'"),
+]
+
 
 class Trouble(Enum):
     """What a failed SQLite call means for the recorder."""
@@ -278,6 +290,9 @@ def migrate(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
             raise
         log.info("history: schema migrated to version %d", target)
+    for since, statement in INDEXES:
+        if since <= SCHEMA_VERSION:
+            conn.execute(statement)
 
 
 def _statements(script: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import random
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +14,9 @@ import pytest
 
 from service.config import HeaterConfig
 from service.core.heat.events import OverrideMode
+from service.history import schema
 from service.history.overrides import last_overrides, recorded_overrides
-from service.history.schema import MIGRATIONS, _statements
+from service.history.schema import MIGRATIONS, SCHEMA_VERSION, _statements, connect, connect_read
 from service.runtime.heaters import Heaters
 from service.runtime.hub import Hub
 from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord
@@ -128,6 +130,95 @@ def test_a_mode_this_potwatch_does_not_know_is_passed_over_and_the_last_known_st
         conn.execute("UPDATE heater_log SET detail = NULL WHERE what = 'override'")
         conn.commit()
         assert last_overrides(conn, ["hob"]) == {}
+
+
+# ---- the question SQLite is asked: each heater's newest override row, through the index
+
+
+def plans(conn: sqlite3.Connection, heater_ids: list[str]) -> tuple[dict[str, OverrideMode], list[str]]:
+    """What ``last_overrides`` answers, and SQLite's plan of each query of ``heater_log`` it ran for it."""
+    asked: list[str] = []
+    conn.set_trace_callback(asked.append)
+    try:
+        found = last_overrides(conn, heater_ids)
+    finally:
+        conn.set_trace_callback(None)
+    reads = [q for q in asked if "heater_log" in q and "sqlite_master" not in q]
+    return found, [" / ".join(str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {q}")) for q in reads]
+
+
+def indexes(path: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        found = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'heater_log'")
+        return sorted(str(r[0]) for r in found)
+
+
+def test_the_start_asks_sqlite_for_each_heaters_newest_override_through_its_index(tmp_path: Path) -> None:
+    """Pass: on a file the real recorder wrote (commands among the overrides), every query of heater_log
+    that the start's reading makes is a SEARCH of the index heater_log_override by heater, in its order
+    (no sort), on the read-only connection the start uses; and the answers are the newest of each."""
+    path = tmp_path / "potwatch.db"
+    clock = HandClock()
+    hub, recorder = start(path, clock)
+    commands = [HeaterCommand(clock.t, "hob", "pot", on, 60.0 if on else None, True, "x") for on in (True, False)]
+    said(hub, override(clock, "hob", OFF), *commands * 50, override(clock, "plate", ON), override(clock, "hob", AUTO))
+    stop(recorder)
+    assert "heater_log_override" in indexes(path)
+    with contextlib.closing(connect_read(path)) as conn:
+        found, seen = plans(conn, ["hob", "plate", "oven"])
+    assert found == {"hob": AUTO, "plate": ON}
+    assert len(seen) == 3, seen  # one question per heater
+    for plan in seen:
+        assert "SEARCH heater_log USING INDEX heater_log_override (heater=?)" in plan, plan
+        assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+
+
+def test_a_file_written_before_the_index_gets_it_at_the_next_start_and_keeps_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pass: a file of this schema version without the index (a potwatch from before it wrote it) answers
+    the same read-only; the next start makes the index and leaves ``user_version`` as it was, so that the
+    older potwatch still opens the file; the answer is the same through the index."""
+    path = tmp_path / "potwatch.db"
+    with monkeypatch.context() as patch:  # the potwatch of this schema version, before the index
+        patch.setattr(schema, "INDEXES", [])
+        one_run(path, HandClock(), ("hob", OFF), ("plate", AUTO), ("hob", AUTO), ("hob", OFF))
+    assert indexes(path) == ["heater_log_cook"]
+    assert recorded_overrides(path, ["hob", "plate"]) == {"hob": OFF, "plate": AUTO}
+    one_run(path, HandClock())
+    assert indexes(path) == ["heater_log_cook", "heater_log_override"]
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert recorded_overrides(path, ["hob", "plate"]) == {"hob": OFF, "plate": AUTO}
+
+
+def scanned(conn: sqlite3.Connection, heater_ids: list[str]) -> dict[str, OverrideMode]:
+    """The answer as the start used to find it: every override row, oldest first, the last readable one wins."""
+    found: dict[str, OverrideMode] = {}
+    for heater, detail in conn.execute("SELECT heater, detail FROM heater_log WHERE what = 'override' ORDER BY rowid"):
+        if heater in heater_ids:
+            with contextlib.suppress(ValueError):
+                found[heater] = OverrideMode(detail)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_index_gives_the_answers_of_the_whole_scan(tmp_path: Path, seed: int) -> None:
+    """Pass: on logs of random rows (overrides of known and unknown modes, NULL, commands and reports that
+    carry a mode's words, heaters asked for and not), the answer is the whole scan's, row for row."""
+    rng = random.Random(seed)
+    path = tmp_path / "potwatch.db"
+    with contextlib.closing(connect(path)) as conn:
+        for _ in range(rng.randrange(0, 60)):
+            row = (
+                rng.choice(["hob", "plate", "oven", "Hob"]),
+                rng.choice(["override", "override", "command", "state"]),
+                rng.choice([*OverrideMode, "force_sideways", None, ""]),
+            )
+            conn.execute("INSERT INTO heater_log (run, at, wall, heater, what, detail) VALUES (1, 0, 0, ?, ?, ?)", row)
+    with contextlib.closing(connect_read(path)) as conn:
+        wanted = ["hob", "plate", "pan"]
+        assert last_overrides(conn, wanted) == scanned(conn, wanted)
 
 
 # ---- the heaters at their attach: the wiring of ``potwatch run`` (service/cli.py), without a plug
