@@ -1,6 +1,6 @@
 """Does lag compensation ever ring for a pot that stopped short? Fuzzed stops, counted.
 
-    .venv/bin/python -m bench.stops [--count 1500] [--seed 0]
+    .venv/bin/python -m bench.stops [--count 1500] [--seed 0] [--every 1]
 
 The hardest case for compensating a probe's lag: a pot climbing as fast as a
 caramel ever does (1–9 °F/min) that stops dead (the heat turned down) 1.2–6 °F
@@ -11,6 +11,8 @@ slope that lags the stop would take that for a pot still on its way. Any
 ``target_reached`` or ``target_overshoot`` here is a false alarm. The
 hypothesis property in tests/core/test_properties.py covers the same ground
 derandomized; this draws fresh cases, as many as asked, reproducibly by seed.
+``--every S`` keeps one reading in S seconds: a Wi-Fi gateway's cadence, where
+fewer readings make each slope less sure.
 """
 
 from __future__ import annotations
@@ -87,6 +89,11 @@ def draw(seed: int) -> tuple[Stop, list[tuple[float, float]]]:
     return Stop(seed, tau, rate, TARGET_F - top, noise), trace
 
 
+def every(trace: list[tuple[float, float]], seconds: int) -> list[tuple[float, float]]:
+    """One reading in ``seconds`` (the trace is one a second): what a gateway of that cadence passes on."""
+    return trace if seconds <= 1 else [(t, f) for t, f in trace if int(t) % seconds == 0]
+
+
 def rang(trace: list[tuple[float, float]], tau_s: float) -> bool:
     profile = load_profiles()["caramel"]
     alarms: list[str] = []
@@ -104,14 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0, help="the first case's seed")
+    parser.add_argument("--every", type=int, default=1, help="keep one reading in this many seconds (a gateway)")
     args = parser.parse_args(argv)
     false: list[Stop] = []
     for seed in range(args.seed, args.seed + args.count):
         stop, trace = draw(seed)
-        if rang(trace, stop.tau_s):
+        if rang(every(trace, args.every), stop.tau_s):
             false.append(stop)
     print(
-        f"stopped-short pots: {args.count} (seeds {args.seed}–{args.seed + args.count - 1}), false alarms: {len(false)}"
+        f"stopped-short pots: {args.count} (seeds {args.seed}–{args.seed + args.count - 1}), "
+        f"a reading every {args.every} s, false alarms: {len(false)}"
     )
     for stop in false:
         print(f"- {stop.describe()}")

@@ -741,21 +741,16 @@ class MqttLink:
 
     # -- internals: the socket, watched by the event loop
 
-    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn`` on the event loop: now if we are on it, else as soon as it turns (connect's thread)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        if threading.get_ident() == self._loop_thread:
-            fn(*args)
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
-            loop.call_soon_threadsafe(fn, *args)
+    def _on_loop(self, fn: Callable[..., None], *args: Any, later: bool = False) -> None:
+        """Run ``fn`` on the event loop: now if we are on it, else as soon as it turns (connect's thread).
 
-    def _after_callback(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn`` on the event loop once the paho callback running now has returned."""
+        ``later``: not now, even on the loop: once the paho callback running now has returned.
+        """
         loop = self._loop
         if loop is None or loop.is_closed():
+            return
+        if not later and threading.get_ident() == self._loop_thread:
+            fn(*args)
             return
         with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
             loop.call_soon_threadsafe(fn, *args)
@@ -899,7 +894,7 @@ class MqttLink:
             # Up once paho has resent what the outage left queued (QoS 1), which it does when this
             # callback returns: "up" runs the hook, whose fresh retained state must go out after
             # those older messages, or the broker keeps the old one.
-            self._after_callback(self._up_if_still, self._connection, _Up(self._session_present))
+            self._on_loop(self._up_if_still, self._connection, _Up(self._session_present), later=True)
             return
         # "Up" waits for the SUBACK: a message published right after we say
         # "connected, waiting for <topic>" must not be lost to a race.
@@ -929,13 +924,12 @@ class MqttLink:
         self._heard()
 
     def _up_if_still(self, connection: int, up: _Up) -> None:
-        if connection == self._connection:  # not dropped (nor connected again) meanwhile
+        if connection == self._connection and not self._stopping:  # not down (nor up again) meanwhile
             self._deliver(up)
 
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: object, reason: ReasonCode, props: object
     ) -> None:
-        self._connection += 1
         if self._refused or self._stopping:
             return  # the refusal was already reported; a stop is not a problem
         detail = "" if str(reason) in ("Success", "Unspecified error") else f": {reason}"
@@ -966,7 +960,12 @@ class MqttLink:
                 log.warning("%s: subscription refused: %s", self.name, ", ".join(item.refused))
             self._emit(LinkUp(now, self.settings.server, item.session_present, item.refused))
             self._run_hook()
-        elif self._up or item.reason != self._problem:
+        else:
+            self._connection += 1  # however it was found (paho's callback, an abandoned socket): over
+            self._down(now, item)
+
+    def _down(self, now: float, item: _Down) -> None:
+        if self._up or item.reason != self._problem:
             was_up = self._up
             self._up, self._problem = False, item.reason
             log.log(logging.DEBUG if self._quiet else logging.WARNING, "%s: %s", self.name, item.reason)

@@ -171,11 +171,16 @@ def _sane(size: int) -> bool:
 
 
 def _template(page_size: int) -> tuple[bytes, set[int]]:
-    """A fresh potwatch file of that page size, and its root pages (every other page holds the schema)."""
+    """A fresh potwatch file of that page size, and its root pages (every other page holds the schema).
+
+    Its tables only: every potwatch file has them at these pages, but an index made after them has
+    its pages where a file older than it has rows. The salvaged file gets its indexes when it is
+    opened for writing.
+    """
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         conn.execute(f"PRAGMA page_size = {page_size}")
-        migrate(conn)
+        migrate(conn, indexes=False)
         roots = {int(r[0]) for r in conn.execute("SELECT rootpage FROM sqlite_master WHERE rootpage > 0")}
         return conn.serialize(), roots
     finally:

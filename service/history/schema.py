@@ -158,12 +158,13 @@ MIGRATIONS: list[str] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# (the first schema version with the tables it needs, the index): made by every migrate(), after the
-# migrations, so nothing in them may depend on one.
-INDEXES: list[tuple[int, str]] = [
+# Made by migrate(), after the migrations, so nothing in them may depend on one; and never in the
+# template a salvage rebuilds a file's schema pages from (salvage.py): an index's pages come after the
+# tables', where a file made before it has its first rows.
+INDEXES: list[str] = [
     # each heater's newest override at the start (overrides.py, whose query repeats this WHERE to use it):
     # the override rows alone, by heater and rowid, not an entry for each command and report of a year
-    (4, "CREATE INDEX IF NOT EXISTS heater_log_override ON heater_log (heater) WHERE what = 'override'"),
+    "CREATE INDEX IF NOT EXISTS heater_log_override ON heater_log (heater) WHERE what = 'override'",
 ]
 
 
@@ -270,7 +271,7 @@ def connect_read(path: Path) -> sqlite3.Connection:
     raise AssertionError("unreachable")
 
 
-def migrate(conn: sqlite3.Connection) -> None:
+def migrate(conn: sqlite3.Connection, *, indexes: bool = True) -> None:
     """Bring the file forward to SCHEMA_VERSION; refuse one we do not understand."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
@@ -290,9 +291,8 @@ def migrate(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
             raise
         log.info("history: schema migrated to version %d", target)
-    for since, statement in INDEXES:
-        if since <= SCHEMA_VERSION:
-            conn.execute(statement)
+    for statement in INDEXES if indexes else ():
+        conn.execute(statement)
 
 
 def _statements(script: str) -> list[str]:

@@ -683,6 +683,28 @@ async def test_a_link_without_subscriptions_republishes_after_what_the_outage_qu
         assert kept == b"current", f"the broker kept {kept!r}, not the current state"
 
 
+async def test_a_connection_found_dead_before_its_deferred_up_is_not_reported_up(mosquitto: Broker) -> None:
+    """The up of a link with no subscriptions waits for paho's resend; a connection abandoned in that
+    moment (a read or a write failing in the same burst as the CONNACK) must not be reported up after
+    its down, with the hook publishing into a dead socket."""
+    from paho.mqtt.client import ConnectFlags
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    link = MqttLink(LinkSettings(mosquitto.host, mosquitto.port))
+    async with link:
+        await until_up(link)
+        client = link._client
+        assert client is not None
+        link._on_connect(client, None, ConnectFlags(False), ReasonCode(PacketTypes.CONNACK, "Success"), None)
+        link._abandon(client)
+        down = await next_link_event(link)
+        assert isinstance(down, LinkDown)
+        await asyncio.sleep(0)  # one turn of the loop: what was scheduled before now has run
+        assert not link.connected
+        assert link._queue.qsize() == 0, "an up after the down"
+
+
 async def test_silence_on_the_topic_is_told(mosquitto: Broker) -> None:
     probe = probe_at(mosquitto, "kitchen/sensor/pot/state", timing=Timing(tick=0.05, silence_notice=0.3))
     async with EventCollector(probe, BROKER_WAIT_S) as ev:

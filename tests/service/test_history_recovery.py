@@ -28,7 +28,7 @@ from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Acknowledge, Sample, StartCook, StopCook, Tick
 from service.core.heat.events import OverrideMode
 from service.core.units import f_to_c
-from service.history import HistoryReader, HistoryRecorder
+from service.history import HistoryReader, HistoryRecorder, schema
 from service.history.overrides import recorded_overrides
 from service.history.restore import restore_now
 from service.history.schema import PAGE_SIZE, SCHEMA_VERSION
@@ -215,6 +215,26 @@ async def test_a_damaged_header_or_schema_page_is_rebuilt_and_everything_resumes
         ("1-c2", None),
         ("1-c3", None),
     ]
+
+
+async def test_a_file_made_before_an_index_is_salvaged_whole_and_gets_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The salvage rebuilds a file's schema pages from a fresh file's. An index made after the tables
+    has its pages where a file older than the index has its first rows: a template with it wrote over
+    them (32 of 3,000 events lost)."""
+    path = tmp_path / "potwatch.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "INDEXES", [])  # the file as a potwatch before the index wrote it
+        killed = cook_and_kill(path)
+    override_index = "SELECT count(*) FROM sqlite_master WHERE name = 'heater_log_override'"
+    assert rows(path, override_index) == [(0,)]
+    scribble(path, 1, 0, 100)
+    _, recorder = resume(path)
+    status = recorder.status()
+    recorder.store.close()
+    assert status.startswith(f"salvaged into a new file: 3 cooks and {killed.events} events salvaged"), status
+    assert rows(path, override_index) == [(1,)]
 
 
 @pytest.mark.parametrize("where", ["header", "schema page"])

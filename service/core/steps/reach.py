@@ -25,8 +25,7 @@ scatter about that line (pooled, not the track's prediction error, which a slow
 gateway's change of pace inflates), plus τ times the slope's standard error,
 which widens the margin: noise that the compensation amplifies makes the alarm
 later, never earlier; the pot's level rings only ``PROOF_SIGMAS`` clear of the
-false-alarm band, twice, or once where the fit had forecast the crossing for
-this reading or the one before.
+false-alarm band.
 Without a lag, the probe's own level decides, as it always did.
 
 ``target_approaching`` waits until the syrup is on its boil (the estimator's
@@ -105,7 +104,6 @@ def fire_margin(sigma_level: float) -> float:
 class ReachMachine:
     __slots__ = (
         "_base",
-        "_came_due",
         "_eta",
         "_eta_at",
         "_last_level",
@@ -137,7 +135,6 @@ class ReachMachine:
         )
         self._eta: tuple[float, float] | None = None
         self._eta_at = 0.0
-        self._came_due = False
         self._pot: float | None = None
         self._peak_since_warning = -math.inf
         self._peak_after_target = -math.inf
@@ -179,13 +176,8 @@ class ReachMachine:
         # Did the fit made at the previous sample put the crossing before now (give or take a second)?
         previous = self._eta
         foreseen = previous is not None and at - self._eta_at >= previous[0] - FORESEEN_SLACK_S
-        # A forecast, not an ETA that already said "now" (that would vouch for every later level):
-        # one that came due now, or at the sample before, while the fit has said "now" since. A slow
-        # gateway's first pot level past the target may fall just short of its proof, the next clear
-        # of it: the climb vouches for that one as well, and waiting for a third cost a reading.
-        due_now = foreseen and previous is not None and previous[0] > 0.0
-        forecast = due_now or (self._came_due and foreseen)
-        self._came_due = due_now
+        # a forecast, not an ETA that already said "now" (that would vouch for every later level)
+        forecast = foreseen and previous is not None and previous[0] > 0.0
         self._eta = self._pot_eta(at) if stage is not ReachStage.REACHED else None
         self._eta_at = at
         level = track.level
