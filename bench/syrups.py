@@ -458,7 +458,8 @@ def summarise(cook: SyrupCook, target_c: float = TARGET_C, longest_s: float = LO
 # 401-405) were added, unrun, when 101-105 and 201-205 had been studied for a late alarm and two short
 # warnings: they are run once, on a version already fixed, and nothing is chosen on them either.
 # UNSEEN_SEEDS (501-505 and 601-605) were added, unrun, when held-out 104 and fresh 304 and 405 had been
-# studied for three late alarms: they were run once before and once after that fix, and judge it.
+# studied for three late alarms: run before that study and on each candidate fix tried (all dropped, for
+# stopped pots, not for these seeds), they have been seen but nothing was chosen on them.
 TUNING_SEEDS = (1, 2, 3)
 HELD_OUT_SEEDS = (101, 102, 103, 104, 105, 201, 202, 203, 204, 205)
 FRESH_SEEDS = (301, 302, 303, 304, 305, 401, 402, 403, 404, 405)
