@@ -12,7 +12,10 @@ A heater is named by a URL, as a probe is:
   ``&base=<topic>`` when Zigbee2MQTT's ``base_topic`` is not ``zigbee2mqtt``;
 * ``mqtt://HOST:1883/<node>/<switch_id>?kind=esphome`` — an ESPHome switch
   over MQTT, ``<node>`` its topic prefix (the node name by default) and
-  ``<switch_id>`` the switch's object id.
+  ``<switch_id>`` the switch's object id;
+* ``mqtt://HOST:1883/<name>?kind=homeassistant`` — a Home Assistant switch
+  entity, bridged by the automations of docs/heat-drivers.md under
+  ``potwatch/ha-switch/<name>/`` (``<name>`` one topic level).
 
 ``mqtts://`` is TLS (port 8883 by default, ``cafile=`` for a private CA), and
 ``user:password@`` logs in, as for probes.
@@ -30,7 +33,7 @@ or a lost Wi-Fi link cannot leave the heat on.
 
 This module is the contract and the URL parser; ``drivers/mqtt_plug.py``
 holds what the MQTT plugs share, ``tasmota_plug.py``, ``shelly_plug.py``,
-``z2m_plug.py`` and ``esphome_plug.py`` their topics and payloads.
+``z2m_plug.py``, ``esphome_plug.py`` and ``homeassistant_plug.py`` their topics and payloads.
 ``service/runtime/heaters.py`` drives them for ``[[heaters]]``.
 """
 
@@ -45,7 +48,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from drivers.base import Clock
 from drivers.mqtt_link import DEFAULT_PORT, DEFAULT_TLS_PORT, LinkSettings, check_topic_filter
 
-KINDS: Final = ("tasmota", "shelly", "z2m", "esphome")
+KINDS: Final = ("tasmota", "shelly", "z2m", "esphome", "homeassistant")
 OPTIONS: Final = ("kind", "cafile", "base")
 Z2M_BASE: Final = "zigbee2mqtt"  # Zigbee2MQTT's default base_topic
 SCHEMES: Final = ("mqtt", "mqtts")
@@ -139,7 +142,8 @@ class HeaterUrl:
     """A heater URL, checked once before any I/O.
 
     ``target`` is the Tasmota topic, the Shelly device id, the Zigbee2MQTT
-    friendly name or the ESPHome ``<node>/<switch_id>``; ``base`` is
+    friendly name, the ESPHome ``<node>/<switch_id>`` or the Home Assistant
+    bridge's ``<name>``; ``base`` is
     Zigbee2MQTT's base topic (None for the other kinds).
     """
 
@@ -214,12 +218,14 @@ _EXAMPLE: Final = {
     "shelly": "mqtt://192.168.1.10:1883/shellyplusplugs-a8032ab12345?kind=shelly (its MQTT topic prefix)",
     "z2m": "mqtt://192.168.1.10:1883/kitchen_plug?kind=z2m (its friendly name, as in zigbee2mqtt/kitchen_plug/set)",
     "esphome": "mqtt://192.168.1.10:1883/kitchen-plug/relay?kind=esphome (as in kitchen-plug/switch/relay/command)",
+    "homeassistant": "mqtt://192.168.1.10:1883/hotplate?kind=homeassistant (as in potwatch/ha-switch/hotplate/set)",
 }
 _WHAT: Final = {
     "tasmota": "Tasmota topic",
     "shelly": "Shelly device id",
     "z2m": "Zigbee2MQTT friendly name",
     "esphome": "ESPHome node and switch id",
+    "homeassistant": "Home Assistant bridge's name",
 }
 Z2M_RESERVED: Final = ("set", "get", "availability")  # Zigbee2MQTT's own sub-topics of a device
 
@@ -245,6 +251,11 @@ def _target(shown: str, kind: str, path: str) -> str:
         raise HeaterUrlError(
             f"heater URL {shown!r}: {target!r}: give the Tasmota Topic alone (one level), "
             f"not a full topic; e.g. {_EXAMPLE['tasmota']}"
+        )
+    if kind == "homeassistant" and ("/" in target or target.startswith("switch.")):
+        raise HeaterUrlError(
+            f"heater URL {shown!r}: {target!r}: give the bridge's name alone (one topic level, as in the "
+            f"automations' potwatch/ha-switch/<name>/…), not a topic or an entity id; e.g. {_EXAMPLE['homeassistant']}"
         )
     if target.startswith("/") or target.endswith("/") or "//" in target:
         raise HeaterUrlError(f"heater URL {shown!r}: {target!r} has an empty topic level")
@@ -305,6 +316,10 @@ def open_heater(heater_id: str, url: str, *, clock: Clock = time.monotonic) -> A
         from drivers.esphome_plug import EsphomePlug
 
         return EsphomePlug(heater_id, parsed, clock=clock)
+    if parsed.kind == "homeassistant":
+        from drivers.homeassistant_plug import HomeAssistantPlug
+
+        return HomeAssistantPlug(heater_id, parsed, clock=clock)
     from drivers.shelly_plug import ShellyPlug
 
     return ShellyPlug(heater_id, parsed, clock=clock)

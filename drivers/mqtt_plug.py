@@ -1,8 +1,8 @@
 """What every MQTT smart plug driver shares: the link, availability, the last reported state, the events.
 
 A plug's own module (``tasmota_plug``, ``shelly_plug``, ``z2m_plug``,
-``esphome_plug``) says only which topics
-to hear, what each payload means (``read``: pure, no I/O) and what to
+``esphome_plug``, ``homeassistant_plug``) says only which topics
+to hear, what each payload means (``read``, or ``read_message`` to see the retain flag) and what to
 publish for a command (``send``). Everything with a consequence for safety
 is decided here, once:
 
@@ -129,6 +129,8 @@ class MqttPlug:
     """The shared half of an MQTT plug driver; subclasses give ``subscriptions``, ``read`` and ``send``."""
 
     kind = "mqtt"
+    # True for a device whose only sign of life is its answer (no retained will to read): asked also while not online
+    asks_until_online = False
 
     def __init__(
         self, heater_id: str, url: HeaterUrl, *, clock: Clock = time.monotonic, link: LinkSettings | None = None
@@ -179,6 +181,10 @@ class MqttPlug:
     def read(self, topic: str, payload: bytes) -> Meaning:
         raise NotImplementedError
 
+    def read_message(self, message: Message) -> Meaning:
+        """What a message means; ``read`` by default. A kind that tells a retained message from news overrides it."""
+        return self.read(message.topic, message.payload)
+
     def command_topics(self) -> list[str]:
         """The topics the driver publishes commands to; also subscribed, to find retained ones."""
         raise NotImplementedError
@@ -225,6 +231,11 @@ class MqttPlug:
     @property
     def dropped(self) -> int:
         return self._dropped
+
+    @property
+    def device_online(self) -> bool | None:
+        """What the device's own availability said on this connection; None: nothing yet."""
+        return self._online
 
     async def command(self, on: bool, *, hold_s: float) -> bool:
         hold = check_hold(hold_s) if on else 0.0  # an OFF is never refused for its hold_s
@@ -299,7 +310,7 @@ class MqttPlug:
         if event.topic in self.command_topics():
             self._on_command_topic(event)
             return
-        meaning = self.read(event.topic, event.payload)
+        meaning = self.read_message(event)
         if isinstance(meaning, Garbage):
             self._dropped += 1
             log.debug("heater %s: dropped a payload on %s: %s", self.heater_id, event.topic, meaning.why)
@@ -331,7 +342,9 @@ class MqttPlug:
 
     def _ask_again_if_due(self) -> None:
         """A question lost at QoS 0 would leave the plug unavailable for good: ask again, not too often."""
-        if self._online is not True or (self._reported is not None and not self._holds):
+        if self._online is not True and not self.asks_until_online:
+            return
+        if self._reported is not None and not self._holds:
             return
         now = self._clock()
         if self._asked_at is None or now - self._asked_at >= ASK_AGAIN_S:

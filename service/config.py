@@ -441,7 +441,7 @@ class HeaterConfig(Model):
     url: str = Field(
         ...,
         description="mqtt://HOST:1883/<topic>?kind=tasmota, …/<id>?kind=shelly, …/<friendly_name>?kind=z2m, "
-        "…/<node>/<switch_id>?kind=esphome, or gpio://<pin>",
+        "…/<node>/<switch_id>?kind=esphome, …/<name>?kind=homeassistant, or gpio://<pin>",
     )
     probe: str = Field(..., description="the [[probes]] id whose pot this heater heats")
     label: str = ""

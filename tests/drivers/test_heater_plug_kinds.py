@@ -1,11 +1,13 @@
-"""What only the Zigbee2MQTT and ESPHome drivers do, through a real Mosquitto, against their doubles.
+"""What only the Zigbee2MQTT, ESPHome and Home Assistant drivers do, through a real Mosquitto, against their doubles.
 
 The scenarios every kind shares are in test_heater_plugs.py and
 test_heater_plug_safety.py; here: Zigbee2MQTT's bridge state and legacy
 payloads, its question and its ``on_time``; ESPHome's retained state read
-without a question; and, for both, the dead-man's switch potwatch cannot
-see: a plug whose own timer is missing looks exactly like one whose timer
-works, which is why docs/heat-drivers.md asks for a test by hand.
+without a question; a Home Assistant switch's retained state *not* taken for
+the present, its entity going unavailable, its command payloads; and, for
+all three, the dead-man's switch potwatch cannot see: a plug whose own timer
+is missing looks exactly like one whose timer works, which is why
+docs/heat-drivers.md asks for a test by hand.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import asyncio
 import json
 from typing import TYPE_CHECKING
 
+import paho.mqtt.publish as paho_publish
 import pytest
 
+from drivers.homeassistant_plug import HomeAssistantPlug
 from tests.support.plug_rig import SLACK_S, WAIT_S, driver
-from tests.support.plugs import EsphomeDouble, PlugDouble, Z2mDouble
+from tests.support.plugs import EsphomeDouble, HomeAssistantDouble, PlugDouble, Z2mDouble
 from tests.support.waiting import wait_until_async
 
 if TYPE_CHECKING:
@@ -28,6 +32,7 @@ pytestmark = pytest.mark.real_part("mosquitto")
 
 SET = "zigbee2mqtt/kitchen/plug/set"
 GET = "zigbee2mqtt/kitchen/plug/get"
+HA = "potwatch/ha-switch/hotplate"
 
 
 def z2m(double: PlugDouble) -> Z2mDouble:
@@ -129,10 +134,81 @@ async def test_esphome_state_is_read_from_the_retained_topic_without_a_question(
         assert rig.reports()[-1].on is True and rig.reports()[-1].retained
 
 
-@pytest.mark.parametrize("kind", ["z2m", "esphome"])
+def home_assistant(double: PlugDouble) -> HomeAssistantDouble:
+    assert isinstance(double, HomeAssistantDouble)
+    return double
+
+
+async def test_a_retained_state_from_a_gone_home_assistant_is_not_taken_for_the_present(mosquitto: Broker) -> None:
+    """A Home Assistant that died long ago leaves its last retained ``on`` on ``…/state`` (its will, not
+    retained, is gone). Pass: the driver hears that retained ``on`` and yet ``reported`` stays None and the
+    switch unavailable, the reason naming Home Assistant; an ON is refused and never heard; the driver asks
+    (``…/get``) and asks again while unanswered; once Home Assistant answers (the relay is really off),
+    ``reported`` is False and the switch available."""
+
+    def gone(double: PlugDouble) -> None:
+        paho_publish.single(f"{HA}/state", b"on", qos=1, retain=True, hostname=mosquitto.host, port=mosquitto.port)
+        double.ignore_commands = True  # hears everything, answers nothing: a Home Assistant that is not there
+
+    async with driver(mosquitto, "homeassistant", prepare=gone, available=False) as rig:
+        plug = rig.plug
+        assert isinstance(plug, HomeAssistantPlug)
+        await wait_until_async(lambda: plug.retained_states >= 1, WAIT_S, "the retained state to be heard")
+        await wait_until_async(
+            lambda: any(t == f"{HA}/get" for _, t, _ in rig.double.commands), WAIT_S, "the driver's question"
+        )
+        assert plug.reported is None and not plug.available
+        assert "waiting for Home Assistant to answer" in (plug.unavailable_reason or "")
+        assert not await plug.command(True, hold_s=30)
+        asked = len([c for c in rig.double.commands if c[1] == f"{HA}/get"])
+        rig.clock.advance(2.5)  # past ASK_AGAIN_S on the driver's clock: the next command asks again
+        assert not await plug.command(False, hold_s=30), "unavailable: an OFF goes, but is not 'done'"
+        await wait_until_async(
+            lambda: len([c for c in rig.double.commands if c[1] == f"{HA}/get"]) > asked, WAIT_S, "a second question"
+        )
+        assert not [c for c in rig.double.commands if c[1] == f"{HA}/set" and b'"ON"' in c[2]], "no ON was sent"
+        rig.double.ignore_commands = False  # Home Assistant is back and answers
+        rig.clock.advance(2.5)
+        await plug.command(False, hold_s=30)
+        await wait_until_async(lambda: plug.available, WAIT_S, "Home Assistant's answer")
+        assert plug.reported is False, "the relay's real state, not the retained 'on'"
+
+
+async def test_a_home_assistant_entity_gone_unavailable_makes_the_switch_unavailable(mosquitto: Broker) -> None:
+    """Pass: the entity says ``unavailable`` (its plug lost from Z-Wave, its cloud down): the driver is
+    unavailable within a round trip, ``reported`` back to None, the reason quoting Home Assistant; an ON is
+    refused; the entity back (``off``) → available, reported False."""
+    async with driver(mosquitto, "homeassistant") as rig:
+        await wait_until_async(lambda: rig.plug.reported is False, WAIT_S, "the first answer")
+        home_assistant(rig.double).entity("unavailable")
+        await wait_until_async(lambda: not rig.plug.available, WAIT_S, "the entity's unavailable")
+        assert rig.plug.reported is None
+        assert "Home Assistant says the switch is unavailable" in (rig.plug.unavailable_reason or "")
+        assert not await rig.plug.command(True, hold_s=30)
+        home_assistant(rig.double).entity(None)
+        await wait_until_async(lambda: rig.plug.available, WAIT_S, "the entity back")
+        assert rig.plug.reported is False and not rig.double.relay_on
+
+
+async def test_home_assistant_commands_carry_hold_s_with_on_only(mosquitto: Broker) -> None:
+    """Pass: an ON with hold 1.99 s is ``{"state":"ON","hold_s":1.9}`` on …/set (rounded down); an OFF is
+    ``{"state":"OFF"}``; the questions go to …/get, never to …/set."""
+    async with driver(mosquitto, "homeassistant") as rig:
+        assert await rig.plug.command(True, hold_s=1.99)
+        assert await rig.plug.command(False, hold_s=1.99)
+
+        def sets() -> list[object]:
+            return [json.loads(p) for _, t, p in rig.double.commands if t == f"{HA}/set"]
+
+        await wait_until_async(lambda: len(sets()) >= 2, WAIT_S, "both commands")
+        assert sets() == [{"state": "ON", "hold_s": 1.9}, {"state": "OFF"}]
+
+
+@pytest.mark.parametrize("kind", ["z2m", "esphome", "homeassistant"])
 async def test_a_plug_without_its_own_timer_looks_the_same_to_the_driver(mosquitto: Broker, kind: str) -> None:
-    """What potwatch cannot verify, shown: a Zigbee plug that ignores ``on_time``, or an ESPHome node
-    flashed without the dead-man YAML, is available, obeys, reports ON, and is still on well past the
+    """What potwatch cannot verify, shown: a Zigbee plug that ignores ``on_time``, an ESPHome node
+    flashed without the dead-man YAML, or a Home Assistant whose command automation has no delay, is
+    available, obeys, reports ON, and is still on well past the
     hold: nothing the driver hears differs. Pass: all of that (if the driver ever learnt to tell, this
     test is where to say so)."""
 
@@ -141,6 +217,8 @@ async def test_a_plug_without_its_own_timer_looks_the_same_to_the_driver(mosquit
             double.honours_on_time = False
         elif isinstance(double, EsphomeDouble):
             double.own_period_s = None
+        elif isinstance(double, HomeAssistantDouble):
+            double.own_timer = False
 
     hold = 0.5
     async with driver(mosquitto, kind, prepare=no_timer) as rig:

@@ -207,6 +207,8 @@ def stray_command(kind: str) -> tuple[str, bytes]:
         return "zigbee2mqtt/kitchen/plug/set", b'{"state":"ON"}'
     if kind == "esphome":
         return "kitchen-plug/switch/relay/command", b"ON"
+    if kind == "homeassistant":
+        return "potwatch/ha-switch/hotplate/set", b'{"state":"ON","hold_s":30}'
     frame = b'{"id":1,"src":"ha","method":"Switch.Set","params":{"id":0,"on":true}}'
     return "shellyplusplugs-a8032ab12345/rpc", frame
 

@@ -11,6 +11,8 @@ import pytest
 
 from drivers.esphome_plug import EsphomePlug
 from drivers.heater import HeaterUrlError, open_heater, parse_heater_url
+from drivers.homeassistant_plug import HomeAssistantPlug, hold_for
+from drivers.homeassistant_plug import set_payload as ha_set_payload
 from drivers.mqtt_plug import Garbage, Ignore, MqttPlug, Online, Power, check_hold
 from drivers.shelly_plug import ShellyPlug, switch_set
 from drivers.sim_plug import tasmota_pulse_seconds
@@ -29,6 +31,8 @@ GOOD = [
     ("mqtts://u:p@broker/kitchen-plug/relay?kind=esphome", "esphome", "broker", 8883, "kitchen-plug/relay", True, "u"),
     ("mqtt://broker/home/esp/kitchen/relay?kind=esphome", "esphome", "broker", 1883, "home/esp/kitchen/relay", False,
      None),
+    ("mqtt://10.0.0.9:1883/hotplate?kind=homeassistant", "homeassistant", "10.0.0.9", 1883, "hotplate", False, None),
+    ("mqtts://u:p@ha.local/hob_2?kind=HomeAssistant", "homeassistant", "ha.local", 8883, "hob_2", True, "u"),
 ]  # fmt: skip
 
 
@@ -82,7 +86,12 @@ BAD = [
     ("mqtt://broker:1883?kind=esphome", "ESPHome node and switch id is missing"),
     ("mqtt://broker:1883/kitchen-plug?kind=esphome", "the node and the switch's object id"),
     ("mqtt://broker:1883/kitchen-plug/relay/?kind=esphome", "empty topic level"),
-    ("mqtt://broker:1883/kitchen_plug?kind=zigbee", "is not one of tasmota, shelly, z2m, esphome"),
+    ("mqtt://broker:1883/kitchen_plug?kind=zigbee", "is not one of tasmota, shelly, z2m, esphome, homeassistant"),
+    ("mqtt://broker:1883?kind=homeassistant", "Home Assistant bridge's name is missing"),
+    ("mqtt://broker:1883/potwatch/ha-switch/hotplate?kind=homeassistant", "the bridge's name alone"),
+    ("mqtt://broker:1883/switch.hotplate?kind=homeassistant", "not a topic or an entity id"),
+    ("mqtt://broker:1883/hot+plate?kind=homeassistant", "no MQTT wildcards"),
+    ("mqtt://broker:1883/hotplate?kind=homeassistant&base=x", "only applies to kind=z2m"),
 ]
 
 
@@ -98,6 +107,7 @@ def test_open_heater_picks_the_driver_by_kind_and_opens_nothing() -> None:
     assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/shellyplug-1?kind=shelly"), ShellyPlug)
     assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/kitchen_plug?kind=z2m"), Z2mPlug)
     assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/kitchen-plug/relay?kind=esphome"), EsphomePlug)
+    assert isinstance(open_heater("stove", "mqtt://127.0.0.1:1/hotplate?kind=homeassistant"), HomeAssistantPlug)
 
 
 def test_z2m_topics_follow_the_base_topic_and_the_friendly_name() -> None:
@@ -120,6 +130,30 @@ def test_esphome_topics_are_the_prefix_and_the_switch_id() -> None:
         "state": "home/esp/kitchen/switch/relay/state",
         "status": "home/esp/kitchen/status",
     }
+
+
+def test_home_assistant_topics_are_the_bridges_under_potwatch_ha_switch() -> None:
+    """The topics the documented automations use (docs/heat-drivers.md), and Home Assistant's own status."""
+    plug = HomeAssistantPlug("stove", parse_heater_url("mqtt://127.0.0.1:1/hotplate?kind=homeassistant"))
+    assert plug.topics == {
+        "set": "potwatch/ha-switch/hotplate/set",
+        "get": "potwatch/ha-switch/hotplate/get",
+        "state": "potwatch/ha-switch/hotplate/state",
+        "status": "homeassistant/status",
+    }
+    assert plug.command_topics() == ["potwatch/ha-switch/hotplate/set"], "a retained …/set is found and cleared"
+
+
+def test_home_assistant_set_carries_hold_s_with_on_only() -> None:
+    assert ha_set_payload(True, 30.0) == {"state": "ON", "hold_s": 30}
+    assert ha_set_payload(True, 2.5) == {"state": "ON", "hold_s": 2.5}
+    assert ha_set_payload(False, 30.0) == {"state": "OFF"}
+
+
+@pytest.mark.parametrize(("hold", "sent"), [(1.99, 1.9), (0.1, 0.1), (0.15, 0.1), (60.0, 60), (64800.0, 64800)])
+def test_home_assistant_hold_s_rounds_down_to_a_tenth(hold: float, sent: float) -> None:
+    got = hold_for(hold)
+    assert got == sent and got <= hold
 
 
 def test_z2m_set_carries_on_time_with_on_only_and_never_off_wait_time() -> None:
@@ -242,12 +276,23 @@ PAYLOADS = [
     ("esphome", "kp/r/status", b"online", Online(True)),
     ("esphome", "kp/r/status", b"offline", Online(False)),
     ("esphome", "kp/r/status", b"Online", Garbage),
+    ("homeassistant", "potwatch/ha-switch/kp/state", b"on", Power(True)),
+    ("homeassistant", "potwatch/ha-switch/kp/state", b"off", Power(False)),
+    ("homeassistant", "potwatch/ha-switch/kp/state", b"unavailable", Ignore()),
+    ("homeassistant", "potwatch/ha-switch/kp/state", b"unknown", Ignore()),
+    ("homeassistant", "potwatch/ha-switch/kp/state", b"ON", Garbage),
+    ("homeassistant", "potwatch/ha-switch/kp/state", b"", Garbage),
+    ("homeassistant", "potwatch/ha-switch/kp/state", b"\xff\xfe", Garbage),
+    ("homeassistant", "homeassistant/status", b"online", Online(True)),
+    ("homeassistant", "homeassistant/status", b"offline", Online(False)),
+    ("homeassistant", "homeassistant/status", b"Online", Garbage),
 ]
 PLUGS: dict[str, type[MqttPlug]] = {
     "tasmota": TasmotaPlug,
     "shelly": ShellyPlug,
     "z2m": Z2mPlug,
     "esphome": EsphomePlug,
+    "homeassistant": HomeAssistantPlug,
 }
 TARGETS = {"esphome": "kp/r/relay"}
 

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 from drivers.heater import AvailabilityChange, HeaterEvent, StateReport, open_heater
 from drivers.mqtt_plug import MqttPlug
 from tests.support.clock import OffsetClock
-from tests.support.plugs import EsphomeDouble, PlugDouble, ShellyDouble, TasmotaDouble, Z2mDouble
+from tests.support.plugs import (
+    EsphomeDouble,
+    HomeAssistantDouble,
+    PlugDouble,
+    ShellyDouble,
+    TasmotaDouble,
+    Z2mDouble,
+)
 from tests.support.waiting import wait_until_async
 
 if TYPE_CHECKING:
@@ -19,7 +26,7 @@ if TYPE_CHECKING:
 
 WAIT_S = 5.0  # one round trip through a real broker, on a loaded machine
 SLACK_S = 0.5  # the double's 10 ms timer tick, the broker, a loaded machine's late wakeups
-KINDS = ("tasmota", "shelly", "z2m", "esphome")
+KINDS = ("tasmota", "shelly", "z2m", "esphome", "homeassistant")
 KEEPALIVE_S = 2  # the proxied driver's: a half-open link is noticed within ~1.5 × this
 
 
@@ -56,6 +63,8 @@ def double_for(broker: Broker, kind: str) -> tuple[PlugDouble, str]:
         return Z2mDouble(broker, "kitchen/plug"), broker.url("kitchen/plug", "kind=z2m")
     if kind == "esphome":
         return EsphomeDouble(broker, "kitchen-plug", "relay"), broker.url("kitchen-plug/relay", "kind=esphome")
+    if kind == "homeassistant":
+        return HomeAssistantDouble(broker, "hotplate"), broker.url("hotplate", "kind=homeassistant")
     return ShellyDouble(broker, "shellyplusplugs-a8032ab12345"), broker.url(
         "shellyplusplugs-a8032ab12345", "kind=shelly"
     )

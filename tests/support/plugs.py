@@ -577,3 +577,108 @@ class EsphomeDouble(PlugDouble):
         for topic, payload in bad:
             self.publish(topic, payload)
         return len(bad)
+
+
+# ---------------------------------------------------------------------------
+# Home Assistant, with the bridge automations of docs/heat-drivers.md
+
+
+class HomeAssistantDouble(PlugDouble):
+    """Home Assistant with one switch entity and the two bridge automations, under ``potwatch/ha-switch/<name>``.
+
+    What it plays (docs/heat-drivers.md, "Home Assistant switch"): the
+    command automation (``mode: restart``): ``{"state":"ON","hold_s":S}`` on
+    ``…/set`` turns the entity on and, ``S`` seconds later unless another
+    command came, off; ``{"state":"OFF"}`` turns it off; anything else is
+    not a trigger. The state automation: the entity's state (``on`` /
+    ``off``, or ``entity_state`` when set: ``unavailable``) published
+    **retained** on ``…/state`` at every change of it, and as the answer to
+    any message on ``…/get``. Home Assistant's MQTT birth and will on
+    ``homeassistant/status`` are **not** retained, as its defaults are.
+    ``own_timer`` False is a Home Assistant without the command
+    automation's delay (someone pasted a plain turn_on): no dead-man's switch.
+    """
+
+    def __init__(self, broker: Broker, name: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self.own_timer = True
+        self.entity_state: str | None = None  # "unavailable", "unknown": what Home Assistant says instead of on/off
+        super().__init__(broker, clock=clock)
+
+    @property
+    def base(self) -> str:
+        return f"potwatch/ha-switch/{self.name}"
+
+    @property
+    def will(self) -> tuple[str, bytes]:
+        return ("homeassistant/status", b"offline")
+
+    @property
+    def online_payload(self) -> bytes:
+        return b"online"
+
+    def command_topics(self) -> list[str]:
+        return [f"{self.base}/set", f"{self.base}/get"]
+
+    def _make_client(self) -> paho.Client:
+        client = super()._make_client()
+        client.will_set(*self.will, qos=0, retain=False)  # Home Assistant's default will: not retained
+        return client
+
+    def _on_connect(self, client: paho.Client, userdata: object, flags: object, rc: Any, props: object) -> None:
+        if rc.is_failure:
+            return
+        client.subscribe([(topic, 1) for topic in self.command_topics()])
+        client.publish(self.will[0], self.online_payload, qos=0, retain=False)  # its birth: not retained
+        self._connected.set()
+
+    def on_command(self, topic: str, payload: bytes) -> None:
+        if topic.endswith("/get"):
+            self.report("question")
+            return
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return  # the trigger's value_template renders nothing: no trigger
+        state = data.get("state") if isinstance(data, dict) else None
+        if state == "OFF":
+            self._switch(False, None)
+        elif state == "ON":
+            hold = data.get("hold_s")
+            timed = self.own_timer and isinstance(hold, int | float) and not isinstance(hold, bool)
+            self._switch(True, float(hold) if timed and isinstance(hold, int | float) else None)
+
+    def _switch(self, on: bool, hold_s: float | None) -> None:
+        """The command automation's action (under the lock); the state automation fires on a change only."""
+        changed = on != self.relay_on
+        if changed:
+            self.relay_on = on
+            self.switched(on)
+        self._deadline = self.clock() + hold_s if hold_s is not None and math.isfinite(hold_s) else None
+        if changed:
+            self.report("state change")
+
+    def on_timer(self) -> None:
+        self._switch(False, None)  # the delay ran out: switch.turn_off
+
+    def entity(self, state: str | None) -> None:
+        """The entity becomes ``unavailable`` / ``unknown`` (None: back to on/off): the state automation says so."""
+        with self._lock:
+            self.entity_state = state
+            self.report("state change")
+
+    def report(self, source: str) -> None:
+        word = self.entity_state or ("on" if self.shown_on else "off")
+        self.publish(f"{self.base}/state", word, retain=True)
+
+    def send_garbage(self) -> int:
+        bad = [
+            (f"{self.base}/state", b"ON"),  # Home Assistant's states are lowercase
+            (f"{self.base}/state", b"maybe"),
+            (f"{self.base}/state", b"\xff\xfe"),
+            (f"{self.base}/state", b""),
+            ("homeassistant/status", b"sideways"),
+        ]
+        for topic, payload in bad:
+            self.publish(topic, payload)
+        return len(bad)
