@@ -108,6 +108,25 @@ logger:
   default: info
 automation: !include automations.yaml
 kitchen_stand_ins:
+# the heater bridge's switch (docs/heat-drivers.md names switch.hotplate): a template switch on a relay
+# (this text goes through str.format: its braces are doubled)
+input_boolean:
+  hotplate_relay:
+    name: Hotplate relay
+switch:
+  - platform: template
+    switches:
+      hotplate:
+        friendly_name: Hotplate
+        value_template: "{{{{ is_state('input_boolean.hotplate_relay', 'on') }}}}"
+        turn_on:
+          service: input_boolean.turn_on
+          target:
+            entity_id: input_boolean.hotplate_relay
+        turn_off:
+          service: input_boolean.turn_off
+          target:
+            entity_id: input_boolean.hotplate_relay
 """
 
 
@@ -370,4 +389,22 @@ def documented_automations(ha_version: str, repo: Path = REPO) -> list[dict[str,
     loaded = yaml.safe_load((repo / "docs" / "ha" / name).read_text())
     if not isinstance(loaded, list) or not loaded:
         raise AssertionError(f"docs/ha/{name} holds no list of automations")
+    return loaded
+
+
+HEATER_BRIDGE_DOC = REPO / "docs" / "heat-drivers.md"
+
+
+def documented_heater_bridge(ha_version: str, doc: Path = HEATER_BRIDGE_DOC) -> list[dict[str, Any]]:
+    """The Home Assistant switch bridge's automations for this release, read from the YAML block in the docs."""
+    which = "2024.10 and later" if release(ha_version) >= NEW_AUTOMATION_SPELLING else "before 2024.10"
+    marker = f"# potwatch heater bridge (Home Assistant {which})"
+    text = doc.read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    found = [b for b in blocks if b.startswith(marker + "\n")]
+    if len(found) != 1:
+        raise AssertionError(f"{doc.name}: {len(found)} YAML blocks start with {marker!r}, not one")
+    loaded = yaml.safe_load(found[0])
+    if not isinstance(loaded, list) or not loaded:
+        raise AssertionError(f"{doc.name}: the block {marker!r} holds no list of automations")
     return loaded
