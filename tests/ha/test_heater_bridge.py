@@ -173,3 +173,26 @@ async def test_the_entity_goes_off_by_itself_with_the_broker_dead(
         await wait_until_async(lambda: plug.available, 60.0, lambda: f"the driver back: {plug.unavailable_reason}")
         assert plug.reported is False
     await asyncio.to_thread(home_assistant.restart)
+
+
+async def test_home_assistant_stopping_makes_the_switch_unavailable_and_its_return_asks_again(
+    home_assistant: HomeAssistant, ha_broker: Broker, record_property: Callable[[str, object], None]
+) -> None:
+    """Home Assistant's will and birth, as the driver reads them. Pass: Home Assistant stopped (SIGTERM, as
+    ``systemctl stop``) → the driver unavailable within 5 s of the stop's end, the reason saying it is offline
+    (Home Assistant does not DISCONNECT, so the broker publishes its will); started again → available once its
+    bridge has answered, ``reported`` False (asked again at its birth and, while unanswered, at the controller's
+    commands; not taken from the retained state)."""
+    async with bridged(home_assistant, ha_broker) as plug:
+        await asyncio.to_thread(home_assistant.stop)
+        stopped = time.monotonic()
+        await wait_until_async(lambda: not plug.available, 5.0, "Home Assistant's will")
+        record_property("ha_switch_unavailable_after_ha_stop_s", round(time.monotonic() - stopped, 3))
+        assert "offline" in (plug.unavailable_reason or ""), plug.unavailable_reason
+        await asyncio.to_thread(home_assistant.start)
+        deadline = time.monotonic() + 60.0
+        while not plug.available:  # the controller's OFF every second meanwhile: it asks again while unanswered
+            assert time.monotonic() < deadline, f"the bridge to answer again: {plug.unavailable_reason}"
+            assert not await plug.command(False, hold_s=60)
+            await asyncio.sleep(1.0)
+        assert plug.reported is False
