@@ -174,6 +174,32 @@ async def test_a_retained_state_from_a_gone_home_assistant_is_not_taken_for_the_
         assert plug.reported is False, "the relay's real state, not the retained 'on'"
 
 
+async def test_a_retained_home_assistant_birth_does_not_make_the_switch_available(mosquitto: Broker) -> None:
+    """A user who made Home Assistant's birth retained (its MQTT options) leaves ``online`` on
+    ``homeassistant/status`` for good, dead or alive. Pass: with that retained ``online`` and a Home Assistant
+    that answers nothing, the driver hears it (``device_online`` True) and still holds the switch unavailable,
+    waiting for the switch's state; the answer comes → available."""
+
+    def retained_birth(double: PlugDouble) -> None:
+        paho_publish.single(
+            "homeassistant/status", b"online", qos=1, retain=True, hostname=mosquitto.host, port=mosquitto.port
+        )
+        double.ignore_commands = True
+
+    async with driver(mosquitto, "homeassistant", prepare=retained_birth, available=False) as rig:
+        await wait_until_async(lambda: rig.plug.device_online is True, WAIT_S, "the retained birth")
+        await wait_until_async(
+            lambda: any(t == f"{HA}/get" for _, t, _ in rig.double.commands), WAIT_S, "the driver's question"
+        )
+        assert not rig.plug.available and rig.plug.reported is None
+        assert "waiting for Home Assistant to say the switch's state" in (rig.plug.unavailable_reason or "")
+        rig.double.ignore_commands = False
+        rig.clock.advance(2.5)  # past ASK_AGAIN_S: the next command asks again
+        await rig.plug.command(False, hold_s=30)
+        await wait_until_async(lambda: rig.plug.available, WAIT_S, "Home Assistant's answer")
+        assert rig.plug.reported is False
+
+
 async def test_a_home_assistant_entity_gone_unavailable_makes_the_switch_unavailable(mosquitto: Broker) -> None:
     """Pass: the entity says ``unavailable`` (its plug lost from Z-Wave, its cloud down): the driver is
     unavailable within a round trip, ``reported`` back to None, the reason quoting Home Assistant; an ON is
