@@ -92,8 +92,10 @@ class HomeAssistantPlug(MqttPlug):
         if not self._link.connected or self.device_online is True:
             return super().unavailable_reason
         if self.device_online is None:
-            return f"waiting for Home Assistant to answer on {self.topics['state']} (are the bridge automations in?)"
-        return f"Home Assistant is offline ({self.topics['status']})"
+            why = f"waiting for Home Assistant to answer on {self.topics['state']} (are the bridge automations in?)"
+        else:
+            why = f"Home Assistant is offline ({self.topics['status']})"
+        return "; ".join([why, *(r for k, r in self._holds.items() if k != "entity")])  # a retained command
 
     def state_topics(self) -> list[str]:
         return [self.topics["status"], self.topics["state"]]

@@ -379,7 +379,8 @@ class MqttPlug:
     def _availability(self, at: float, reason: str | None = None) -> None:
         """An AvailabilityChange when ``available`` changed, or when a hold gives a new reason for it being False."""
         now = self.available
-        held = not now and self._link.connected and self._online is True  # unavailable because of a hold
+        # unavailable because of a hold (or, for a device only its answer shows alive, while it has not answered)
+        held = not now and self._link.connected and (self._online is True or self.asks_until_online)
         why = (self.unavailable_reason if held else reason) or self.unavailable_reason or ""
         if now != self._was_available or (held and why != self._last_reason):
             self._was_available, self._last_reason = now, why
