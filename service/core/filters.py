@@ -92,6 +92,7 @@ class Track:
         "jump",
         "last_t",
         "level",
+        "level_n",
         "prev_level",
         "rate",
         "rejected",
@@ -103,6 +104,7 @@ class Track:
 
     def __init__(self, lag_s: float | None = None) -> None:
         self.level: float | None = None
+        self.level_n = 0  # readings in the level's median: with two, it is their mean, and one moves it half-way
         # The median carried on by the rate, before the ceiling (see ``_accept``): what the track
         # predicts with, so the ceiling changes nothing the track decides, only what it reports.
         self._model: float | None = None
@@ -249,6 +251,7 @@ class Track:
             level = min(level, top + KNEE_SIGMAS * max(SIGMA_MIN_C, self._scatter(horizon)))
         self.prev_level = self.level
         self.level = level
+        self.level_n = n
         self.last_t = t
 
     def _scatter(self, horizon: float) -> float:
@@ -337,6 +340,7 @@ class Track:
         self._s = self._st = self._stt = self._sv = self._stv = 0.0
         self.rate = rate
         self.level = self._model = None
+        self.level_n = 0
         t0, _ = points[0]
         self.last_t = t0
         # level is None here, so the first accepted point leaves prev_level None:

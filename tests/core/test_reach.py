@@ -192,6 +192,21 @@ def test_lone_spike_at_a_slow_gateway_is_ignored(interval: float) -> None:
     assert result.alerts("target_reached") == []
 
 
+# Every 10 s, the level's 10 s window holds two readings, and a median of two is their mean: a lone
+# wild 226 °F with a pot held 1.2-2 °F short put two levels in a row past the line (bench.stops at
+# one reading in 10 s: 14 of 4,500 stopped pots rang, 10 of them so). The newest reading must then
+# be at the line as well.
+@pytest.mark.parametrize("short", [1.3, 2.0])
+@pytest.mark.parametrize("lag", [None, 1.0, 5.0])
+def test_lone_plausible_value_at_a_ten_second_gateway_just_short_is_ignored(short: float, lag: float | None) -> None:
+    held = TARGET - short
+    trace = [(t, min(f, held)) for t, f in ramp(215.0, 1.7, 1200, interval=10.0) if f is not None]
+    at = next(i for i, (_, f) in enumerate(trace) if f >= held) + 6  # a minute on the plateau
+    trace[at] = (trace[at][0], 226.0)
+    result = run(trace, lag_s=lag)
+    assert result.alerts("target_reached") == []
+
+
 def test_lone_value_after_a_dropout_is_not_enough() -> None:
     trace = [(float(t), 221.0) for t in range(300)]
     trace += [(400.0, 226.0)]  # one sample after a 100 s gap, then it stops again

@@ -64,6 +64,7 @@ LAG_RATE_MIN_SAMPLES = 4
 # The pot's (compensated) level rings only when it is this many standard errors clear of the
 # false-alarm band: a noisy slope times a long lag is a noisy level, tested on hundreds of samples.
 PROOF_SIGMAS = 5.0
+LEVEL_READINGS_TO_TRUST = 3  # a median of this many readings is one a lone wild reading cannot move
 AGREE_SIGMAS = 2.0  # the line's slope and the syrup curve's agree within this many of its errors
 ACCEL_SIGMAS = 3.0  # a steepening is carried on to now only beyond this many of its own errors
 NOISE_ALPHA = 0.05  # the pooled noise forgets over ~20 lines
@@ -193,10 +194,16 @@ class ReachMachine:
         probe_m = fire_margin(track.sigma_level)
         pot_m = fire_margin(pot[1]) if pot is not None else 0.0
 
+        # A level of fewer than three readings (a slow gateway's) is a median of two: their mean, which
+        # one wild reading moves half-way, and into two levels in a row. The newest reading must then be
+        # at the line as well, read as the level is (the pot's: carried on by the same τ times the rate).
+        thin = track.level_n < LEVEL_READINGS_TO_TRUST
+
         def at_least(threshold_c: float, *, allow_foreseen: bool) -> bool:
             """Two levels past the line: the probe's own, or the pot's where it is proven."""
             line = threshold_c - probe_m
-            if prev is not None and level >= line and (prev >= line or allow_foreseen):
+            read_ok = not thin or value >= line
+            if prev is not None and level >= line and (prev >= line or allow_foreseen) and read_ok:
                 return True
             if pot is None or pot_prev is None:
                 return False
@@ -204,7 +211,8 @@ class ReachMachine:
             # the pot's level must be past the line *and* provably not 1 °F short, twice (or once,
             # on a slow gateway, when the climb had forecast the crossing for now)
             line = max(threshold_c - pot_m, threshold_c - FALSE_ALARM_BAND_C + PROOF_SIGMAS * sigma)
-            return x >= line and (pot_prev >= line or (allow_foreseen and forecast))
+            read_ok = not thin or value + (x - level) >= threshold_c - pot_m
+            return x >= line and (pot_prev >= line or (allow_foreseen and forecast)) and read_ok
 
         if prev is not None:
             if at_least(p.overshoot_at_c, allow_foreseen=False):
