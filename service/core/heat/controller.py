@@ -255,7 +255,7 @@ def _words(reason: Reason, step: HeatStep | None, params: HeatParams, latched: b
     if step is not None:
         if reason is Reason.HOLDING and step.low_c is not None and step.high_c is not None:
             words = f"holding {c_to_f(step.low_c):.0f}–{c_to_f(step.high_c):.0f} °F"
-        elif reason in (Reason.HEATING_TO_TARGET, Reason.TARGET_REACHED, Reason.COASTING) and step.target_c is not None:
+        elif reason in (Reason.HEATING_TO_TARGET, Reason.TARGET_REACHED) and step.target_c is not None:
             words = f"{words} ({c_to_f(step.target_c):.0f} °F)"
         elif reason is Reason.MAX_TEMPERATURE:
             words = f"{words} ({c_to_f(safety.hard_max_c(step, params)):.0f} °F)"

@@ -180,7 +180,6 @@ class Reason(StrEnum):
     STEP_HEAT_OFF = "step_heat_off"
     HEATING_TO_TARGET = "heating_to_target"
     TARGET_REACHED = "target_reached"
-    COASTING = "coasting"
     HOLDING = "holding"
     BOILING = "boiling"
     MIN_ON_TIME = "min_on_time"
@@ -220,7 +219,6 @@ WORDS: dict[Reason, str] = {
     Reason.STEP_HEAT_OFF: "this step keeps the heat off",
     Reason.HEATING_TO_TARGET: "heating to target",
     Reason.TARGET_REACHED: "target reached",
-    Reason.COASTING: "off: the heat given will carry it to the target",
     Reason.HOLDING: "holding",
     Reason.BOILING: "boiling: steady on",
     Reason.MIN_ON_TIME: "waiting out the minimum on-time",

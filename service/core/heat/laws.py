@@ -13,18 +13,12 @@ from dataclasses import dataclass, replace
 from service.core.heat.events import HeatStep, Reason, StepKind
 from service.core.heat.params import HeatParams, HoldLaw
 
-# A reach off on its anticipated level has landed once its level falls this far from its peak (the
-# level is a median: not noise), and it is done if it landed no farther than LANDED_SHORT_C short.
-LANDED_DROP_C = 1.0 / 1.8
-LANDED_SHORT_C = 3.0 / 1.8
-
 
 @dataclass(frozen=True, slots=True)
 class LawState:
     """One step's memory; a new step starts from a fresh one."""
 
     reached: bool = False  # reach: the target was reached, the heat stays off for this step
-    coast_peak_c: float | None = None  # reach: off on the anticipation, the level's peak since
     integral: float = 0.0  # pid: the integral term, already in output units (0…1)
     last_error: float | None = None
     last_at: float | None = None
@@ -51,7 +45,9 @@ def want(
         return True, Reason.BOILING, law
     if step.kind is StepKind.REACH:
         assert step.target_c is not None
-        return _reach(step.target_c - params.carryover_c, law, level_c, ahead)
+        if law.reached or ahead >= step.target_c - params.carryover_c:
+            return False, Reason.TARGET_REACHED, replace(law, reached=True)
+        return True, Reason.HEATING_TO_TARGET, law
     assert step.low_c is not None and step.high_c is not None
     if params.hold_law is HoldLaw.PID:
         return _pid(step.low_c, step.high_c, law, ahead, at, params)
@@ -61,29 +57,6 @@ def want(
     if ahead > step.low_c + params.off_above * width:
         return False, Reason.HOLDING, law
     return on, Reason.HOLDING, law  # inside the band: keep what it is
-
-
-def _reach(line: float, law: LawState, level: float, ahead: float) -> tuple[bool, Reason, LawState]:
-    """Full heat, off when the anticipated level is at the line, and then watch where the pot lands.
-
-    Off on the anticipation is a forecast: the heat given (a probe's lag, a hotplate's hot element)
-    carries the pot on. Where it lands is seen once its level falls from its peak: near the line,
-    the step is done and the heat stays off; far short of it, the forecast was wrong (a heat-up's
-    rate, carried on, called the target at a boil that then stalled 10 °F short), and it heats again.
-    """
-    if law.reached or level >= line:
-        return False, Reason.TARGET_REACHED, replace(law, reached=True, coast_peak_c=None)
-    peak = law.coast_peak_c
-    if peak is not None:
-        peak = max(peak, level)
-        if level > peak - LANDED_DROP_C:
-            return False, Reason.COASTING, replace(law, coast_peak_c=peak)  # still carried on, or on its top
-        if peak >= line - LANDED_SHORT_C:
-            return False, Reason.TARGET_REACHED, replace(law, reached=True, coast_peak_c=None)  # landed near
-        return True, Reason.HEATING_TO_TARGET, replace(law, coast_peak_c=None)  # landed far short: heat again
-    if ahead >= line:
-        return False, Reason.COASTING, replace(law, coast_peak_c=level)
-    return True, Reason.HEATING_TO_TARGET, law
 
 
 def _pid(

@@ -153,29 +153,6 @@ def test_reach_carryover_stops_it_earlier() -> None:
     assert [d.on for d in decisions(list(outputs))] == [True, False]
 
 
-def test_reach_off_on_its_anticipation_coasts_and_is_done_where_it_lands_near_the_target() -> None:
-    params = replace(P, lead_s=10.0)
-    state, _ = feed(healthy(REACH, 200.0), params)
-    state, outputs = feed([at_level(223.0, 60.0, rate_f_per_s=0.25)], params, state)  # 223 + 2.5 °F
-    assert (last_decision(outputs).on, last_decision(outputs).reason) == (False, Reason.COASTING)
-    # carried on to 224.2 °F, then falling: it landed 0.8 °F short, near enough: done
-    state, outputs = feed([at_level(224.2, 70.0), at_level(223.5, 80.0), at_level(223.0, 90.0)], params, state)
-    assert (last_decision(outputs).on, last_decision(outputs).reason) == (False, Reason.TARGET_REACHED)
-    _, outputs = feed([at_level(215.0, 200.0), at_level(205.0, 300.0)], params, state)
-    assert all(not d.on and d.reason is Reason.TARGET_REACHED for d in decisions(list(outputs)))
-
-
-def test_reach_off_on_a_heat_ups_anticipation_heats_again_when_it_lands_far_short() -> None:
-    params = replace(P, lead_s=10.0)
-    state, _ = feed(healthy(REACH, 200.0), params)
-    # heading for its boil at 2 °F/s: anticipated 10 °F ahead (the cap), 225 °F: off, coasting
-    state, outputs = feed([at_level(215.0, 60.0, rate_f_per_s=2.0)], params, state)
-    assert (last_decision(outputs).on, last_decision(outputs).reason) == (False, Reason.COASTING)
-    # it stalled on its boil at 216 °F and cools: landed 9 °F short, the forecast was wrong
-    _, outputs = feed([at_level(216.0, 70.0), at_level(215.0, 95.0)], params, state)
-    assert (last_decision(outputs).on, last_decision(outputs).reason) == (True, Reason.HEATING_TO_TARGET)
-
-
 def test_reach_anticipates_by_the_lead_but_never_more_than_its_cap() -> None:
     params = replace(P, lead_s=10.0)
     state, _ = feed(healthy(REACH, 200.0), params)
