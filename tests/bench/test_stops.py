@@ -24,11 +24,3 @@ def test_the_counter_sees_a_pot_that_does_reach_the_target() -> None:
     climb = [(float(t), 215.0 + 6.0 * t / 60.0) for t in range(240)]  # past 225 °F at 100 s
     assert stops.rang(stops.lagged(climb, 5.0), 5.0)
     assert not stops.rang(stops.lagged([(t, min(f, 222.0)) for t, f in climb], 5.0), 5.0)
-
-
-def test_a_gateways_cadence_keeps_one_reading_in_so_many_seconds() -> None:
-    _, trace = stops.draw(7)
-    kept = stops.every(trace, 10)
-    assert kept and all(int(t) % 10 == 0 for t, _ in kept)
-    assert len(kept) == len([t for t, _ in trace if int(t) % 10 == 0]) < len(trace)
-    assert stops.every(trace, 1) == trace
