@@ -161,10 +161,12 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # Made by migrate(), after the migrations, so nothing in them may depend on one; and never in the
 # template a salvage rebuilds a file's schema pages from (salvage.py): an index's pages come after the
 # tables', where a file made before it has its first rows.
-INDEXES: list[str] = [
+# Each with the first schema version that has its table: a file written at an older version (what the
+# tests' older potwatch writes, SCHEMA_VERSION patched down) has no table to index.
+INDEXES: list[tuple[int, str]] = [
     # each heater's newest override at the start (overrides.py, whose query repeats this WHERE to use it):
     # the override rows alone, by heater and rowid, not an entry for each command and report of a year
-    "CREATE INDEX IF NOT EXISTS heater_log_override ON heater_log (heater) WHERE what = 'override'",
+    (4, "CREATE INDEX IF NOT EXISTS heater_log_override ON heater_log (heater) WHERE what = 'override'"),
 ]
 
 
@@ -291,8 +293,9 @@ def migrate(conn: sqlite3.Connection, *, indexes: bool = True) -> None:
             conn.execute("ROLLBACK")
             raise
         log.info("history: schema migrated to version %d", target)
-    for statement in INDEXES if indexes else ():
-        conn.execute(statement)
+    for since, statement in INDEXES if indexes else ():
+        if since <= SCHEMA_VERSION:
+            conn.execute(statement)
 
 
 def _statements(script: str) -> list[str]:
