@@ -385,7 +385,7 @@ class MqttLink:
         self._refused = False
         self._session_present = False
         self._pending: tuple[int, list[str]] | None = None  # (mid, topics) of on_connect's SUBSCRIBE
-        self._connection = 0  # counts CONNACKs and disconnects: a deferred "up" is for one connection
+        self._connection = 0  # counts CONNACKs and delivered downs: a deferred "up" is for one connection
         # later SUBSCRIBEs of this connection whose SUBACK someone waits for: mid -> (topics, callback)
         self._acks: dict[int, tuple[list[str], Callable[[tuple[str, ...]], None]]] = {}
         self._liveness: Liveness | None = None  # the current connection's, from its CONNACK on
