@@ -1,6 +1,7 @@
 """How well does the caramel alarm work? potwatch against what cooks use instead.
 
-    .venv/bin/python -m bench.detect [--seeds 3] [--markdown] [--corpus sim|syrups|held-out|fresh|unseen|real|all]
+    .venv/bin/python -m bench.detect [--seeds 3] [--markdown]
+        [--corpus sim|syrups|held-out|fresh|unseen|sealed|real|all]
 
 Three corpora, each reported on its own (a threshold chosen on one proves
 nothing on it, so the held-out seeds of the second are never tuned on):
@@ -11,7 +12,8 @@ nothing on it, so the held-out seeds of the second are never tuned on):
   near the target, 5,000 ft uncalibrated, gateways of 5–30 s, laggy probes),
   its tuning seeds and its held-out seeds (``fresh``: a second held-out set,
   added unrun and run once on a fixed version; ``unseen``: a third, added when
-  the first two had been studied); the probe's lag is configured
+  the first two had been studied; ``sealed``: a fourth, added unrun to judge
+  the next fix once); the probe's lag is configured
   (``lag`` = its τ), so the truth is the syrup itself;
 - ``real``: the real probe logs beside the checkout (bench/real_logs.py).
 
@@ -480,6 +482,7 @@ SYRUP_CORPORA: dict[str, tuple[str, tuple[int, ...]]] = {
     "held-out": ("held-out", syrups.HELD_OUT_SEEDS),
     "fresh": ("fresh held-out", syrups.FRESH_SEEDS),
     "unseen": ("unseen held-out", syrups.UNSEEN_SEEDS),
+    "sealed": ("sealed held-out", syrups.SEALED_SEEDS),
 }
 
 

@@ -17,6 +17,7 @@ from bench.syrups import (
     FRESH_SEEDS,
     HELD_OUT_SEEDS,
     KINDS,
+    SEALED_SEEDS,
     TUNING_SEEDS,
     UNSEEN_SEEDS,
     SyrupCook,
@@ -193,6 +194,8 @@ def test_the_corpus_has_every_kind_and_seed() -> None:
     assert not set(FRESH_SEEDS) & (set(TUNING_SEEDS) | set(HELD_OUT_SEEDS))
     assert len(UNSEEN_SEEDS) == len(set(UNSEEN_SEEDS)) == 10
     assert not set(UNSEEN_SEEDS) & (set(TUNING_SEEDS) | set(HELD_OUT_SEEDS) | set(FRESH_SEEDS))
+    assert len(SEALED_SEEDS) == len(set(SEALED_SEEDS)) == 10
+    assert not set(SEALED_SEEDS) & (set(TUNING_SEEDS) | set(HELD_OUT_SEEDS) | set(FRESH_SEEDS) | set(UNSEEN_SEEDS))
     assert len({cook for _, _, cook in ALL_COOKS}) == len(ALL_COOKS)
 
 
