@@ -148,6 +148,12 @@ class GpioRelay:
         return self.unavailable_reason is None
 
     @property
+    def link_up(self) -> bool:
+        """A pin has no link to lose: whatever makes it unavailable (not opened, a pin in use, the pulses
+        stopped) is the relay's own, as a plug offline is, never a link down."""
+        return True
+
+    @property
     def dropped(self) -> int:
         return 0  # a pin has no payload to misread
 

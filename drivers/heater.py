@@ -25,7 +25,7 @@ effect**. ``command()`` only sends; ``reported`` is what the device itself
 last said (None again after every reconnect until the device answers), and
 ``available`` whether it can be used at all (the link is up, the device's own
 last will says online, and none of its settings defeats the dead-man's
-switch). A controller compares what
+switch), ``link_up`` whether the first of those holds. A controller compares what
 it asked for with ``reported`` and raises the mismatch; it never reads its
 own wish back. ``hold_s`` is the dead-man's switch: the device turns itself
 off that long after an ON unless it is commanded ON again, so a crashed Pi
@@ -110,6 +110,16 @@ class Actuator(Protocol):
     @property
     def available(self) -> bool:
         """The link is up, the device says it is online, and nothing holds it (an unsafe or unread setting)."""
+        ...
+
+    @property
+    def link_up(self) -> bool:
+        """The way to the device works (an MQTT plug: its broker connection is up), whatever the device says.
+
+        What tells "link down" from "device offline" while ``available`` is
+        False: the controller reports the two differently, and it must not
+        have to guess from the words of a reason meant for people.
+        """
         ...
 
     @property

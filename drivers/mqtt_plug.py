@@ -220,8 +220,13 @@ class MqttPlug:
         return self._link.connected and self._online is True and not self._holds
 
     @property
+    def link_up(self) -> bool:
+        """The broker connection is up: the fact ``unavailable_reason``'s first words are about, for code."""
+        return self._link.connected
+
+    @property
     def unavailable_reason(self) -> str | None:
-        """Why ``available`` is False, in words; None when it is True."""
+        """Why ``available`` is False, in words for people (code reads ``link_up``); None when it is True."""
         if not self._link.connected:
             return f"link to {self.url.server} down"
         if self._online is not True:

@@ -272,9 +272,9 @@ class Heater:
         reported = Reported.UNKNOWN if act.reported is None else (Reported.ON if act.reported else Reported.OFF)
         if act.available:
             return ActuatorReport(now, reported, link_up=True, online=True)
-        why = getattr(act, "unavailable_reason", None) or ""
-        link_up = not str(why).startswith("link to")
-        return ActuatorReport(now, reported, link_up=link_up, online=False)
+        # the driver's own fact, not its words: a reason reworded must not turn a broker outage
+        # into "plug offline" (or the reverse) in what the controller decides and the page says
+        return ActuatorReport(now, reported, link_up=act.link_up, online=False)
 
     def _from_kitchen(self, now: float) -> list[HeatEvent]:
         kitchen = self.hub.kitchen

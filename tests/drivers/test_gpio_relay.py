@@ -172,6 +172,7 @@ async def test_a_pin_that_cannot_be_had_makes_the_heater_unavailable_not_a_crash
             events = await drain(relay)
             assert isinstance(events[0], AvailabilityChange) and events[0].available is False
             assert relay.available is False and "GPIOPinInUse" in (relay.unavailable_reason or "")
+            assert relay.link_up, "a pin has no link: its trouble is the relay's own (plug offline), not a link down"
             assert await relay.command(True, hold_s=60.0) is False
     finally:
         taken.close()

@@ -44,6 +44,7 @@ class MemoryPlug:
     def __init__(self) -> None:
         self.reported: bool | None = None
         self.available = True
+        self.link_up = True  # in memory: no link to lose
         self.dropped = 0
         self.deaf = False
         self._said: asyncio.Queue[HeaterEvent] = asyncio.Queue()

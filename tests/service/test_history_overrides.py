@@ -231,6 +231,7 @@ class Unplugged:
         self.heater_id = config.id
         self.reported: bool | None = None
         self.available = False
+        self.link_up = False  # never entered: never connected
         self.dropped = 0
 
 
