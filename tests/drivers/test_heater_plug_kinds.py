@@ -253,3 +253,53 @@ async def test_a_plug_without_its_own_timer_looks_the_same_to_the_driver(mosquit
         await asyncio.sleep(hold + 2 * SLACK_S)  # the period this test is about: the timer that is not there
         assert rig.double.relay_on and rig.plug.available and rig.plug.reported is True
         assert rig.plug.dropped == 0
+
+
+# An ON on …/set and the delay the documented command automation then runs, as Home Assistant renders
+# ``{{ trigger.payload_json.hold_s | float(60) }}`` (its float filter falls back on a ValueError or
+# TypeError only; a missing key is Jinja's Undefined, whose float() raises, and the run stops there):
+# None is no timer at all, the entity left on.
+DELAYS = [
+    ({"state": "ON", "hold_s": 45}, 45.0),
+    ({"state": "ON"}, None),  # "Error rendering … delay template": no turn_off ever comes
+    ({"state": "ON", "hold_s": None}, 60.0),
+    ({"state": "ON", "hold_s": "soon"}, 60.0),
+    ({"state": "ON", "hold_s": [30]}, 60.0),
+    ({"state": "ON", "hold_s": "45"}, 45.0),
+    ({"state": "ON", "hold_s": -5}, None),  # the delay's positive_timedelta refuses it: stopped too
+]
+
+
+async def test_the_home_assistant_double_times_an_on_as_the_documented_automation_does(mosquitto: Broker) -> None:
+    """Pass: the docs' command automations (both spellings) still delay by ``DELAY_TEMPLATE``; and for each
+    ON of ``DELAYS`` published on …/set, after an OFF, the double turns the entity on with the delay Home
+    Assistant would render (within ``SLACK_S``), or with none where the real run stops at its delay."""
+    from tests.support.home_assistant import documented_heater_bridge
+    from tests.support.plugs import DELAY_TEMPLATE
+
+    for release in ("2024.10.0", "2024.9.0"):
+        command = next(a for a in documented_heater_bridge(release) if a["id"].endswith("_command"))
+        steps = command.get("actions", command.get("action"))
+        delays = [s["delay"]["seconds"] for branch in steps for s in branch["then"] if "delay" in s]
+        assert delays == [DELAY_TEMPLATE], (release, delays)
+
+    async with driver(mosquitto, "homeassistant") as rig:
+        double = home_assistant(rig.double)
+
+        def publish(payload: object) -> int:
+            heard = len(double.commands)
+            text = json.dumps(payload)
+            paho_publish.single(f"{HA}/set", text, qos=1, hostname=mosquitto.host, port=mosquitto.port)
+            return heard
+
+        for payload, delay in DELAYS:
+            heard = publish({"state": "OFF"})
+            await wait_until_async(lambda: len(double.commands) > heard and not double.relay_on, WAIT_S, "off")  # noqa: B023
+            heard = publish(payload)
+            await wait_until_async(lambda: len(double.commands) > heard, WAIT_S, f"the double to hear {payload}")  # noqa: B023
+            left = double.off_in()
+            assert double.relay_on, payload
+            if delay is None:
+                assert left is None, (payload, left)
+            else:
+                assert left is not None and delay - SLACK_S <= left <= delay, (payload, left)

@@ -583,13 +583,43 @@ class EsphomeDouble(PlugDouble):
 # Home Assistant, with the bridge automations of docs/heat-drivers.md
 
 
+# The documented command automation's delay (docs/heat-drivers.md); the double reads ``hold_s`` as
+# Home Assistant renders this, and tests/drivers/test_heater_plug_kinds.py checks the docs still say it.
+DELAY_TEMPLATE = "{{ trigger.payload_json.hold_s | float(60) }}"
+DELAY_DEFAULT_S = 60.0  # the template's float(60)
+
+
+def automation_delay(command: dict[str, Any]) -> float | None:
+    """The seconds the command automation's ``delay`` waits after an ON's ``turn_on``, as Home Assistant
+    renders ``DELAY_TEMPLATE``; None where the run stops at the delay and its ``turn_off`` never comes.
+
+    Home Assistant's ``float`` filter is ``float(value)`` with the default for a ValueError or
+    TypeError only: a ``hold_s`` that is null, a word or a list waits 60 s, a numeric string or a
+    boolean its number. A *missing* ``hold_s`` is Jinja's Undefined, whose ``__float__`` raises
+    UndefinedError, which the filter does not catch: the delay fails to render, Home Assistant logs
+    "Error rendering … delay template" and stops the run after the ``turn_on``. A negative or
+    non-finite number fails the delay's ``positive_timedelta`` the same way. ``mode: restart`` has
+    cancelled the previous run's delay in every case, so such an ON leaves the entity on with no timer.
+    """
+    if "hold_s" not in command:
+        return None
+    try:
+        seconds = float(command["hold_s"])
+    except (ValueError, TypeError):
+        return DELAY_DEFAULT_S
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 class HomeAssistantDouble(PlugDouble):
     """Home Assistant with one switch entity and the two bridge automations, under ``potwatch/ha-switch/<name>``.
 
     What it plays (docs/heat-drivers.md, "Home Assistant switch"): the
     command automation (``mode: restart``): ``{"state":"ON","hold_s":S}`` on
     ``…/set`` turns the entity on and, ``S`` seconds later unless another
-    command came, off; ``{"state":"OFF"}`` turns it off; anything else is
+    command came, off (``S`` read as Home Assistant renders the documented
+    delay: ``automation_delay``, so an ON without ``hold_s`` turns it on with
+    no timer at all, as the real run that stops at its delay does);
+    ``{"state":"OFF"}`` turns it off; anything else is
     not a trigger. The state automation: the entity's state (``on`` /
     ``off``, or ``entity_state`` when set: ``unavailable``) published
     **retained** on ``…/state`` at every change of it, and as the answer to
@@ -644,9 +674,7 @@ class HomeAssistantDouble(PlugDouble):
         if state == "OFF":
             self._switch(False, None)
         elif state == "ON":
-            hold = data.get("hold_s")
-            timed = self.own_timer and isinstance(hold, int | float) and not isinstance(hold, bool)
-            self._switch(True, float(hold) if timed and isinstance(hold, int | float) else None)
+            self._switch(True, automation_delay(data) if self.own_timer else None)
 
     def _switch(self, on: bool, hold_s: float | None) -> None:
         """The command automation's action (under the lock); the state automation fires on a change only."""
@@ -660,6 +688,11 @@ class HomeAssistantDouble(PlugDouble):
 
     def on_timer(self) -> None:
         self._switch(False, None)  # the delay ran out: switch.turn_off
+
+    def off_in(self) -> float | None:
+        """Seconds until the running delay turns the entity off (on the double's clock); None: no delay runs."""
+        with self._lock:
+            return None if self._deadline is None else self._deadline - self.clock()
 
     def entity(self, state: str | None) -> None:
         """The entity becomes ``unavailable`` / ``unknown`` (None: back to on/off): the state automation says so."""
