@@ -39,7 +39,8 @@ IDLE = "idle"
 ACK_PRESS = "PRESS"  # Home Assistant's default payload_press: what the button sends
 # What the heater's control switch sends: "auto" hands the heat to potwatch, "off" forces it off
 # (the words of the override API: docs/heat.md). Never "on": forcing heat on unattended is the
-# page's or the API's, with the token, not an automation's switch.
+# page's or the API's, with the token, not an automation's switch. Where MQTT takes "off" alone
+# (a token without accept_commands), the force-off button sends it instead: see _heater_entities.
 HEATER_AUTO, HEATER_OFF = "auto", "off"
 
 
@@ -134,7 +135,8 @@ class Instance:
     page_url: str | None = None
     name: str = "potwatch"
     # False when MQTT commands are refused (a token is set without accept_commands): the
-    # acknowledge button is then unavailable (``Topics.commands_availability``), never withdrawn.
+    # acknowledge button is then unavailable (``Topics.commands_availability``), never withdrawn;
+    # each heater's control switch gives way to a force-off button (``off`` is taken anyway).
     commands: bool = True
     extra_stages: tuple[str, ...] = field(default=())
     rate_unit: str = "F"  # the rate sensor's: Home Assistant cannot convert a °/min it has no device class for
@@ -224,9 +226,23 @@ def probe_topics(instance: Instance) -> set[str]:
 
 
 def _heater_entities(instance: Instance, heater: HeaterInfo) -> list[tuple[str, str, dict[str, Any] | None]]:
-    """Per heater: a switch for who holds the heat (potwatch, or forced off), its duty, and the plug's state."""
+    """Per heater: who holds the heat (a switch, or a force-off button), its duty, and the plug's state.
+
+    Only what MQTT would take is announced. Where every override is taken, the switch: on hands
+    the heat to potwatch (``auto``), off forces it off. With a token and no accept_commands the
+    publisher refuses ``auto``: a switch would turn the heat off and then flip back to off without
+    a word at every turn on, so it is not announced (the publisher clears its retained config as a
+    ghost at its next connect) and a button that sends ``off``, always taken, stands in for it.
+    Not the acknowledge button's way (one entity, unavailable while refused): an unavailable switch
+    could not send the ``off`` that MQTT still takes, the one command a house-empty automation needs.
+    """
     topics = instance.topics
     state = topics.heater_state(heater.id)
+    if not instance.commands:
+        return [
+            ("button", f"heater_{heater.id}_off", _force_off_button(instance, heater)),
+            *_heater_readings(instance, heater),
+        ]
     control = _entity(instance, f"heater_{heater.id}_control", f"Heater {heater.id} control")
     control.update(
         command_topic=topics.heater_override(heater.id),
@@ -241,6 +257,25 @@ def _heater_entities(instance: Instance, heater: HeaterInfo) -> list[tuple[str, 
         qos=1,
         icon="mdi:radiator",
     )
+    return [("switch", f"heater_{heater.id}_control", control), *_heater_readings(instance, heater)]
+
+
+def _force_off_button(instance: Instance, heater: HeaterInfo) -> dict[str, Any]:
+    """A press forces the heat off (the override ``off``), the one heater command MQTT takes with a token."""
+    button = _entity(instance, f"heater_{heater.id}_off", f"Heater {heater.id} off")
+    button.update(
+        command_topic=instance.topics.heater_override(heater.id),
+        payload_press=HEATER_OFF,
+        retain=False,
+        qos=1,
+        icon="mdi:radiator-off",
+    )
+    return button
+
+
+def _heater_readings(instance: Instance, heater: HeaterInfo) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """The heater's duty and the plug's own state: read only, the same whatever commands are taken."""
+    state = instance.topics.heater_state(heater.id)
     duty = _entity(instance, f"heater_{heater.id}_duty", f"Heater {heater.id} duty")
     duty.update(
         state_topic=state,
@@ -267,7 +302,6 @@ def _heater_entities(instance: Instance, heater: HeaterInfo) -> list[tuple[str, 
         qos=1,
     )
     return [
-        ("switch", f"heater_{heater.id}_control", control),
         ("sensor", f"heater_{heater.id}_duty", duty),
         ("binary_sensor", f"heater_{heater.id}_heat", heat),
     ]

@@ -328,3 +328,22 @@ def test_each_heater_has_a_control_switch_a_duty_sensor_and_its_plugs_state() ->
         heat = objects[f"heater_{heater_id}_heat"]
         assert heat["device_class"] == "heat" and "value_json.reported" in heat["value_template"]
     assert by_object(announce(instance())).keys().isdisjoint({"heater_hob_control", "heater_hob_duty"})
+
+
+def test_where_mqtt_takes_only_off_a_heater_has_a_force_off_button_and_no_switch() -> None:
+    """A token without accept_commands: ``auto`` is refused over MQTT, so the switch's turn-on would do
+    nothing; the button sends ``off``, which is always taken. The readings are the same either way."""
+    heaters = (HeaterInfo("hob", "pot"),)
+    messages = announce(instance(heaters=heaters, commands=False))
+    assert validate_all(messages) == []
+    objects = by_object(messages)
+    assert "heater_hob_control" not in objects
+    button = objects["heater_hob_off"]
+    assert button["command_topic"] == "potwatch/heater/hob/override" and button["payload_press"] == "off"
+    assert [m.topic for m in messages if "heater_hob_off" in m.topic] == [
+        "homeassistant/button/potwatch/heater_hob_off/config"
+    ]
+    taken = by_object(announce(instance(heaters=heaters)))
+    assert "heater_hob_off" not in taken
+    readings = ("heater_hob_duty", "heater_hob_heat")
+    assert [objects[r] for r in readings] == [taken[r] for r in readings]

@@ -15,13 +15,15 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from service.config import MqttConfig
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import Sample, Tick
-from service.mqtt.discovery import Message, ProbeInfo
+from service.core.heat.events import OverrideMode
+from service.mqtt.discovery import HeaterInfo, Message, ProbeInfo
 from service.mqtt.publisher import MqttPublisher
 from service.profiles import load_profiles
 from service.runtime.hub import Hub
@@ -66,11 +68,18 @@ class Running:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def start(broker: Broker, probes: list[str], accept_commands: bool = True, **mqtt: str) -> Running:
+async def start(
+    broker: Broker, probes: list[str], accept_commands: bool = True, heaters: tuple[str, ...] = (), **mqtt: str
+) -> Running:
     clock = HandClock()
     hub = Hub(Kitchen([ProbeSetup(p, 10.0) for p in probes]), clock, load_profiles())
     config = MqttConfig.model_validate({"url": f"mqtt://{broker.host}:{broker.port}", **mqtt})
-    part = MqttPublisher(config, [ProbeInfo(p) for p in probes], accept_commands=accept_commands)
+    part = MqttPublisher(
+        config,
+        [ProbeInfo(p) for p in probes],
+        accept_commands=accept_commands,
+        heaters=[HeaterInfo(h, probes[0]) for h in heaters],
+    )
     part.attach(hub)
     tasks = [asyncio.create_task(hub.run()), asyncio.create_task(part.run())]
     await wait_until_async(lambda: part.connected, 10, "the part to connect")
@@ -213,3 +222,70 @@ async def test_turning_commands_off_and_on_keeps_the_one_button(mosquitto: Broke
         ("potwatch_potwatch_ack", b"offline"),
         ("potwatch_potwatch_ack", b"online"),
     ]
+
+
+CONFIGS = "homeassistant/+/potwatch/+/config"
+SWITCH = "homeassistant/switch/potwatch/heater_hob_control/config"
+OFF_BUTTON = "homeassistant/button/potwatch/heater_hob_off/config"
+
+
+def sendable(config: dict[str, Any]) -> list[str]:
+    """Every payload a Home Assistant entity of this config can publish on its command topic."""
+    return [str(config[k]) for k in ("payload_on", "payload_off", "payload_press") if k in config]
+
+
+async def heater_commands_taken(broker: Broker, accept: bool) -> dict[str, list[OverrideMode]]:
+    """One run: once the heater "hob"'s retained discovery has settled (the switch where every override is
+    taken, else the force-off button, the other gone), each payload of each entity with a command topic,
+    published as Home Assistant does; what reached the heater, by entity. Fails on any command ignored."""
+    running = await start(broker, ["pot"], accept_commands=accept, heaters=("hob",))
+    taken: list[OverrideMode] = []
+
+    def override(heater_id: str, mode: OverrideMode) -> bool:
+        taken.append(mode)
+        return heater_id == "hob"
+
+    running.hub.heater_override = override
+    want, gone = (SWITCH, OFF_BUTTON) if accept else (OFF_BUTTON, SWITCH)
+    device = Publisher(broker)
+    try:
+
+        def settled() -> dict[str, bytes] | None:
+            now = {t: p for t, p in retained_now(broker, CONFIGS).items() if "/heater_hob_" in t}
+            return now if want in now and gone not in now else None
+
+        configs = await asyncio.to_thread(wait_until, settled, 5, f"the heater's entities ({accept=})")
+        assert validate_all([Message(t, p.decode(), retain=True) for t, p in configs.items()]) == []
+        commands = {t: json.loads(p) for t, p in configs.items() if "command_topic" in json.loads(p)}
+        assert list(commands) == [want], sorted(configs)
+        out: dict[str, list[OverrideMode]] = {}
+        for topic, config in commands.items():
+            for payload in sendable(config):
+                before = len(taken)
+                await asyncio.to_thread(device.publish, config["command_topic"], payload)
+                await wait_until_async(
+                    lambda: len(taken) > before or running.part.stats["ignored"],  # noqa: B023
+                    5,
+                    f"{payload!r} from {topic} to reach the heater",
+                )
+                assert running.part.stats["ignored"] == 0, f"{payload!r} from {topic} was ignored ({accept=})"
+                out.setdefault(topic, []).append(taken[-1])
+        return out
+    finally:
+        device.close()
+        await running.stop()
+
+
+async def test_a_heater_announces_only_commands_mqtt_takes_and_clears_the_one_it_no_longer_does(
+    mosquitto: Broker,  # noqa: F811
+) -> None:
+    """With a token and no accept_commands MQTT takes a heater's ``off`` only: a control switch would turn
+    the heat off and then, turned on, silently hand nothing back. Pass, for commands taken, then refused,
+    then taken again, on one broker that keeps the earlier run's retained configs: the switch (``auto`` and
+    ``off``) where they are taken, the force-off button (``off``) where they are not, the other one's
+    retained config cleared, all valid for Home Assistant; and every payload an announced entity can send
+    reaches the heater, none ignored."""
+    auto, off = OverrideMode.AUTO, OverrideMode.FORCE_OFF
+    assert await heater_commands_taken(mosquitto, True) == {SWITCH: [auto, off]}
+    assert await heater_commands_taken(mosquitto, False) == {OFF_BUTTON: [off]}
+    assert await heater_commands_taken(mosquitto, True) == {SWITCH: [auto, off]}
