@@ -1,6 +1,6 @@
 """The heat controller in a closed loop: a braise held, a caramel stopped, across stoves and probes.
 
-    .venv/bin/python -m bench.heat_control [--markdown] [--seeds 3]
+    .venv/bin/python -m bench.heat_control [--markdown] [--seeds 3] [--max-lead 10]
 
 The simulated pot of drivers/simulated.py with a plug-driven heater of
 0.5–2.5 kW and a probe of lag 1–25 s (tests/support/heat_loop.py), controlled
@@ -79,8 +79,8 @@ def braise_row(power: float, tau: float, law: HoldLaw = HoldLaw.HYSTERESIS) -> d
     }
 
 
-def caramel_miss(c: Caramel, seed: int, power: float, tau: float) -> float:
-    params = HeatParams(lead_s=lead_for(tau) + c.element_tau_s)
+def caramel_miss(c: Caramel, seed: int, power: float, tau: float, max_lead_f: float = 10.0) -> float:
+    params = HeatParams(lead_s=lead_for(tau) + c.element_tau_s, max_lead_c=max_lead_f / 1.8)
     record = run_loop(
         c.pot(),
         caramel_step(),
@@ -94,7 +94,7 @@ def caramel_miss(c: Caramel, seed: int, power: float, tau: float) -> float:
     return caramel_peak_f(record) - CARAMEL_F
 
 
-def report(seeds: int, markdown: bool) -> tuple[str, bool]:
+def report(seeds: int, markdown: bool, max_lead_f: float = 10.0) -> tuple[str, bool]:
     lines = [
         "| power | lag | braise inside | switches | shortest on / off | braise inside, pid "
         "| caramel lands (°F past 225) by corpus |",
@@ -111,7 +111,7 @@ def report(seeds: int, markdown: bool) -> tuple[str, bool]:
             pid = braise_row(power, tau, HoldLaw.PID)["inside"]
             lands = []
             for c, seed in corpora:
-                miss = caramel_miss(c, seed, power, tau)
+                miss = caramel_miss(c, seed, power, tau, max_lead_f)
                 misses.setdefault(f"{c.label}, seed {seed}", []).append(miss)
                 lands.append(f"{miss:+.2f}")
             inside = b["inside"]
@@ -143,9 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the default caramel (1 was tuned on)")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--max-lead", type=float, default=10.0, help="the caramels' max_lead, °F (the controller's default: 10)"
+    )
     args = parser.parse_args(argv)
     cpu = time.process_time()
-    text, ok = report(args.seeds, args.markdown)
+    text, ok = report(args.seeds, args.markdown, args.max_lead)
     print(text)
     print(f"\n{time.process_time() - cpu:.1f} s of CPU")
     return 0 if ok else 1

@@ -64,6 +64,7 @@ from service.core.heat.events import (
 )
 from service.core.heat.params import HeatParams
 from service.core.probes import ProbeState
+from service.core.steps.reach import ReachMachine
 from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord, HeaterReport, HeaterView
 
 if TYPE_CHECKING:
@@ -293,7 +294,9 @@ class Heater:
             track = kitchen.track_of(cook)
             if track is not None and track.level is not None and track.last_t != seen.level_at:
                 level_at = track.last_t
-                out.append(ProbeLevel(now, track.level, track.rate))
+                machine = cook.machine
+                knee = machine.past_the_knee(track.last_t) if isinstance(machine, ReachMachine) else True
+                out.append(ProbeLevel(now, track.level, track.rate, anticipate=knee))
         if heat != seen.step or not seen.told_step:
             out.insert(0, StepChanged(now, heat))  # the step first: a new cook's level belongs to it
         self.seen = Seen(health, level_at, heat, True)

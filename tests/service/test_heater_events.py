@@ -208,3 +208,14 @@ async def test_the_view_carries_the_window_its_duty_is_over(duty_window: str | N
         async with client_for(rig.hub) as client:
             status = (await client.get("/api/status")).json()
     assert [h["duty_window_s"] for h in status["heaters"]] == [seconds], status["heaters"]
+
+
+async def test_a_heat_up_onto_the_boil_is_not_anticipated_as_the_caramels_target() -> None:
+    """Pass: with a lead and cap wide enough for a hotplate (20 s, 30 °F), a syrup climbing at 1 °F/s
+    through 205-215 °F keeps its heat: the tracker has seen no boil yet, so that rate (the heat-up's) is
+    not carried on. Told nothing by the tracker, the heater called 225 °F at 205 °F and stayed off."""
+    async with cooking(Rig(lead="20s", max_lead="30F")) as rig:
+        for f in range(150, 216):
+            await rig.reading(float(f))
+        shown = await rig.last("still heating at 215 °F", reported="on")
+        assert shown["on"] is True and shown["reason"] == "heating to target (225 °F)", rig.heard()[-3:]

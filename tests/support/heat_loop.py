@@ -6,7 +6,9 @@ syrup whose boiling point climbs as its water leaves); the heater puts
 element (a hotplate keeps glowing after its power goes; induction does not);
 the probe is a first-order lag with gaussian noise, read once a second. The
 controller sees what the service would: the tracker's filtered level and rate
-(service.core.filters.Track), the plug's report, ticks.
+(service.core.filters.Track), for a reach whether the syrup is on its boil yet
+(service.core.steps.reach.ReachMachine, as service/runtime/heaters.py passes
+it), the plug's report, ticks.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from service.core.heat.events import (
     StepKind,
 )
 from service.core.heat.params import HeatParams
+from service.core.profile import ReachStep
+from service.core.steps.reach import ReachMachine
 from service.core.units import c_to_f, f_to_c
 
 AMBIENT_C = 21.0
@@ -108,6 +112,12 @@ def run_loop(
     state = HeatState()
     record = Loop()
     track = Track(tau_s)
+    # the tracker's step, as the kitchen runs it beside the heater: whether a syrup is on its boil
+    machine = (
+        ReachMachine(ReachStep(heat.key, heat.target_c), lag_s=tau_s)
+        if heat.kind is StepKind.REACH and heat.target_c is not None
+        else None
+    )
     probe_c = env_c = pot.temp_c
     element_w = 0.0
     on = False
@@ -141,7 +151,11 @@ def run_loop(
             break
         reading = probe_c + max(-0.55, min(0.55, rng.gauss(0.0, noise_c)))
         if track.feed(t, reading) and track.level is not None:
-            feed(ProbeLevel(t, track.level, track.rate))
+            knee = True
+            if machine is not None:
+                machine.on_sample(t, reading, track, math.inf)
+                knee = machine.past_the_knee(t)
+            feed(ProbeLevel(t, track.level, track.rate, anticipate=knee))
         # the plug obeys and says so: the controller is judged here, not the plug
         feed(ActuatorReport(t, Reported.ON if on else Reported.OFF, link_up=True, online=True))
     record.state = state

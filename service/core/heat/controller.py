@@ -90,7 +90,9 @@ def _take(state: HeatState, event: HeatEvent, params: HeatParams) -> HeatState:
             # the tracker's rate is smoothed over ~20 s: it lags a turn (the pot starting to boil) by as
             # much, and the anticipation would carry the lag; a short difference follows the turn
             rate = (event.level_c - v0) / (event.at - t0)
-        facts = replace(facts, level_c=event.level_c, level_at=event.at, rate=rate, recent=recent)
+        facts = replace(
+            facts, level_c=event.level_c, level_at=event.at, rate=rate, recent=recent, anticipate=event.anticipate
+        )
         return replace(state, facts=facts)
     if isinstance(event, ProbeHealthChanged):
         return replace(state, facts=replace(facts, health=event.health))
@@ -130,7 +132,7 @@ def _propose(state: HeatState, at: float, params: HeatParams) -> tuple[bool, Rea
         return True, Reason.OVERRIDE_ON, law
     if step.heat_off:
         return False, Reason.STEP_HEAT_OFF, law
-    return laws.want(step, law, facts.level_c, facts.rate, state.on, at, params)
+    return laws.want(step, law, facts, state.on, at, params)
 
 
 def _relay_care(state: HeatState, on: bool, reason: Reason, at: float, params: HeatParams) -> tuple[bool, Reason]:

@@ -115,11 +115,18 @@ def heat_step(step: Step, key: str, *, heat_off: bool = False, offset_c: float =
 
 @dataclass(frozen=True, slots=True)
 class ProbeLevel:
-    """The probe's trusted level (the tracker's filtered track) and its rate, °C/s."""
+    """The probe's trusted level (the tracker's filtered track) and its rate, °C/s.
+
+    ``anticipate`` is the tracker's word on a reach: False while a syrup is
+    still heating onto its boil, where the heat-up's rate says nothing of the
+    plateau that follows; carried on, it calls a target that a boil 10 °F short
+    never reaches, and the heat stays off for good.
+    """
 
     at: float
     level_c: float
     rate_c_per_s: float = 0.0
+    anticipate: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from service.core.heat.events import HeatStep, Reason, StepKind
 from service.core.heat.params import HeatParams, HoldLaw
+from service.core.heat.safety import Facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +38,19 @@ def anticipated(level_c: float, rate_c_per_s: float, params: HeatParams) -> floa
 
 
 def want(
-    step: HeatStep, law: LawState, level_c: float, rate: float, on: bool, at: float, params: HeatParams
+    step: HeatStep, law: LawState, facts: Facts, on: bool, at: float, params: HeatParams
 ) -> tuple[bool, Reason, LawState]:
     """The heat this step asks for now, why, and the step's memory after."""
-    ahead = anticipated(level_c, rate, params)
+    assert facts.level_c is not None
+    level_c = facts.level_c
+    ahead = anticipated(level_c, facts.rate, params)
     if step.kind is StepKind.BOIL:
         return True, Reason.BOILING, law
     if step.kind is StepKind.REACH:
         assert step.target_c is not None
-        if law.reached or ahead >= step.target_c - params.carryover_c:
+        line = step.target_c - params.carryover_c
+        # the line's anticipation is held back while a syrup still heats onto its boil (ProbeLevel)
+        if law.reached or level_c >= line or (facts.anticipate and ahead >= line):
             return False, Reason.TARGET_REACHED, replace(law, reached=True)
         return True, Reason.HEATING_TO_TARGET, law
     assert step.low_c is not None and step.high_c is not None

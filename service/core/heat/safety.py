@@ -40,6 +40,7 @@ class Facts:
     level_at: float | None = None
     rate: float = 0.0  # °C/s, the tracker's rate of rise
     recent: tuple[tuple[float, float], ...] = ()  # (at, level) over the last rate_span_s
+    anticipate: bool = True  # False: a syrup still heating onto its boil (ProbeLevel)
     health: ProbeHealth = ProbeHealth.OK
     link_up: bool = False  # nothing heard from the driver yet: not up
     online: bool = False

@@ -146,6 +146,18 @@ class ReachMachine:
         self._track_since = -math.inf
         self._last_level: float | None = None
 
+    def past_the_knee(self, at: float) -> bool:
+        """On its boil long enough that a rate carried on is the boil's climb, not the heat-up's.
+
+        Before, a syrup still heats onto its boil, or its probe is still catching up
+        with the knee: the heat-up's slope carried on puts the pot past a knee no
+        line can see yet (tens of °F a minute stopping dead on the plateau). The
+        pot's level (``_pot_level``) and a heater's anticipation (service/core/heat)
+        both wait for this. A pot that is no syrup is always past it.
+        """
+        settle = max(SETTLE_LAGS * self.lag_s, LAG_RATE_WINDOW_S)
+        return self.estimator.boiling and at - self.estimator.boiling_since >= settle
+
     def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
         self.params = self._base.shifted(offset_c)
         self.estimator.set_calibration(offset_c, calibrated)
@@ -298,11 +310,8 @@ class ReachMachine:
             return None
         got = recent.whole()
         noise = self._noise(got, track.sigma)
-        if not self.estimator.boiling or at - self.estimator.boiling_since < settle:
-            # a syrup still heating onto its boil, or whose probe is still catching up with the knee:
-            # the heat-up's slope, carried τ on, puts the pot past a knee the line cannot see yet (tens
-            # of °F a minute stopping dead on the plateau); like a probe just put in, it settles first
-            return None
+        if not self.past_the_knee(at):
+            return None  # like a probe just put in, the knee settles first
         whole = _slope(got, noise)
         if whole is None:
             return None  # not yet known: the probe's own level decides, later but never early

@@ -36,8 +36,8 @@ def decisions(outputs: list[object]) -> list[Decision]:
     return [o for o in outputs if isinstance(o, Decision)]
 
 
-def at_level(f: float, at: float, rate_f_per_s: float = 0.0) -> ProbeLevel:
-    return ProbeLevel(at, f_to_c(f), rate_f_per_s / 1.8)
+def at_level(f: float, at: float, rate_f_per_s: float = 0.0, *, anticipate: bool = True) -> ProbeLevel:
+    return ProbeLevel(at, f_to_c(f), rate_f_per_s / 1.8, anticipate=anticipate)
 
 
 # ---- hold: hysteresis ---------------------------------------------------------------------------------
@@ -161,6 +161,24 @@ def test_reach_anticipates_by_the_lead_but_never_more_than_its_cap() -> None:
     # heading for the boil at 2 °F/s: a rate that will stall at 212 °F must not end the caramel
     _, outputs = feed([at_level(205.0, 60.0, rate_f_per_s=2.0)], params, state)
     assert last_decision(outputs).on
+
+
+@pytest.mark.parametrize(
+    ("level_f", "anticipate", "on"),
+    [
+        (212.0, True, False),  # 212 + 20 s × 1 °F/s, within the raised cap: off for good
+        (212.0, False, True),  # the syrup is not past its boil's knee yet: that rate is the heat-up's
+        (225.0, False, False),  # the level itself at the target: off, knee or not
+    ],
+)
+def test_reach_anticipates_only_once_the_tracker_is_past_the_boils_knee(
+    level_f: float, anticipate: bool, on: bool
+) -> None:
+    """A cap wide enough for a hotplate no longer guards the knee: the tracker's word does."""
+    params = replace(P, lead_s=20.0, max_lead_c=30.0 / 1.8)
+    state, _ = feed(healthy(REACH, 200.0), params)
+    _, outputs = feed([at_level(level_f, 60.0, rate_f_per_s=1.0, anticipate=anticipate)], params, state)
+    assert last_decision(outputs).on is on
 
 
 def test_the_next_step_may_heat_again() -> None:
