@@ -385,12 +385,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
         p.model_copy(update={"url": f"{p.url}&speed={args.speed:g}", "stale_after": stale}) for p in config.probes
     ]
     config = config.model_copy(update={"probes": probes})
+    heated = ""
+    if args.heater is not None:
+        from service.demo_heater import (
+            DemoHeaterError,
+            broker_problem,
+            demo_plug_url,
+            plug_topic,
+            redacted,
+            speed_problem,
+            with_heater,
+        )
+
+        try:
+            plug_url = demo_plug_url(args.heater)
+        except DemoHeaterError as exc:
+            return _fail(str(exc))
+        too_fast = speed_problem(args.speed)
+        if too_fast is not None:
+            return _fail(too_fast)
+        # before anything starts: a heater left waiting for its link would leave the pot cold all demo long
+        problem = asyncio.run(broker_problem(plug_url))
+        if problem is not None:
+            return _fail(f"--heater {redacted(args.heater)}: {problem}")
+        config = with_heater(config, plug_url, args.speed)
+        heated = f", heated through its own plug (cmnd/{plug_topic(plug_url)}/POWER) that potwatch switches"
     if args.state_dir is None:
         import tempfile
 
         args.state_dir = tempfile.mkdtemp(prefix="potwatch-demo-")
     print(
-        f"potwatch demo: a simulated pot cooking rillons {args.speed:g}× faster than real time; "
+        f"potwatch demo: a simulated pot cooking rillons {args.speed:g}× faster than real time{heated}; "
         "open the address below on a phone on the same network (Ctrl-C stops)",
         file=sys.stderr,
     )
@@ -423,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="listen address (default 0.0.0.0: phones on the network can open it)")
     p.add_argument("--port", type=int, help="listen port (default 8000)")
     p.add_argument("--state-dir", help="default: a new temporary folder")
+    p.add_argument(
+        "--heater",
+        metavar="mqtt://HOST:PORT",
+        help="heat the pot through its own emulated Tasmota plug on this MQTT broker (one you run), "
+        "switched by potwatch: the braise held, the caramel's heat off at 225 °F",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check-config", help="validate a config file; exit 2 with one line per problem")
