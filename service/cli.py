@@ -405,7 +405,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if too_fast is not None:
             return _fail(too_fast)
         # before anything starts: a heater left waiting for its link would leave the pot cold all demo long
-        problem = asyncio.run(broker_problem(plug_url))
+        try:
+            problem = asyncio.run(broker_problem(plug_url))
+        except KeyboardInterrupt:  # Ctrl-C while a far broker keeps us waiting: a stop, not a traceback
+            return 0
         if problem is not None:
             return _fail(f"--heater {redacted(args.heater)}: {problem}")
         config = with_heater(config, plug_url, args.speed)
