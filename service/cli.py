@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import signal
@@ -286,10 +285,10 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
     service.parts.append(recorder)
     service.restore = restorer(recorder)
     if heaters is not None:
-        from service.history.overrides import recorded_overrides
+        from service.history.overrides import remembered
 
-        # read at the heaters' attach, after the restore has opened (migrated, salvaged) the file
-        heaters.remembered = functools.partial(recorded_overrides, db)
+        # read at the heaters' attach, after the restore has opened (checked, salvaged) the file
+        heaters.remembered = remembered(recorder.store)
     service.history = HistoryReader(db)
     try:
         return asyncio.run(service.run())

@@ -21,10 +21,14 @@ over: the last one it knows stands, so a forced off is not undone by a row it
 cannot read.
 
 The override is the heater id's: a heater renamed in the config starts in
-"auto". A history that cannot be read (missing, not ours, damaged, from before
-overrides were recorded) gives no override, the old behaviour, and never stops
-the start: the safety gate still holds every heater off until it has a cook
-and a reading.
+"auto". A missing file (a first start) or one from before overrides were
+recorded gives no override: "auto". A file that was damaged at this start
+(``Store.lost_at_start``: set aside with nothing read or with rows of
+``heater_log`` lost, or a write-ahead log whose frames SQLite dropped), or
+that cannot be read here, may have lost the cook's last word: its surviving
+rows are not trusted (``Recalled.doubt``) and every heater starts forced off
+until the cook hands control back. Which heater's rows were on a lost page
+cannot be told, so it is every heater, not some. Neither ever stops the start.
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from service.core.heat.events import OverrideMode
 from service.history.schema import connect_read
+from service.history.store import Store
+from service.runtime.views import Recalled
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +71,31 @@ def last_overrides(conn: sqlite3.Connection, heater_ids: Iterable[str]) -> dict[
     return found
 
 
-def recorded_overrides(path: Path, heater_ids: Iterable[str]) -> dict[str, OverrideMode]:
-    """``last_overrides`` of the file at ``path`` on a read-only connection; nothing when it cannot be read."""
+def recorded_overrides(path: Path, heater_ids: Iterable[str], doubt: str | None = None) -> Recalled:
+    """``last_overrides`` of the file at ``path`` on a read-only connection, and whether to trust them.
+
+    ``doubt``: what the start's check of the file found lost (``Store.lost_at_start``),
+    passed on. A file that cannot be read here is a doubt of its own: nothing says the
+    cook did not force a heater off in it. No file at all is a first start: no doubt.
+    """
     if not path.exists():
-        return {}
+        return Recalled({}, doubt)
     try:
         with contextlib.closing(connect_read(path)) as conn:
-            return last_overrides(conn, heater_ids)
+            return Recalled(last_overrides(conn, heater_ids), doubt)
     except (sqlite3.Error, OSError) as exc:
-        log.warning("history: cannot read the heaters' last overrides from %s (%s); they start in auto", path, exc)
-        return {}
+        log.warning("history: cannot read the heaters' last overrides from %s (%s); they start forced off", path, exc)
+        return Recalled({}, doubt or f"the file cannot be read ({exc})")
+
+
+def remembered(store: Store) -> Callable[[list[str]], Recalled]:
+    """The heaters' ``remembered`` (service/runtime/heaters.py) for the recorder's file.
+
+    Called at the heaters' attach, after the restore has opened the file: by then its
+    first open has checked it, and ``Store.lost_at_start`` says what the damage cost.
+    """
+
+    def recall(heater_ids: list[str]) -> Recalled:
+        return recorded_overrides(store.path, heater_ids, store.lost_at_start("heater_log"))
+
+    return recall

@@ -88,6 +88,10 @@ class Store:
         self.last_check = "not checked"
         # what the first open carried over from a damaged file, for the restore (rederive.py)
         self.salvaged: Salvaged | None = None
+        # what the first open found wrong, for ``lost_at_start``: why the file was set aside, and
+        # what a damaged write-ahead log lost (SQLite dropped its frames, whichever tables they held)
+        self.set_aside_at_start: str | None = None
+        self.log_lost_at_start: str | None = None
 
     # ---- opening -----------------------------------------------------------------
 
@@ -107,6 +111,7 @@ class Store:
         if checking:
             unfit = precheck(path)
             if unfit is not None:
+                self.set_aside_at_start = unfit
                 return self.replace(unfit, "unreadable")
             self._keep_a_damaged_log()
         try:
@@ -122,12 +127,40 @@ class Store:
             corrupt = classify(exc) is Trouble.CORRUPT
             if not (existed and (corrupt or _unreadable(path, exc))):
                 raise
-            return self.replace(f"{'damaged' if corrupt else 'unreadable'} ({exc})", "corrupt")
+            why = f"{'damaged' if corrupt else 'unreadable'} ({exc})"
+            if checking:
+                self.set_aside_at_start = why
+            return self.replace(why, "corrupt")
         if problem is not None:
             conn.close()
-            return self.replace(f"damaged (quick_check: {problem})", "corrupt")
+            self.set_aside_at_start = f"damaged (quick_check: {problem})"
+            return self.replace(self.set_aside_at_start, "corrupt")
         self.conn = conn
         return conn
+
+    def lost_at_start(self, table: str) -> str | None:
+        """Why rows of ``table`` may be missing since this start's check of the file, or None.
+
+        For the heaters (``table`` = ``heater_log``): a forced off that was on a
+        lost page must not come back as the "auto" an older row says. Rows may be
+        missing when the write-ahead log had frames SQLite dropped (they can have
+        held any table's pages), or when the file was set aside and the salvage
+        read nothing of it (a file with no header, 0 bytes, unreadable: no run, no
+        event), failed, or lost rows of ``table``. A file set aside whose salvage
+        read every row of ``table`` (a damaged header or schema page, a bad page
+        of events) has lost none of them: None, as for a sound or a new file.
+        """
+        if self.log_lost_at_start is not None:
+            return self.log_lost_at_start
+        why = self.set_aside_at_start
+        if why is None:
+            return None
+        got = self.salvaged
+        if got is None or not got.anything:
+            return f"the file was {why}; nothing could be read from it"
+        if got.lost(table):
+            return f"the file was {why}; rows of {table} were lost"
+        return None
 
     def replace(self, why: str, tag: str) -> sqlite3.Connection:
         """Set the file aside as it is, start a new one, and carry into it what the old one still reads."""
@@ -183,6 +216,7 @@ class Store:
             log.warning("history: could not keep a copy of %s: %s", wal, exc)
             where = ""
         self.note = f"recovered: {problem}{where}"
+        self.log_lost_at_start = problem
         log.error("history: %s: %s%s", self.path, problem, where)
 
     def close(self) -> None:

@@ -65,7 +65,14 @@ from service.core.heat.events import (
 from service.core.heat.params import HeatParams
 from service.core.probes import ProbeState
 from service.core.steps.reach import ReachMachine
-from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord, HeaterReport, HeaterView
+from service.runtime.views import (
+    HeaterCommand,
+    HeaterOverride,
+    HeaterRecord,
+    HeaterReport,
+    HeaterView,
+    Recalled,
+)
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -107,8 +114,15 @@ class Heater:
         actuator: Actuator,
         hub: Hub,
         mode: OverrideMode = OverrideMode.AUTO,
+        *,
+        in_doubt: bool = False,
     ) -> None:
-        """``mode``: what the controller starts in (after a restart: ``restarted_mode`` of the recorded one)."""
+        """``mode``: what the controller starts in (after a restart: ``restarted_mode`` of the recorded one).
+
+        ``in_doubt``: forced off because the history was damaged at this start and
+        could not say what the cook last said (the controller says so until they
+        hand control back).
+        """
         self.id = config.id
         self.label = config.label
         self.probe = config.probe
@@ -116,12 +130,14 @@ class Heater:
         self.actuator = actuator
         self.hub = hub
         # in the controller's state from its first event on: no turn, not even the first, can switch on
-        self.state = HeatState(mode=mode)
+        self.state = HeatState(mode=mode, in_doubt=in_doubt and mode is OverrideMode.FORCE_OFF)
         self.decision: Decision | None = None
         self.seen = Seen()
         self.wake = asyncio.Event()
         self._driver_said = False  # the driver's reader heard something since the last turn
         self._overrides: list[OverrideMode] = []
+        # the forced off a damaged history imposed, still to be written as an override row (first turn)
+        self._doubt_unrecorded = self.state.in_doubt
         self.stopping = False
         self._sent_on_at: float | None = None  # hub time of the last ON sent
         self._sent_off_at: float | None = None
@@ -174,6 +190,7 @@ class Heater:
 
     def override(self, mode: OverrideMode) -> None:
         """The cook's word, recorded at once (the next start reads it back), applied in the next turn."""
+        self._doubt_unrecorded = False  # a word of theirs before the first turn: the forced off must not follow it
         self._overrides.append(mode)
         self._recorded(HeaterOverride(self.hub.clock.monotonic(), self.id, self.probe, str(mode)))
         self.wake.set()
@@ -237,6 +254,12 @@ class Heater:
     def _turn(self) -> None:
         """Everything new, in order, through the controller; the last decision is the one that counts."""
         now = self.hub.clock.monotonic()
+        if self._doubt_unrecorded:
+            # Written as if the cook had said it, at the first turn (every part is attached by then, the
+            # recorder too): a clean restart before they hand control back must not bring back an
+            # older "auto" that the damage left readable.
+            self._doubt_unrecorded = False
+            self._recorded(HeaterOverride(now, self.id, self.probe, str(OverrideMode.FORCE_OFF)))
         events: list[HeatEvent] = [*self._from_driver(now), *self._from_kitchen(now)]
         events += [Override(now, mode) for mode in self._overrides]
         self._overrides.clear()
@@ -399,8 +422,9 @@ class Heater:
 
 
 Opener = Callable[[HeaterConfig, Callable[[], float]], Actuator]
-# the cook's last recorded override of each heater id that has one (the history's: the wiring passes it)
-Remembered = Callable[[list[str]], dict[str, OverrideMode]]
+# the cook's last recorded override of each heater id that has one, and whether the history at this
+# start can be trusted to hold it (the history's: the wiring passes it)
+Remembered = Callable[[list[str]], Recalled]
 
 
 def _open(config: HeaterConfig, clock: Callable[[], float]) -> Actuator:
@@ -426,27 +450,42 @@ class Heaters:
 
     def attach(self, hub: Hub) -> None:
         """Each heater in the mode the cook last left it in (see ``restarted_mode``), before any task runs."""
-        recorded = self._recorded_modes()
+        recalled = self._recorded_modes()
+        recorded, doubt = recalled.modes, recalled.doubt
         for c in self.configs:
             actuator = self.opener(c, hub.clock.monotonic)
-            mode = restarted_mode(recorded.get(c.id))
-            if recorded.get(c.id, OverrideMode.AUTO) is not OverrideMode.AUTO:
+            mode = restarted_mode(recorded.get(c.id), trusted=doubt is None)
+            if doubt is not None:
+                newest = recorded.get(c.id)
+                log.warning(
+                    "heater %s: the history was damaged at this start (%s): the last override cannot be trusted "
+                    "(the newest still readable: %s): starting in %s until control is handed back",
+                    c.id,
+                    doubt,
+                    newest if newest is not None else "none",
+                    mode,
+                )
+            elif recorded.get(c.id, OverrideMode.AUTO) is not OverrideMode.AUTO:
                 log.info("heater %s: the last override was %s: starting in %s", c.id, recorded[c.id], mode)
-            self.heaters[c.id] = Heater(c, actuator, hub, mode)
+            self.heaters[c.id] = Heater(c, actuator, hub, mode, in_doubt=doubt is not None)
         hub.on_input.append(self._wake)
         hub.on_output.append(self._wake)
         hub.heater_views = self.views
         hub.heater_override = self.override
 
-    def _recorded_modes(self) -> dict[str, OverrideMode]:
-        """What the history remembers; a failure to read it is the old behaviour (auto), never a failed start."""
+    def _recorded_modes(self) -> Recalled:
+        """What the history remembers; a bug in reading it is the old behaviour (auto), never a failed start.
+
+        A file that is damaged or cannot be read is not a bug: the reading says so
+        (``Recalled.doubt``), and the heaters start forced off.
+        """
         if self.remembered is None:
-            return {}
+            return Recalled({})
         try:
             return self.remembered([c.id for c in self.configs])
         except Exception:
             log.exception("heaters: cannot read the last overrides; every heater starts in auto")
-            return {}
+            return Recalled({})
 
     def override(self, heater_id: str, mode: OverrideMode) -> bool:
         heater = self.heaters.get(heater_id)

@@ -17,6 +17,7 @@ from typing_extensions import TypedDict
 
 from service.core.cook import Cook, Kitchen
 from service.core.events import Alert
+from service.core.heat.events import OverrideMode
 from service.core.probes import ProbeHealth
 from service.core.units import c_to_f
 from service.runtime.clock import Clock
@@ -166,6 +167,21 @@ class HeaterOverride:
 
 
 HeaterRecord = HeaterCommand | HeaterReport | HeaterOverride
+
+
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    """What the history holds of the heaters' last overrides at a start (service/history/overrides.py).
+
+    ``modes``: the newest readable override of each heater id that has one.
+    ``doubt``: why they cannot be trusted, or None. Set when the file was damaged
+    at this start (set aside, rows or log frames lost) or cannot be read: the
+    cook's last word may be what was lost, so every heater starts forced off
+    (``restarted_mode``), not in what the surviving rows say.
+    """
+
+    modes: dict[str, OverrideMode]
+    doubt: str | None = None
 
 
 class HeaterView(TypedDict):

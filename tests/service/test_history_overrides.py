@@ -19,7 +19,7 @@ from service.history.overrides import last_overrides, recorded_overrides
 from service.history.schema import MIGRATIONS, SCHEMA_VERSION, _statements, connect, connect_read
 from service.runtime.heaters import Heaters
 from service.runtime.hub import Hub
-from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord
+from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord, Recalled
 from tests.support.clock import HandClock
 from tests.support.history import start, stop
 
@@ -58,7 +58,7 @@ def test_the_newest_override_of_each_heater_is_read_back(tmp_path: Path) -> None
         override(clock, "hob", OFF),
     )
     stop(recorder, clean=False)  # as a kill would leave it: the rows were written at once, not at the stop
-    assert recorded_overrides(path, ["hob", "plate", "oven"]) == {"hob": OFF, "plate": ON}
+    assert recorded_overrides(path, ["hob", "plate", "oven"]).modes == {"hob": OFF, "plate": ON}
     with contextlib.closing(sqlite3.connect(path)) as conn:
         rows = conn.execute("SELECT heater, what, on_, detail FROM heater_log ORDER BY rowid").fetchall()
     assert rows[:2] == [("hob", "override", None, "force_off"), ("hob", "command", 0, "override: off")], rows
@@ -68,17 +68,17 @@ def test_a_later_run_wins_even_on_a_new_time_line_that_starts_earlier(tmp_path: 
     """Rows count in the order written, not by ``at``: a new time line (no cook to resume) starts its clock again."""
     path = tmp_path / "potwatch.db"
     one_run(path, HandClock(5000.0), ("hob", OFF))
-    assert recorded_overrides(path, ["hob"]) == {"hob": OFF}
+    assert recorded_overrides(path, ["hob"]).modes == {"hob": OFF}
     one_run(path, HandClock(10.0), ("hob", AUTO))
-    assert recorded_overrides(path, ["hob"]) == {"hob": AUTO}
+    assert recorded_overrides(path, ["hob"]).modes == {"hob": AUTO}
     one_run(path, HandClock(10.0))  # a run in which the cook said nothing: the last word stands
-    assert recorded_overrides(path, ["hob"]) == {"hob": AUTO}
+    assert recorded_overrides(path, ["hob"]).modes == {"hob": AUTO}
 
 
 def test_the_override_is_the_heater_ids_a_renamed_heater_has_none(tmp_path: Path) -> None:
     path = tmp_path / "potwatch.db"
     one_run(path, HandClock(), ("hob", OFF))
-    assert recorded_overrides(path, ["hob-left"]) == {}
+    assert recorded_overrides(path, ["hob-left"]).modes == {}
 
 
 def test_a_history_without_overrides_gives_none(tmp_path: Path) -> None:
@@ -88,21 +88,27 @@ def test_a_history_without_overrides_gives_none(tmp_path: Path) -> None:
     hub, recorder = start(path, clock)
     said(hub, HeaterCommand(clock.t, "hob", "pot", True, 60.0, True, "heating to target (225 °F)"))
     stop(recorder)
-    assert recorded_overrides(path, ["hob"]) == {}
+    assert recorded_overrides(path, ["hob"]) == Recalled({})  # nothing recorded, nothing in doubt
 
 
 def test_no_file_gives_none_and_creates_none(tmp_path: Path) -> None:
+    """A first start: no override, and nothing to doubt."""
     path = tmp_path / "potwatch.db"
-    assert recorded_overrides(path, ["hob"]) == {}
+    assert recorded_overrides(path, ["hob"]) == Recalled({})
     assert not path.exists()
 
 
-def test_a_file_that_is_no_database_gives_none_and_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_file_that_cannot_be_read_gives_none_in_doubt_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Read where it lies (a card the recorder could not set it aside on): it may have held a forced off."""
     path = tmp_path / "potwatch.db"
     path.write_bytes(b"not a database, and long enough to look like a header" * 100)
     with caplog.at_level(logging.WARNING):
-        assert recorded_overrides(path, ["hob"]) == {}
-    assert "they start in auto" in caplog.text
+        recalled = recorded_overrides(path, ["hob"])
+    assert recalled.modes == {}
+    assert recalled.doubt is not None and recalled.doubt.startswith("the file cannot be read (")
+    assert "they start forced off" in caplog.text
     assert path.read_bytes().startswith(b"not a database")  # read only: left as it was
 
 
@@ -115,7 +121,7 @@ def test_a_history_from_before_the_heaters_gives_none(tmp_path: Path) -> None:
                 conn.execute(statement)
         conn.execute("PRAGMA user_version = 3")
         conn.commit()
-    assert recorded_overrides(path, ["hob"]) == {}
+    assert recorded_overrides(path, ["hob"]).modes == {}
 
 
 def test_a_mode_this_potwatch_does_not_know_is_passed_over_and_the_last_known_stands(tmp_path: Path) -> None:
@@ -184,12 +190,12 @@ def test_a_file_written_before_the_index_gets_it_at_the_next_start_and_keeps_its
         patch.setattr(schema, "INDEXES", [])
         one_run(path, HandClock(), ("hob", OFF), ("plate", AUTO), ("hob", AUTO), ("hob", OFF))
     assert indexes(path) == ["heater_log_cook"]
-    assert recorded_overrides(path, ["hob", "plate"]) == {"hob": OFF, "plate": AUTO}
+    assert recorded_overrides(path, ["hob", "plate"]).modes == {"hob": OFF, "plate": AUTO}
     one_run(path, HandClock())
     assert indexes(path) == ["heater_log_cook", "heater_log_override"]
     with contextlib.closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert recorded_overrides(path, ["hob", "plate"]) == {"hob": OFF, "plate": AUTO}
+    assert recorded_overrides(path, ["hob", "plate"]).modes == {"hob": OFF, "plate": AUTO}
 
 
 def scanned(conn: sqlite3.Connection, heater_ids: list[str]) -> dict[str, OverrideMode]:
@@ -272,7 +278,7 @@ def test_an_override_the_api_hands_a_heater_is_what_the_next_start_begins_in(
 def test_a_history_that_fails_to_read_starts_every_heater_in_auto(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(ids: list[str]) -> dict[str, OverrideMode]:
+    def broken(ids: list[str]) -> Recalled:
         raise RuntimeError("a bug in the reading")
 
     hub, recorder = start(tmp_path / "potwatch.db", HandClock())

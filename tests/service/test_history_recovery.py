@@ -259,7 +259,7 @@ def test_a_heater_forced_off_in_a_damaged_file_is_still_forced_off_in_the_salvag
     _, recorder = resume(path)
     recorder.store.close()
     assert aside(path, "unreadable" if where == "header" else "corrupt").exists()
-    assert recorded_overrides(path, ["hob"]) == {"hob": OverrideMode.FORCE_OFF}
+    assert recorded_overrides(path, ["hob"]).modes == {"hob": OverrideMode.FORCE_OFF}
 
 
 async def test_a_damaged_page_in_the_middle_costs_its_rows_not_the_cook(tmp_path: Path) -> None:

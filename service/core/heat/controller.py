@@ -50,6 +50,9 @@ class HeatState:
     at: float | None = None
     facts: safety.Facts = field(default_factory=safety.Facts)
     mode: OverrideMode = OverrideMode.AUTO
+    # forced off at the start because the history was damaged and could not say what the cook last
+    # said (``restarted_mode``); the cook's next override, whatever it is, ends it
+    in_doubt: bool = False
     on: bool = False
     switched_at: float | None = None  # the last time the command changed
     on_since: float | None = None
@@ -64,7 +67,7 @@ class HeatState:
     dropped: int = 0  # events refused: time going backwards, a level that is no number
 
 
-def restarted_mode(recorded: OverrideMode | None) -> OverrideMode:
+def restarted_mode(recorded: OverrideMode | None, *, trusted: bool = True) -> OverrideMode:
     """The mode a controller starts in after a restart, given the cook's last recorded override.
 
     A forced off is kept: the cook said off, and a restart (systemd, a power cut, a
@@ -72,10 +75,20 @@ def restarted_mode(recorded: OverrideMode | None) -> OverrideMode:
     A forced on is not: heat that comes back by itself, nobody having looked since
     the power went, is what the safety gate exists to prevent. It falls back to
     "auto", where the step's law and every safety condition decide, as a fresh start
-    always did. Nothing recorded (a history from before overrides were kept, a new
-    heater id, an unreadable file) is "auto" too.
+    always did. Nothing recorded (a first start, a history from before overrides
+    were kept, a new heater id) is "auto" too.
+
+    ``trusted`` false: the history was damaged at this start (rows or log frames
+    lost, a file that could not be read at all), so the newest override it still
+    holds may not be the cook's last word: a forced off may have been on the lost
+    page. Off, then, whatever it holds: a cook who forced the heat off and then had
+    a power cut that damaged the file must not find the heat back on by itself.
+    The controller says why (``HeatState.in_doubt``) until the cook hands control
+    back.
     """
-    return OverrideMode.FORCE_OFF if recorded is OverrideMode.FORCE_OFF else OverrideMode.AUTO
+    if not trusted or recorded is OverrideMode.FORCE_OFF:
+        return OverrideMode.FORCE_OFF
+    return OverrideMode.AUTO
 
 
 def _take(state: HeatState, event: HeatEvent, params: HeatParams) -> HeatState:
@@ -108,7 +121,7 @@ def _take(state: HeatState, event: HeatEvent, params: HeatParams) -> HeatState:
         # handing control back (or forcing on, which also takes the token) is the cook's word
         # that they have looked: it clears a latch; the conditions themselves still hold the heat off
         latched = state.latched if event.mode is OverrideMode.FORCE_OFF else None
-        return replace(state, mode=event.mode, latched=latched)
+        return replace(state, mode=event.mode, latched=latched, in_doubt=False)
     return state
 
 
@@ -124,7 +137,7 @@ def _propose(state: HeatState, at: float, params: HeatParams) -> tuple[bool, Rea
     """What the cook's hand or the step's law asks for, before the relay's care and the gate."""
     facts, law = state.facts, state.law
     if state.mode is OverrideMode.FORCE_OFF:
-        return False, Reason.OVERRIDE_OFF, law
+        return False, Reason.HISTORY_DAMAGED if state.in_doubt else Reason.OVERRIDE_OFF, law
     step = facts.step
     if step is None or facts.level_c is None:
         return False, Reason.NO_COOK if step is None else Reason.NO_READING, law  # the gate holds it off too

@@ -183,6 +183,7 @@ class Reason(StrEnum):
     MAX_TEMPERATURE = "max_temperature"
     MAX_ON_TIME = "max_on_time"
     OVERRIDE_OFF = "override_off"
+    HISTORY_DAMAGED = "history_damaged"  # forced off at the start: the history could not say the cook's last word
     OVERRIDE_ON = "override_on"
     STEP_HEAT_OFF = "step_heat_off"
     HEATING_TO_TARGET = "heating_to_target"
@@ -206,10 +207,12 @@ SAFETY_REASONS = frozenset(
         Reason.MAX_ON_TIME,
     }
 )
-# Off at once, through a minimum on-time: the safety gate's reasons and the cook's own "off".
-FORCED_OFF = SAFETY_REASONS | {Reason.OVERRIDE_OFF}
-# off because something is wrong (what the page marks in red), not because nothing asks for heat yet
-FAULT_REASONS = SAFETY_REASONS - {Reason.NO_COOK, Reason.NO_READING}
+# Off at once, through a minimum on-time: the safety gate's reasons and the cook's own "off" (or the one
+# potwatch keeps for them when a damaged history lost it).
+FORCED_OFF = SAFETY_REASONS | {Reason.OVERRIDE_OFF, Reason.HISTORY_DAMAGED}
+# off because something is wrong (what the page marks in red), not because nothing asks for heat yet:
+# a damaged history is one, the cook has to look and hand control back
+FAULT_REASONS = (SAFETY_REASONS - {Reason.NO_COOK, Reason.NO_READING}) | {Reason.HISTORY_DAMAGED}
 
 WORDS: dict[Reason, str] = {
     Reason.NO_COOK: "no cook running",
@@ -222,6 +225,7 @@ WORDS: dict[Reason, str] = {
     Reason.MAX_TEMPERATURE: "max temperature",
     Reason.MAX_ON_TIME: "max on-time",
     Reason.OVERRIDE_OFF: "override: off",
+    Reason.HISTORY_DAMAGED: "history damaged at start: hand control back to resume",
     Reason.OVERRIDE_ON: "override: on",
     Reason.STEP_HEAT_OFF: "this step keeps the heat off",
     Reason.HEATING_TO_TARGET: "heating to target",

@@ -29,6 +29,27 @@ def test_restarted_mode(recorded: OverrideMode | None, started: OverrideMode) ->
     assert restarted_mode(recorded) is started
 
 
+@pytest.mark.parametrize("recorded", [*OverrideMode, None], ids=lambda m: f"newest readable {m}")
+def test_an_override_the_damaged_history_cannot_vouch_for_restarts_forced_off(recorded: OverrideMode | None) -> None:
+    assert restarted_mode(recorded, trusted=False) is OverrideMode.FORCE_OFF
+
+
+def test_a_controller_started_in_doubt_says_why_until_the_cooks_next_override() -> None:
+    """The reason is the damage's, not "override: off"; any override of the cook's ends it, their own "off" too."""
+    start = HeatState(mode=restarted_mode(OverrideMode.AUTO, trusted=False), in_doubt=True)
+    state, outputs = feed(healthy(REACH, 150.0), P, start)
+    decisions = [o for o in outputs if isinstance(o, Decision)]
+    assert not any(d.on for d in decisions)
+    last = decisions[-1]
+    assert last.reason is Reason.HISTORY_DAMAGED, decisions
+    assert last.words == "history damaged at start: hand control back to resume"
+    said_off, outputs = feed([Override(10.0, OverrideMode.FORCE_OFF), Tick(11.0)], P, state)
+    assert [o.reason for o in outputs if isinstance(o, Decision)][-1] is Reason.OVERRIDE_OFF
+    assert not said_off.in_doubt
+    state, outputs = feed([Override(10.0, OverrideMode.AUTO), Tick(11.0)], P, state)
+    assert [o.on for o in outputs if isinstance(o, Decision)] == [True, True] and not state.in_doubt
+
+
 @pytest.mark.parametrize("heat", [REACH, BOIL], ids=["a reach far below its target", "a boil"])
 def test_a_controller_started_forced_off_decides_off_from_its_first_event(heat: HeatStep) -> None:
     """Every event of two minutes of a step that wants full heat, one after the other: not one decision is on."""

@@ -6,12 +6,16 @@ a power cut: no chance to write anything more). A heater the cook forced off
 must come back forced off: the plug never hears an ON after the restart until
 the cook hands control back. A heater forced on comes back in auto
 (docs/heat.md, Override): heat nobody has looked at since the restart is not
-switched on by an override.
+switched on by an override. And a forced off lost to a page of the history
+damaged while potwatch was down comes back forced off too, saying why, rather
+than in the "auto" the damage left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import signal
 import sqlite3
 import time
@@ -40,6 +44,7 @@ WATCHED_S = 3.0  # the restarted heater's turns watched (one a second) for an ON
 RESTART_S = 20.0  # the second start: restore, the probe read, the plug found, on a loaded machine
 KILLS = [signal.SIGTERM, signal.SIGKILL]
 KILL_IDS = ["SIGTERM", "SIGKILL"]
+DAMAGED = "history damaged at start: hand control back to resume"
 
 
 def started(tmp_path: Path, device: PtyDevice, mosquitto: Broker) -> ServiceProcess:
@@ -169,3 +174,72 @@ def test_a_heater_forced_on_comes_back_in_auto_after_a_restart(
             assert "heater hob: the last override was force_on: starting in auto" in second.log()
             assert second.post(PATH, json={"mode": "on"}, headers=AUTH).status_code == 202
             wait_until(lambda: plug.relay_on, 5.0, "the plug forced on again")
+
+
+def scribble_the_row(path: Path, what: str) -> None:
+    """Random bytes over the leaf of ``heater_log`` that holds the newest row of that ``what``, past its header.
+
+    The log is only appended to, so a row's rowid is its place in the table: the leaves, in the b-tree's
+    order (``dbstat``'s ``path``), hold rowids 1…n in turn.
+    """
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every row in the file itself, where the damage goes
+        (rowid,) = db.execute("SELECT max(rowid) FROM heater_log WHERE what = ?", (what,)).fetchone()
+        assert (
+            db.execute("SELECT count(*) FROM heater_log").fetchone()
+            == db.execute("SELECT max(rowid) FROM heater_log").fetchone()
+        )  # dense: nothing deleted
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        leaves = db.execute(
+            "SELECT pageno, ncell FROM dbstat WHERE name = 'heater_log' AND pagetype = 'leaf' ORDER BY path"
+        ).fetchall()
+    ends = itertools.accumulate(cells for _, cells in leaves)  # the last rowid on each leaf
+    page = next(page for (page, _), end in zip(leaves, ends, strict=True) if end >= rowid)
+    with path.open("r+b") as fh:
+        fh.seek((page - 1) * page_size + 8)
+        fh.write(os.urandom(page_size - 8))
+
+
+@pytest.mark.real_part("mosquitto")
+@pytest.mark.real_part("pty")
+def test_a_forced_off_lost_to_a_damaged_page_comes_back_forced_off_saying_why(
+    tmp_path: Path, device: PtyDevice, mosquitto: Broker, plug: TasmotaDouble
+) -> None:
+    """Pass: the plug on, then "off"; potwatch stopped, and while it is down the page of the history that held
+    the override row is scribbled over. The restarted potwatch sets the file aside and salvages it (the cook
+    resumes: auto would heat; the override row is gone), and the heater shows "force_off" with "history damaged
+    at start: hand control back to resume", marked as needing the cook; the journal says so; for 3 s of its
+    turns the plug hears no POWER ON. "auto" with the token hands control back and the plug is on again.
+    Before, the heater came back in "auto" and heated by itself."""
+    with Thermometer(device, 150.0, 0.2):
+        first = started(tmp_path, device, mosquitto)
+        with serving(first, signal.SIGTERM):
+            heating(first, plug)
+            assert first.post(PATH, json={"mode": "off"}).status_code == 202
+            wait_until(lambda: recorded_overrides(tmp_path) == ["force_off"], RECORDED_WITHIN_S, "the override row")
+            wait_until(lambda: not plug.relay_on, 3.0, "the plug off by the override")
+            first.stop(signal.SIGTERM)
+        scribble_the_row(tmp_path / "state" / "potwatch.db", "override")
+        restarted = time.monotonic()
+        second = started(tmp_path, device, mosquitto)
+        with serving(second):
+            shown = wait_until(
+                lambda: (h := heater(second))["reason"] == DAMAGED and h,
+                RESTART_S,
+                lambda: f"the restarted heater forced off; status {second.get('/api/status')['heaters']}",
+            )
+            assert shown["override"] == "force_off" and shown["on"] is False and shown["safety"] is True, shown
+            assert second.get("/api/status")["cook"] is not None  # the cook resumed: auto would heat
+            recording = second.get("/healthz")["recording"]
+            assert recording.startswith("salvaged into a new file: ") and "rows lost from heater_log" in recording
+            watched(second)
+            assert heater(second)["reason"] == DAMAGED, heater(second)
+            assert ons_since(plug, restarted) == [], plug.commands
+            assert switched_on_since(plug, restarted) == [] and not plug.relay_on, plug.switches
+            assert "heater hob: the history was damaged at this start (the file was damaged" in second.log()
+            handed_back = time.monotonic()
+            assert second.post(PATH, json={"mode": "auto"}, headers=AUTH).status_code == 202
+            wait_until(lambda: plug.relay_on, 5.0, "the plug on again after auto")
+            assert ons_since(plug, restarted)[0][0] >= handed_back, plug.commands
+    # the forced off potwatch kept was written as an override: a restart before "auto" had kept it too
+    assert recorded_overrides(tmp_path) == ["force_off", "auto"]
