@@ -285,10 +285,8 @@ def _serve(config: Config, config_path: Path, args: argparse.Namespace, speed: f
     service.parts.append(recorder)
     service.restore = restorer(recorder)
     if heaters is not None:
-        from service.history.overrides import remembered
-
         # read at the heaters' attach, after the restore has opened (checked, salvaged) the file
-        heaters.remembered = remembered(recorder.store)
+        heaters.remembered = recorder.remembered
     service.history = HistoryReader(db)
     try:
         return asyncio.run(service.run())

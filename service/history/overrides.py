@@ -29,6 +29,11 @@ that cannot be read here, may have lost the cook's last word: its surviving
 rows are not trusted (``Recalled.doubt``) and every heater starts forced off
 until the cook hands control back. Which heater's rows were on a lost page
 cannot be told, so it is every heater, not some. Neither ever stops the start.
+
+A paused run's rows kept in the spill (spill.py) and still refused by the file
+at the next start are read from the recorder's backlog instead
+(``unwritten_overrides``): newer than the file's, they win. Rows the spill
+itself lost (the power gone during the pause) leave no trace to find.
 """
 
 from __future__ import annotations
@@ -36,12 +41,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from service.core.heat.events import OverrideMode
 from service.history.schema import connect_read
-from service.history.store import Store
+from service.history.store import Unit
 from service.runtime.views import Recalled
 
 log = logging.getLogger(__name__)
@@ -88,14 +93,21 @@ def recorded_overrides(path: Path, heater_ids: Iterable[str], doubt: str | None 
         return Recalled({}, doubt or f"the file cannot be read ({exc})")
 
 
-def remembered(store: Store) -> Callable[[list[str]], Recalled]:
-    """The heaters' ``remembered`` (service/runtime/heaters.py) for the recorder's file.
+def unwritten_overrides(units: Iterable[Unit], heater_ids: Iterable[str]) -> dict[str, OverrideMode]:
+    """The newest override of each heater among writes not in the file yet, among the modes this potwatch knows.
 
-    Called at the heaters' attach, after the restore has opened the file: by then its
-    first open has checked it, and ``Store.lost_at_start`` says what the damage cost.
+    ``units``: the recorder's backlog at the start. A run that paused (disk full, a
+    card remounted read-only) kept its rows in the spill (spill.py); a start whose
+    file still refuses them holds them in its backlog, not in the file, and they
+    are newer than anything the file holds: a forced off among them is the cook's
+    last word.
     """
-
-    def recall(heater_ids: list[str]) -> Recalled:
-        return recorded_overrides(store.path, heater_ids, store.lost_at_start("heater_log"))
-
-    return recall
+    wanted = set(heater_ids)
+    found: dict[str, OverrideMode] = {}
+    for unit in units:
+        for key, row in unit:
+            if key != "heater" or row[5] != OVERRIDE or row[4] not in wanted:
+                continue
+            with contextlib.suppress(ValueError):
+                found[str(row[4])] = OverrideMode(row[10])
+    return found

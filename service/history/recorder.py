@@ -41,14 +41,14 @@ from service.core.events import (
 )
 from service.history import checkpoint
 from service.history.codec import Kind, event_row
-from service.history.overrides import OVERRIDE
+from service.history.overrides import OVERRIDE, recorded_overrides, unwritten_overrides
 from service.history.reader import damage_found
 from service.history.runs import RunInfo, boot_id, fresh_run, probe_setups
 from service.history.schema import NotOurs, Trouble, classify, describe
 from service.history.spill import Spill
 from service.history.store import Op, Store, Unit, Unusable
 from service.runtime.clock import Clock
-from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord
+from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord, Recalled
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -129,6 +129,18 @@ class HistoryRecorder:
             unit.append(("interrupt", (info.chain,)))
         self._queue.append(unit)
         self._queued += 1
+
+    def remembered(self, heater_ids: list[str]) -> Recalled:
+        """The heaters' last overrides at this start (``Heaters.remembered``; overrides.py).
+
+        Called at the heaters' attach, after the restore has opened the file: by then
+        its first open has checked it, and ``Store.lost_at_start`` says what a damage
+        cost. An override still waiting in the backlog (a paused run's spill that the
+        file refuses at this start) is newer than the file's and wins over it.
+        """
+        recalled = recorded_overrides(self.path, heater_ids, self.store.lost_at_start("heater_log"))
+        unwritten = unwritten_overrides(list(self._backlog), heater_ids)
+        return Recalled({**recalled.modes, **unwritten}, recalled.doubt)
 
     def attach(self, hub: Hub) -> None:
         self._kitchen = hub.kitchen

@@ -6,7 +6,7 @@ byte writes as in test_history_recovery.py: a page of ``heater_log`` scribbled
 over, the file emptied to 0 bytes, garbage over the write-ahead log's frames.
 Each start is what ``potwatch run`` does: the restore opens (checks, salvages)
 the file, then the heaters attach and read their last overrides through
-``overrides.remembered``, the wiring of service/cli.py.
+``HistoryRecorder.remembered``, the wiring of service/cli.py.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,15 +31,14 @@ from service.core.heat.events import OverrideMode
 from service.core.units import f_to_c
 from service.history import HistoryRecorder
 from service.history.integrity import wal_tail
-from service.history.overrides import remembered
 from service.history.restore import restore_now
 from service.history.schema import PAGE_SIZE
 from service.runtime.heaters import Heater, Heaters
 from service.runtime.hub import Hub
 from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord, HeaterView
 from tests.support.clock import HandClock
-from tests.support.history import PROFILES, recorder_for, start, stop
-from tests.support.waiting import wait_until_async
+from tests.support.history import PROFILES, fail_writes, recorder_for, start, stop
+from tests.support.waiting import wait_until, wait_until_async
 
 OFF, ON, AUTO = OverrideMode.FORCE_OFF, OverrideMode.FORCE_ON, OverrideMode.AUTO
 DAMAGED = "history damaged at start: hand control back to resume"
@@ -127,11 +127,11 @@ class Started:
 
 
 @contextlib.asynccontextmanager
-async def started(path: Path, clock: HandClock) -> AsyncIterator[Started]:
+async def started(path: Path, clock: HandClock, **kwargs: Any) -> AsyncIterator[Started]:
     """A start: the restore opens the file, the heaters attach (``potwatch run``'s order) and run; then a stop."""
-    hub, recorder = start(path, clock)
+    hub, recorder = start(path, clock, **kwargs)
     config = HeaterConfig(id="hob", url="mqtt://127.0.0.1:1883/kitchen_plug?kind=tasmota", probe="pot")
-    heaters = Heaters([config], opener=Plug, remembered=remembered(recorder.store))  # type: ignore[arg-type]
+    heaters = Heaters([config], opener=Plug, remembered=recorder.remembered)  # type: ignore[arg-type]
     heaters.attach(hub)
     task = asyncio.create_task(heaters.run())
     try:
@@ -296,3 +296,40 @@ async def test_a_first_start_a_sound_file_and_a_damage_that_lost_no_override_row
             view = await rig.cooking()
             assert (view["override"], view["on"]) == ("auto", True), view
     assert "damaged at this start" not in caplog.text
+
+
+async def test_a_forced_off_still_in_a_paused_runs_spill_is_kept_when_the_file_still_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full: the cook's "off" goes to the spill, not the file; the service goes down, and the next start's
+    file still refuses it. The heater starts in the spill's forced off, not in the file's older "auto".
+
+    Before, the heaters read the file alone and started in "auto"."""
+    path = tmp_path / "potwatch.db"
+    spill = tmp_path / "run"  # the runtime directory: RAM on a real machine, another filesystem in any case
+    spill.mkdir()
+    clock = HandClock()
+    hub, recorder = start(path, clock, retry_s=0.05, spill_dir=spill)
+    said(hub, clock, AUTO, 5)
+    assert recorder.sync()
+    failing = fail_writes(monkeypatch, "database or disk is full")
+    said(hub, clock, OFF)
+    recorder._wake.set()
+
+    def spilled() -> list[object]:
+        return [
+            row[10] for unit in recorder.spill.load() for key, row in unit if key == "heater" and row[5] == "override"
+        ]
+
+    wait_until(lambda: spilled() == ["force_off"], 5, "the forced off kept in the runtime directory")
+    recorder._stopping = True  # the service stops (a kill leaves the same file and the same spill)
+    recorder._wake.set()
+    assert recorder._thread is not None
+    recorder._thread.join(5)
+    assert [r[0] for r in rows(path, "SELECT detail FROM heater_log WHERE what = 'override'")] == ["auto"]
+    async with started(path, clock, retry_s=0.05, spill_dir=spill) as rig:
+        assert rig.recorder.status() == "paused: disk full"  # the spill is still not in the file
+        view = await rig.cooking()
+        assert (view["override"], view["reason"]) == ("force_off", "override: off"), view
+        assert True not in rig.plug.commands
+        failing[0] = False  # the disk has room again: the stop can write
