@@ -46,10 +46,14 @@ from pathlib import Path
 
 from service.core.heat.events import OverrideMode
 from service.history.schema import connect_read
-from service.history.store import Unit
+from service.history.store import SQL, Unit
 from service.runtime.views import Recalled
 
 log = logging.getLogger(__name__)
+
+# A heater_log row as the recorder queues it: the columns of its INSERT, in order (store.SQL).
+_HEATER_COLUMNS = tuple(c.strip() for c in SQL["heater"].split("(", 1)[1].split(")", 1)[0].split(","))
+_HEATER, _WHAT, _DETAIL = (_HEATER_COLUMNS.index(c) for c in ("heater", "what", "detail"))
 
 OVERRIDE = "override"  # heater_log.what of an override row
 
@@ -106,8 +110,10 @@ def unwritten_overrides(units: Iterable[Unit], heater_ids: Iterable[str]) -> dic
     found: dict[str, OverrideMode] = {}
     for unit in units:
         for key, row in unit:
-            if key != "heater" or row[5] != OVERRIDE or row[4] not in wanted:
+            if key != "heater" or len(row) != len(_HEATER_COLUMNS):
+                continue  # another table's row, or a spill of another shape: not a heater row we can read
+            if row[_WHAT] != OVERRIDE or row[_HEATER] not in wanted:
                 continue
             with contextlib.suppress(ValueError):
-                found[str(row[4])] = OverrideMode(row[10])
+                found[str(row[_HEATER])] = OverrideMode(row[_DETAIL])
     return found

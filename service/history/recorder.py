@@ -137,9 +137,19 @@ class HistoryRecorder:
         its first open has checked it, and ``Store.lost_at_start`` says what a damage
         cost. An override still waiting in the backlog (a paused run's spill that the
         file refuses at this start) is newer than the file's and wins over it.
+
+        A file that could not even be opened at this start (a card remounted
+        read-only refuses the write-ahead log) was never checked, and its spill was
+        never taken into the backlog (that happens once it opens): the spill is read
+        here, and the file's rows are in doubt, so the heaters start forced off.
         """
-        recalled = recorded_overrides(self.path, heater_ids, self.store.lost_at_start("heater_log"))
-        unwritten = unwritten_overrides(list(self._backlog), heater_ids)
+        doubt = self.store.lost_at_start("heater_log")
+        pending = list(self._backlog)
+        if not self._opened:
+            pending = [*self.spill.load(), *pending]
+            doubt = doubt or "the file could not be opened to be checked at this start"
+        recalled = recorded_overrides(self.path, heater_ids, doubt)
+        unwritten = unwritten_overrides(pending, heater_ids)
         return Recalled({**recalled.modes, **unwritten}, recalled.doubt)
 
     def attach(self, hub: Hub) -> None:

@@ -474,18 +474,19 @@ class Heaters:
         hub.heater_override = self.override
 
     def _recorded_modes(self) -> Recalled:
-        """What the history remembers; a bug in reading it is the old behaviour (auto), never a failed start.
+        """What the history remembers; never a failed start.
 
         A file that is damaged or cannot be read is not a bug: the reading says so
-        (``Recalled.doubt``), and the heaters start forced off.
+        (``Recalled.doubt``), and the heaters start forced off. A bug in the reading
+        is a doubt too: whatever the cook said last is unknown, so off, not auto.
         """
         if self.remembered is None:
             return Recalled({})
         try:
             return self.remembered([c.id for c in self.configs])
-        except Exception:
-            log.exception("heaters: cannot read the last overrides; every heater starts in auto")
-            return Recalled({})
+        except Exception as exc:
+            log.exception("heaters: cannot read the last overrides; every heater starts forced off")
+            return Recalled({}, f"reading the last overrides failed ({type(exc).__name__})")
 
     def override(self, heater_id: str, mode: OverrideMode) -> bool:
         heater = self.heaters.get(heater_id)

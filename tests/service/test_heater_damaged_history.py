@@ -33,6 +33,7 @@ from service.history import HistoryRecorder
 from service.history.integrity import wal_tail
 from service.history.restore import restore_now
 from service.history.schema import PAGE_SIZE
+from service.history.store import Store
 from service.runtime.heaters import Heater, Heaters
 from service.runtime.hub import Hub
 from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord, HeaterView
@@ -333,3 +334,44 @@ async def test_a_forced_off_still_in_a_paused_runs_spill_is_kept_when_the_file_s
         assert (view["override"], view["reason"]) == ("force_off", "override: off"), view
         assert True not in rig.plug.commands
         failing[0] = False  # the disk has room again: the stop can write
+
+
+async def test_a_forced_off_in_the_spill_is_kept_when_the_file_cannot_even_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card remounted read-only: the cook's "off" went to the spill, and at the next start the file refuses
+    to open at all (SQLite cannot make its write-ahead log), so it is neither checked nor given the spill.
+    The heater starts forced off (its rows in doubt) and the spill's "off" is read, not the file's "auto".
+
+    Before, the spill was taken in only once the file opened: the heater started in "auto" and heated."""
+    path = tmp_path / "potwatch.db"
+    spill = tmp_path / "run"
+    spill.mkdir()
+    clock = HandClock()
+    hub, recorder = start(path, clock, retry_s=0.05, spill_dir=spill)
+    said(hub, clock, AUTO, 5)
+    assert recorder.sync()
+    failing = fail_writes(monkeypatch, "attempt to write a readonly database")
+    said(hub, clock, OFF)
+    recorder._wake.set()
+    wait_until(
+        lambda: any(key == "heater" and row[5] == "override" for unit in recorder.spill.load() for key, row in unit),
+        5,
+        "the forced off kept in the runtime directory",
+    )
+    recorder._stopping = True
+    recorder._wake.set()
+    assert recorder._thread is not None
+    recorder._thread.join(5)
+    real_open = Store.open
+
+    def refused(self: Store, *args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "open", refused)
+    async with started(path, clock, retry_s=0.05, spill_dir=spill) as rig:
+        view = await rig.cooking()
+        assert view["override"] == "force_off", view
+        assert True not in rig.plug.commands
+        monkeypatch.setattr(Store, "open", real_open)
+        failing[0] = False
