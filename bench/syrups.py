@@ -690,7 +690,9 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--held-out", action="store_true", help="the held-out seeds (look, do not tune)")
     which.add_argument("--fresh", action="store_true", help="the fresh held-out seeds (run once, never tune)")
     which.add_argument("--unseen", action="store_true", help="the seeds that judged the last fix (never tune)")
-    which.add_argument("--sealed", action="store_true", help="the seeds that judge the next fix (never tune)")
+    which.add_argument(
+        "--sealed", action="store_true", help="the seeds that judged the level's σ candidate (never tune)"
+    )
     which.add_argument("--all", action="store_true", help="tuning and every held-out set")
     args = parser.parse_args(argv)
     seeds = (

@@ -406,6 +406,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             problem = asyncio.run(broker_problem(plug_url))
         except KeyboardInterrupt:  # Ctrl-C while a far broker keeps us waiting: a stop, not a traceback
             return 0
+        except (OSError, ValueError) as exc:  # a cafile that is not there or not a certificate (ssl errors too)
+            problem = f"{type(exc).__name__}: {exc}"
         if problem is not None:
             return _fail(f"--heater {redacted(args.heater)}: {problem}")
         config = with_heater(config, plug_url, args.speed)

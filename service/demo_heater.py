@@ -54,8 +54,11 @@ def demo_plug_url(text: str) -> str:
     a topic when two demos share one broker). Checked by the heater URL parser
     itself, so the demo accepts what ``[[heaters]] url`` accepts, no more.
     """
-    parts = urlsplit(text.strip())
     shown = f"--heater {redacted(text)!r}"
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError as exc:
+        raise DemoHeaterError(f"{shown}: {exc}; give the MQTT broker's address, e.g. mqtt://127.0.0.1:1883") from None
     if parts.scheme.lower() not in ("mqtt", "mqtts") or not parts.netloc:
         raise DemoHeaterError(f"{shown}: give the MQTT broker's address, e.g. mqtt://127.0.0.1:1883")
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -70,6 +73,8 @@ def demo_plug_url(text: str) -> str:
     except HeaterUrlError as exc:
         # the parser names the URL built here; the cook typed another: name theirs, with the parser's reason
         reason = str(exc).split("': ", 1)[-1]
+        # its example is a [[heaters]] URL (with ?kind=), which the flag refuses: the demo's own instead
+        reason = reason.split("; e.g. ", 1)[0].split(", e.g. ", 1)[0] + "; e.g. mqtt://127.0.0.1:1883/my_plug"
         raise DemoHeaterError(f"{shown}: {reason}") from None
     return url
 

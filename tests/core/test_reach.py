@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 
 from service.core.events import Acknowledge, AlertLevel
-from service.core.units import c_to_f
+from service.core.filters import Track
+from service.core.profile import ReachStep
+from service.core.steps.reach import ReachMachine
+from service.core.units import c_to_f, f_to_c
 from tests.core.traces import Trace, ramp, run, syrup_curve
 
 TARGET = 225.0
@@ -225,3 +229,27 @@ def test_an_impossible_jump_near_the_target_is_a_critical_fault_not_a_new_pot() 
     assert result.kitchen.tracks[("pot", "")].reseeds == 1  # the 5 °F never became a pot
     assert result.stages().count("approaching") == 1  # the warning stood through it
     assert_on_time(trace, result.first_alert_at("target_reached"))
+
+
+def test_a_heater_may_anticipate_a_syrup_only_past_its_boils_knee_and_a_plain_pot_at_once() -> None:
+    """``past_the_knee`` is what a heater's anticipation waits for (service/core/heat/laws.py).
+
+    A syrup's heat-up rate says nothing of its plateau: False until the tracker has seen the boil and
+    the probe has settled on it (20 s at the least), then True for the rest of the climb. A reach
+    with no syrup model (160 °F) has no knee to wait for: True from the first instant."""
+    syrup = ReachMachine(ReachStep("caramel", f_to_c(225.0)))
+    track = Track()
+    seen: list[tuple[float, bool]] = []
+    heat_up = [(t, 150.0 + 1.5 * t) for t in range(0, 42)]  # 90 °F/min onto a boil at ~213 °F
+    truth, _ = syrup_curve(rate_at_target=5.0, seconds=600.0)
+    boil = [(42.0 + t, f) for t, f in truth if f is not None]
+    for t, f in [*heat_up, *boil]:
+        track.feed(float(t), f_to_c(f))
+        syrup.on_sample(float(t), f_to_c(f), track, math.inf)
+        seen.append((float(t), syrup.past_the_knee(float(t))))
+    assert not any(past for t, past in seen if t < 42.0 + 20.0), "anticipated before the boil had settled"
+    first = next(t for t, past in seen if past)
+    assert all(past for t, past in seen if t >= first), "the knee, once past, was lost again"
+    assert first < 42.0 + 120.0, f"the boil's knee seen only at {first} s"
+    plain = ReachMachine(ReachStep("water", f_to_c(160.0)))
+    assert plain.past_the_knee(0.0)

@@ -8,6 +8,7 @@ line and exit 2, before anything starts, never a traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -39,6 +40,8 @@ def demo_line(capsys: pytest.CaptureFixture[str], *args: str) -> str:
         ("mqtt://", "give the MQTT broker's address"),
         ("mqtt://127.0.0.1:99999", "bad port"),
         ("mqtt://127.0.0.1:1883/a/b", "give the Tasmota Topic alone"),
+        ("mqtt://[::1", "Invalid IPv6 URL; give the MQTT broker's address"),
+        ("mqtt://127.0.0.1:port", "bad port"),
         ("mqtt://127.0.0.1:1883?kind=shelly", "unknown option 'kind' (the plug is always Tasmota)"),
         ("mqtt://127.0.0.1:1883?cafile=/x", "cafile= only applies to mqtts://"),
     ],
@@ -48,6 +51,17 @@ def test_a_bad_heater_url_is_one_line_naming_what_was_typed(
 ) -> None:
     line = demo_line(capsys, "--heater", given)
     assert f"--heater {given!r}" in line and says in line, line
+
+
+def test_a_bad_topics_example_is_one_the_flag_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    """The heater URL parser's example carries ?kind=, which the flag refuses: the demo gives its own."""
+    line = demo_line(capsys, "--heater", "mqtt://127.0.0.1:1883/a/b")
+    assert "kind=" not in line and "e.g. mqtt://127.0.0.1:1883/my_plug" in line, line
+
+
+def test_a_cafile_that_is_not_there_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    line = demo_line(capsys, "--heater", f"mqtts://127.0.0.1:{free_port()}?cafile={tmp_path / 'nope.pem'}")
+    assert "FileNotFoundError" in line, line
 
 
 def test_a_password_in_a_bad_heater_url_is_not_printed(capsys: pytest.CaptureFixture[str]) -> None:

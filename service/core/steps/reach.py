@@ -155,8 +155,11 @@ class ReachMachine:
         pot's level (``_pot_level``) and a heater's anticipation (service/core/heat)
         both wait for this. A pot that is no syrup is always past it.
         """
-        settle = max(SETTLE_LAGS * self.lag_s, LAG_RATE_WINDOW_S)
-        return self.estimator.boiling and at - self.estimator.boiling_since >= settle
+        return self.estimator.boiling and at - self.estimator.boiling_since >= self._settle_s()
+
+    def _settle_s(self) -> float:
+        """How long a probe takes to settle onto its pot (put in, or past a knee): 4 τ, never under 20 s."""
+        return max(SETTLE_LAGS * self.lag_s, LAG_RATE_WINDOW_S)
 
     def recalibrate(self, offset_c: float, calibrated: bool = True) -> None:
         self.params = self._base.shifted(offset_c)
@@ -305,8 +308,7 @@ class ReachMachine:
             recent.popleft()
         # a probe just put in the pot is still settling onto it, and a line through that
         # curve would overstate the pot's climb: its own level decides until it has settled
-        settle = max(SETTLE_LAGS * lag, LAG_RATE_WINDOW_S)
-        if at - self._track_since < settle:
+        if at - self._track_since < self._settle_s():
             return None
         got = recent.whole()
         noise = self._noise(got, track.sigma)
