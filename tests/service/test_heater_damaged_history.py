@@ -299,13 +299,12 @@ async def test_a_first_start_a_sound_file_and_a_damage_that_lost_no_override_row
     assert "damaged at this start" not in caplog.text
 
 
-async def test_a_forced_off_still_in_a_paused_runs_spill_is_kept_when_the_file_still_refuses_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Disk full: the cook's "off" goes to the spill, not the file; the service goes down, and the next start's
-    file still refuses it. The heater starts in the spill's forced off, not in the file's older "auto".
-
-    Before, the heaters read the file alone and started in "auto"."""
+def forced_off_into_the_spill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> tuple[Path, Path, HandClock, list[bool]]:
+    """A run that said "auto", then had its file refuse writes (``refusal``) as the cook forced the heat off:
+    the "off" is in the spill alone when the service goes down. The file, the spill, the clock, and the flag
+    that keeps writes failing (clear it to let them through)."""
     path = tmp_path / "potwatch.db"
     spill = tmp_path / "run"  # the runtime directory: RAM on a real machine, another filesystem in any case
     spill.mkdir()
@@ -313,7 +312,7 @@ async def test_a_forced_off_still_in_a_paused_runs_spill_is_kept_when_the_file_s
     hub, recorder = start(path, clock, retry_s=0.05, spill_dir=spill)
     said(hub, clock, AUTO, 5)
     assert recorder.sync()
-    failing = fail_writes(monkeypatch, "database or disk is full")
+    failing = fail_writes(monkeypatch, refusal)
     said(hub, clock, OFF)
     recorder._wake.set()
 
@@ -328,6 +327,17 @@ async def test_a_forced_off_still_in_a_paused_runs_spill_is_kept_when_the_file_s
     assert recorder._thread is not None
     recorder._thread.join(5)
     assert [r[0] for r in rows(path, "SELECT detail FROM heater_log WHERE what = 'override'")] == ["auto"]
+    return path, spill, clock, failing
+
+
+async def test_a_forced_off_still_in_a_paused_runs_spill_is_kept_when_the_file_still_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full: the cook's "off" goes to the spill, not the file; the service goes down, and the next start's
+    file still refuses it. The heater starts in the spill's forced off, not in the file's older "auto".
+
+    Before, the heaters read the file alone and started in "auto"."""
+    path, spill, clock, failing = forced_off_into_the_spill(tmp_path, monkeypatch, "database or disk is full")
     async with started(path, clock, retry_s=0.05, spill_dir=spill) as rig:
         assert rig.recorder.status() == "paused: disk full"  # the spill is still not in the file
         view = await rig.cooking()
@@ -344,25 +354,9 @@ async def test_a_forced_off_in_the_spill_is_kept_when_the_file_cannot_even_be_op
     The heater starts forced off (its rows in doubt) and the spill's "off" is read, not the file's "auto".
 
     Before, the spill was taken in only once the file opened: the heater started in "auto" and heated."""
-    path = tmp_path / "potwatch.db"
-    spill = tmp_path / "run"
-    spill.mkdir()
-    clock = HandClock()
-    hub, recorder = start(path, clock, retry_s=0.05, spill_dir=spill)
-    said(hub, clock, AUTO, 5)
-    assert recorder.sync()
-    failing = fail_writes(monkeypatch, "attempt to write a readonly database")
-    said(hub, clock, OFF)
-    recorder._wake.set()
-    wait_until(
-        lambda: any(key == "heater" and row[5] == "override" for unit in recorder.spill.load() for key, row in unit),
-        5,
-        "the forced off kept in the runtime directory",
+    path, spill, clock, failing = forced_off_into_the_spill(
+        tmp_path, monkeypatch, "attempt to write a readonly database"
     )
-    recorder._stopping = True
-    recorder._wake.set()
-    assert recorder._thread is not None
-    recorder._thread.join(5)
     real_open = Store.open
 
     def refused(self: Store, *args: Any, **kwargs: Any) -> Any:
