@@ -19,8 +19,6 @@ or a ``heater_mismatch`` comes, or the plug cuts the heat by itself.
 
 from __future__ import annotations
 
-import queue
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +26,7 @@ import pytest
 
 from tests.support.mqtt_watch import recording
 from tests.support.net import free_port
-from tests.support.service import ServiceProcess, SseEvent, SseReader, sse
+from tests.support.service import ServiceProcess, sse
 from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -53,22 +51,6 @@ def heater_of(status: dict[str, Any]) -> dict[str, Any] | None:
 def stage_of(status: dict[str, Any]) -> str | None:
     cook = status.get("cook")
     return f"{cook['step']}/{cook['stage']}" if cook else None
-
-
-def until_cook_ended(stream: SseReader, timeout_s: float) -> list[SseEvent]:
-    """Every event up to and including the first ``cook_ended``."""
-    got: list[SseEvent] = []
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        try:
-            event = stream.events.get(timeout=max(0.0, end - time.monotonic()))
-        except queue.Empty:
-            break
-        got.append(event)
-        if event.event == "cook_ended":
-            return got
-    kinds = [e.data["kind"] for e in got if e.event == "alert"]
-    raise AssertionError(f"no cook_ended within {timeout_s} s; alerts: {kinds}")
 
 
 @pytest.mark.real_part("mosquitto")
@@ -124,7 +106,7 @@ def test_demo_heater_holds_the_braise_and_turns_the_caramel_off_at_its_target(
             lambda: f"the heater on again in the window\n{service.log()}",
             0.02,
         )
-        events = until_cook_ended(stream, STORY_S)
+        events = [e for _, e in stream.until("cook_ended", STORY_S)]
         last_power = wait_until(
             lambda: (m := plug.last(power)) is not None and m.text == "OFF" and m,
             START_S,

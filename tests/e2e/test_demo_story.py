@@ -3,31 +3,14 @@ the pot taken off the heat, and the cook ending, with no burnt sugar."""
 
 from __future__ import annotations
 
-import queue
-import time
 from pathlib import Path
 
 from tests.support.net import free_port
-from tests.support.service import ServiceProcess, SseEvent, SseReader, sse
+from tests.support.service import ServiceProcess, SseEvent, sse
 
 SPEED = 600.0
 WATCHED_S = 5.0  # the approach warning stays up at least this many real seconds
 STORY_S = 150.0  # the braise is ~15 s at 600x, the caramel's end well under a minute
-
-
-def until_cook_ended(stream: SseReader, timeout_s: float) -> list[tuple[float, SseEvent]]:
-    """Every event, stamped with when it arrived, up to and including the first ``cook_ended``."""
-    got: list[tuple[float, SseEvent]] = []
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        try:
-            event = stream.events.get(timeout=max(0.0, end - time.monotonic()))
-        except queue.Empty:
-            break
-        got.append((time.monotonic(), event))
-        if event.event == "cook_ended":
-            return got
-    raise AssertionError(f"no cook_ended within {timeout_s} s; alerts: {alert_kinds(got)}")
 
 
 def alert_kinds(events: list[tuple[float, SseEvent]]) -> list[str]:
@@ -43,7 +26,7 @@ def test_the_demo_cooks_rillons_to_the_end_without_burning_the_caramel(tmp_path:
     service = ServiceProcess(args, tmp_path / "demo.log", free_port())
     # Last-Event-ID 0: whatever happened before the stream opened (the braise starts at once) comes too
     with service, sse(f"{service.base}/api/events", {"Last-Event-ID": "0"}) as stream:
-        events = until_cook_ended(stream, STORY_S)
+        events = stream.until("cook_ended", STORY_S)
         log = service.log()
 
     kinds = alert_kinds(events)
