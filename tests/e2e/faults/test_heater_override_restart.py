@@ -77,6 +77,20 @@ def watched(service: ServiceProcess) -> None:
     wait_until(lambda: seconds_since(service, then) >= WATCHED_S, WATCHED_S + 5.0, "the restarted heater's turns")
 
 
+def held_off_since(plug: TasmotaDouble, restarted: float) -> None:
+    """The plug heard no POWER ON since ``restarted`` and its relay never closed."""
+    assert ons_since(plug, restarted) == [], plug.commands
+    assert switched_on_since(plug, restarted) == [] and not plug.relay_on, plug.switches
+
+
+def hand_back(service: ServiceProcess, plug: TasmotaDouble, restarted: float) -> None:
+    """Hands control back with "auto" and the token: the plug is on again, its first ON since the request."""
+    handed_back = time.monotonic()
+    assert service.post(PATH, json={"mode": "auto"}, headers=AUTH).status_code == 202
+    wait_until(lambda: plug.relay_on, 5.0, "the plug on again after auto")
+    assert ons_since(plug, restarted)[0][0] >= handed_back, plug.commands
+
+
 @pytest.mark.real_part("mosquitto")
 @pytest.mark.real_part("pty")
 @pytest.mark.parametrize("kill", KILLS, ids=KILL_IDS)
@@ -111,13 +125,9 @@ def test_a_heater_forced_off_stays_off_across_a_restart_until_the_cook_says_auto
             assert second.get("/api/status")["cook"] is not None  # the cook resumed: auto would heat
             watched(second)
             assert heater(second)["override"] == "force_off", heater(second)
-            assert ons_since(plug, restarted) == [], plug.commands
-            assert switched_on_since(plug, restarted) == [] and not plug.relay_on, plug.switches
+            held_off_since(plug, restarted)
             assert "heater hob: the last override was force_off: starting in force_off" in second.log()
-            handed_back = time.monotonic()
-            assert second.post(PATH, json={"mode": "auto"}, headers=AUTH).status_code == 202
-            wait_until(lambda: plug.relay_on, 5.0, "the plug on again after auto")
-            assert ons_since(plug, restarted)[0][0] >= handed_back, plug.commands
+            hand_back(second, plug, restarted)
             shown = wait_until(lambda: (h := heater(second))["on"] and h, 5.0, "the status to say on")
             assert shown["override"] == "auto" and shown["reason"].startswith("heating to target"), shown
     assert recorded_overrides(tmp_path) == ["force_off", "auto"]
@@ -169,8 +179,7 @@ def test_a_heater_forced_on_comes_back_in_auto_after_a_restart(
                 assert off_at is not None and off_at - available <= 2.0, (off_at, available, plug.commands)
             watched(second)
             assert heater(second)["override"] == "auto", heater(second)
-            assert ons_since(plug, restarted) == [], plug.commands
-            assert switched_on_since(plug, restarted) == [] and not plug.relay_on, plug.switches
+            held_off_since(plug, restarted)
             assert "heater hob: the last override was force_on: starting in auto" in second.log()
             assert second.post(PATH, json={"mode": "on"}, headers=AUTH).status_code == 202
             wait_until(lambda: plug.relay_on, 5.0, "the plug forced on again")
@@ -234,12 +243,8 @@ def test_a_forced_off_lost_to_a_damaged_page_comes_back_forced_off_saying_why(
             assert recording.startswith("salvaged into a new file: ") and "rows lost from heater_log" in recording
             watched(second)
             assert heater(second)["reason"] == DAMAGED, heater(second)
-            assert ons_since(plug, restarted) == [], plug.commands
-            assert switched_on_since(plug, restarted) == [] and not plug.relay_on, plug.switches
+            held_off_since(plug, restarted)
             assert "heater hob: the history was damaged at this start (the file was damaged" in second.log()
-            handed_back = time.monotonic()
-            assert second.post(PATH, json={"mode": "auto"}, headers=AUTH).status_code == 202
-            wait_until(lambda: plug.relay_on, 5.0, "the plug on again after auto")
-            assert ons_since(plug, restarted)[0][0] >= handed_back, plug.commands
+            hand_back(second, plug, restarted)
     # the forced off potwatch kept was written as an override: a restart before "auto" had kept it too
     assert recorded_overrides(tmp_path) == ["force_off", "auto"]
