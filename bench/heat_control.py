@@ -1,6 +1,6 @@
 """The heat controller in a closed loop: a braise held, a caramel stopped, across stoves and probes.
 
-    .venv/bin/python -m bench.heat_control [--markdown] [--seeds 3] [--max-lead 10]
+    .venv/bin/python -m bench.heat_control [--markdown] [--seeds 3] [--max-lead 10] [--carryover 0]
 
 The simulated pot of drivers/simulated.py with a plug-driven heater of
 0.5–2.5 kW and a probe of lag 1–25 s (tests/support/heat_loop.py), controlled
@@ -79,8 +79,20 @@ def braise_row(power: float, tau: float, law: HoldLaw = HoldLaw.HYSTERESIS) -> d
     }
 
 
-def caramel_miss(c: Caramel, seed: int, power: float, tau: float, max_lead_f: float = 10.0) -> float:
-    params = HeatParams(lead_s=lead_for(tau) + c.element_tau_s, max_lead_c=max_lead_f / 1.8)
+@dataclass(frozen=True)
+class Reach:
+    """The caramels' reach settings a run tries (the controller's defaults unless given)."""
+
+    max_lead_f: float = 10.0
+    carryover_f: float = 0.0
+
+
+def caramel_miss(c: Caramel, seed: int, power: float, tau: float, reach: Reach = Reach()) -> float:
+    params = HeatParams(
+        lead_s=lead_for(tau) + c.element_tau_s,
+        max_lead_c=reach.max_lead_f / 1.8,
+        carryover_c=reach.carryover_f / 1.8,
+    )
     record = run_loop(
         c.pot(),
         caramel_step(),
@@ -94,7 +106,7 @@ def caramel_miss(c: Caramel, seed: int, power: float, tau: float, max_lead_f: fl
     return caramel_peak_f(record) - CARAMEL_F
 
 
-def report(seeds: int, markdown: bool, max_lead_f: float = 10.0) -> tuple[str, bool]:
+def report(seeds: int, markdown: bool, reach: Reach = Reach()) -> tuple[str, bool]:
     lines = [
         "| power | lag | braise inside | switches | shortest on / off | braise inside, pid "
         "| caramel lands (°F past 225) by corpus |",
@@ -111,7 +123,7 @@ def report(seeds: int, markdown: bool, max_lead_f: float = 10.0) -> tuple[str, b
             pid = braise_row(power, tau, HoldLaw.PID)["inside"]
             lands = []
             for c, seed in corpora:
-                miss = caramel_miss(c, seed, power, tau, max_lead_f)
+                miss = caramel_miss(c, seed, power, tau, reach)
                 misses.setdefault(f"{c.label}, seed {seed}", []).append(miss)
                 lands.append(f"{miss:+.2f}")
             inside = b["inside"]
@@ -146,9 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-lead", type=float, default=10.0, help="the caramels' max_lead, °F (the controller's default: 10)"
     )
+    parser.add_argument(
+        "--carryover", type=float, default=0.0, help="the caramels' carryover, °F (the controller's default: 0)"
+    )
     args = parser.parse_args(argv)
     cpu = time.process_time()
-    text, ok = report(args.seeds, args.markdown, args.max_lead)
+    text, ok = report(args.seeds, args.markdown, Reach(args.max_lead, args.carryover))
     print(text)
     print(f"\n{time.process_time() - cpu:.1f} s of CPU")
     return 0 if ok else 1
