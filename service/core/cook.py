@@ -563,7 +563,9 @@ class Kitchen:
             return
         cook.index += 1
         health = self.probe(cook.probe)
-        cook.machine = machine_for(cook.step, self._offset_of(health), health)
+        before, cook.machine = cook.machine, machine_for(cook.step, self._offset_of(health), health)
+        if isinstance(before, ReachMachine) and isinstance(cook.machine, ReachMachine):
+            cook.machine.carry_on_from(before)
         out.append(StepStarted(at, cook.id, cook.index, cook.step.name, cook.step.kind))
         out.append(StageChanged(at, cook.id, cook.step.name, cook.machine.stage, None))
 

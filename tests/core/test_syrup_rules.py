@@ -13,7 +13,8 @@ import random
 import pytest
 
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import Sample, SetCalibration, SetPressure, StartCook
+from service.core.events import AdvanceStep, AlertRaised, Sample, SetCalibration, SetPressure, StartCook
+from service.core.profile import Profile, ReachEnd, ReachStep
 from service.core.units import c_to_f, f_to_c, parse_altitude, pressure_at_altitude_hpa, water_boils_at_c
 from tests.core.traces import CARAMEL, Trace, lagged, run, syrup_curve
 
@@ -297,3 +298,37 @@ def test_a_heat_up_stopping_dead_on_its_boil_is_seen_boiling_at_once(heat: float
     assert kitchen.cook_snapshot(kitchen.cooks["c1"], t_knee + 15.0).progress.on_boil is True
     warned = result.first_alert_at("target_approaching")
     assert warned is not None and crossing - warned >= 30.0, f"warned {warned} for a crossing at {crossing}"
+
+
+SOFT_THEN_CARAMEL = Profile(
+    "two-reaches",
+    "soft, then caramel",
+    (
+        ReachStep("soft", f_to_c(220.0), overshoot_c=f_to_c(224.0), end=ReachEnd.MANUAL),
+        ReachStep("caramel", f_to_c(TARGET), overshoot_c=f_to_c(230.0)),
+    ),
+)
+
+
+@pytest.mark.parametrize("tau", [15.0, 25.0])
+@pytest.mark.parametrize("rate", [5.0, 8.0])
+def test_a_second_reach_on_the_same_boiling_syrup_rings_with_the_syrup(tau: float, rate: float) -> None:
+    """Pass: a syrup reaches 220 °F (the first step), the cook advances at its alarm, and the second step's
+    225 °F alarm fires with the syrup itself −1 … +0.5 °F from 225, the probe's lag known. Before, the second
+    step looked for the syrup's boil afresh: for its first half minute or more the probe's own reading
+    decided, and a 25 s probe at 8 °F/min rang with the syrup 3.7 °F past."""
+    truth, _ = syrup_curve(rate_at_target=rate, seconds=1500.0)
+    kitchen = Kitchen([ProbeSetup("pot", None, None, lag_s=tau)])
+    fired: list[tuple[str, float]] = []
+    kitchen.handle(StartCook(truth[0][0], SOFT_THEN_CARAMEL, "pot"))
+    for t, f in lagged(truth, tau):
+        assert f is not None
+        for out in kitchen.handle(Sample(t, "pot", "", f_to_c(f), None)):
+            if isinstance(out, AlertRaised) and out.alert.kind == "target_reached":
+                fired.append((out.alert.step, t))
+                if len(fired) == 1:
+                    kitchen.handle(AdvanceStep(t, "c1"))
+    assert [step for step, _ in fired] == ["soft", "caramel"], fired
+    pot_at_fire = dict(truth)[fired[1][1]]
+    assert pot_at_fire is not None
+    assert -1.0 <= pot_at_fire - TARGET <= 0.5, f"syrup {pot_at_fire - TARGET:+.2f} °F from the target"

@@ -146,6 +146,30 @@ class ReachMachine:
         self._track_since = -math.inf
         self._last_level: float | None = None
 
+    def carry_on_from(self, before: ReachMachine) -> None:
+        """Go on from the reach step just before, on the same pot: its boil is already found.
+
+        A cook may advance from one reach to the next on a syrup still on the heat
+        (soft ball at 220 °F, then the caramel at 225). Started afresh, this step
+        would look for a boil the syrup passed long ago: until its calm or
+        accelerating rule found it, half a minute or more, the probe's bare reading
+        decided, and a 25 s probe at 8 °F/min rang with the syrup 3.7 °F past the
+        target. So the boil, its fit and the probe's recent slope carry on; the
+        warning and the target are this step's own. A step of another model (a
+        target below the boil) starts afresh.
+        """
+        if before.estimator.syrup != self.estimator.syrup:
+            return
+        fresh = self.estimator
+        self.estimator = before.estimator
+        self.estimator.lag_s = fresh.lag_s
+        self.estimator.set_calibration(fresh.offset_c, fresh.calibrated)
+        self._track_reseeds = before._track_reseeds
+        self._track_since = before._track_since
+        self._last_level = before._last_level
+        self._recent = before._recent
+        self._noise_var = before._noise_var
+
     def past_the_knee(self, at: float) -> bool:
         """On its boil long enough that a rate carried on is the boil's climb, not the heat-up's.
 
