@@ -15,6 +15,7 @@ import pytest
 from service.core.cook import Kitchen, ProbeSetup
 from service.core.events import AdvanceStep, AlertRaised, Sample, SetCalibration, SetPressure, StartCook
 from service.core.profile import Profile, ReachEnd, ReachStep
+from service.core.steps.reach import ReachMachine
 from service.core.units import c_to_f, f_to_c, parse_altitude, pressure_at_altitude_hpa, water_boils_at_c
 from tests.core.traces import CARAMEL, Trace, lagged, run, syrup_curve
 
@@ -320,6 +321,7 @@ def test_a_second_reach_on_the_same_boiling_syrup_rings_with_the_syrup(tau: floa
     truth, _ = syrup_curve(rate_at_target=rate, seconds=1500.0)
     kitchen = Kitchen([ProbeSetup("pot", None, None, lag_s=tau)])
     fired: list[tuple[str, float]] = []
+    knee_at_advance: bool | None = None
     kitchen.handle(StartCook(truth[0][0], SOFT_THEN_CARAMEL, "pot"))
     for t, f in lagged(truth, tau):
         assert f is not None
@@ -328,7 +330,11 @@ def test_a_second_reach_on_the_same_boiling_syrup_rings_with_the_syrup(tau: floa
                 fired.append((out.alert.step, t))
                 if len(fired) == 1:
                     kitchen.handle(AdvanceStep(t, "c1"))
+                    machine = kitchen.cooks["c1"].machine
+                    assert isinstance(machine, ReachMachine)
+                    knee_at_advance = machine.past_the_knee(t)  # what a heater on the step anticipates by
     assert [step for step, _ in fired] == ["soft", "caramel"], fired
+    assert knee_at_advance is True  # the heater's anticipation, from the second step's first sample
     pot_at_fire = dict(truth)[fired[1][1]]
     assert pot_at_fire is not None
     assert -1.0 <= pot_at_fire - TARGET <= 0.5, f"syrup {pot_at_fire - TARGET:+.2f} °F from the target"
