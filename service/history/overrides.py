@@ -56,6 +56,8 @@ _HEATER_COLUMNS = tuple(c.strip() for c in SQL["heater"].split("(", 1)[1].split(
 _HEATER, _WHAT, _DETAIL = (_HEATER_COLUMNS.index(c) for c in ("heater", "what", "detail"))
 
 OVERRIDE = "override"  # heater_log.what of an override row
+# heater_log.what of the row just before a forced off that a damaged start imposed: why it was not the cook's
+DOUBT = "doubt"
 
 # One heater's override rows, newest first, from the index heater_log_override (schema.INDEXES): the log
 # may be a year of commands and reports, and only the newest row is read unless this potwatch cannot read

@@ -41,14 +41,14 @@ from service.core.events import (
 )
 from service.history import checkpoint
 from service.history.codec import Kind, event_row
-from service.history.overrides import OVERRIDE, recorded_overrides, unwritten_overrides
+from service.history.overrides import DOUBT, OVERRIDE, recorded_overrides, unwritten_overrides
 from service.history.reader import damage_found
 from service.history.runs import RunInfo, boot_id, fresh_run, probe_setups
 from service.history.schema import NotOurs, Trouble, classify, describe
 from service.history.spill import Spill
 from service.history.store import Op, Store, Unit, Unusable
 from service.runtime.clock import Clock
-from service.runtime.views import HeaterCommand, HeaterOverride, HeaterRecord, Recalled
+from service.runtime.views import HeaterCommand, HeaterDoubt, HeaterOverride, HeaterRecord, Recalled
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -244,6 +244,8 @@ class HistoryRecorder:
                    item.reason)  # fmt: skip
         elif isinstance(item, HeaterOverride):
             row = (run, cook, item.at, wall, item.heater, OVERRIDE, None, None, None, None, item.mode)
+        elif isinstance(item, HeaterDoubt):
+            row = (run, cook, item.at, wall, item.heater, DOUBT, None, None, None, None, item.why)
         elif item.on is not None:
             row = (run, cook, item.at, wall, item.heater, "state", int(item.on), None, None, None, item.detail)
         else:

@@ -67,6 +67,7 @@ from service.core.probes import ProbeState
 from service.core.steps.reach import ReachMachine
 from service.runtime.views import (
     HeaterCommand,
+    HeaterDoubt,
     HeaterOverride,
     HeaterRecord,
     HeaterReport,
@@ -115,13 +116,13 @@ class Heater:
         hub: Hub,
         mode: OverrideMode = OverrideMode.AUTO,
         *,
-        in_doubt: bool = False,
+        doubt: str | None = None,
     ) -> None:
         """``mode``: what the controller starts in (after a restart: ``restarted_mode`` of the recorded one).
 
-        ``in_doubt``: forced off because the history was damaged at this start and
-        could not say what the cook last said (the controller says so until they
-        hand control back).
+        ``doubt``: what was damaged in the history at this start, so that it could
+        not say what the cook last said: forced off (the controller says so until
+        they hand control back). None: the history is trusted.
         """
         self.id = config.id
         self.label = config.label
@@ -130,14 +131,14 @@ class Heater:
         self.actuator = actuator
         self.hub = hub
         # in the controller's state from its first event on: no turn, not even the first, can switch on
-        self.state = HeatState(mode=mode, in_doubt=in_doubt and mode is OverrideMode.FORCE_OFF)
+        self.state = HeatState(mode=mode, in_doubt=doubt is not None and mode is OverrideMode.FORCE_OFF)
         self.decision: Decision | None = None
         self.seen = Seen()
         self.wake = asyncio.Event()
         self._driver_said = False  # the driver's reader heard something since the last turn
         self._overrides: list[OverrideMode] = []
-        # the forced off a damaged history imposed, still to be written as an override row (first turn)
-        self._doubt_unrecorded = self.state.in_doubt
+        # what was damaged, while the forced off it imposed is still to be written as an override row (first turn)
+        self._doubt_unrecorded = doubt if self.state.in_doubt else None
         self.stopping = False
         self._sent_on_at: float | None = None  # hub time of the last ON sent
         self._sent_off_at: float | None = None
@@ -190,7 +191,7 @@ class Heater:
 
     def override(self, mode: OverrideMode) -> None:
         """The cook's word, recorded at once (the next start reads it back), applied in the next turn."""
-        self._doubt_unrecorded = False  # a word of theirs before the first turn: the forced off must not follow it
+        self._doubt_unrecorded = None  # a word of theirs before the first turn: the forced off must not follow it
         self._overrides.append(mode)
         self._recorded(HeaterOverride(self.hub.clock.monotonic(), self.id, self.probe, str(mode)))
         self.wake.set()
@@ -254,11 +255,13 @@ class Heater:
     def _turn(self) -> None:
         """Everything new, in order, through the controller; the last decision is the one that counts."""
         now = self.hub.clock.monotonic()
-        if self._doubt_unrecorded:
+        if self._doubt_unrecorded is not None:
             # Written as if the cook had said it, at the first turn (every part is attached by then, the
             # recorder too): a clean restart before they hand control back must not bring back an
-            # older "auto" that the damage left readable.
-            self._doubt_unrecorded = False
+            # older "auto" that the damage left readable. The row before it says it was not the cook.
+            why = f"history damaged at start ({self._doubt_unrecorded}): forced off until control is handed back"
+            self._doubt_unrecorded = None
+            self._recorded(HeaterDoubt(now, self.id, self.probe, why))
             self._recorded(HeaterOverride(now, self.id, self.probe, str(OverrideMode.FORCE_OFF)))
         events: list[HeatEvent] = [*self._from_driver(now), *self._from_kitchen(now)]
         events += [Override(now, mode) for mode in self._overrides]
@@ -467,7 +470,7 @@ class Heaters:
                 )
             elif recorded.get(c.id, OverrideMode.AUTO) is not OverrideMode.AUTO:
                 log.info("heater %s: the last override was %s: starting in %s", c.id, recorded[c.id], mode)
-            self.heaters[c.id] = Heater(c, actuator, hub, mode, in_doubt=doubt is not None)
+            self.heaters[c.id] = Heater(c, actuator, hub, mode, doubt=doubt)
         hub.on_input.append(self._wake)
         hub.on_output.append(self._wake)
         hub.heater_views = self.views

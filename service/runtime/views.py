@@ -166,7 +166,22 @@ class HeaterOverride:
     mode: str
 
 
-HeaterRecord = HeaterCommand | HeaterReport | HeaterOverride
+@dataclass(frozen=True, slots=True)
+class HeaterDoubt:
+    """Why the forced off that follows it was potwatch's, not the cook's: the history was damaged at the start.
+
+    Recorded just before that forced off's override row, so that whoever reads the
+    history later can tell it from a cook's own "off" (the override row itself
+    must look like one: a restart reads only it, and it must keep the heat off).
+    """
+
+    at: float
+    heater: str
+    probe: str
+    why: str
+
+
+HeaterRecord = HeaterCommand | HeaterReport | HeaterOverride | HeaterDoubt
 
 
 @dataclass(frozen=True, slots=True)

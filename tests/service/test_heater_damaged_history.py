@@ -206,6 +206,12 @@ async def test_a_forced_off_lost_to_damage_starts_forced_off_and_says_why(
     # what the damage left says "auto", or nothing; the start wrote the forced off it kept as the newest row
     left = [r[0] for r in rows(path, "SELECT detail FROM heater_log WHERE what = 'override' ORDER BY rowid")]
     assert "force_off" not in left[:-1] and left[-1] == "force_off", left
+    # ... told from a cook's own "off" by the row just before it, which says why
+    newest = rows(path, "SELECT what, detail FROM heater_log WHERE what IN ('override', 'doubt') ORDER BY rowid")
+    (what, why), last = newest[-2], newest[-1]
+    assert (what, last) == ("doubt", ("override", "force_off")), newest
+    assert why.startswith("history damaged at start (the file was ") and why.endswith("handed back"), why
+    assert [w for w, _ in newest].count("doubt") == 1, newest
     assert "heater hob: the history was damaged at this start (the file was " in caplog.text
     assert "starting in force_off until control is handed back" in caplog.text
 
