@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu = time.process_time()
     text, ok = report(args.seeds, args.markdown, Reach(args.max_lead, args.carryover))
     print(text)
-    print(f"\n{time.process_time() - cpu:.1f} s of CPU")
+    print(f"\ncaramels' reach: carryover {args.carryover:g} °F, max_lead {args.max_lead:g} °F")
+    print(f"{time.process_time() - cpu:.1f} s of CPU")
     return 0 if ok else 1
 
 

@@ -13,7 +13,7 @@ import random
 import pytest
 
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import AdvanceStep, AlertRaised, Sample, SetCalibration, SetPressure, StartCook
+from service.core.events import AdvanceStep, AlertRaised, Sample, SetCalibration, SetPressure, StartCook, StepStarted
 from service.core.profile import Profile, ReachEnd, ReachStep
 from service.core.steps.reach import ReachMachine
 from service.core.units import c_to_f, f_to_c, parse_altitude, pressure_at_altitude_hpa, water_boils_at_c
@@ -338,3 +338,31 @@ def test_a_second_reach_on_the_same_boiling_syrup_rings_with_the_syrup(tau: floa
     pot_at_fire = dict(truth)[fired[1][1]]
     assert pot_at_fire is not None
     assert -1.0 <= pot_at_fire - TARGET <= 0.5, f"syrup {pot_at_fire - TARGET:+.2f} °F from the target"
+
+
+def test_a_reach_after_one_that_ended_with_the_pot_cooling_looks_for_its_boil_afresh() -> None:
+    """Pass: a syrup reaches 220 °F, is taken off the heat and cools until that step ends by itself; the next
+    reach's machine is not past the boil's knee at its first sample (a reheated syrup's boil is found again).
+    Carried on, the window held the cooling and the second alarm rang later than a fresh step's."""
+    profile = Profile(
+        "two-reaches",
+        "soft, cooled, then caramel",
+        (ReachStep("soft", f_to_c(220.0), overshoot_c=f_to_c(224.0)), ReachStep("caramel", f_to_c(TARGET))),
+    )
+    truth, _ = syrup_curve(rate_at_target=5.0, seconds=1500.0)
+    crossed = next(i for i, (_, f) in enumerate(truth) if f is not None and f >= 221.0)
+    t_off, f_off = truth[crossed]
+    assert f_off is not None
+    cooling = [(t_off + s, f_off - 10.0 * s / 60.0) for s in range(1, 121)]  # 10 °F/min off the heat
+    kitchen = Kitchen([ProbeSetup("pot", None, None, lag_s=15.0)])
+    kitchen.handle(StartCook(truth[0][0], profile, "pot"))
+    knee_at_second: bool | None = None
+    for t, f in lagged([*truth[: crossed + 1], *cooling], 15.0):
+        assert f is not None
+        outputs = kitchen.handle(Sample(t, "pot", "", f_to_c(f), None))
+        if any(isinstance(o, StepStarted) for o in outputs):
+            machine = kitchen.cooks["c1"].machine
+            assert isinstance(machine, ReachMachine)
+            knee_at_second = machine.past_the_knee(t)
+            break
+    assert knee_at_second is False, "no second step" if knee_at_second is None else "carried a cooled boil"

@@ -155,10 +155,15 @@ class ReachMachine:
         accelerating rule found it, half a minute or more, the probe's bare reading
         decided, and a 25 s probe at 8 °F/min rang with the syrup 3.7 °F past the
         target. So the boil, its fit and the probe's recent slope carry on; the
-        warning and the target are this step's own. A step of another model (a
-        target below the boil) starts afresh.
+        warning and the target are this step's own.
+
+        Afresh, as before, when the model differs from the step before's (a target
+        below the boil after one above it), or when that step saw the pot cooling
+        off the heat: a reheated syrup's boil is to be found again, and a window
+        holding the cooling would ring later than a fresh one. A step that ended in
+        an overshoot stopped updating its slope there: that slope does not carry.
         """
-        if before.estimator.syrup != self.estimator.syrup:
+        if before.estimator.syrup != self.estimator.syrup or before.cooling:
             return
         fresh = self.estimator
         self.estimator = before.estimator
@@ -167,8 +172,9 @@ class ReachMachine:
         self._track_reseeds = before._track_reseeds
         self._track_since = before._track_since
         self._last_level = before._last_level
-        self._recent = before._recent
-        self._noise_var = before._noise_var
+        if before.stage is not ReachStage.OVERSHOOT:
+            self._recent = before._recent
+            self._noise_var = before._noise_var
 
     def past_the_knee(self, at: float) -> bool:
         """On its boil long enough that a rate carried on is the boil's climb, not the heat-up's.

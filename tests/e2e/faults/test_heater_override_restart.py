@@ -84,7 +84,7 @@ def held_off_since(plug: TasmotaDouble, restarted: float) -> None:
 
 
 def hand_back(service: ServiceProcess, plug: TasmotaDouble, restarted: float) -> None:
-    """Hands control back with "auto" and the token: the plug is on again, its first ON since the request."""
+    """Hands control back with "auto" and the token: the plug is on again; no ON since the restart before it."""
     handed_back = time.monotonic()
     assert service.post(PATH, json={"mode": "auto"}, headers=AUTH).status_code == 202
     wait_until(lambda: plug.relay_on, 5.0, "the plug on again after auto")
