@@ -26,7 +26,7 @@ import pytest
 
 from tests.support.mqtt_watch import recording
 from tests.support.net import free_port
-from tests.support.service import ServiceProcess, sse
+from tests.support.service import ServiceProcess, SseEvent, sse
 from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -106,7 +106,8 @@ def test_demo_heater_holds_the_braise_and_turns_the_caramel_off_at_its_target(
             lambda: f"the heater on again in the window\n{service.log()}",
             0.02,
         )
-        events = [e for _, e in stream.until("cook_ended", STORY_S)]
+        events: list[SseEvent] = []
+        stream.take("cook_ended", STORY_S, seen=events)
         last_power = wait_until(
             lambda: (m := plug.last(power)) is not None and m.text == "OFF" and m,
             START_S,

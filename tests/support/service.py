@@ -133,6 +133,8 @@ class SseEvent:
     id: str | None
     event: str
     data: Any
+    # when the reader thread parsed it (monotonic): how long a warning was up before its alarm, in real seconds
+    arrived: float = field(default_factory=time.monotonic, compare=False)
 
 
 class SseReader(threading.Thread):
@@ -194,7 +196,8 @@ class SseReader(threading.Thread):
         while True:
             left = end - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"no {name!r} event within {timeout} s")
+                alerts = [e.data["kind"] for e in seen or () if e.event == "alert"]
+                raise AssertionError(f"no {name!r} event within {timeout} s" + (f"; alerts: {alerts}" if seen else ""))
             try:
                 event = self.events.get(timeout=left)
             except queue.Empty:
@@ -203,24 +206,6 @@ class SseReader(threading.Thread):
                 seen.append(event)
             if event.event == name and where(event):
                 return event
-
-    def until(self, name: str, timeout_s: float) -> list[tuple[float, SseEvent]]:
-        """Every event, stamped with when it arrived, up to and including the first named ``name``.
-
-        The stamps let a story test say how long a warning was up before its alarm, in real seconds.
-        """
-        got: list[tuple[float, SseEvent]] = []
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            try:
-                event = self.events.get(timeout=max(0.0, end - time.monotonic()))
-            except queue.Empty:
-                break
-            got.append((time.monotonic(), event))
-            if event.event == name:
-                return got
-        alerts = [e.data["kind"] for _, e in got if e.event == "alert"]
-        raise AssertionError(f"no {name} within {timeout_s} s; alerts: {alerts}")
 
     def drain(self) -> list[SseEvent]:
         out = []
