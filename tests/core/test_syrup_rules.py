@@ -13,7 +13,16 @@ import random
 import pytest
 
 from service.core.cook import Kitchen, ProbeSetup
-from service.core.events import AdvanceStep, AlertRaised, Sample, SetCalibration, SetPressure, StartCook, StepStarted
+from service.core.events import (
+    AdvanceStep,
+    AlertRaised,
+    Output,
+    Sample,
+    SetCalibration,
+    SetPressure,
+    StartCook,
+    StepStarted,
+)
 from service.core.profile import Profile, ReachEnd, ReachStep
 from service.core.steps.reach import ReachMachine
 from service.core.units import c_to_f, f_to_c, parse_altitude, pressure_at_altitude_hpa, water_boils_at_c
@@ -319,13 +328,12 @@ def test_a_second_reach_on_the_same_boiling_syrup_rings_with_the_syrup(tau: floa
     step looked for the syrup's boil afresh: for its first half minute or more the probe's own reading
     decided, and a 25 s probe at 8 °F/min rang with the syrup 3.7 °F past."""
     truth, _ = syrup_curve(rate_at_target=rate, seconds=1500.0)
-    kitchen = Kitchen([ProbeSetup("pot", None, None, lag_s=tau)])
     fired: list[tuple[str, float]] = []
     knee_at_advance: bool | None = None
-    kitchen.handle(StartCook(truth[0][0], SOFT_THEN_CARAMEL, "pot"))
-    for t, f in lagged(truth, tau):
-        assert f is not None
-        for out in kitchen.handle(Sample(t, "pot", "", f_to_c(f), None)):
+
+    def cook(kitchen: Kitchen, t: float, outputs: list[Output]) -> None:
+        nonlocal knee_at_advance
+        for out in outputs:
             if isinstance(out, AlertRaised) and out.alert.kind == "target_reached":
                 fired.append((out.alert.step, t))
                 if len(fired) == 1:
@@ -333,6 +341,8 @@ def test_a_second_reach_on_the_same_boiling_syrup_rings_with_the_syrup(tau: floa
                     machine = kitchen.cooks["c1"].machine
                     assert isinstance(machine, ReachMachine)
                     knee_at_advance = machine.past_the_knee(t)  # what a heater on the step anticipates by
+
+    run(lagged(truth, tau), SOFT_THEN_CARAMEL, lag_s=tau, after_sample=cook)
     assert [step for step, _ in fired] == ["soft", "caramel"], fired
     assert knee_at_advance is True  # the heater's anticipation, from the second step's first sample
     pot_at_fire = dict(truth)[fired[1][1]]
@@ -354,15 +364,13 @@ def test_a_reach_after_one_that_ended_with_the_pot_cooling_looks_for_its_boil_af
     t_off, f_off = truth[crossed]
     assert f_off is not None
     cooling = [(t_off + s, f_off - 10.0 * s / 60.0) for s in range(1, 121)]  # 10 °F/min off the heat
-    kitchen = Kitchen([ProbeSetup("pot", None, None, lag_s=15.0)])
-    kitchen.handle(StartCook(truth[0][0], profile, "pot"))
-    knee_at_second: bool | None = None
-    for t, f in lagged([*truth[: crossed + 1], *cooling], 15.0):
-        assert f is not None
-        outputs = kitchen.handle(Sample(t, "pot", "", f_to_c(f), None))
+    knee_at_second: list[bool] = []
+
+    def look(kitchen: Kitchen, t: float, outputs: list[Output]) -> None:
         if any(isinstance(o, StepStarted) for o in outputs):
             machine = kitchen.cooks["c1"].machine
             assert isinstance(machine, ReachMachine)
-            knee_at_second = machine.past_the_knee(t)
-            break
-    assert knee_at_second is False, "no second step" if knee_at_second is None else "carried a cooled boil"
+            knee_at_second.append(machine.past_the_knee(t))
+
+    run(lagged([*truth[: crossed + 1], *cooling], 15.0), profile, lag_s=15.0, after_sample=look)
+    assert knee_at_second[:1] == [False], "no second step" if not knee_at_second else "carried a cooled boil"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from service.core.cook import Kitchen, ProbeSetup
@@ -42,7 +42,10 @@ def run(
     probe: str = "pot",
     lag_s: float | None = None,
     altitude_m: float | None = None,
+    after_sample: Callable[[Kitchen, float, list[Output]], None] | None = None,
 ) -> Run:
+    """``after_sample``: called with each sample's time and outputs, as a cook at the stove would react
+    (advance a step, look at the machine)."""
     kitchen = Kitchen([ProbeSetup(probe, stale_after, boil_c, lag_s=lag_s, altitude_m=altitude_m)])
     result = Run(kitchen)
     started = False
@@ -58,7 +61,10 @@ def run(
                 break
             deadline = after
         celsius = None if f is None else f_to_c(f)
-        result.outputs += kitchen.handle(Sample(t, probe, "", celsius, None if f is not None else "test fault"))
+        outputs = kitchen.handle(Sample(t, probe, "", celsius, None if f is not None else "test fault"))
+        result.outputs += outputs
+        if after_sample is not None:
+            after_sample(kitchen, t, outputs)
     return result
 
 
